@@ -1,0 +1,107 @@
+"""The one error tree of the gateway, and the JSON envelope it becomes.
+
+::
+
+    GatewayError                      status, code, message, detail
+    ├── InvalidRequest                400  VALIDATION_ERROR, NAME_INVALID, TAG_INVALID, ...
+    ├── Unauthorized                  401  UNAUTHORIZED (never with WWW-Authenticate: Basic)
+    ├── Forbidden                     403  DENIED, DELETE_DISABLED, CSRF_FAILED
+    ├── NotFound                      404  NAME_UNKNOWN, MANIFEST_UNKNOWN, BLOB_UNKNOWN, NOT_FOUND
+    ├── Unsupported                   405  UNSUPPORTED (the registry refuses the operation)
+    ├── TooManyRequests               429  TOOMANYREQUESTS (+ Retry-After)
+    └── UpstreamError                      the registry failed us
+        ├── UpstreamUnavailable       502/503  UPSTREAM_UNAVAILABLE
+        ├── UpstreamTimeout           504  UPSTREAM_TIMEOUT
+        ├── UpstreamInvalid           502  UPSTREAM_INVALID (bad JSON, digest mismatch, too big)
+        └── RealmNotAllowed           502  REALM_NOT_ALLOWED (a token realm we refuse to trust)
+
+Services raise these; one exception handler (``gateway.main``) turns them into
+``{"error": {"code", "message", "detail"}}``. Registry statuses are mapped to this tree
+in one place: ``gateway.registry.upstream_errors``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    status: int = 500
+    code: str = "INTERNAL_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        detail: Any = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+    def envelope(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "detail": self.detail}}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    code = "VALIDATION_ERROR"
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    code = "DENIED"
+
+
+class NotFound(GatewayError):
+    status = 404
+    code = "NOT_FOUND"
+
+
+class Unsupported(GatewayError):
+    status = 405
+    code = "UNSUPPORTED"
+
+
+class TooManyRequests(GatewayError):
+    status = 429
+    code = "TOOMANYREQUESTS"
+
+
+class UpstreamError(GatewayError):
+    status = 502
+    code = "UPSTREAM_UNAVAILABLE"
+
+
+class UpstreamUnavailable(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    code = "UPSTREAM_TIMEOUT"
+
+
+class UpstreamInvalid(UpstreamError):
+    code = "UPSTREAM_INVALID"
+
+
+class RealmNotAllowed(UpstreamError):
+    code = "REALM_NOT_ALLOWED"
+
+
+def envelope(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "detail": detail}}

@@ -1,0 +1,1 @@
+"""Everything that talks to the registry. Imports nothing from FastAPI."""

@@ -1,0 +1,200 @@
+"""Registry authentication as an ``httpx.Auth`` flow: Basic, and Bearer tokens.
+
+The flow (httpx's documented pattern): send the request (with a cached token when one
+fits), read a 401's challenge, fetch a token from the realm for exactly the scopes
+needed, resend. Tokens are cached per (caller credentials, realm, service, scopes) and
+renewed a little before they expire; they are never shared between callers. Realms are
+checked against ``RealmPolicy`` before any request goes there. An ``insufficient_scope``
+answer is retried once with the scope the registry asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+import httpx
+from cachetools import LRUCache
+
+from gateway.errors import Unauthorized, UpstreamInvalid, UpstreamUnavailable
+from gateway.registry.challenge import find, parse_challenges
+from gateway.registry.credentials import Caller
+from gateway.registry.realm_policy import RealmPolicy
+
+RENEW_MARGIN = 10.0  # seconds before expiry at which a token is renewed
+MIN_EXPIRES_IN = 60  # the spec's default; shorter answers are treated as 60 s
+MAX_TOKEN_BYTES = 64 * 1024
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+class TokenCache:
+    """Bearer tokens by (caller key, realm, service, scopes). Bounded, never shared."""
+
+    def __init__(self, maxsize: int = 20000) -> None:
+        self._tokens: LRUCache[tuple[str, str, str, tuple[str, ...]], _Token] = LRUCache(maxsize)
+
+    @staticmethod
+    def key(
+        caller: Caller, realm: str, service: str, scopes: list[str]
+    ) -> tuple[str, str, str, tuple[str, ...]]:
+        return (caller.key, realm, service, tuple(sorted(set(scopes))))
+
+    def get(self, key: tuple[str, str, str, tuple[str, ...]]) -> str | None:
+        token = self._tokens.get(key)
+        if token is None:
+            return None
+        margin = min(RENEW_MARGIN, (token.expires_at - time.monotonic()) / 2 + RENEW_MARGIN / 2)
+        if time.monotonic() >= token.expires_at - max(margin, 1.0):
+            self._tokens.pop(key, None)
+            return None
+        return token.value
+
+    def put(self, key: tuple[str, str, str, tuple[str, ...]], value: str, expires_in: int) -> None:
+        self._tokens[key] = _Token(value, time.monotonic() + max(expires_in, MIN_EXPIRES_IN))
+
+    def drop(self, key: tuple[str, str, str, tuple[str, ...]]) -> None:
+        self._tokens.pop(key, None)
+
+    def drop_caller(self, caller_key: str) -> None:
+        for key in [k for k in list(self._tokens.keys()) if k[0] == caller_key]:
+            self._tokens.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+
+@dataclass
+class AuthHints:
+    """What the registry told us about its auth, so the next request can go first time right."""
+
+    scheme: str | None = None  # "basic" / "bearer" / None (unknown or none)
+    realm: str | None = None
+    service: str = ""
+
+
+class RegistryAuth(httpx.Auth):
+    """One request's auth: the caller's credentials and the scope the request needs."""
+
+    def __init__(
+        self,
+        caller: Caller,
+        scope: str | None,
+        tokens: TokenCache,
+        policy: RealmPolicy,
+        hints: AuthHints,
+    ) -> None:
+        self.caller = caller
+        self.scope = scope
+        self.tokens = tokens
+        self.policy = policy
+        self.hints = hints
+        self.denied_scope = False  # set when the registry kept answering insufficient_scope
+
+    def _scopes(self, asked: list[str]) -> list[str]:
+        scopes = list(asked)
+        if self.scope and self.scope not in scopes:
+            scopes.append(self.scope)
+        return scopes
+
+    def _apply_cached(self, request: httpx.Request) -> None:
+        creds = self.caller.credentials
+        if self.hints.scheme == "bearer" and self.hints.realm and self.scope:
+            key = self.tokens.key(self.caller, self.hints.realm, self.hints.service, [self.scope])
+            token = self.tokens.get(key)
+            if token:
+                request.headers["Authorization"] = f"Bearer {token}"
+        elif self.hints.scheme == "basic" and creds is not None:
+            request.headers["Authorization"] = creds.basic_header()
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        self._apply_cached(request)
+        response = yield request
+        bearer_tries = 0
+        basic_tried = request.headers.get("Authorization", "").startswith("Basic ")
+        while response.status_code == 401:
+            challenges = parse_challenges(", ".join(response.headers.get_list("www-authenticate")))
+            bearer = find(challenges, "bearer")
+            if bearer is not None:
+                if bearer_tries >= 2:
+                    self.denied_scope = bearer.error == "insufficient_scope"
+                    return
+                if bearer_tries == 1 and bearer.error not in ("insufficient_scope", None):
+                    return
+                bearer_tries += 1
+                realm = self.policy.check(bearer.realm)
+                service = bearer.service or ""
+                scopes = self._scopes(bearer.scopes)
+                key = self.tokens.key(self.caller, realm, service, scopes)
+                token = self.tokens.get(key) if bearer_tries == 1 and not bearer.error else None
+                if token is None:
+                    token_response = yield self._token_request(realm, service, scopes)
+                    token, expires_in = await self._read_token(token_response)
+                    self.tokens.put(key, token, expires_in)
+                    if self.scope and scopes != [self.scope]:
+                        # Also file it under the request's own scope for the proactive path.
+                        own = self.tokens.key(self.caller, realm, service, [self.scope])
+                        self.tokens.put(own, token, expires_in)
+                self.hints.scheme, self.hints.realm, self.hints.service = "bearer", realm, service
+                request.headers["Authorization"] = f"Bearer {token}"
+                response = yield request
+                continue
+            basic = find(challenges, "basic")
+            creds = self.caller.credentials
+            if basic is not None and creds is not None and not basic_tried:
+                basic_tried = True
+                self.hints.scheme = "basic"
+                request.headers["Authorization"] = creds.basic_header()
+                response = yield request
+                continue
+            if basic is not None:
+                self.hints.scheme = "basic"
+            return
+
+    def _token_request(self, realm: str, service: str, scopes: list[str]) -> httpx.Request:
+        params: list[tuple[str, str]] = []
+        if service:
+            params.append(("service", service))
+        params.extend(("scope", s) for s in scopes)
+        headers = {"Accept": "application/json"}
+        creds = self.caller.credentials
+        if creds is not None:
+            params.append(("account", creds.username))
+            headers["Authorization"] = creds.basic_header()
+        return httpx.Request("GET", realm, params=params, headers=headers)
+
+    async def _read_token(self, response: httpx.Response) -> tuple[str, int]:
+        body = b""
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_TOKEN_BYTES:
+                raise UpstreamInvalid("the token server's answer is too large")
+        if response.status_code in (401, 403):
+            if self.caller.credentials is None:
+                raise Unauthorized("the registry requires a login")
+            raise Unauthorized("the registry's token server rejected the credentials")
+        if response.status_code >= 500:
+            raise UpstreamUnavailable(
+                "the registry's token server failed", detail={"status": response.status_code}
+            )
+        if response.status_code != 200:
+            raise UpstreamInvalid(
+                "unexpected answer from the token server", detail={"status": response.status_code}
+            )
+        try:
+            doc = json.loads(body)
+            token = doc.get("token") or doc.get("access_token")
+            expires_in = int(doc.get("expires_in") or MIN_EXPIRES_IN)
+        except (ValueError, TypeError, AttributeError):
+            raise UpstreamInvalid("the token server answered malformed JSON") from None
+        if not isinstance(token, str) or not token or any(c in token for c in "\r\n "):
+            raise UpstreamInvalid("the token server answered no usable token")
+        return token, expires_in

@@ -1,0 +1,63 @@
+"""Which token realms may receive a request, and which may receive credentials.
+
+A registry's 401 names the realm that issues tokens. A hostile or misconfigured registry
+can name any URL there (CVE-2026-33540: a proxy sent its credentials to whatever realm a
+challenge named). Realms must be on the allowlist: the registry's own host plus the hosts
+configured in ``LR_TOKEN_REALM_ALLOWLIST``. Never over http when the registry is https,
+never to link-local or cloud metadata addresses, whatever the allowlist says.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from gateway.errors import RealmNotAllowed
+
+_METADATA_HOSTS = frozenset(
+    {"metadata.google.internal", "metadata", "metadata.azure.internal", "instance-data"}
+)
+
+
+def _is_forbidden_address(host: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower().rstrip(".") in _METADATA_HOSTS
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return True
+    return str(ip) in {"100.100.100.200", "fd00:ec2::254"}
+
+
+class RealmPolicy:
+    def __init__(self, registry_url: str, extra_hosts: list[str] | None = None) -> None:
+        parts = urlsplit(registry_url)
+        self.registry_scheme = parts.scheme
+        self.allowed_hosts = {(parts.hostname or "").lower()}
+        self.allowed_hosts.update(h.strip().lower() for h in (extra_hosts or []) if h.strip())
+
+    def check(self, realm: str | None) -> str:
+        """Return the realm if a token request may go there; raise RealmNotAllowed otherwise."""
+        if not realm:
+            raise RealmNotAllowed("the registry asked for a token but named no realm")
+        parts = urlsplit(realm)
+        host = (parts.hostname or "").lower()
+        reason = None
+        if parts.scheme not in ("http", "https") or not host:
+            reason = "the realm is not an http(s) URL"
+        elif parts.username or parts.password:
+            reason = "the realm URL carries credentials"
+        elif _is_forbidden_address(host):
+            reason = "the realm points at a link-local or metadata address"
+        elif self.registry_scheme == "https" and parts.scheme != "https":
+            reason = "the realm would downgrade https to http"
+        elif host not in self.allowed_hosts:
+            reason = "the realm's host is not on the allowlist (LR_TOKEN_REALM_ALLOWLIST)"
+        if reason:
+            raise RealmNotAllowed(
+                f"refused the registry's token realm: {reason}",
+                detail={"realm_host": host or None},
+            )
+        return realm

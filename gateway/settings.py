@@ -1,0 +1,121 @@
+"""Settings: environment variables with the ``LR_`` prefix, also read from ``.env``.
+
+Secrets are ``SecretStr`` so they never show up in a repr, a log line or a traceback.
+``get_settings()`` builds them on demand; nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway. Names are fixed by the deployment contract."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    registry_url: str = "http://localhost:5000"
+    registry_username: str | None = None
+    registry_password: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    delete_enabled: bool = False
+    events_token: SecretStr | None = None
+
+    public_url: str | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    token_realm_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cookie_secure: Literal["auto", "true", "false"] = "auto"
+    session_idle_seconds: int = Field(default=1800, ge=60)
+    session_max_seconds: int = Field(default=43200, ge=60)
+    session_max_count: int = Field(default=10000, ge=1)
+
+    cache_ttl: float = Field(default=30.0, ge=0)
+    access_ttl: float = Field(default=30.0, ge=0)
+    content_cache_bytes: int = Field(default=256 * MiB, ge=0)
+    upstream_concurrency: int = Field(default=16, ge=1, le=1000)
+    catalog_page_size: int = Field(default=1000, ge=1, le=1000)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    pool_max_connections: int = Field(default=100, ge=1)
+    pool_max_keepalive: int = Field(default=20, ge=0)
+    max_config_bytes: int = Field(default=16 * MiB, ge=1024)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("cors_origins", "token_realm_allowlist", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("registry_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials; use LR_REGISTRY_USERNAME/PASSWORD")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            raise ValueError(f"has an invalid port ({exc})") from None
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        out = []
+        for origin in value:
+            if origin == "*":
+                raise ValueError("'*' is not allowed (credentials are sent); list the origins")
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+                raise ValueError(f"{origin!r} is not an origin like https://ui.example.com")
+            out.append(origin.rstrip("/"))
+        return out
+
+    @property
+    def registry_host(self) -> str:
+        return urlsplit(self.registry_url).hostname or ""
+
+    @property
+    def registry_scheme(self) -> str:
+        return urlsplit(self.registry_url).scheme
+
+
+class SettingsError(Exception):
+    """A setting could not be parsed; the message is one line naming it."""
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and ``.env``), turning errors into one line."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "LR_" + "_".join(str(p) for p in err["loc"]).upper()
+            msg = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {msg}")
+        raise SettingsError("invalid setting " + "; ".join(problems)) from None
