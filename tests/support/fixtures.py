@@ -1,0 +1,120 @@
+"""Session-scoped pytest fixtures around a real registry.
+
+Import them from the top-level conftest (``from tests.support.fixtures import *``).
+Every registry started here is stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.content import Content, fill_standard
+from tests.support.images import Pusher
+from tests.support.realworld import push_realworld
+from tests.support.registry import RegistryProcess, registry_binary, start_registry
+from tests.support.tokenserver import Grant, TokenServer
+
+__all__ = [
+    "FilledRegistry",
+    "RealWorldRegistry",
+    "realworld_registry",
+    "registry",
+    "registry_factory",
+    "token_server_factory",
+]
+
+RegistryFactory = Callable[..., RegistryProcess]
+TokenServerFactory = Callable[..., TokenServer]
+
+
+@dataclass
+class FilledRegistry:
+    process: RegistryProcess
+    content: Content
+    pusher: Pusher
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+
+@dataclass
+class RealWorldRegistry:
+    process: RegistryProcess
+    pushed: dict[str, str]  # "repo:tag" -> digest, or "skipped: why"
+    pusher: Pusher
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+
+def _require_registry_binary() -> None:
+    binary = registry_binary()
+    if shutil.which(binary) is None and not Path(binary).is_file():
+        pytest.skip(f"registry binary {binary} not installed (set LR_TEST_REGISTRY_BIN)")
+
+
+@pytest.fixture(scope="session")
+def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryFactory]:
+    """``registry_factory(**start_registry_kwargs)`` -> a started ``RegistryProcess``."""
+    started: list[RegistryProcess] = []
+
+    def factory(**kwargs: Any) -> RegistryProcess:
+        _require_registry_binary()
+        reg = start_registry(tmp_path_factory.mktemp("registry"), **kwargs)
+        started.append(reg)
+        return reg
+
+    yield factory
+    for reg in started:
+        reg.stop()
+
+
+@pytest.fixture(scope="session")
+def token_server_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[TokenServerFactory]:
+    """``token_server_factory(users, grant, **kwargs)`` -> a started ``TokenServer``."""
+    started: list[TokenServer] = []
+
+    def factory(users: dict[str, str], grant: Grant, **kwargs: Any) -> TokenServer:
+        server = TokenServer(tmp_path_factory.mktemp("token"), users, grant, **kwargs).start()
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(registry_factory: RegistryFactory) -> Iterator[FilledRegistry]:
+    """One open registry (no auth) holding ``fill_standard`` content. Do not modify it."""
+    process = registry_factory()
+    pusher = Pusher(process.url)
+    try:
+        content = fill_standard(pusher)
+        yield FilledRegistry(process=process, content=content, pusher=pusher)
+    finally:
+        pusher.close()
+
+
+@pytest.fixture(scope="session")
+def realworld_registry(registry_factory: RegistryFactory) -> Iterator[RealWorldRegistry]:
+    """A separate open registry holding the real-world documents (see realworld.py)."""
+    process = registry_factory()
+    pusher = Pusher(process.url)
+    try:
+        pushed = push_realworld(pusher)
+        if not pushed:
+            pytest.skip("real-world fixtures not found (set LR_SHARED_DIR)")
+        yield RealWorldRegistry(process=process, pushed=pushed, pusher=pusher)
+    finally:
+        pusher.close()
