@@ -160,7 +160,7 @@ class RegistryAuth(httpx.Auth):
             return
 
     def _token_request(self, realm: str, service: str, scopes: list[str]) -> httpx.Request:
-        params: list[tuple[str, str]] = []
+        params: list[tuple[str, str | int | float | bool | None]] = []
         if service:
             params.append(("service", service))
         params.extend(("scope", s) for s in scopes)

@@ -1,0 +1,51 @@
+"""``python -m gateway`` / ``light-registry``: serve the app with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from gateway.settings import SettingsError, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="light-registry", description="Serve the Light Registry gateway."
+    )
+    parser.add_argument("--host", help="bind address (default: LR_HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: LR_PORT, 8000)")
+    args = parser.parse_args(argv)
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    try:
+        settings = get_settings(**overrides)
+    except SettingsError as exc:
+        print(f"light-registry: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    from gateway.main import create_app
+
+    level = getattr(logging, settings.log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

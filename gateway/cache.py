@@ -1,0 +1,130 @@
+"""Caches: immutable content by digest, short-lived lists by key, and single-flight.
+
+- ``ContentCache``: manifests and configs by digest, an LRU bounded by bytes. Content is
+  stored only after its sha256 was verified, and may be shared between callers: the
+  services grant it to a caller only after that caller's access was confirmed.
+- ``TTLStore``: catalog pages, tag lists, tag→digest, access confirmations. Keys carry
+  the caller where the data is per caller. ``drop_where`` serves the events endpoint; a
+  generation counter stops a fetch that began before an invalidation from storing stale data.
+- ``SingleFlight``: identical in-flight upstream calls coalesced into one task. Keys must
+  include the caller whenever the call uses the caller's credentials.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from cachetools import LRUCache, TTLCache
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+T = TypeVar("T")
+
+_ENTRY_OVERHEAD = 200  # bytes charged per entry besides its body
+
+
+@dataclass(frozen=True)
+class Blob:
+    digest: str
+    media_type: str
+    body: bytes
+
+
+class ContentCache:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._lru: LRUCache[str, Blob] = LRUCache(
+            maxsize=max(max_bytes, 1), getsizeof=lambda blob: len(blob.body) + _ENTRY_OVERHEAD
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, digest: str) -> Blob | None:
+        blob = self._lru.get(digest)
+        if blob is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return blob
+
+    def put(self, blob: Blob) -> None:
+        if len(blob.body) + _ENTRY_OVERHEAD <= self.max_bytes:
+            self._lru[blob.digest] = blob
+
+    @property
+    def current_bytes(self) -> int:
+        return int(self._lru.currsize)
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+
+class TTLStore(Generic[K, V]):
+    def __init__(self, ttl: float, maxsize: int = 100_000) -> None:
+        self.ttl = ttl
+        self._cache: TTLCache[K, V] | None = TTLCache(maxsize, ttl) if ttl > 0 else None
+        self.generation = 0
+
+    def get(self, key: K) -> V | None:
+        if self._cache is None:
+            return None
+        return self._cache.get(key)
+
+    def put(self, key: K, value: V, generation: int | None = None) -> None:
+        if self._cache is None:
+            return
+        if generation is not None and generation != self.generation:
+            return  # invalidated while this value was being fetched
+        self._cache[key] = value
+
+    def drop_where(self, predicate: Callable[[K, V], bool]) -> int:
+        self.generation += 1
+        if self._cache is None:
+            return 0
+        doomed = [k for k, v in list(self._cache.items()) if predicate(k, v)]
+        for key in doomed:
+            self._cache.pop(key, None)
+        return len(doomed)
+
+    def clear(self) -> None:
+        self.generation += 1
+        if self._cache is not None:
+            self._cache.clear()
+
+    def __len__(self) -> int:
+        return 0 if self._cache is None else len(self._cache)
+
+
+class SingleFlight:
+    """Run one task per key; concurrent callers with the same key await the same task.
+
+    The task is shielded: a caller that goes away does not cancel it for the others.
+    """
+
+    def __init__(self) -> None:
+        self._inflight: dict[Hashable, asyncio.Task[Any]] = {}
+        self.coalesced = 0
+
+    async def run(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(factory())
+            self._inflight[key] = task
+            task.add_done_callback(functools.partial(self._forget, key))
+        else:
+            self.coalesced += 1
+        result: T = await asyncio.shield(task)
+        return result
+
+    def _forget(self, key: Hashable, task: asyncio.Task[Any]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # mark retrieved: awaiters re-raise it
+
+    def __len__(self) -> int:
+        return len(self._inflight)

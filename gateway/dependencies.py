@@ -1,0 +1,78 @@
+"""Annotated dependencies: the app state, the caller, validated path parameters."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from gateway.errors import Unauthorized
+from gateway.registry.credentials import ANONYMOUS, Caller, Credentials
+from gateway.registry.names import check_digest, check_name, check_reference, check_tag
+from gateway.services.sessions import COOKIE_NAME
+from gateway.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.lr
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def basic_credentials(header: str | None) -> Credentials | None:
+    """Credentials of an ``Authorization: Basic`` header; None for other schemes."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("malformed Basic credentials") from None
+    username, sep, password = decoded.partition(":")
+    if not sep or not username:
+        raise Unauthorized("malformed Basic credentials")
+    return Credentials(username, password)
+
+
+def get_caller(request: Request, state: State) -> Caller:
+    """Who is asking: session cookie, then Basic header, then service account, then anonymous."""
+    session = state.sessions.get(request.cookies.get(COOKIE_NAME))
+    if session is not None:
+        caller = Caller(session.credentials, "session")
+    else:
+        creds = basic_credentials(request.headers.get("authorization"))
+        fallback = state.service_account or ANONYMOUS
+        caller = Caller(creds, "basic") if creds is not None else fallback
+    request.state.caller_source = caller.source
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+def _name(name: Annotated[str, Path(description="Repository name; may contain '/'.")]) -> str:
+    return check_name(name)
+
+
+def _reference(reference: Annotated[str, Path(description="A tag or a digest.")]) -> str:
+    return check_reference(reference)
+
+
+def _digest(digest: Annotated[str, Path(description="A sha256 digest.")]) -> str:
+    return check_digest(digest)
+
+
+def _tag(tag: Annotated[str, Path(description="A tag.")]) -> str:
+    return check_tag(tag)
+
+
+RepoName = Annotated[str, Depends(_name)]
+Reference = Annotated[str, Depends(_reference)]
+Digest = Annotated[str, Depends(_digest)]
+Tag = Annotated[str, Depends(_tag)]

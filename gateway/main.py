@@ -1,0 +1,127 @@
+"""The app factory: lifespan, middleware, routers, and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway import __version__
+from gateway.errors import GatewayError, envelope
+from gateway.middleware import CsrfMiddleware, RequestLogMiddleware
+from gateway.routers import deletes, events, health, images, raw, repositories, session
+from gateway.settings import Settings, get_settings
+from gateway.state import build_state
+
+log = logging.getLogger("gateway")
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operationIds (the function name) so generated SPA clients do not churn."""
+    return route.name
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the input back: a login body holds a password.
+    return [
+        {
+            "loc": [str(p) for p in err.get("loc", ())],
+            "msg": err.get("msg", ""),
+            "type": err.get("type"),
+        }
+        for err in exc.errors()
+    ]
+
+
+async def _gateway_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GatewayError)
+    headers = dict(exc.headers)
+    return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    body = envelope("VALIDATION_ERROR", "invalid request parameters", _validation_detail(exc))
+    return JSONResponse(body, status_code=400)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        code, message = "NOT_FOUND", "no such route"
+    elif exc.status_code == 405:
+        code, message = "METHOD_NOT_ALLOWED", "method not allowed on this route"
+    else:
+        code, message = "HTTP_ERROR", str(exc.detail)
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "www-authenticate"}
+    return JSONResponse(envelope(code, message), status_code=exc.status_code, headers=headers)
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error: %s", type(exc).__name__)
+    return JSONResponse(envelope("INTERNAL_ERROR", "unexpected error"), status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings)
+        app.state.lr = state
+        try:
+            yield
+        finally:
+            await state.aclose()
+
+    app = FastAPI(
+        title="Light Registry gateway",
+        version=__version__,
+        description=(
+            "JSON for a registry UI over any Docker/OCI v2 registry: repositories with tag "
+            "counts, tags with sizes and dates, multi-platform images, config and history, "
+            "deletes. Errors always use the envelope "
+            '`{"error": {"code", "message", "detail"}}`.'
+        ),
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    for router in (
+        health.router,
+        repositories.router,
+        images.router,
+        raw.router,
+        deletes.router,
+        session.router,
+        events.router,
+    ):
+        app.include_router(router)
+
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+    app.add_middleware(
+        CsrfMiddleware, public_url=settings.public_url, cors_origins=settings.cors_origins
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "X-Requested-With", "If-None-Match", "Authorization"],
+            expose_headers=["Docker-Content-Digest", "ETag", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestLogMiddleware)
+    return app

@@ -1,0 +1,142 @@
+"""ASGI middleware: one log line per request, and the CSRF check.
+
+The log line holds method, path (no query string), status, duration and the number of
+upstream requests; never headers, cookies, bodies or query strings, so credentials and
+tokens cannot reach the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import envelope
+from gateway.registry.metrics import RequestStats, current_stats
+from gateway.services.sessions import COOKIE_NAME
+
+log = logging.getLogger("gateway.access")
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_EXEMPT = frozenset({"/api/events"})  # authenticated by its own bearer secret
+
+
+def _printable(text: str, limit: int = 300) -> str:
+    text = text[:limit]
+    return "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}" for c in text)
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        stats = RequestStats()
+        token = current_stats.set(stats)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-upstream-requests", str(stats.upstream).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            current_stats.reset(token)
+            log.info(
+                "%s %s %s %.1fms upstream=%d",
+                scope.get("method", "-"),
+                _printable(scope.get("path", "")),
+                status or 500,
+                (time.perf_counter() - started) * 1000,
+                stats.upstream,
+            )
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _has_session_cookie(scope: Scope) -> bool:
+    cookie = _header(scope, b"cookie") or ""
+    return any(part.strip().startswith(COOKIE_NAME + "=") for part in cookie.split(";"))
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class CsrfMiddleware:
+    """State-changing /api requests that carry the session cookie (and every login) must
+    send ``X-Requested-With: XMLHttpRequest`` and, when they send ``Origin``, one we trust.
+
+    A cross-site form cannot set a custom header, and a cross-site fetch that sets one
+    needs a CORS preflight, which only the configured origins pass.
+    """
+
+    def __init__(self, app: ASGIApp, public_url: str | None, cors_origins: list[str]) -> None:
+        self.app = app
+        self.public_origin = origin_of(public_url) if public_url else None
+        self.allowed = {o.lower() for o in cors_origins}
+
+    def _own_origin(self, scope: Scope) -> str:
+        if self.public_origin:
+            return self.public_origin
+        host = _header(scope, b"host") or ""
+        return f"{scope.get('scheme', 'http')}://{host}".lower()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._rejected(scope):
+            body = json.dumps(
+                envelope(
+                    "CSRF_FAILED",
+                    "cross-site request refused: send X-Requested-With: XMLHttpRequest "
+                    "from an allowed origin",
+                )
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 403,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+    def _rejected(self, scope: Scope) -> bool:
+        path: str = scope.get("path", "")
+        if scope.get("method") not in STATE_CHANGING or not path.startswith("/api/"):
+            return False
+        if path in CSRF_EXEMPT:
+            return False
+        is_login = path == "/api/session" and scope.get("method") == "POST"
+        if not is_login and not _has_session_cookie(scope):
+            return False
+        if (_header(scope, b"x-requested-with") or "").lower() != "xmlhttprequest":
+            return True
+        origin = _header(scope, b"origin")
+        if origin is None:
+            return False
+        origin = origin.lower().rstrip("/")
+        return origin != self._own_origin(scope) and origin not in self.allowed

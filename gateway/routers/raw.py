@@ -1,0 +1,83 @@
+"""Raw documents: manifests exactly as stored, and blobs streamed in constant memory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
+from gateway.routers import UPSTREAM, errors
+
+router = APIRouter(tags=["raw"])
+
+
+def _not_modified(request: Request, digest: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+    return digest in tags or "*" in tags
+
+
+@router.get(
+    "/api/repositories/{name:path}/manifests/{reference}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The manifest bytes, Content-Type = its media type",
+            "content": {
+                "application/vnd.oci.image.index.v1+json": {},
+                "application/vnd.oci.image.manifest.v1+json": {},
+                "application/vnd.docker.distribution.manifest.list.v2+json": {},
+                "application/vnd.docker.distribution.manifest.v2+json": {},
+            },
+        },
+        304: {"description": "Not modified (If-None-Match matched the digest)"},
+        **errors(400, 404, *UPSTREAM),
+    },
+)
+async def get_manifest(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, reference: Reference
+) -> Response:
+    """The manifest exactly as the registry stores it (bytes unchanged)."""
+    manifest = await state.registry.manifest(caller, name, reference)
+    headers = {"Docker-Content-Digest": manifest.digest, "ETag": f'"{manifest.digest}"'}
+    if reference == manifest.digest:
+        headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    else:
+        headers["Cache-Control"] = "private, no-cache"
+    if _not_modified(request, manifest.digest):
+        return Response(status_code=304, headers=headers)
+    return Response(content=manifest.body, media_type=manifest.media_type, headers=headers)
+
+
+@router.get(
+    "/api/repositories/{name:path}/blobs/{digest}",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "The blob, streamed", "content": {"application/octet-stream": {}}},
+        304: {"description": "Not modified (If-None-Match matched the digest)"},
+        **errors(400, 404, *UPSTREAM),
+    },
+)
+async def get_blob(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, digest: Digest
+) -> Response:
+    """A blob (layer or config) streamed from the registry, any size, constant memory."""
+    await state.registry.ensure_access(caller, name)
+    headers = {
+        "Docker-Content-Digest": digest,
+        "ETag": f'"{digest}"',
+        "Cache-Control": "private, max-age=31536000, immutable",
+    }
+    if _not_modified(request, digest):
+        return Response(status_code=304, headers=headers)
+    upstream = await state.client.open_blob(caller, name, digest)
+    length = upstream.headers.get("content-length")
+    if length and length.isdigit():
+        headers["Content-Length"] = length
+    filename = digest.replace(":", "_")
+    headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return StreamingResponse(
+        state.client.stream(upstream), media_type="application/octet-stream", headers=headers
+    )

@@ -1,0 +1,77 @@
+"""The SPA's login: a server-side session behind an HttpOnly, SameSite cookie."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.dependencies import State, basic_credentials
+from gateway.errors import Unauthorized
+from gateway.models.api import LoggedIn, Login, SessionState
+from gateway.registry.credentials import Caller, Credentials
+from gateway.routers import UPSTREAM, errors
+from gateway.services.sessions import COOKIE_NAME
+
+router = APIRouter(tags=["session"])
+
+
+def _secure(request: Request, state: State) -> bool:
+    setting = state.settings.cookie_secure
+    if setting != "auto":
+        return setting == "true"
+    public = state.settings.public_url
+    if public:
+        return public.startswith("https://")
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return request.url.scheme == "https" or forwarded.lower() == "https"
+
+
+@router.post("/api/session", response_model=LoggedIn, responses=errors(400, *UPSTREAM))
+async def login(body: Login, request: Request, response: Response, state: State) -> LoggedIn:
+    """Log in: the registry checks the credentials; the browser gets only a session id."""
+    caller = Caller(Credentials(body.username, body.password), "session")
+    try:
+        await state.client.check_login(caller)
+    except Unauthorized:
+        raise Unauthorized("the registry rejected these credentials") from None
+    old = state.sessions.delete(request.cookies.get(COOKIE_NAME))
+    if old is not None:
+        state.registry.forget_caller(Caller(old.credentials, "session").key)
+    session_id = state.sessions.create(caller.credentials)  # type: ignore[arg-type]
+    response.set_cookie(
+        COOKIE_NAME,
+        session_id,
+        max_age=state.settings.session_max_seconds,
+        httponly=True,
+        samesite="strict" if not state.settings.cors_origins else "lax",
+        secure=_secure(request, state),
+        path="/api",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return LoggedIn(username=body.username)
+
+
+@router.get("/api/session", response_model=SessionState)
+async def who_am_i(request: Request, state: State) -> SessionState:
+    """Who the gateway serves this browser as."""
+    session = state.sessions.get(request.cookies.get(COOKIE_NAME))
+    if session is not None:
+        return SessionState(
+            authenticated=True, username=session.credentials.username, source="session"
+        )
+    creds = basic_credentials(request.headers.get("authorization"))
+    if creds is not None:
+        return SessionState(authenticated=True, username=creds.username, source="basic")
+    if state.service_account is not None:
+        return SessionState(authenticated=False, username=None, source="service")
+    return SessionState(authenticated=False, username=None, source="anonymous")
+
+
+@router.delete("/api/session", status_code=204, response_class=Response)
+async def logout(request: Request, state: State) -> Response:
+    """Log out: the session is forgotten server-side, with its cached lists and tokens."""
+    session = state.sessions.delete(request.cookies.get(COOKIE_NAME))
+    if session is not None:
+        state.registry.forget_caller(Caller(session.credentials, "session").key)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE_NAME, path="/api", httponly=True, samesite="strict")
+    return response

@@ -1,0 +1,187 @@
+"""A cached, per-caller view of the registry: the one place services get data from.
+
+Isolation rules (content is immutable, access is not):
+
+- catalog and tag lists are cached per caller (``caller.key`` in the key);
+- a repository's data reaches a caller only after the registry confirmed that caller's
+  access to that repository (a tag list or manifest fetched with the caller's own
+  credentials), remembered per (caller, repository) for ``access_ttl``;
+- manifests and configs are cached by digest and shared, but served for a repository
+  only when the digest is known to belong to it (``membership``): otherwise a caller
+  allowed on one repository could read another's content by naming its digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from gateway.cache import Blob, ContentCache, SingleFlight, TTLStore
+from gateway.errors import NotFound
+from gateway.models import oci
+from gateway.registry import media_types as mt
+from gateway.registry.client import Manifest, RegistryClient
+from gateway.registry.credentials import Caller
+from gateway.registry.names import is_digest
+
+T = TypeVar("T")
+
+
+class CachedRegistry:
+    def __init__(
+        self,
+        client: RegistryClient,
+        *,
+        content_bytes: int,
+        ttl: float,
+        access_ttl: float,
+        membership_ttl: float = 600.0,
+        max_config_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        self.client = client
+        self.content = ContentCache(content_bytes)
+        self.catalogs: TTLStore[tuple[str], list[str]] = TTLStore(ttl, maxsize=1000)
+        self.tag_lists: TTLStore[tuple[str, str], list[str]] = TTLStore(ttl)
+        self.tag_digests: TTLStore[tuple[str, str], str] = TTLStore(ttl)
+        self.access: TTLStore[tuple[str, str], bool] = TTLStore(access_ttl)
+        self.membership: TTLStore[tuple[str, str], bool] = TTLStore(membership_ttl, 500_000)
+        self.flights = SingleFlight()
+        self.max_config_bytes = max_config_bytes
+
+    async def _once(self, key: tuple[object, ...], factory: Callable[[], Awaitable[T]]) -> T:
+        return await self.flights.run(key, factory)
+
+    # -- lists (per caller) ---------------------------------------------------------------
+
+    async def catalog(self, caller: Caller) -> list[str]:
+        key = (caller.key,)
+        cached = self.catalogs.get(key)
+        if cached is not None:
+            return cached
+
+        async def fetch() -> list[str]:
+            generation = self.catalogs.generation
+            names = await self.client.catalog(caller)
+            self.catalogs.put(key, names, generation)
+            return names
+
+        return await self._once(("catalog", caller.key), fetch)
+
+    async def tags(self, caller: Caller, repo: str) -> list[str]:
+        key = (caller.key, repo)
+        cached = self.tag_lists.get(key)
+        if cached is not None:
+            return cached
+
+        async def fetch() -> list[str]:
+            generation = self.tag_lists.generation
+            tags = await self.client.tags(caller, repo)
+            self.tag_lists.put(key, tags, generation)
+            self.access.put((caller.key, repo), True)
+            return tags
+
+        return await self._once(("tags", caller.key, repo), fetch)
+
+    async def ensure_access(self, caller: Caller, repo: str) -> None:
+        """Raise (401/403/404) unless the registry lets this caller read this repository."""
+        if self.access.get((caller.key, repo)):
+            return
+        await self.tags(caller, repo)
+
+    # -- content (shared by digest, gated per caller) -------------------------------------
+
+    def _remember(self, repo: str, blob: Blob) -> None:
+        self.content.put(blob)
+        self.membership.put((repo, blob.digest), True)
+
+    def _remember_references(self, repo: str, manifest: Manifest) -> None:
+        """Digests referenced by a manifest of ``repo`` live in ``repo`` too."""
+        try:
+            if manifest.media_type in mt.INDEX_TYPES:
+                refs = [d.digest for d in oci.parse_index(manifest.body).manifests]
+            elif manifest.media_type in mt.IMAGE_MANIFEST_TYPES:
+                image = oci.parse_image_manifest(manifest.body)
+                refs = [image.config.digest]
+            else:
+                refs = []
+        except Exception:  # noqa: BLE001 - malformed documents are reported where used
+            refs = []
+        for digest in refs:
+            self.membership.put((repo, digest), True)
+
+    async def resolve(self, caller: Caller, repo: str, reference: str) -> str:
+        """The digest a tag points at (or the digest itself), for this caller."""
+        if is_digest(reference):
+            return reference
+        cached = self.tag_digests.get((repo, reference))
+        if cached is not None:
+            await self.ensure_access(caller, repo)
+            return cached
+        manifest = await self._get_manifest(caller, repo, reference)
+        return manifest.digest
+
+    async def _get_manifest(self, caller: Caller, repo: str, reference: str) -> Manifest:
+        async def fetch() -> Manifest:
+            generation = self.tag_digests.generation
+            manifest = await self.client.manifest(caller, repo, reference)
+            self._remember(repo, Blob(manifest.digest, manifest.media_type, manifest.body))
+            self._remember_references(repo, manifest)
+            self.access.put((caller.key, repo), True)
+            if not is_digest(reference):
+                self.tag_digests.put((repo, reference), manifest.digest, generation)
+            return manifest
+
+        return await self._once(("manifest", caller.key, repo, reference), fetch)
+
+    async def manifest(self, caller: Caller, repo: str, reference: str) -> Manifest:
+        """A manifest by tag or digest, verified, from the cache when this caller may."""
+        digest = await self.resolve(caller, repo, reference)
+        blob = self.content.get(digest)
+        if blob is not None and blob.media_type:
+            if self.membership.get((repo, digest)):
+                await self.ensure_access(caller, repo)
+                return Manifest(blob.digest, blob.media_type, blob.body)
+            # Cached for another repository: one HEAD proves it is here and readable.
+            await self._once(
+                ("head", caller.key, repo, digest),
+                lambda: self.client.head_manifest(caller, repo, digest),
+            )
+            self.membership.put((repo, digest), True)
+            self.access.put((caller.key, repo), True)
+            return Manifest(blob.digest, blob.media_type, blob.body)
+        return await self._get_manifest(caller, repo, digest)
+
+    async def config(self, caller: Caller, repo: str, digest: str) -> bytes:
+        """A config blob (small, read whole), verified and cached by digest."""
+        blob = self.content.get(digest)
+        if blob is not None and self.membership.get((repo, digest)):
+            await self.ensure_access(caller, repo)
+            return blob.body
+
+        async def fetch() -> bytes:
+            body = await self.client.blob(caller, repo, digest, self.max_config_bytes)
+            self._remember(repo, Blob(digest, "", body))
+            self.access.put((caller.key, repo), True)
+            return body
+
+        return await self._once(("blob", caller.key, repo, digest), fetch)
+
+    # -- invalidation -----------------------------------------------------------------------
+
+    def forget_repository(self, repo: str, *, new_repo_possible: bool = True) -> None:
+        """Drop every list and pointer of ``repo`` (all callers). Content stays: it is
+        immutable and only reachable through membership, which is dropped too."""
+        self.tag_lists.drop_where(lambda k, _v: k[1] == repo)
+        self.tag_digests.drop_where(lambda k, _v: k[0] == repo)
+        self.membership.drop_where(lambda k, _v: k[0] == repo)
+        if new_repo_possible:
+            self.catalogs.drop_where(lambda _k, names: repo not in names)
+
+    def forget_caller(self, caller_key: str) -> None:
+        self.catalogs.drop_where(lambda k, _v: k[0] == caller_key)
+        self.tag_lists.drop_where(lambda k, _v: k[0] == caller_key)
+        self.access.drop_where(lambda k, _v: k[0] == caller_key)
+        self.client.tokens.drop_caller(caller_key)
+
+    def not_found(self, repo: str) -> NotFound:
+        return NotFound("repository not found", code="NAME_UNKNOWN", detail={"repository": repo})

@@ -1,0 +1,386 @@
+"""Images resolved for the SPA: platforms, sizes, attestations, config and history.
+
+Summaries are derived from immutable content only, so they are cached by digest; the
+caller's right to see them is checked on every call through ``CachedRegistry.manifest``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from cachetools import LRUCache
+
+from gateway.errors import GatewayError, InvalidRequest, NotFound
+from gateway.models import api, oci
+from gateway.registry import media_types as mt
+from gateway.registry.client import Manifest
+from gateway.registry.credentials import Caller
+from gateway.services.cached_registry import CachedRegistry
+
+PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
+
+
+def _error(exc: GatewayError) -> api.ErrorBody:
+    return api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
+
+
+def _layers(descriptors: list[oci.Descriptor]) -> list[api.Layer]:
+    return [
+        api.Layer(
+            digest=d.digest,
+            media_type=d.media_type,
+            size=d.size,
+            urls=d.urls,
+            annotations=d.annotations,
+        )
+        for d in descriptors
+    ]
+
+
+def _platform(p: oci.Platform) -> api.Platform:
+    return api.Platform(
+        os=p.os,
+        architecture=p.architecture,
+        variant=p.variant or None,
+        os_version=p.os_version,
+        os_features=p.os_features,
+    )
+
+
+def platform_label(p: api.Platform) -> str:
+    parts = [p.os or "unknown", p.architecture or "unknown"]
+    if p.variant:
+        parts.append(p.variant)
+    return "/".join(parts)
+
+
+def is_runnable(p: api.Platform) -> bool:
+    return bool(p.os and p.architecture) and (p.os, p.architecture) != ("unknown", "unknown")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a tag row needs, derived from one digest's content."""
+
+    digest: str
+    media_type: str
+    kind: str
+    platforms: list[str]
+    size: int
+    created: str | None
+    artifact_type: str | None
+    complete: bool
+
+
+class ImageService:
+    def __init__(self, registry: CachedRegistry, derived_entries: int = 50_000) -> None:
+        self.registry = registry
+        self._images: LRUCache[str, api.PlatformImage] = LRUCache(derived_entries)
+        self._summaries: LRUCache[str, Summary] = LRUCache(derived_entries)
+
+    # -- one image manifest -----------------------------------------------------------
+
+    async def platform_image(
+        self,
+        caller: Caller,
+        repo: str,
+        digest: str,
+        descriptor: oci.Descriptor | None = None,
+    ) -> api.PlatformImage:
+        """One image manifest with its config's platform and created, and its size."""
+        manifest = await self.registry.manifest(caller, repo, digest)
+        cached = self._images.get(manifest.digest)
+        if cached is not None and descriptor is None:
+            return cached
+        image = await self._platform_image(caller, repo, manifest, descriptor)
+        if descriptor is None:
+            self._images[manifest.digest] = image
+        return image
+
+    async def _platform_image(
+        self, caller: Caller, repo: str, manifest: Manifest, descriptor: oci.Descriptor | None
+    ) -> api.PlatformImage:
+        if manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
+            raise NotFound(
+                "not an image manifest",
+                code="MANIFEST_UNKNOWN",
+                detail={"media_type": manifest.media_type},
+            )
+        image = oci.parse_image_manifest(manifest.body)
+        config = oci.ImageConfig()
+        config_type = image.config.media_type
+        artifact_type = image.artifact_type
+        if config_type in mt.IMAGE_CONFIG_TYPES or not config_type:
+            config = oci.parse_config(await self.registry.config(caller, repo, image.config.digest))
+        elif artifact_type is None:
+            artifact_type = config_type
+        if descriptor is not None and descriptor.platform is not None:
+            platform = _platform(descriptor.platform)
+        else:
+            platform = _platform(config.platform())
+            platform.os_version = config.os_version
+        size = len(manifest.body) + image.config.size + sum(layer.size for layer in image.layers)
+        return api.PlatformImage(
+            platform=platform,
+            digest=manifest.digest,
+            media_type=manifest.media_type,
+            size=size,
+            config_digest=image.config.digest,
+            config_media_type=config_type or None,
+            artifact_type=artifact_type,
+            created=oci.normalize_time(config.created),
+            layers=_layers(image.layers),
+            annotations=image.annotations,
+        )
+
+    def _broken(self, descriptor: oci.Descriptor, exc: GatewayError) -> api.PlatformImage:
+        return api.PlatformImage(
+            platform=_platform(descriptor.platform or oci.Platform()),
+            digest=descriptor.digest,
+            media_type=descriptor.media_type,
+            size=descriptor.size,
+            config_digest=None,
+            created=None,
+            layers=[],
+            annotations=descriptor.annotations,
+            error=_error(exc),
+        )
+
+    # -- children of an index ---------------------------------------------------------
+
+    async def _children(
+        self, caller: Caller, repo: str, index: oci.Index
+    ) -> tuple[list[api.PlatformImage], list[api.Attestation]]:
+        async def child(d: oci.Descriptor) -> api.PlatformImage:
+            try:
+                return await self.platform_image(caller, repo, d.digest, d)
+            except GatewayError as exc:
+                if exc.status in (401, 403):
+                    raise
+                return self._broken(d, exc)
+
+        results = await asyncio.gather(*(child(d) for d in index.manifests))
+        platforms: list[api.PlatformImage] = []
+        attestations: list[api.Attestation] = []
+        for d, result in zip(index.manifests, results, strict=True):
+            if d.is_attestation:
+                predicates = sorted(
+                    {
+                        layer.annotations[PREDICATE_ANNOTATION]
+                        for layer in result.layers
+                        if PREDICATE_ANNOTATION in layer.annotations
+                    }
+                )
+                attestations.append(
+                    api.Attestation(
+                        digest=d.digest,
+                        for_digest=d.annotations.get(mt.ATTESTATION_DIGEST_ANNOTATION),
+                        media_type=d.media_type,
+                        size=result.size,
+                        predicate_types=predicates,
+                        error=result.error,
+                    )
+                )
+            else:
+                platforms.append(result)
+        return platforms, attestations
+
+    # -- the resolved image -----------------------------------------------------------
+
+    async def detail(self, caller: Caller, repo: str, reference: str) -> api.ImageDetail:
+        manifest = await self.registry.manifest(caller, repo, reference)
+        tags_task = asyncio.ensure_future(self.tags_on(caller, repo, manifest.digest))
+        try:
+            if manifest.media_type in mt.INDEX_TYPES:
+                index = oci.parse_index(manifest.body)
+                platforms, attestations = await self._children(caller, repo, index)
+                size = len(manifest.body) + sum(p.size for p in platforms)
+                size += sum(a.size for a in attestations)
+                kind, annotations = "index", index.annotations
+                artifact_type = index.artifact_type
+            elif manifest.media_type in mt.IMAGE_MANIFEST_TYPES:
+                image = await self.platform_image(caller, repo, manifest.digest)
+                platforms, attestations = [image], []
+                size, kind, annotations = image.size, "image", image.annotations
+                artifact_type = image.artifact_type
+            else:
+                raise NotFound(
+                    "unsupported manifest type",
+                    code="MANIFEST_UNKNOWN",
+                    detail={"media_type": manifest.media_type},
+                )
+            tags = await tags_task
+        finally:
+            if not tags_task.done():
+                tags_task.cancel()
+        return api.ImageDetail(
+            repository=repo,
+            reference=reference,
+            digest=manifest.digest,
+            media_type=manifest.media_type,
+            kind="index" if kind == "index" else "image",
+            size=size,
+            annotations=annotations,
+            artifact_type=artifact_type,
+            tags=tags,
+            platforms=platforms,
+            attestations=attestations,
+        )
+
+    async def tags_on(self, caller: Caller, repo: str, digest: str) -> list[str]:
+        """The tags of ``repo`` whose digest is ``digest``."""
+        tags = await self.registry.tags(caller, repo)
+
+        async def matches(tag: str) -> bool:
+            try:
+                return await self.registry.resolve(caller, repo, tag) == digest
+            except NotFound:
+                return False  # deleted since the list was read
+
+        found = await asyncio.gather(*(matches(t) for t in tags))
+        return [tag for tag, hit in zip(tags, found, strict=True) if hit]
+
+    async def summary(self, caller: Caller, repo: str, reference: str) -> Summary:
+        """Digest, kind, platforms, size and created of a tag or digest (for tag rows)."""
+        manifest = await self.registry.manifest(caller, repo, reference)
+        cached = self._summaries.get(manifest.digest)
+        if cached is not None:
+            return cached
+        if manifest.media_type in mt.INDEX_TYPES:
+            index = oci.parse_index(manifest.body)
+            platforms, attestations = await self._children(caller, repo, index)
+            size = len(manifest.body) + sum(p.size for p in platforms)
+            size += sum(a.size for a in attestations)
+            kind, artifact_type = "index", index.artifact_type
+            complete = not any(p.error for p in platforms) and not any(
+                a.error for a in attestations
+            )
+        else:
+            image = await self.platform_image(caller, repo, manifest.digest)
+            platforms, size, kind = [image], image.size, "image"
+            artifact_type, complete = image.artifact_type, True
+        created = max((p.created for p in platforms if p.created), default=None)
+        summary = Summary(
+            digest=manifest.digest,
+            media_type=manifest.media_type,
+            kind=kind,
+            platforms=[platform_label(p.platform) for p in platforms if is_runnable(p.platform)],
+            size=size,
+            created=created,
+            artifact_type=artifact_type,
+            complete=complete,
+        )
+        if complete:
+            self._summaries[manifest.digest] = summary
+        return summary
+
+    # -- config and history -----------------------------------------------------------
+
+    async def config(
+        self, caller: Caller, repo: str, reference: str, platform: str | None
+    ) -> api.ImageConfig:
+        manifest = await self.registry.manifest(caller, repo, reference)
+        if manifest.media_type in mt.INDEX_TYPES:
+            index = oci.parse_index(manifest.body)
+            child = choose_platform(index, platform)
+            manifest = await self.registry.manifest(caller, repo, child.digest)
+        if manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
+            raise NotFound(
+                "unsupported manifest type",
+                code="MANIFEST_UNKNOWN",
+                detail={"media_type": manifest.media_type},
+            )
+        image = oci.parse_image_manifest(manifest.body)
+        body = await self.registry.config(caller, repo, image.config.digest)
+        config = oci.parse_config(body)
+        return build_config(manifest.digest, image, config)
+
+
+def choose_platform(index: oci.Index, wanted: str | None) -> oci.Descriptor:
+    """The runnable child of an index that ``wanted`` (``os/arch[/variant]``) names."""
+    runnable = [
+        d
+        for d in index.manifests
+        if not d.is_attestation and d.platform is not None and is_runnable(_platform(d.platform))
+    ]
+    labels = [d.platform.label() for d in runnable if d.platform is not None]
+    if wanted is None:
+        if len(runnable) == 1:
+            return runnable[0]
+        raise InvalidRequest(
+            "this reference is a multi-platform index: choose a platform",
+            detail={"platforms": labels},
+        )
+    wanted = wanted.strip().lower()
+    exact = [d for d, label in zip(runnable, labels, strict=True) if label.lower() == wanted]
+    if not exact:
+        # "linux/arm64" may name "linux/arm64/v8" when only one arm64 variant exists.
+        exact = [
+            d
+            for d, label in zip(runnable, labels, strict=True)
+            if label.lower().startswith(wanted + "/")
+        ]
+    if len(exact) == 1:
+        return exact[0]
+    if not exact:
+        raise NotFound(
+            "no image for that platform in this index",
+            code="MANIFEST_UNKNOWN",
+            detail={"platforms": labels},
+        )
+    raise InvalidRequest(
+        "the platform matches several images: add the variant", detail={"platforms": labels}
+    )
+
+
+def build_config(
+    manifest_digest: str, image: oci.ImageManifest, config: oci.ImageConfig
+) -> api.ImageConfig:
+    layers = list(image.layers)
+    history: list[api.HistoryItem] = []
+    next_layer = 0
+    for entry in config.history:
+        layer = None
+        if not entry.empty_layer and next_layer < len(layers):
+            d = layers[next_layer]
+            layer = api.HistoryLayer(digest=d.digest, size=d.size, media_type=d.media_type)
+            next_layer += 1
+        history.append(
+            api.HistoryItem(
+                created=oci.normalize_time(entry.created),
+                created_by=entry.created_by,
+                author=entry.author,
+                comment=entry.comment,
+                empty_layer=entry.empty_layer,
+                layer=layer,
+            )
+        )
+    run = config.config
+    return api.ImageConfig(
+        digest=image.config.digest,
+        media_type=image.config.media_type,
+        manifest_digest=manifest_digest,
+        created=oci.normalize_time(config.created),
+        author=config.author,
+        os=config.os,
+        architecture=config.architecture,
+        variant=config.variant or None,
+        os_version=config.os_version,
+        config=api.RunConfig(
+            user=run.user,
+            env=run.env,
+            entrypoint=run.entrypoint,
+            cmd=run.cmd,
+            working_dir=run.working_dir,
+            exposed_ports=sorted(run.exposed_ports),
+            volumes=sorted(run.volumes),
+            labels=run.labels,
+            stop_signal=run.stop_signal,
+            healthcheck=run.healthcheck,
+            shell=run.shell,
+        ),
+        history=history,
+        layers=_layers(layers),
+        diff_ids=config.rootfs.diff_ids,
+    )

@@ -1,0 +1,40 @@
+"""Repository pages: the whole catalog (walked once per cache period), filtered by ``q``
+over all of it, paged by name, with the tag counts of the page fetched concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+
+from gateway.errors import GatewayError
+from gateway.models import api
+from gateway.registry.credentials import Caller
+from gateway.services.cached_registry import CachedRegistry
+
+
+class RepositoryService:
+    def __init__(self, registry: CachedRegistry) -> None:
+        self.registry = registry
+
+    async def page(
+        self, caller: Caller, *, n: int, last: str | None, q: str | None
+    ) -> api.RepositoryPage:
+        names = await self.registry.catalog(caller)
+        if q:
+            needle = q.lower()
+            names = [name for name in names if needle in name]
+        start = bisect.bisect_right(names, last) if last else 0
+        page = names[start : start + n]
+        next_cursor = page[-1] if page and start + n < len(names) else None
+        counts = await asyncio.gather(*(self._count(caller, name) for name in page))
+        return api.RepositoryPage(repositories=counts, total=len(names), next=next_cursor)
+
+    async def _count(self, caller: Caller, name: str) -> api.RepositorySummary:
+        try:
+            tags = await self.registry.tags(caller, name)
+        except GatewayError as exc:
+            if exc.status == 401:
+                raise
+            error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
+            return api.RepositorySummary(name=name, tag_count=None, error=error)
+        return api.RepositorySummary(name=name, tag_count=len(tags))

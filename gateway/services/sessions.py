@@ -1,0 +1,77 @@
+"""Server-side login sessions: random ids, idle and absolute expiry, credentials in memory.
+
+The cookie holds only a random id (256 bits); the store is keyed by its sha256 so even a
+memory dump of the index does not give usable cookie values. Credentials never leave
+the process: not in the cookie, not in a log line, not in an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from gateway.registry.credentials import Credentials
+
+COOKIE_NAME = "lr_session"
+
+
+@dataclass
+class Session:
+    credentials: Credentials
+    created: float
+    last_seen: float
+
+
+def _index(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class SessionStore:
+    def __init__(self, idle_seconds: float, max_seconds: float, max_count: int = 10000) -> None:
+        self.idle = idle_seconds
+        self.absolute = max_seconds
+        self.max_count = max_count
+        self._sessions: dict[str, Session] = {}
+
+    def create(self, credentials: Credentials) -> str:
+        self._purge()
+        while len(self._sessions) >= self.max_count:
+            oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
+            del self._sessions[oldest]
+        session_id = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        self._sessions[_index(session_id)] = Session(credentials, now, now)
+        return session_id
+
+    def get(self, session_id: str | None) -> Session | None:
+        if not session_id or len(session_id) > 128:
+            return None
+        key = _index(session_id)
+        session = self._sessions.get(key)
+        if session is None:
+            return None
+        now = time.monotonic()
+        if now - session.last_seen > self.idle or now - session.created > self.absolute:
+            del self._sessions[key]
+            return None
+        session.last_seen = now
+        return session
+
+    def delete(self, session_id: str | None) -> Session | None:
+        if not session_id:
+            return None
+        return self._sessions.pop(_index(session_id), None)
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        for key in [
+            k
+            for k, s in self._sessions.items()
+            if now - s.last_seen > self.idle or now - s.created > self.absolute
+        ]:
+            del self._sessions[key]
+
+    def __len__(self) -> int:
+        return len(self._sessions)

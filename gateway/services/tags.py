@@ -1,0 +1,119 @@
+"""Tag pages: filtered, sorted (name, version, created), paged, optionally detailed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Literal
+
+from gateway.errors import GatewayError
+from gateway.models import api
+from gateway.registry.credentials import Caller
+from gateway.services.cached_registry import CachedRegistry
+from gateway.services.images import ImageService, Summary
+from gateway.services.versions import version_key
+
+Sort = Literal["name", "-name", "version", "-version", "created", "-created"]
+SORTS: tuple[str, ...] = ("name", "-name", "version", "-version", "created", "-created")
+
+
+def _version_order(tags: list[str], newest_first: bool) -> list[str]:
+    versions = [(key, t) for t in tags if (key := version_key(t)) is not None]
+    others = sorted(t for t in tags if version_key(t) is None)
+    versions.sort(key=lambda pair: pair[0], reverse=newest_first)
+    return [t for _, t in versions] + others
+
+
+def _page(ordered: list[str], last: str | None, n: int) -> tuple[list[str], str | None]:
+    start = 0
+    if last is not None:
+        try:
+            start = ordered.index(last) + 1
+        except ValueError:
+            start = _insertion_point(ordered, last)
+    page = ordered[start : start + n]
+    has_more = start + n < len(ordered)
+    return page, (page[-1] if has_more and page else None)
+
+
+def _insertion_point(ordered: list[str], last: str) -> int:
+    """Where a cursor that no longer exists would have been (name order; else restart)."""
+    if ordered == sorted(ordered):
+        import bisect
+
+        return bisect.bisect_right(ordered, last)
+    return 0
+
+
+def _row(tag: str, summary: Summary) -> api.TagInfo:
+    return api.TagInfo(
+        name=tag,
+        digest=summary.digest,
+        media_type=summary.media_type,
+        kind="index" if summary.kind == "index" else "image",
+        platforms=summary.platforms,
+        size=summary.size,
+        created=summary.created,
+        artifact_type=summary.artifact_type,
+    )
+
+
+class TagService:
+    def __init__(self, registry: CachedRegistry, images: ImageService) -> None:
+        self.registry = registry
+        self.images = images
+
+    async def _rows(self, caller: Caller, repo: str, tags: list[str]) -> dict[str, api.TagInfo]:
+        async def one(tag: str) -> api.TagInfo:
+            try:
+                return _row(tag, await self.images.summary(caller, repo, tag))
+            except GatewayError as exc:
+                if exc.status in (401, 403):
+                    raise
+                error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
+                return api.TagInfo(name=tag, error=error)
+
+        rows = await asyncio.gather(*(one(t) for t in tags))
+        return {row.name: row for row in rows}
+
+    async def page(
+        self,
+        caller: Caller,
+        repo: str,
+        *,
+        n: int,
+        last: str | None,
+        q: str | None,
+        sort: Sort,
+        details: bool,
+    ) -> api.TagPage:
+        tags = await self.registry.tags(caller, repo)
+        if q:
+            needle = q.lower()
+            tags = [t for t in tags if needle in t.lower()]
+        rows: dict[str, api.TagInfo] = {}
+        if sort in ("name", "-name"):
+            ordered = sorted(tags, reverse=sort == "-name")
+        elif sort in ("version", "-version"):
+            ordered = _version_order(tags, newest_first=sort == "-version")
+        else:
+            rows = await self._rows(caller, repo, tags)
+            ordered = sorted(tags, key=_created_key(rows), reverse=sort == "-created")
+        page, next_cursor = _page(ordered, last, n)
+        if details or sort in ("created", "-created"):
+            missing = [t for t in page if t not in rows]
+            rows.update(await self._rows(caller, repo, missing))
+            out = [rows[t] for t in page]
+        else:
+            out = [api.TagInfo(name=t) for t in page]
+        return api.TagPage(repository=repo, total=len(tags), next=next_cursor, tags=out)
+
+
+def _created_key(rows: dict[str, api.TagInfo]) -> Callable[[str], Any]:
+    """Oldest first; tags without a date at the end either way round is not possible with
+    one reverse, so undated tags sort as the oldest (first ascending, last descending)."""
+
+    def key(tag: str) -> tuple[str, str]:
+        return (rows[tag].created or "", tag)
+
+    return key

@@ -1,0 +1,93 @@
+"""What the lifespan builds: one httpx.AsyncClient, the caches and the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from gateway import __version__
+from gateway.registry.auth import TokenCache
+from gateway.registry.client import RegistryClient
+from gateway.registry.credentials import Caller, Credentials
+from gateway.registry.realm_policy import RealmPolicy
+from gateway.services.cached_registry import CachedRegistry
+from gateway.services.deletes import DeleteService
+from gateway.services.images import ImageService
+from gateway.services.repositories import RepositoryService
+from gateway.services.sessions import SessionStore
+from gateway.services.tags import TagService
+from gateway.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    http: httpx.AsyncClient
+    client: RegistryClient
+    registry: CachedRegistry
+    images: ImageService
+    tags: TagService
+    repositories: RepositoryService
+    deletes: DeleteService
+    sessions: SessionStore
+    service_account: Caller | None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def build_http(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            settings.read_timeout, connect=settings.connect_timeout, pool=settings.read_timeout
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.pool_max_connections,
+            max_keepalive_connections=settings.pool_max_keepalive,
+        ),
+        headers={"User-Agent": f"light-registry/{__version__}"},
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def build_state(settings: Settings, http: httpx.AsyncClient | None = None) -> AppState:
+    http = http or build_http(settings)
+    client = RegistryClient(
+        http,
+        settings.registry_url,
+        concurrency=settings.upstream_concurrency,
+        page_size=settings.catalog_page_size,
+        tokens=TokenCache(),
+        policy=RealmPolicy(settings.registry_url, settings.token_realm_allowlist),
+        overall_timeout=settings.read_timeout * 2,
+    )
+    registry = CachedRegistry(
+        client,
+        content_bytes=settings.content_cache_bytes,
+        ttl=settings.cache_ttl,
+        access_ttl=settings.access_ttl,
+        max_config_bytes=settings.max_config_bytes,
+    )
+    images = ImageService(registry)
+    service_account = None
+    if settings.registry_username and settings.registry_password is not None:
+        creds = Credentials(
+            settings.registry_username, settings.registry_password.get_secret_value()
+        )
+        service_account = Caller(creds, "service")
+    return AppState(
+        settings=settings,
+        http=http,
+        client=client,
+        registry=registry,
+        images=images,
+        tags=TagService(registry, images),
+        repositories=RepositoryService(registry),
+        deletes=DeleteService(registry, images, settings.delete_enabled),
+        sessions=SessionStore(
+            settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
+        ),
+        service_account=service_account,
+    )
