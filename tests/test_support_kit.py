@@ -19,7 +19,6 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.fixtures import *  # noqa: F403
 from tests.support.fixtures import FilledRegistry, RealWorldRegistry
 from tests.support.images import (
     ACCEPT_ALL,

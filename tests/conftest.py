@@ -1,0 +1,47 @@
+"""Shared fixtures: real registries (tests/support) and gateways in front of them."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from gateway.main import create_app  # noqa: E402
+from gateway.settings import Settings  # noqa: E402
+from tests.support.fixtures import *  # noqa: E402,F403
+from tests.support.fixtures import FilledRegistry  # noqa: E402
+
+GatewayFactory = Callable[..., Any]
+
+
+@contextmanager
+def gateway_for(registry_url: str, **settings: Any) -> Iterator[TestClient]:
+    """A TestClient (lifespan run) for a gateway in front of ``registry_url``.
+
+    Settings are passed explicitly; the environment and any ``.env`` are ignored.
+    """
+    values: dict[str, Any] = {"registry_url": registry_url, "catalog_page_size": 10}
+    values.update(settings)
+    app = create_app(Settings(_env_file=None, **values))  # type: ignore[call-arg]
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def make_gateway() -> Iterator[GatewayFactory]:
+    """``with make_gateway(url, **settings) as client:`` — a fresh gateway per use."""
+    yield gateway_for
+
+
+@pytest.fixture(scope="session")
+def api(registry: FilledRegistry) -> Iterator[TestClient]:
+    """A gateway (no auth, deletes off, small catalog pages) over the standard registry."""
+    with gateway_for(registry.url) as client:
+        yield client
