@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The project's test command: lint (ruff), types (mypy) and the test suite (pytest).
+#
+#   ./scripts/test.sh                 # everything
+#   ./scripts/test.sh -k tags -x      # extra arguments go to pytest
+#   LR_SKIP_LINT=1 ./scripts/test.sh  # pytest only
+#
+# On a fresh Debian/Ubuntu machine it first installs what the tests need (as root, or
+# through sudo): a real registry (docker-registry), skopeo, htpasswd (apache2-utils),
+# python3-venv and pip; then creates .venv (Python >= 3.11; set PYTHON=... to pick the
+# interpreter) and installs the package with its test extra. Set LR_SKIP_APT=1 to skip
+# the system packages.
+#
+# Exit status: pytest's, so 5 (no tests collected) is a failure too; 1 when pytest
+# passed but ruff or mypy did not.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+lr_ensure_apt_packages docker-registry skopeo apache2-utils python3-venv python3-pip
+lr_ensure_venv
+lr_pip_install -e '.[test]'
+
+lint_failed=()
+if [ "${LR_SKIP_LINT:-0}" != "1" ]; then
+    lr_say "ruff check ."
+    ruff check . || lint_failed+=(ruff)
+    lr_say "mypy"
+    mypy || lint_failed+=(mypy)
+fi
+
+lr_say "python -m pytest $*"
+set +e
+python -m pytest "$@"
+rc=$?
+set -e
+
+if [ "$rc" -eq 5 ]; then
+    printf 'error: pytest collected no tests (exit status 5): counted as a failure\n' >&2
+fi
+if [ "$rc" -ne 0 ]; then
+    if [ "${#lint_failed[@]}" -ne 0 ]; then
+        printf 'error: also failed: %s\n' "${lint_failed[*]}" >&2
+    fi
+    exit "$rc"
+fi
+if [ "${#lint_failed[@]}" -ne 0 ]; then
+    printf 'error: tests passed, but %s failed (see above)\n' "${lint_failed[*]}" >&2
+    exit 1
+fi
