@@ -25,7 +25,11 @@ class Settings(BaseSettings):
     """Every knob of the gateway. Names are fixed by the deployment contract."""
 
     model_config = SettingsConfigDict(
-        env_prefix="LR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="LR_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
     )
 
     registry_url: str = "http://localhost:5000"

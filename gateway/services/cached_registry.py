@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from gateway.cache import Blob, ContentCache, SingleFlight, TTLStore
-from gateway.errors import NotFound
+from gateway.errors import GatewayError, NotFound
 from gateway.models import oci
 from gateway.registry import media_types as mt
 from gateway.registry.client import Manifest, RegistryClient
@@ -104,7 +104,7 @@ class CachedRegistry:
                 refs = [image.config.digest]
             else:
                 refs = []
-        except Exception:  # noqa: BLE001 - malformed documents are reported where used
+        except GatewayError:  # malformed documents are reported where they are used
             refs = []
         for digest in refs:
             self.membership.put((repo, digest), True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -37,10 +38,11 @@ def _page(ordered: list[str], last: str | None, n: int) -> tuple[list[str], str 
 
 
 def _insertion_point(ordered: list[str], last: str) -> int:
-    """Where a cursor that no longer exists would have been (name order; else restart)."""
-    if ordered == sorted(ordered):
-        import bisect
+    """Where a cursor tag that no longer exists would have been.
 
+    Exact in name order; in the other orders the page restarts at the beginning.
+    """
+    if ordered == sorted(ordered):
         return bisect.bisect_right(ordered, last)
     return 0
 
@@ -110,8 +112,8 @@ class TagService:
 
 
 def _created_key(rows: dict[str, api.TagInfo]) -> Callable[[str], Any]:
-    """Oldest first; tags without a date at the end either way round is not possible with
-    one reverse, so undated tags sort as the oldest (first ascending, last descending)."""
+    """Oldest first, ties by name; undated tags count as the oldest, so they come first
+    in ``created`` and last in ``-created`` (newest first)."""
 
     def key(tag: str) -> tuple[str, str]:
         return (rows[tag].created or "", tag)
