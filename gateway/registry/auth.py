@@ -96,6 +96,12 @@ class RegistryAuth(httpx.Auth):
         self.policy = policy
         self.hints = hints
         self.denied_scope = False  # set when the registry kept answering insufficient_scope
+        self._last: httpx.Request | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the last request sent carried credentials or a token."""
+        return self._last is not None and "Authorization" in self._last.headers
 
     def _scopes(self, asked: list[str]) -> list[str]:
         scopes = list(asked)
@@ -116,6 +122,7 @@ class RegistryAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        self._last = request
         self._apply_cached(request)
         response = yield request
         bearer_tries = 0

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from gateway.errors import GatewayError, InvalidRequest, UpstreamInvalid
+from gateway.errors import GatewayError, InvalidRequest, Unauthorized, UpstreamInvalid
 from gateway.models.oci import manifest_media_type
 from gateway.registry import media_types as mt
 from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
@@ -238,9 +238,25 @@ class RegistryClient:
         )
 
     async def check_login(self, caller: Caller) -> None:
-        """Raise Unauthorized unless the registry accepts these credentials."""
-        response = await self._send("GET", "/v2/", caller, scope=None, subject="registry")
-        await response.aclose()
+        """Raise Unauthorized unless the registry accepted these credentials.
+
+        A registry that never asked for them (an open registry) did not accept them.
+        """
+        auth = RegistryAuth(caller, None, self.tokens, self.policy, self.hints)
+        request = self.http.build_request("GET", self.base + "/v2/")
+        try:
+            response = await self.http.send(request, auth=auth)
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc) from None
+        if response.status_code != 200:
+            raise error_for_status(
+                response,
+                response.content[:MAX_ERROR_BYTES],
+                "registry",
+                anonymous=caller.credentials is None,
+            )
+        if not auth.authenticated:
+            raise Unauthorized("this registry does not check credentials: no login is needed")
 
     # -- listing ----------------------------------------------------------------------
 
