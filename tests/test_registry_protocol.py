@@ -1,0 +1,131 @@
+"""Registry behaviours a local distribution 2.8 cannot show: 3.x tag paging and native
+tag deletes, blob redirects to object storage. Played with httpx.MockTransport."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+
+import httpx
+
+from gateway.registry.client import RegistryClient
+from gateway.registry.credentials import Caller, Credentials
+
+REGISTRY = "https://registry.test"
+USER = Caller(Credentials("alice", "s3cret-pass"), "basic")
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def run(handler: Handler, fn: Callable[[RegistryClient], object]) -> object:
+    async def go() -> object:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            client = RegistryClient(http, REGISTRY, page_size=2)
+            return await fn(client)  # type: ignore[misc]
+
+    return asyncio.run(go())
+
+
+def test_tag_list_pages_are_followed_like_distribution_3() -> None:
+    tags = [f"t{i}" for i in range(5)]
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        assert request.url.host == "registry.test"
+        last = request.url.params.get("last")
+        start = tags.index(last) + 1 if last else 0
+        page = tags[start : start + 2]
+        headers = {}
+        if start + 2 < len(tags):
+            headers["Link"] = f'</v2/app/tags/list?last={page[-1]}&n=2>; rel="next"'
+        return httpx.Response(200, json={"name": "app", "tags": page}, headers=headers)
+
+    result = run(handler, lambda c: c.tags(USER, "app"))
+    assert result == tags
+    assert len(seen) == 3
+
+
+def test_native_tag_delete_is_used_when_the_registry_supports_it() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append((request.method, request.url.path))
+        if request.method == "DELETE" and request.url.path == "/v2/app/manifests/old":
+            return httpx.Response(202)
+        return httpx.Response(500)
+
+    assert run(handler, lambda c: c.delete_tag(USER, "app", "old")) == "native"
+    assert calls == [("DELETE", "/v2/app/manifests/old")]
+
+
+def test_tag_delete_on_2x_moves_the_tag_to_a_placeholder_then_deletes_it() -> None:
+    calls: list[tuple[str, str]] = []
+    pushed: dict[str, bytes] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append((request.method, request.url.path))
+        path = request.url.path
+        if request.method == "DELETE" and path == "/v2/app/manifests/old":
+            body = {"errors": [{"code": "DIGEST_INVALID", "message": "provided digest invalid"}]}
+            return httpx.Response(400, json=body)
+        if request.method == "POST" and path == "/v2/app/blobs/uploads/":
+            return httpx.Response(202, headers={"Location": "/v2/app/blobs/uploads/u1?_state=x"})
+        if request.method == "PUT" and path == "/v2/app/blobs/uploads/u1":
+            digest = request.url.params["digest"]
+            assert digest == "sha256:" + hashlib.sha256(request.content).hexdigest()
+            return httpx.Response(201)
+        if request.method == "PUT" and path == "/v2/app/manifests/old":
+            pushed["old"] = request.content
+            return httpx.Response(201)
+        if request.method == "DELETE" and path.startswith("/v2/app/manifests/sha256:"):
+            digest = "sha256:" + hashlib.sha256(pushed["old"]).hexdigest()
+            assert path.endswith(digest)
+            return httpx.Response(202)
+        return httpx.Response(500)
+
+    assert run(handler, lambda c: c.delete_tag(USER, "app", "old")) == "placeholder"
+    assert [m for m, _ in calls] == ["DELETE", "POST", "PUT", "PUT", "DELETE"]
+    placeholder = json.loads(pushed["old"])
+    assert placeholder["layers"] == []
+
+
+def test_blob_redirect_to_storage_does_not_carry_registry_credentials() -> None:
+    data = b"layer bytes"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    storage_auth: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "registry.test":
+            if "authorization" not in request.headers:
+                return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="r"'})
+            url = "https://storage.test/blob?X-Amz-Signature=abc"
+            return httpx.Response(307, headers={"Location": url})
+        storage_auth.append(request.headers.get("authorization"))
+        return httpx.Response(200, content=data)
+
+    body = run(handler, lambda c: c.blob(USER, "app", digest, 1024))
+    assert body == data
+    assert storage_auth == [None]
+
+
+def test_upload_location_on_another_host_is_refused() -> None:
+    hosts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        if request.method == "DELETE" and request.url.path == "/v2/app/manifests/old":
+            return httpx.Response(400, json={"errors": [{"code": "DIGEST_INVALID"}]})
+        if request.method == "POST":
+            return httpx.Response(202, headers={"Location": "https://evil.test/upload?x=1"})
+        return httpx.Response(500)
+
+    async def go(c: RegistryClient) -> str:
+        try:
+            return await c.delete_tag(USER, "app", "old")
+        except Exception as exc:  # noqa: BLE001
+            return type(exc).__name__ + ":" + getattr(exc, "code", "")
+
+    assert run(handler, go) == "UpstreamInvalid:UPSTREAM_INVALID"
+    assert set(hosts) == {"registry.test"}
