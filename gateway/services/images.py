@@ -111,7 +111,10 @@ class ImageService:
         config = oci.ImageConfig()
         config_type = image.config.media_type
         artifact_type = image.artifact_type
-        if config_type in mt.IMAGE_CONFIG_TYPES or not config_type:
+        # An attestation's config says nothing the page shows (its platform is
+        # unknown/unknown and its size is in the descriptor): don't fetch it.
+        wanted = descriptor is None or not descriptor.is_attestation
+        if wanted and (config_type in mt.IMAGE_CONFIG_TYPES or not config_type):
             config = oci.parse_config(await self.registry.config(caller, repo, image.config.digest))
         elif artifact_type is None:
             artifact_type = config_type
