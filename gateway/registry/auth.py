@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -68,6 +68,25 @@ class TokenCache:
 
     def __len__(self) -> int:
         return len(self._tokens)
+
+
+class _CappedStream(httpx.AsyncByteStream):
+    """A response body that fails once it passes ``limit`` bytes."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        total = 0
+        async for chunk in self._stream:
+            total += len(chunk)
+            if total > self._limit:
+                raise UpstreamInvalid("the token server's answer is too large")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 @dataclass
@@ -179,11 +198,13 @@ class RegistryAuth(httpx.Auth):
         return httpx.Request("GET", realm, params=params, headers=headers)
 
     async def _read_token(self, response: httpx.Response) -> tuple[str, int]:
-        body = b""
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > MAX_TOKEN_BYTES:
-                raise UpstreamInvalid("the token server's answer is too large")
+        # Read with ``aread``: httpx reads every response of an auth flow again once the
+        # flow moves on, and a stream consumed by hand cannot be read a second time.
+        if isinstance(response.stream, httpx.AsyncByteStream):
+            response.stream = _CappedStream(response.stream, MAX_TOKEN_BYTES)
+        body = await response.aread()
+        if len(body) > MAX_TOKEN_BYTES:
+            raise UpstreamInvalid("the token server's answer is too large")
         if response.status_code in (401, 403):
             if self.caller.credentials is None:
                 raise Unauthorized("the registry requires a login")
