@@ -1,0 +1,1 @@
+"""Benchmarks of the gateway against a real registry (see bench/README.md)."""
