@@ -154,7 +154,7 @@ class ImageConfig(_Wire):
 def _load(body: bytes, what: str) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         raise UpstreamInvalid(f"the registry answered a {what} that is not JSON") from None
 
 

@@ -205,7 +205,7 @@ class RegistryClient:
     def _json(body: bytes, what: str) -> dict[str, object]:
         try:
             doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
             raise UpstreamInvalid(f"the registry answered a {what} that is not JSON") from None
         if not isinstance(doc, dict):
             raise UpstreamInvalid(f"the registry answered a malformed {what}")

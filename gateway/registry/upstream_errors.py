@@ -48,7 +48,7 @@ def registry_error_codes(body: bytes) -> list[tuple[str, str]]:
     """The ``errors[].code``/``message`` pairs of a registry error body (empty if none)."""
     try:
         doc = json.loads(body[:65536]) if body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         return []
     if not isinstance(doc, dict) or not isinstance(doc.get("errors"), list):
         return []

@@ -15,7 +15,7 @@ def repositories_named(body: bytes) -> tuple[int, list[str]]:
     """(events understood, repositories named) of an envelope; anything odd is ignored."""
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         return 0, []
     events = doc.get("events") if isinstance(doc, dict) else None
     if not isinstance(events, list):
