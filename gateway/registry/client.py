@@ -139,9 +139,14 @@ class RegistryClient:
         )
         async with self._sem:
             try:
-                response = await self.http.send(
-                    request, auth=auth, stream=True, follow_redirects=follow_redirects
-                )
+                # httpx's read timeout is per read: headers trickling in a byte at a time
+                # would never trip it. The overall deadline bounds the whole exchange.
+                async with asyncio.timeout(self.overall_timeout):
+                    response = await self.http.send(
+                        request, auth=auth, stream=True, follow_redirects=follow_redirects
+                    )
+            except TimeoutError:
+                raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
             except httpx.HTTPError as exc:
                 raise error_for_transport(exc) from None
         if response.status_code in ok:
