@@ -11,8 +11,10 @@ import re
 from dataclasses import dataclass, field
 
 _TCHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_SCHEME_RE = re.compile(rf"\s*({_TCHARS})(?:\s+|$)")
-_PARAM_RE = re.compile(rf'\s*({_TCHARS})\s*=\s*(?:"((?:[^"\\]|\\.)*)"|({_TCHARS}))\s*(,)?')
+# A scheme ends at blanks, at the end, or at the comma after a challenge with no parameters.
+_SCHEME_RE = re.compile(rf"\s*({_TCHARS})(?:\s+|$|(?=,))")
+# Empty list elements (",,") are allowed between parameters (RFC 9110 #rule).
+_PARAM_RE = re.compile(rf'\s*({_TCHARS})\s*=\s*(?:"((?:[^"\\]|\\.)*)"|({_TCHARS}))\s*((?:,\s*)+)?')
 
 
 @dataclass(frozen=True)
