@@ -11,7 +11,8 @@ NAME_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*", re.ASCII)
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", re.ASCII)
 DIGEST_RE = re.compile(
     r"(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}"
-    r"|[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,})",
+    # other algorithms; sha256 and sha512 have only the strict forms above
+    r"|(?!sha256:|sha512:)[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,})",
     re.ASCII,
 )
 NAME_MAX = 255
