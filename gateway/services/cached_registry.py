@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from cachetools import LRUCache
+
 from gateway.cache import Blob, ContentCache, SingleFlight, TTLStore
 from gateway.errors import GatewayError, NotFound
 from gateway.models import oci
@@ -37,6 +39,7 @@ class CachedRegistry:
         access_ttl: float,
         membership_ttl: float = 600.0,
         max_config_bytes: int = 16 * 1024 * 1024,
+        parsed_entries: int = 20_000,
     ) -> None:
         self.client = client
         self.content = ContentCache(content_bytes)
@@ -46,6 +49,9 @@ class CachedRegistry:
         self.access: TTLStore[tuple[str, str], bool] = TTLStore(access_ttl)
         self.membership: TTLStore[tuple[str, str], bool] = TTLStore(membership_ttl, 500_000)
         self.flights = SingleFlight()
+        self._parsed: LRUCache[str, oci.Index | oci.ImageManifest | oci.ImageConfig] = LRUCache(
+            parsed_entries
+        )
         self.max_config_bytes = max_config_bytes
 
     async def _once(self, key: tuple[object, ...], factory: Callable[[], Awaitable[T]]) -> T:
@@ -98,16 +104,38 @@ class CachedRegistry:
         """Digests referenced by a manifest of ``repo`` live in ``repo`` too."""
         try:
             if manifest.media_type in mt.INDEX_TYPES:
-                refs = [d.digest for d in oci.parse_index(manifest.body).manifests]
+                refs = [d.digest for d in self.index(manifest).manifests]
             elif manifest.media_type in mt.IMAGE_MANIFEST_TYPES:
-                image = oci.parse_image_manifest(manifest.body)
-                refs = [image.config.digest]
+                refs = [self.image_manifest(manifest).config.digest]
             else:
                 refs = []
         except GatewayError:  # malformed documents are reported where they are used
             refs = []
         for digest in refs:
             self.membership.put((repo, digest), True)
+
+    # -- parsed documents (by digest: parsing is the main CPU cost of a cold page) -------
+
+    def index(self, manifest: Manifest) -> oci.Index:
+        parsed = self._parsed.get(manifest.digest)
+        if not isinstance(parsed, oci.Index):
+            parsed = oci.parse_index(manifest.body)
+            self._parsed[manifest.digest] = parsed
+        return parsed
+
+    def image_manifest(self, manifest: Manifest) -> oci.ImageManifest:
+        parsed = self._parsed.get(manifest.digest)
+        if not isinstance(parsed, oci.ImageManifest):
+            parsed = oci.parse_image_manifest(manifest.body)
+            self._parsed[manifest.digest] = parsed
+        return parsed
+
+    def image_config(self, digest: str, body: bytes) -> oci.ImageConfig:
+        parsed = self._parsed.get(digest)
+        if not isinstance(parsed, oci.ImageConfig):
+            parsed = oci.parse_config(body)
+            self._parsed[digest] = parsed
+        return parsed
 
     async def resolve(self, caller: Caller, repo: str, reference: str) -> str:
         """The digest a tag points at (or the digest itself), for this caller."""

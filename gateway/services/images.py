@@ -107,7 +107,7 @@ class ImageService:
                 code="MANIFEST_UNKNOWN",
                 detail={"media_type": manifest.media_type},
             )
-        image = oci.parse_image_manifest(manifest.body)
+        image = self.registry.image_manifest(manifest)
         config = oci.ImageConfig()
         config_type = image.config.media_type
         artifact_type = image.artifact_type
@@ -115,7 +115,8 @@ class ImageService:
         # unknown/unknown and its size is in the descriptor): don't fetch it.
         wanted = descriptor is None or not descriptor.is_attestation
         if wanted and (config_type in mt.IMAGE_CONFIG_TYPES or not config_type):
-            config = oci.parse_config(await self.registry.config(caller, repo, image.config.digest))
+            body = await self.registry.config(caller, repo, image.config.digest)
+            config = self.registry.image_config(image.config.digest, body)
         elif artifact_type is None:
             artifact_type = config_type
         if descriptor is not None and descriptor.platform is not None:
@@ -196,7 +197,7 @@ class ImageService:
         tags_task = asyncio.ensure_future(self.tags_on(caller, repo, manifest.digest))
         try:
             if manifest.media_type in mt.INDEX_TYPES:
-                index = oci.parse_index(manifest.body)
+                index = self.registry.index(manifest)
                 platforms, attestations = await self._children(caller, repo, index)
                 size = len(manifest.body) + sum(p.size for p in platforms)
                 size += sum(a.size for a in attestations)
@@ -251,7 +252,7 @@ class ImageService:
         if cached is not None:
             return cached
         if manifest.media_type in mt.INDEX_TYPES:
-            index = oci.parse_index(manifest.body)
+            index = self.registry.index(manifest)
             platforms, attestations = await self._children(caller, repo, index)
             size = len(manifest.body) + sum(p.size for p in platforms)
             size += sum(a.size for a in attestations)
@@ -285,7 +286,7 @@ class ImageService:
     ) -> api.ImageConfig:
         manifest = await self.registry.manifest(caller, repo, reference)
         if manifest.media_type in mt.INDEX_TYPES:
-            index = oci.parse_index(manifest.body)
+            index = self.registry.index(manifest)
             child = choose_platform(index, platform)
             manifest = await self.registry.manifest(caller, repo, child.digest)
         if manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
@@ -294,9 +295,9 @@ class ImageService:
                 code="MANIFEST_UNKNOWN",
                 detail={"media_type": manifest.media_type},
             )
-        image = oci.parse_image_manifest(manifest.body)
+        image = self.registry.image_manifest(manifest)
         body = await self.registry.config(caller, repo, image.config.digest)
-        config = oci.parse_config(body)
+        config = self.registry.image_config(image.config.digest, body)
         return build_config(manifest.digest, image, config)
 
 
