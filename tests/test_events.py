@@ -1,0 +1,275 @@
+"""Registry notifications: a real registry posts its events to a real gateway server,
+which drops the cached lists they name."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from gateway.main import create_app
+from gateway.settings import Settings
+from tests.support.images import Pusher, push_image
+from tests.support.registry import RegistryProcess, free_port
+
+TOKEN = secrets.token_urlsafe(24)
+POLL_SECONDS = 10.0
+
+
+def _shared_dir() -> Path:
+    env = os.environ.get("LR_SHARED_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+
+
+REALWORLD = _shared_dir() / "fixtures" / "realworld"
+
+
+class GatewayServer:
+    """A gateway served by uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, registry_url: str, port: int, **settings: Any) -> None:
+        app = create_app(Settings(_env_file=None, registry_url=registry_url, **settings))  # type: ignore[call-arg]
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.url = f"http://127.0.0.1:{port}"
+        self.thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
+
+    def start(self) -> GatewayServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        with httpx.Client(trust_env=False, timeout=2) as client:
+            while time.monotonic() < deadline:
+                if not self.thread.is_alive():
+                    raise RuntimeError("the gateway server exited while starting")
+                try:
+                    if client.get(f"{self.url}/api/health").status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("the gateway server did not become healthy")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "the gateway server did not stop"
+
+
+@pytest.fixture(scope="module")
+def notified(
+    registry_factory: Callable[..., RegistryProcess],
+) -> Iterator[tuple[RegistryProcess, GatewayServer]]:
+    """A registry that notifies a gateway (cache TTL 300 s) on a free local port."""
+    port = free_port()
+    registry = registry_factory(
+        notifications_url=f"http://127.0.0.1:{port}/api/events", notifications_token=TOKEN
+    )
+    gateway = GatewayServer(registry.url, port, events_token=TOKEN, cache_ttl=300).start()
+    try:
+        yield registry, gateway
+    finally:
+        gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def plain_registry(registry_factory: Callable[..., RegistryProcess]) -> RegistryProcess:
+    """A registry without notifications, for posting events by hand."""
+    return registry_factory()
+
+
+def _get(client: httpx.Client, path: str, **params: Any) -> Any:
+    r = client.get(path, params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _tag_names(client: httpx.Client, repo: str) -> list[str]:
+    return [t["name"] for t in _get(client, f"/api/repositories/{repo}/tags")["tags"]]
+
+
+def _repo_names(client: httpx.Client) -> list[str]:
+    return [r["name"] for r in _get(client, "/api/repositories", n=1000)["repositories"]]
+
+
+def _wait_for(what: str, check: Callable[[], bool]) -> float:
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > POLL_SECONDS:
+            raise AssertionError(f"not seen within {POLL_SECONDS} s: {what}")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def test_events_keep_cached_lists_fresh(
+    notified: tuple[RegistryProcess, GatewayServer], make_gateway: Any
+) -> None:
+    registry, gateway = notified
+    repo = "events/app"
+    with (
+        Pusher(registry.url) as pusher,
+        httpx.Client(base_url=gateway.url, trust_env=False, timeout=10) as client,
+        make_gateway(registry.url, cache_ttl=300) as unnotified,
+    ):
+        push_image(pusher, repo, "1.0", n_layers=1, created="2024-01-01T00:00:00Z")
+        # the push's own event may still be on its way: wait until the list shows it
+        _wait_for("1.0 listed", lambda: _tag_names(client, repo) == ["1.0"])
+        repos_before = _repo_names(client)
+        assert repo in repos_before
+        # a gateway without events caches the same lists
+        assert unnotified.get(f"/api/repositories/{repo}/tags").json()["total"] == 1
+        before = unnotified.get("/api/repositories", params={"n": 1000}).json()["repositories"]
+
+        # a new tag: the event drops the cached tag list
+        pushed = push_image(pusher, repo, "2.0", n_layers=1, created="2024-02-01T00:00:00Z")
+        _wait_for("2.0 listed", lambda: _tag_names(client, repo) == ["1.0", "2.0"])
+        detail = _get(client, f"/api/repositories/{repo}/images/2.0")
+        assert detail["digest"] == pushed.digest
+        # the same list without events is still the cached one: the event made the change
+        assert [
+            t["name"] for t in unnotified.get(f"/api/repositories/{repo}/tags").json()["tags"]
+        ] == ["1.0"]
+
+        # a new repository: the event drops the cached catalog
+        new_repo = "events/new-repo"
+        push_image(pusher, new_repo, "0.1", n_layers=1)
+        _wait_for("new repository listed", lambda: new_repo in _repo_names(client))
+        assert _repo_names(client) == sorted([*repos_before, new_repo])
+        still = unnotified.get("/api/repositories", params={"n": 1000}).json()["repositories"]
+        assert still == before
+
+        # a deleted manifest: its tag disappears, and so does its image
+        pusher.delete_manifest(repo, pushed.digest)
+        _wait_for("2.0 gone", lambda: _tag_names(client, repo) == ["1.0"])
+        r = client.get(f"/api/repositories/{repo}/images/2.0")
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "MANIFEST_UNKNOWN"
+        assert _get(client, "/api/repositories", q="events/app")["repositories"] == [
+            {"name": repo, "tag_count": 1, "error": None}
+        ]
+
+
+def test_events_need_the_token(notified: tuple[RegistryProcess, GatewayServer]) -> None:
+    _, gateway = notified
+    body = json.dumps({"events": []}).encode()
+    with httpx.Client(base_url=gateway.url, trust_env=False, timeout=10) as client:
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-" + TOKEN},
+            {"Authorization": "Bearer"},
+            {"Authorization": f"Basic {TOKEN}"},
+            {"Authorization": TOKEN},
+        ):
+            r = client.post("/api/events", content=body, headers=headers)
+            assert r.status_code == 401, (headers, r.text)
+            assert r.json()["error"]["code"] == "UNAUTHORIZED"
+            assert not r.headers.get("www-authenticate", "").lower().startswith("basic")
+        r = client.post("/api/events", content=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"accepted": 0, "repositories": []}
+
+
+def test_events_off_without_a_token(plain_registry: RegistryProcess, make_gateway: Any) -> None:
+    registry = plain_registry
+    with make_gateway(registry.url) as client:
+        for headers in ({}, {"Authorization": "Bearer anything"}):
+            r = client.post("/api/events", content=b'{"events": []}', headers=headers)
+            assert r.status_code == 404
+            assert r.json()["error"]["code"] == "NOT_FOUND"
+    with make_gateway(registry.url, events_token="") as client:
+        r = client.post("/api/events", content=b"{}", headers={"Authorization": "Bearer "})
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json at all",
+        b"\xff\xfe\x00",
+        b"[]",
+        b"null",
+        b'{"events": "nope"}',
+        b'{"events": [1, "x", null, {"target": 3}, {"target": {"repository": "UP/per"}}]}',
+        b'{"something": "else"}',
+    ],
+)
+def test_events_garbage_is_accepted_and_ignored(
+    plain_registry: RegistryProcess, make_gateway: Any, body: bytes
+) -> None:
+    with make_gateway(plain_registry.url, events_token=TOKEN) as client:
+        r = client.post(
+            "/api/events",
+            content=body,
+            headers={
+                "Authorization": f"Bearer {TOKEN}",
+                "Content-Type": "application/vnd.docker.distribution.events.v1+json",
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {"accepted": 0, "repositories": []}
+
+
+def test_realworld_envelopes(plain_registry: RegistryProcess, make_gateway: Any) -> None:
+    push = REALWORLD / "event-distribution-notification-push-envelope.json"
+    pull = REALWORLD / "event-distribution-notification-pull.json"
+    if not push.is_file():
+        pytest.skip(f"{push} not found")
+    with make_gateway(plain_registry.url, events_token=TOKEN, cache_ttl=300) as client:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        r = client.post("/api/events", content=push.read_bytes(), headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"accepted": 3, "repositories": ["library/test"]}
+        # pulls change nothing
+        r = client.post("/api/events", content=pull.read_bytes(), headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"accepted": 0, "repositories": []}
+
+
+def test_an_event_drops_only_what_it_names(
+    plain_registry: RegistryProcess, make_gateway: Any
+) -> None:
+    """Posted by hand: a push to one repository leaves another's cached list alone."""
+    registry = plain_registry
+    with (
+        Pusher(registry.url) as pusher,
+        make_gateway(registry.url, events_token=TOKEN, cache_ttl=300) as client,
+    ):
+        push_image(pusher, "one/app", "1.0", n_layers=1)
+        push_image(pusher, "two/app", "1.0", n_layers=1)
+        for repo in ("one/app", "two/app"):
+            assert client.get(f"/api/repositories/{repo}/tags").json()["total"] == 1
+        push_image(pusher, "one/app", "2.0", n_layers=1)
+        push_image(pusher, "two/app", "2.0", n_layers=1)
+        event = {
+            "events": [
+                {
+                    "action": "push",
+                    "target": {
+                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "repository": "one/app",
+                        "tag": "2.0",
+                    },
+                }
+            ]
+        }
+        r = client.post(
+            "/api/events",
+            content=json.dumps(event).encode(),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        assert r.json() == {"accepted": 1, "repositories": ["one/app"]}
+        assert client.get("/api/repositories/one/app/tags").json()["total"] == 2
+        two = client.get("/api/repositories/two/app/tags")
+        assert two.json()["total"] == 1
+        assert two.headers["x-upstream-requests"] == "0"
