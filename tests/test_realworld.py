@@ -421,3 +421,31 @@ def test_real_payloads_are_not_manifests(path: Path) -> None:
     assert "critical" in doc  # a cosign SimpleSigning payload (a layer, not a manifest)
     config = oci.parse_config(body)  # shown leniently if someone points at it
     assert config.os == ""
+
+
+def test_windows_children_are_told_apart_by_os_version(
+    rw_api: TestClient, realworld_registry: RealWorldRegistry
+) -> None:
+    """Two windows/amd64 images differing only in os.version: os_version picks one."""
+    python = [p for p in _pushed(realworld_registry) if p[0] == "realworld/python"]
+    if not python:
+        pytest.skip("the python list was not pushed")
+    repo, tag, _ = python[0]
+    index = json.loads(rw_api.get(f"/api/repositories/{repo}/manifests/{tag}").content)
+    windows = {
+        m["platform"]["os.version"]: m["digest"]
+        for m in index["manifests"]
+        if m["platform"]["os"] == "windows"
+    }
+    assert len(windows) == 2
+    url = f"/api/repositories/{repo}/images/{tag}/config"
+    r = rw_api.get(url, params={"platform": "windows/amd64"})
+    assert r.status_code == 400
+    choices = r.json()["error"]["detail"]["choices"]
+    assert {c["os_version"]: c["digest"] for c in choices} == windows
+    for os_version, digest in windows.items():
+        params = {"platform": "windows/amd64", "os_version": os_version}
+        body = _ok(rw_api.get(url, params=params))
+        assert body["manifest_digest"] == digest
+    r = rw_api.get(url, params={"platform": "windows/amd64", "os_version": "1.2.3"})
+    assert r.status_code == 404

@@ -29,9 +29,17 @@ async def get_image_config(
             description="os/architecture[/variant]; required for a multi-platform index.",
         ),
     ] = None,
+    os_version: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            pattern=r"^[A-Za-z0-9._-]+$",
+            description="The platform's os.version, to tell apart Windows images.",
+        ),
+    ] = None,
 ) -> ImageConfig:
     """An image's config and build history (one platform of an index)."""
-    return await state.images.config(caller, name, reference, platform)
+    return await state.images.config(caller, name, reference, platform, os_version)
 
 
 @router.get(

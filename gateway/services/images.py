@@ -282,12 +282,17 @@ class ImageService:
     # -- config and history -----------------------------------------------------------
 
     async def config(
-        self, caller: Caller, repo: str, reference: str, platform: str | None
+        self,
+        caller: Caller,
+        repo: str,
+        reference: str,
+        platform: str | None,
+        os_version: str | None = None,
     ) -> api.ImageConfig:
         manifest = await self.registry.manifest(caller, repo, reference)
         if manifest.media_type in mt.INDEX_TYPES:
             index = self.registry.index(manifest)
-            child = choose_platform(index, platform)
+            child = choose_platform(index, platform, os_version)
             manifest = await self.registry.manifest(caller, repo, child.digest)
         if manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
             raise NotFound(
@@ -301,20 +306,45 @@ class ImageService:
         return build_config(manifest.digest, image, config)
 
 
-def choose_platform(index: oci.Index, wanted: str | None) -> oci.Descriptor:
-    """The runnable child of an index that ``wanted`` (``os/arch[/variant]``) names."""
+def _choices(runnable: list[oci.Descriptor]) -> dict[str, object]:
+    """The ``detail`` of a platform error: labels, and each child for a precise choice."""
+    return {
+        "platforms": [d.platform.label() for d in runnable if d.platform is not None],
+        "choices": [
+            {
+                "platform": d.platform.label(),
+                "os_version": d.platform.os_version,
+                "digest": d.digest,
+            }
+            for d in runnable
+            if d.platform is not None
+        ],
+    }
+
+
+def choose_platform(
+    index: oci.Index, wanted: str | None, os_version: str | None = None
+) -> oci.Descriptor:
+    """The runnable child of an index that ``wanted`` (``os/arch[/variant]``) names.
+
+    ``os_version`` tells apart children that differ only there (Windows images).
+    """
     runnable = [
         d
         for d in index.manifests
         if not d.is_attestation and d.platform is not None and is_runnable(_platform(d.platform))
     ]
+    if os_version:
+        runnable = [d for d in runnable if d.platform and d.platform.os_version == os_version]
     labels = [d.platform.label() for d in runnable if d.platform is not None]
     if wanted is None:
         if len(runnable) == 1:
             return runnable[0]
+        if not runnable:
+            raise NotFound("no image for that os_version in this index", code="MANIFEST_UNKNOWN")
         raise InvalidRequest(
             "this reference is a multi-platform index: choose a platform",
-            detail={"platforms": labels},
+            detail=_choices(runnable),
         )
     wanted = wanted.strip().lower()
     exact = [d for d, label in zip(runnable, labels, strict=True) if label.lower() == wanted]
@@ -331,10 +361,11 @@ def choose_platform(index: oci.Index, wanted: str | None) -> oci.Descriptor:
         raise NotFound(
             "no image for that platform in this index",
             code="MANIFEST_UNKNOWN",
-            detail={"platforms": labels},
+            detail=_choices(runnable),
         )
     raise InvalidRequest(
-        "the platform matches several images: add the variant", detail={"platforms": labels}
+        "the platform matches several images: add the variant or os_version",
+        detail=_choices(exact),
     )
 
 
