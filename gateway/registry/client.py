@@ -8,6 +8,7 @@ every digest-addressed document is verified against the digest that was asked fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -415,11 +416,15 @@ class RegistryClient:
         )
         await response.aclose()
 
-    async def delete_tag(self, caller: Caller, name: str, tag: str) -> str:
+    async def delete_tag(
+        self, caller: Caller, name: str, tag: str, digest: str | None = None
+    ) -> str:
         """Remove one tag, keeping other tags on the same digest. Returns the method used.
 
         Distribution 3.x deletes a tag natively; 2.8 answers 400 ``DIGEST_INVALID``, so
         the tag is moved to a unique placeholder manifest which is then deleted by digest.
+        ``digest`` is what the tag points at now: if the placeholder cannot be deleted,
+        the tag is put back on it rather than left on the placeholder.
         """
         scope = f"repository:{name}:delete,pull,push"
         try:
@@ -441,8 +446,29 @@ class RegistryClient:
                 raise
             # 405 on a tag may just mean "tags can't be deleted"; deletes may still be on.
         placeholder = await self._push_placeholder(caller, name, tag, scope)
-        await self.delete_manifest(caller, name, placeholder)
+        try:
+            await self.delete_manifest(caller, name, placeholder)
+        except GatewayError:
+            if digest is not None:
+                with contextlib.suppress(GatewayError):
+                    await self._retag(caller, name, tag, digest, scope)
+            raise
         return "placeholder"
+
+    async def _retag(self, caller: Caller, name: str, tag: str, digest: str, scope: str) -> None:
+        """Point ``tag`` at the manifest ``digest`` again (its bytes, as stored)."""
+        original = await self.manifest(caller, name, digest)
+        put = await self._send(
+            "PUT",
+            f"/v2/{name}/manifests/{tag}",
+            caller,
+            scope=scope,
+            subject="manifest",
+            ok=(201,),
+            content=original.body,
+            headers={"Content-Type": original.media_type},
+        )
+        await put.aclose()
 
     async def _push_placeholder(self, caller: Caller, name: str, tag: str, scope: str) -> str:
         config = json.dumps(

@@ -36,9 +36,9 @@ class DeleteService:
     async def delete_tag(self, caller: Caller, repo: str, tag: str) -> api.TagDeleted:
         self._check_enabled()
         self.registry.forget_repository(repo, new_repo_possible=False)
-        await self.registry.resolve(caller, repo, tag)  # 404 MANIFEST_UNKNOWN if no such tag
+        digest = await self.registry.resolve(caller, repo, tag)  # 404 if no such tag
         try:
-            method = await self.registry.client.delete_tag(caller, repo, tag)
+            method = await self.registry.client.delete_tag(caller, repo, tag, digest)
         finally:
             self.registry.forget_repository(repo, new_repo_possible=False)
         return api.TagDeleted(
