@@ -123,3 +123,5 @@ def get_settings(**overrides: object) -> Settings:
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"{name}: {msg}")
         raise SettingsError("invalid setting " + "; ".join(problems)) from None
+    except UnicodeDecodeError:
+        raise SettingsError("cannot read .env: it is not UTF-8 text") from None
