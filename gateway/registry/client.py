@@ -144,8 +144,15 @@ class RegistryClient:
                 # would never trip it. The overall deadline bounds the whole exchange.
                 async with asyncio.timeout(self.overall_timeout):
                     response = await self.http.send(
-                        request, auth=auth, stream=True, follow_redirects=follow_redirects
+                        request, auth=auth, stream=True, follow_redirects=False
                     )
+                    if follow_redirects and response.next_request is not None:
+                        # Followed here, after the auth flow: inside it httpx would also
+                        # follow a token server's redirects, past the realm policy.
+                        await response.aclose()
+                        response = await self.http.send(
+                            response.next_request, stream=True, follow_redirects=True
+                        )
             except TimeoutError:
                 raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
             except httpx.HTTPError as exc:
