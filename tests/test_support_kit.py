@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -91,9 +92,13 @@ def test_registry_with_deletes_disabled(registry_factory: Any) -> None:
 
 
 def test_registry_on_a_taken_port_reports_the_log(registry_factory: Any) -> None:
-    reg: RegistryProcess = registry_factory()
-    with pytest.raises(RuntimeError, match="address already in use"):
-        registry_factory(port=reg.port)
+    # A bare listening socket, not a registry: nothing else can answer /v2/ on that port
+    # while the new registry process fails to bind.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        with pytest.raises(RuntimeError, match="address already in use"):
+            registry_factory(port=taken.getsockname()[1])
 
 
 def test_free_port_is_bindable() -> None:
