@@ -129,3 +129,45 @@ def test_upload_location_on_another_host_is_refused() -> None:
 
     assert run(handler, go) == "UpstreamInvalid:UPSTREAM_INVALID"
     assert set(hosts) == {"registry.test"}
+
+
+def test_blob_redirects_to_metadata_or_downgrades_are_refused() -> None:
+    digest = "sha256:" + "a" * 64
+    for location in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://storage.test/blob",  # https registry → http storage
+        "https://[fe80::1]/blob",
+    ):
+        reached: list[str] = []
+
+        def handler(
+            request: httpx.Request, location: str = location, reached: list[str] = reached
+        ) -> httpx.Response:
+            reached.append(request.url.host)
+            if request.url.host == "registry.test":
+                return httpx.Response(307, headers={"Location": location})
+            return httpx.Response(200, content=b"x")
+
+        async def go(c: RegistryClient) -> str:
+            try:
+                await c.blob(USER, "app", digest, 1024)
+            except Exception as exc:  # noqa: BLE001
+                return getattr(exc, "code", type(exc).__name__)
+            return "followed"
+
+        assert run(handler, go) == "UPSTREAM_INVALID", location
+        assert reached == ["registry.test"], location
+
+
+def test_blob_redirect_loops_end() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(307, headers={"Location": "https://storage.test/again"})
+
+    async def go(c: RegistryClient) -> str:
+        try:
+            await c.blob(USER, "app", "sha256:" + "b" * 64, 1024)
+        except Exception as exc:  # noqa: BLE001
+            return getattr(exc, "code", type(exc).__name__)
+        return "followed"
+
+    assert run(handler, go) == "UPSTREAM_INVALID"

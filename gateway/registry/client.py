@@ -34,6 +34,7 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what the registry itself accepts on push
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tag-list page
 MAX_ERROR_BYTES = 64 * 1024
 MAX_CATALOG_PAGES = 100_000
+MAX_REDIRECTS = 5
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
@@ -146,13 +147,18 @@ class RegistryClient:
                     response = await self.http.send(
                         request, auth=auth, stream=True, follow_redirects=False
                     )
-                    if follow_redirects and response.next_request is not None:
+                    hops = 0
+                    while follow_redirects and response.next_request is not None:
                         # Followed here, after the auth flow: inside it httpx would also
-                        # follow a token server's redirects, past the realm policy.
+                        # follow a token server's redirects, past the realm policy. httpx
+                        # drops Authorization when the redirect leaves the registry.
+                        target = response.next_request
                         await response.aclose()
-                        response = await self.http.send(
-                            response.next_request, stream=True, follow_redirects=True
-                        )
+                        hops += 1
+                        if hops > MAX_REDIRECTS:
+                            raise UpstreamInvalid("the registry redirected too many times")
+                        self.policy.check_redirect(str(target.url))
+                        response = await self.http.send(target, stream=True)
             except TimeoutError:
                 raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
             except httpx.HTTPError as exc:

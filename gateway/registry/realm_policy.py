@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from gateway.errors import RealmNotAllowed
+from gateway.errors import RealmNotAllowed, UpstreamInvalid
 
 _METADATA_HOSTS = frozenset(
     {"metadata.google.internal", "metadata", "metadata.azure.internal", "instance-data"}
@@ -31,12 +31,38 @@ def _is_forbidden_address(host: str) -> bool:
     return str(ip) in {"100.100.100.200", "fd00:ec2::254"}
 
 
+def _redirect_problem(url: str, registry_scheme: str) -> str | None:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return "not an http(s) URL"
+    if parts.username or parts.password:
+        return "the URL carries credentials"
+    if _is_forbidden_address(host):
+        return "it points at a link-local or metadata address"
+    if registry_scheme == "https" and parts.scheme != "https":
+        return "it would downgrade https to http"
+    return None
+
+
 class RealmPolicy:
     def __init__(self, registry_url: str, extra_hosts: list[str] | None = None) -> None:
         parts = urlsplit(registry_url)
         self.registry_scheme = parts.scheme
         self.allowed_hosts = {(parts.hostname or "").lower()}
         self.allowed_hosts.update(h.strip().lower() for h in (extra_hosts or []) if h.strip())
+
+    def check_redirect(self, url: str) -> str:
+        """A blob redirect (object storage, a CDN) may go to any host, but never to a
+        link-local or metadata address, nor from https down to http. No credentials
+        follow it (httpx drops Authorization when the origin changes)."""
+        reason = _redirect_problem(url, self.registry_scheme)
+        if reason:
+            raise UpstreamInvalid(
+                f"refused the registry's redirect: {reason}",
+                detail={"host": urlsplit(url).hostname},
+            )
+        return url
 
     def check(self, realm: str | None) -> str:
         """Return the realm if a token request may go there; raise RealmNotAllowed otherwise."""
