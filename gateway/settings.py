@@ -6,6 +6,8 @@ Secrets are ``SecretStr`` so they never show up in a repr, a log line or a trace
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -13,12 +15,22 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
+_LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+_DNS_NAME_RE = re.compile(rf"{_LABEL}(\.{_LABEL})*", re.ASCII)
 
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def _is_host(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return _DNS_NAME_RE.fullmatch(value) is not None
+    return True
 
 
 class Settings(BaseSettings):
@@ -83,6 +95,17 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("must not have a query or fragment")
         return value
+
+    @field_validator("token_realm_allowlist")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        out = []
+        for host in value:
+            host = host.lower().rstrip(".")
+            if not _is_host(host):
+                raise ValueError(f"{host!r} is not a host name or IP address (no scheme, no port)")
+            out.append(host.removeprefix("[").removesuffix("]"))
+        return out
 
     @field_validator("cors_origins")
     @classmethod

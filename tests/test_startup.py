@@ -319,3 +319,13 @@ def test_secrets_from_dotenv_are_secret(tmp_path: Path, monkeypatch: pytest.Monk
     assert settings.registry_password.get_secret_value() == "hunter2-secret"
     assert "hunter2-secret" not in repr(settings)
     assert "t0ken-secret" not in repr(settings)
+
+
+def test_token_realm_allowlist_takes_hosts_only() -> None:
+    from gateway.settings import SettingsError, get_settings
+
+    ok = get_settings(_env_file=None, token_realm_allowlist="Auth.Example.com, 127.0.0.2,[::1]")
+    assert ok.token_realm_allowlist == ["auth.example.com", "127.0.0.2", "::1"]
+    for bad in ("[", "https://auth.example.com", "auth.example.com:443", "a b"):
+        with pytest.raises(SettingsError, match="LR_TOKEN_REALM_ALLOWLIST"):
+            get_settings(_env_file=None, token_realm_allowlist=bad)

@@ -188,6 +188,7 @@ def _first(values: list[str] | None) -> str | None:
 def _make_handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go in separate writes
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             return
