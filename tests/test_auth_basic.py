@@ -175,6 +175,9 @@ def test_basic_header_wins_over_the_service_account(site: Site, make_gateway: An
         assert_unauthorized(client.get("/api/repositories", headers=basic("bob", "nope")))
         state = client.get("/api/session", headers=basic("bob")).json()
         assert state["username"] == "bob"
+        # A Basic header is reported as authenticated only once the registry accepted it.
+        state = client.get("/api/session", headers=basic("bob", "nope")).json()
+        assert state == {"authenticated": False, "username": None, "source": "basic"}
 
 
 # -- session logins ------------------------------------------------------------------------

@@ -50,7 +50,7 @@ async def login(body: Login, request: Request, response: Response, state: State)
     return LoggedIn(username=body.username)
 
 
-@router.get("/api/session", response_model=SessionState)
+@router.get("/api/session", response_model=SessionState, responses=errors(*UPSTREAM))
 async def who_am_i(request: Request, state: State) -> SessionState:
     """Who the gateway serves this browser as."""
     session = state.sessions.get(request.cookies.get(COOKIE_NAME))
@@ -60,6 +60,11 @@ async def who_am_i(request: Request, state: State) -> SessionState:
         )
     creds = basic_credentials(request.headers.get("authorization"))
     if creds is not None:
+        # Only what the registry accepted counts as authenticated.
+        try:
+            await state.client.check_login(Caller(creds, "basic"))
+        except Unauthorized:
+            return SessionState(authenticated=False, username=None, source="basic")
         return SessionState(authenticated=True, username=creds.username, source="basic")
     if state.service_account is not None:
         return SessionState(authenticated=False, username=None, source="service")
