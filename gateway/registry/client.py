@@ -8,33 +8,27 @@ every digest-addressed document is verified against the digest that was asked fo
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import json
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from gateway.errors import GatewayError, InvalidRequest, Unauthorized, UpstreamInvalid
+from gateway.errors import Unauthorized, UpstreamInvalid
 from gateway.models.oci import manifest_media_type
 from gateway.registry import media_types as mt
-from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
+from gateway.registry import tag_delete
+from gateway.registry.auth import RegistryAuth
 from gateway.registry.credentials import ANONYMOUS, Caller
-from gateway.registry.metrics import UpstreamTotals, kind_of
 from gateway.registry.names import is_digest, is_name, is_tag
-from gateway.registry.realm_policy import RealmPolicy
-from gateway.registry.upstream_errors import Subject, error_for_status, error_for_transport
+from gateway.registry.transport import MAX_ERROR_BYTES, Upstream, sha256_digest
+from gateway.registry.upstream_errors import error_for_status, error_for_transport
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what the registry itself accepts on push
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tag-list page
-MAX_ERROR_BYTES = 64 * 1024
 MAX_CATALOG_PAGES = 100_000
-MAX_REDIRECTS = 5
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
@@ -61,10 +55,6 @@ class Head:
     size: int
 
 
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def pull_scope(name: str) -> str:
     return f"repository:{name}:pull"
 
@@ -88,148 +78,7 @@ def next_link(header: str | None) -> dict[str, str] | None:
     return out if "last" in out else None
 
 
-class RegistryClient:
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        registry_url: str,
-        *,
-        concurrency: int = 16,
-        page_size: int = 1000,
-        tokens: TokenCache | None = None,
-        policy: RealmPolicy | None = None,
-        overall_timeout: float = 60.0,
-    ) -> None:
-        self.http = http
-        self.base = registry_url.rstrip("/")
-        self.page_size = max(1, min(page_size, 1000))
-        self.tokens = tokens or TokenCache()
-        self.policy = policy or RealmPolicy(registry_url)
-        self.hints = AuthHints()
-        self.totals = UpstreamTotals()
-        self.overall_timeout = overall_timeout
-        self._sem = asyncio.Semaphore(concurrency)
-        hooks = http.event_hooks.setdefault("request", [])
-        hooks.append(self._count)
-
-    async def _count(self, request: httpx.Request) -> None:
-        self.totals.count(kind_of(request.url.path))
-
-    # -- plumbing ---------------------------------------------------------------------
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        caller: Caller,
-        *,
-        scope: str | None,
-        subject: Subject,
-        params: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-        content: bytes | None = None,
-        follow_redirects: bool = False,
-        ok: tuple[int, ...] = (200,),
-    ) -> httpx.Response:
-        """Send one request (with auth); return the open response if its status is ``ok``.
-
-        Raises the mapped GatewayError otherwise. The caller must close the response.
-        """
-        auth = RegistryAuth(caller, scope, self.tokens, self.policy, self.hints)
-        request = self.http.build_request(
-            method, self.base + path, params=params, headers=headers, content=content
-        )
-        async with self._sem:
-            try:
-                # httpx's read timeout is per read: headers trickling in a byte at a time
-                # would never trip it. The overall deadline bounds the whole exchange.
-                async with asyncio.timeout(self.overall_timeout):
-                    response = await self.http.send(
-                        request, auth=auth, stream=True, follow_redirects=False
-                    )
-                    hops = 0
-                    while follow_redirects and response.next_request is not None:
-                        # Followed here, after the auth flow: inside it httpx would also
-                        # follow a token server's redirects, past the realm policy. httpx
-                        # drops Authorization when the redirect leaves the registry.
-                        target = response.next_request
-                        await response.aclose()
-                        hops += 1
-                        if hops > MAX_REDIRECTS:
-                            raise UpstreamInvalid("the registry redirected too many times")
-                        self.policy.check_redirect(str(target.url))
-                        response = await self.http.send(target, stream=True)
-            except TimeoutError:
-                raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
-            except httpx.HTTPError as exc:
-                raise error_for_transport(exc) from None
-        if response.status_code in ok:
-            return response
-        try:
-            body = await self._read(response, MAX_ERROR_BYTES, truncate=True)
-        finally:
-            await response.aclose()
-        raise error_for_status(
-            response,
-            body,
-            subject,
-            anonymous=caller.credentials is None,
-            denied_scope=auth.denied_scope,
-        )
-
-    async def _read(self, response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
-        declared = response.headers.get("content-length")
-        if not truncate and declared and declared.isdigit() and int(declared) > limit:
-            raise UpstreamInvalid("the registry's answer is too large", detail={"limit": limit})
-        chunks: list[bytes] = []
-        total = 0
-        try:
-            async with asyncio.timeout(self.overall_timeout):
-                async for chunk in response.aiter_bytes():
-                    total += len(chunk)
-                    if total > limit:
-                        if truncate:
-                            chunks.append(chunk[: limit - (total - len(chunk))])
-                            break
-                        raise UpstreamInvalid(
-                            "the registry's answer is too large", detail={"limit": limit}
-                        )
-                    chunks.append(chunk)
-        except TimeoutError:
-            raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
-        except httpx.HTTPError as exc:
-            raise error_for_transport(exc) from None
-        return b"".join(chunks)
-
-    async def _fetch(
-        self,
-        path: str,
-        caller: Caller,
-        *,
-        scope: str | None,
-        subject: Subject,
-        limit: int,
-        params: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[httpx.Response, bytes]:
-        response = await self._send(
-            "GET", path, caller, scope=scope, subject=subject, params=params, headers=headers
-        )
-        try:
-            return response, await self._read(response, limit)
-        finally:
-            await response.aclose()
-
-    @staticmethod
-    def _json(body: bytes, what: str) -> dict[str, object]:
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
-            raise UpstreamInvalid(f"the registry answered a {what} that is not JSON") from None
-        if not isinstance(doc, dict):
-            raise UpstreamInvalid(f"the registry answered a malformed {what}")
-        return doc
-
+class RegistryClient(Upstream):
     # -- base -------------------------------------------------------------------------
 
     async def ping(self, caller: Caller = ANONYMOUS) -> Ping:
@@ -284,7 +133,7 @@ class RegistryClient:
         names: list[str] = []
         params = {"n": str(self.page_size)}
         for _ in range(MAX_CATALOG_PAGES):
-            response, body = await self._fetch(
+            response, body = await self.fetch(
                 "/v2/_catalog",
                 caller,
                 scope=CATALOG_SCOPE,
@@ -292,7 +141,7 @@ class RegistryClient:
                 limit=MAX_LIST_BYTES,
                 params=params,
             )
-            page = self._json(body, "catalog").get("repositories")
+            page = self.json_object(body, "catalog").get("repositories")
             if page is None:
                 page = []
             if not isinstance(page, list) or not all(isinstance(n, str) for n in page):
@@ -310,7 +159,7 @@ class RegistryClient:
         params = {"n": str(self.page_size)}
         path = f"/v2/{name}/tags/list"
         for _ in range(MAX_CATALOG_PAGES):
-            response, body = await self._fetch(
+            response, body = await self.fetch(
                 path,
                 caller,
                 scope=pull_scope(name),
@@ -318,7 +167,7 @@ class RegistryClient:
                 limit=MAX_LIST_BYTES,
                 params=params,
             )
-            page = self._json(body, "tag list").get("tags")
+            page = self.json_object(body, "tag list").get("tags")
             if page is None:
                 page = []
             if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
@@ -334,7 +183,7 @@ class RegistryClient:
 
     async def manifest(self, caller: Caller, name: str, reference: str) -> Manifest:
         """A manifest by tag or digest: bytes as stored, digest verified, ≤ 4 MiB."""
-        response, body = await self._fetch(
+        response, body = await self.fetch(
             f"/v2/{name}/manifests/{reference}",
             caller,
             scope=pull_scope(name),
@@ -358,7 +207,7 @@ class RegistryClient:
         return Manifest(digest, media_type, body)
 
     async def head_manifest(self, caller: Caller, name: str, reference: str) -> Head:
-        response = await self._send(
+        response = await self.send(
             "HEAD",
             f"/v2/{name}/manifests/{reference}",
             caller,
@@ -378,7 +227,7 @@ class RegistryClient:
 
     async def blob(self, caller: Caller, name: str, digest: str, limit: int) -> bytes:
         """A small blob (a config) read whole, verified against its digest."""
-        response = await self._send(
+        response = await self.send(
             "GET",
             f"/v2/{name}/blobs/{digest}",
             caller,
@@ -387,7 +236,7 @@ class RegistryClient:
             follow_redirects=True,
         )
         try:
-            body = await self._read(response, limit)
+            body = await self.read(response, limit)
         finally:
             await response.aclose()
         if sha256_digest(body) != digest:
@@ -397,7 +246,7 @@ class RegistryClient:
     async def open_blob(self, caller: Caller, name: str, digest: str) -> httpx.Response:
         """An open, streaming blob response (the caller closes it). Redirects to storage
         are followed; httpx drops our Authorization header when the origin changes."""
-        return await self._send(
+        return await self.send(
             "GET",
             f"/v2/{name}/blobs/{digest}",
             caller,
@@ -419,7 +268,7 @@ class RegistryClient:
     # -- deletes ----------------------------------------------------------------------
 
     async def delete_manifest(self, caller: Caller, name: str, digest: str) -> None:
-        response = await self._send(
+        response = await self.send(
             "DELETE",
             f"/v2/{name}/manifests/{digest}",
             caller,
@@ -432,112 +281,5 @@ class RegistryClient:
     async def delete_tag(
         self, caller: Caller, name: str, tag: str, digest: str | None = None
     ) -> str:
-        """Remove one tag, keeping other tags on the same digest. Returns the method used.
-
-        Distribution 3.x deletes a tag natively; 2.8 answers 400 ``DIGEST_INVALID``, so
-        the tag is moved to a unique placeholder manifest which is then deleted by digest.
-        ``digest`` is what the tag points at now: if the placeholder cannot be deleted,
-        the tag is put back on it rather than left on the placeholder.
-        """
-        scope = f"repository:{name}:delete,pull,push"
-        try:
-            response = await self._send(
-                "DELETE",
-                f"/v2/{name}/manifests/{tag}",
-                caller,
-                scope=scope,
-                subject="manifest",
-                ok=(200, 202),
-            )
-            await response.aclose()
-            return "native"
-        except InvalidRequest as exc:
-            if exc.code not in ("DIGEST_INVALID", "UNSUPPORTED"):
-                raise
-        except GatewayError as exc:
-            if exc.status != 405 or exc.code != "UNSUPPORTED":
-                raise
-            # 405 on a tag may just mean "tags can't be deleted"; deletes may still be on.
-        placeholder = await self._push_placeholder(caller, name, tag, scope)
-        try:
-            await self.delete_manifest(caller, name, placeholder)
-        except GatewayError:
-            if digest is not None:
-                with contextlib.suppress(GatewayError):
-                    await self._retag(caller, name, tag, digest, scope)
-            raise
-        return "placeholder"
-
-    async def _retag(self, caller: Caller, name: str, tag: str, digest: str, scope: str) -> None:
-        """Point ``tag`` at the manifest ``digest`` again (its bytes, as stored)."""
-        original = await self.manifest(caller, name, digest)
-        put = await self._send(
-            "PUT",
-            f"/v2/{name}/manifests/{tag}",
-            caller,
-            scope=scope,
-            subject="manifest",
-            ok=(201,),
-            content=original.body,
-            headers={"Content-Type": original.media_type},
-        )
-        await put.aclose()
-
-    async def _push_placeholder(self, caller: Caller, name: str, tag: str, scope: str) -> str:
-        config = json.dumps(
-            {"light-registry": "placeholder for a tag delete", "nonce": uuid.uuid4().hex}
-        ).encode()
-        config_digest = sha256_digest(config)
-        started = await self._send(
-            "POST",
-            f"/v2/{name}/blobs/uploads/",
-            caller,
-            scope=scope,
-            subject="blob",
-            ok=(202,),
-            content=b"",
-        )
-        await started.aclose()
-        location = started.headers.get("location", "")
-        parts = urlsplit(location)
-        base_host = urlsplit(self.base).netloc
-        if not parts.path or (parts.netloc and parts.netloc != base_host):
-            raise UpstreamInvalid("the registry answered an unusable upload location")
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        query["digest"] = config_digest
-        done = await self._send(
-            "PUT",
-            parts.path.removeprefix(urlsplit(self.base).path),
-            caller,
-            scope=scope,
-            subject="blob",
-            ok=(201,),
-            params=query,
-            content=config,
-            headers={"Content-Type": "application/octet-stream"},
-        )
-        await done.aclose()
-        manifest = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": mt.OCI_MANIFEST,
-                "config": {
-                    "mediaType": "application/vnd.light-registry.placeholder.v1+json",
-                    "digest": config_digest,
-                    "size": len(config),
-                },
-                "layers": [],
-            }
-        ).encode()
-        put = await self._send(
-            "PUT",
-            f"/v2/{name}/manifests/{tag}",
-            caller,
-            scope=scope,
-            subject="manifest",
-            ok=(201,),
-            content=manifest,
-            headers={"Content-Type": mt.OCI_MANIFEST},
-        )
-        await put.aclose()
-        return sha256_digest(manifest)
+        """Remove one tag, keeping its siblings; returns "native" or "placeholder"."""
+        return await tag_delete.delete_tag(self, caller, name, tag, digest)

@@ -1,0 +1,170 @@
+"""The plumbing under RegistryClient: one request with auth, bounded reads, error mapping.
+
+Every request goes through ``Upstream.send``: the caller's auth flow, the concurrency
+limit, an overall deadline (httpx's read timeout is per read), redirects followed only
+after the auth flow and only where the policy allows, and every non-2xx answer mapped
+to the gateway's error tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+
+import httpx
+
+from gateway.errors import UpstreamInvalid
+from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
+from gateway.registry.credentials import Caller
+from gateway.registry.metrics import UpstreamTotals, kind_of
+from gateway.registry.realm_policy import RealmPolicy
+from gateway.registry.upstream_errors import Subject, error_for_status, error_for_transport
+
+MAX_ERROR_BYTES = 64 * 1024
+MAX_REDIRECTS = 5
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class Upstream:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        registry_url: str,
+        *,
+        concurrency: int = 16,
+        page_size: int = 1000,
+        tokens: TokenCache | None = None,
+        policy: RealmPolicy | None = None,
+        overall_timeout: float = 60.0,
+    ) -> None:
+        self.http = http
+        self.base = registry_url.rstrip("/")
+        self.page_size = max(1, min(page_size, 1000))
+        self.tokens = tokens or TokenCache()
+        self.policy = policy or RealmPolicy(registry_url)
+        self.hints = AuthHints()
+        self.totals = UpstreamTotals()
+        self.overall_timeout = overall_timeout
+        self._sem = asyncio.Semaphore(concurrency)
+        hooks = http.event_hooks.setdefault("request", [])
+        hooks.append(self._count)
+
+    async def _count(self, request: httpx.Request) -> None:
+        self.totals.count(kind_of(request.url.path))
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        caller: Caller,
+        *,
+        scope: str | None,
+        subject: Subject,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        follow_redirects: bool = False,
+        ok: tuple[int, ...] = (200,),
+    ) -> httpx.Response:
+        """Send one request (with auth); return the open response if its status is ``ok``.
+
+        Raises the mapped GatewayError otherwise. The caller must close the response.
+        """
+        auth = RegistryAuth(caller, scope, self.tokens, self.policy, self.hints)
+        request = self.http.build_request(
+            method, self.base + path, params=params, headers=headers, content=content
+        )
+        async with self._sem:
+            try:
+                # httpx's read timeout is per read: headers trickling in a byte at a time
+                # would never trip it. The overall deadline bounds the whole exchange.
+                async with asyncio.timeout(self.overall_timeout):
+                    response = await self.http.send(
+                        request, auth=auth, stream=True, follow_redirects=False
+                    )
+                    hops = 0
+                    while follow_redirects and response.next_request is not None:
+                        # Followed here, after the auth flow: inside it httpx would also
+                        # follow a token server's redirects, past the realm policy. httpx
+                        # drops Authorization when the redirect leaves the registry.
+                        target = response.next_request
+                        await response.aclose()
+                        hops += 1
+                        if hops > MAX_REDIRECTS:
+                            raise UpstreamInvalid("the registry redirected too many times")
+                        self.policy.check_redirect(str(target.url))
+                        response = await self.http.send(target, stream=True)
+            except TimeoutError:
+                raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
+            except httpx.HTTPError as exc:
+                raise error_for_transport(exc) from None
+        if response.status_code in ok:
+            return response
+        try:
+            body = await self.read(response, MAX_ERROR_BYTES, truncate=True)
+        finally:
+            await response.aclose()
+        raise error_for_status(
+            response,
+            body,
+            subject,
+            anonymous=caller.credentials is None,
+            denied_scope=auth.denied_scope,
+        )
+
+    async def read(self, response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+        declared = response.headers.get("content-length")
+        if not truncate and declared and declared.isdigit() and int(declared) > limit:
+            raise UpstreamInvalid("the registry's answer is too large", detail={"limit": limit})
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            async with asyncio.timeout(self.overall_timeout):
+                async for chunk in response.aiter_bytes():
+                    total += len(chunk)
+                    if total > limit:
+                        if truncate:
+                            chunks.append(chunk[: limit - (total - len(chunk))])
+                            break
+                        raise UpstreamInvalid(
+                            "the registry's answer is too large", detail={"limit": limit}
+                        )
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc) from None
+        return b"".join(chunks)
+
+    async def fetch(
+        self,
+        path: str,
+        caller: Caller,
+        *,
+        scope: str | None,
+        subject: Subject,
+        limit: int,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[httpx.Response, bytes]:
+        response = await self.send(
+            "GET", path, caller, scope=scope, subject=subject, params=params, headers=headers
+        )
+        try:
+            return response, await self.read(response, limit)
+        finally:
+            await response.aclose()
+
+    @staticmethod
+    def json_object(body: bytes, what: str) -> dict[str, object]:
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
+            raise UpstreamInvalid(f"the registry answered a {what} that is not JSON") from None
+        if not isinstance(doc, dict):
+            raise UpstreamInvalid(f"the registry answered a malformed {what}")
+        return doc
