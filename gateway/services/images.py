@@ -11,52 +11,20 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
-from gateway.errors import GatewayError, InvalidRequest, NotFound
+from gateway.errors import GatewayError, NotFound
 from gateway.models import api, oci
 from gateway.registry import media_types as mt
 from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
+from gateway.services.history import api_layers, build_config
+from gateway.services.platforms import choose_platform, is_runnable, platform_label, to_api
 
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 
 
 def _error(exc: GatewayError) -> api.ErrorBody:
     return api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
-
-
-def _layers(descriptors: list[oci.Descriptor]) -> list[api.Layer]:
-    return [
-        api.Layer(
-            digest=d.digest,
-            media_type=d.media_type,
-            size=d.size,
-            urls=d.urls,
-            annotations=d.annotations,
-        )
-        for d in descriptors
-    ]
-
-
-def _platform(p: oci.Platform) -> api.Platform:
-    return api.Platform(
-        os=p.os,
-        architecture=p.architecture,
-        variant=p.variant or None,
-        os_version=p.os_version,
-        os_features=p.os_features,
-    )
-
-
-def platform_label(p: api.Platform) -> str:
-    parts = [p.os or "unknown", p.architecture or "unknown"]
-    if p.variant:
-        parts.append(p.variant)
-    return "/".join(parts)
-
-
-def is_runnable(p: api.Platform) -> bool:
-    return bool(p.os and p.architecture) and (p.os, p.architecture) != ("unknown", "unknown")
 
 
 @dataclass(frozen=True)
@@ -120,9 +88,9 @@ class ImageService:
         elif artifact_type is None:
             artifact_type = config_type
         if descriptor is not None and descriptor.platform is not None:
-            platform = _platform(descriptor.platform)
+            platform = to_api(descriptor.platform)
         else:
-            platform = _platform(config.platform())
+            platform = to_api(config.platform())
             platform.os_version = config.os_version
         size = len(manifest.body) + image.config.size + sum(layer.size for layer in image.layers)
         return api.PlatformImage(
@@ -134,13 +102,13 @@ class ImageService:
             config_media_type=config_type or None,
             artifact_type=artifact_type,
             created=oci.normalize_time(config.created),
-            layers=_layers(image.layers),
+            layers=api_layers(image.layers),
             annotations=image.annotations,
         )
 
     def _broken(self, descriptor: oci.Descriptor, exc: GatewayError) -> api.PlatformImage:
         return api.PlatformImage(
-            platform=_platform(descriptor.platform or oci.Platform()),
+            platform=to_api(descriptor.platform or oci.Platform()),
             digest=descriptor.digest,
             media_type=descriptor.media_type,
             size=descriptor.size,
@@ -304,118 +272,3 @@ class ImageService:
         body = await self.registry.config(caller, repo, image.config.digest)
         config = self.registry.image_config(image.config.digest, body)
         return build_config(manifest.digest, image, config)
-
-
-def _choices(runnable: list[oci.Descriptor]) -> dict[str, object]:
-    """The ``detail`` of a platform error: labels, and each child for a precise choice."""
-    return {
-        "platforms": [d.platform.label() for d in runnable if d.platform is not None],
-        "choices": [
-            {
-                "platform": d.platform.label(),
-                "os_version": d.platform.os_version,
-                "digest": d.digest,
-            }
-            for d in runnable
-            if d.platform is not None
-        ],
-    }
-
-
-def choose_platform(
-    index: oci.Index, wanted: str | None, os_version: str | None = None
-) -> oci.Descriptor:
-    """The runnable child of an index that ``wanted`` (``os/arch[/variant]``) names.
-
-    ``os_version`` tells apart children that differ only there (Windows images).
-    """
-    runnable = [
-        d
-        for d in index.manifests
-        if not d.is_attestation and d.platform is not None and is_runnable(_platform(d.platform))
-    ]
-    if os_version:
-        runnable = [d for d in runnable if d.platform and d.platform.os_version == os_version]
-    labels = [d.platform.label() for d in runnable if d.platform is not None]
-    if wanted is None:
-        if len(runnable) == 1:
-            return runnable[0]
-        if not runnable:
-            raise NotFound("no image for that os_version in this index", code="MANIFEST_UNKNOWN")
-        raise InvalidRequest(
-            "this reference is a multi-platform index: choose a platform",
-            detail=_choices(runnable),
-        )
-    wanted = wanted.strip().lower()
-    exact = [d for d, label in zip(runnable, labels, strict=True) if label.lower() == wanted]
-    if not exact:
-        # "linux/arm64" may name "linux/arm64/v8" when only one arm64 variant exists.
-        exact = [
-            d
-            for d, label in zip(runnable, labels, strict=True)
-            if label.lower().startswith(wanted + "/")
-        ]
-    if len(exact) == 1:
-        return exact[0]
-    if not exact:
-        raise NotFound(
-            "no image for that platform in this index",
-            code="MANIFEST_UNKNOWN",
-            detail=_choices(runnable),
-        )
-    raise InvalidRequest(
-        "the platform matches several images: add the variant or os_version",
-        detail=_choices(exact),
-    )
-
-
-def build_config(
-    manifest_digest: str, image: oci.ImageManifest, config: oci.ImageConfig
-) -> api.ImageConfig:
-    layers = list(image.layers)
-    history: list[api.HistoryItem] = []
-    next_layer = 0
-    for entry in config.history:
-        layer = None
-        if not entry.empty_layer and next_layer < len(layers):
-            d = layers[next_layer]
-            layer = api.HistoryLayer(digest=d.digest, size=d.size, media_type=d.media_type)
-            next_layer += 1
-        history.append(
-            api.HistoryItem(
-                created=oci.normalize_time(entry.created),
-                created_by=entry.created_by,
-                author=entry.author,
-                comment=entry.comment,
-                empty_layer=entry.empty_layer,
-                layer=layer,
-            )
-        )
-    run = config.config
-    return api.ImageConfig(
-        digest=image.config.digest,
-        media_type=image.config.media_type,
-        manifest_digest=manifest_digest,
-        created=oci.normalize_time(config.created),
-        author=config.author,
-        os=config.os,
-        architecture=config.architecture,
-        variant=config.variant or None,
-        os_version=config.os_version,
-        config=api.RunConfig(
-            user=run.user,
-            env=run.env,
-            entrypoint=run.entrypoint,
-            cmd=run.cmd,
-            working_dir=run.working_dir,
-            exposed_ports=sorted(run.exposed_ports),
-            volumes=sorted(run.volumes),
-            labels=run.labels,
-            stop_signal=run.stop_signal,
-            healthcheck=run.healthcheck,
-            shell=run.shell,
-        ),
-        history=history,
-        layers=_layers(layers),
-        diff_ids=config.rootfs.diff_ids,
-    )
