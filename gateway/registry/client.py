@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -24,11 +24,11 @@ from gateway.registry.auth import RegistryAuth
 from gateway.registry.credentials import ANONYMOUS, Caller
 from gateway.registry.names import is_digest, is_name, is_tag
 from gateway.registry.transport import MAX_ERROR_BYTES, Upstream, sha256_digest
-from gateway.registry.upstream_errors import error_for_status, error_for_transport
+from gateway.registry.upstream_errors import Subject, error_for_status, error_for_transport
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what the registry itself accepts on push
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tag-list page
-MAX_CATALOG_PAGES = 100_000
+MAX_PAGES = 100_000
 _LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
@@ -128,56 +128,60 @@ class RegistryClient(Upstream):
 
     # -- listing ----------------------------------------------------------------------
 
-    async def catalog(self, caller: Caller) -> list[str]:
-        """The whole catalog, walked page by page (``n`` ≤ 1000, Link rebuilt locally)."""
-        names: list[str] = []
+    async def _walk(
+        self,
+        caller: Caller,
+        path: str,
+        *,
+        key: str,
+        scope: str,
+        subject: Subject,
+        what: str,
+        valid: Callable[[str], bool],
+    ) -> list[str]:
+        """Every entry of a paged list (catalog or tags): ``n`` ≤ 1000, each next page
+        rebuilt against the configured registry from the Link header's ``last`` only."""
+        entries: list[str] = []
         params = {"n": str(self.page_size)}
-        for _ in range(MAX_CATALOG_PAGES):
+        for _ in range(MAX_PAGES):
             response, body = await self.fetch(
-                "/v2/_catalog",
-                caller,
-                scope=CATALOG_SCOPE,
-                subject="catalog",
-                limit=MAX_LIST_BYTES,
-                params=params,
+                path, caller, scope=scope, subject=subject, limit=MAX_LIST_BYTES, params=params
             )
-            page = self.json_object(body, "catalog").get("repositories")
+            page = self.json_object(body, what).get(key)
             if page is None:
-                page = []
-            if not isinstance(page, list) or not all(isinstance(n, str) for n in page):
-                raise UpstreamInvalid("the registry answered a malformed catalog")
-            names.extend(n for n in page if is_name(n))
+                page = []  # 2.8 answers "tags": null once every tag was deleted
+            if not isinstance(page, list) or not all(isinstance(e, str) for e in page):
+                raise UpstreamInvalid(f"the registry answered a malformed {what}")
+            entries.extend(e for e in page if valid(e))
             link = next_link(response.headers.get("link"))
             if not link or not page or (params.get("last") and link["last"] <= params["last"]):
-                break
+                break  # the end, or a Link that does not move forward
             params = {"n": str(self.page_size), "last": link["last"]}
-        return sorted(set(names))
+        return sorted(set(entries))
+
+    async def catalog(self, caller: Caller) -> list[str]:
+        """The whole catalog, walked page by page."""
+        return await self._walk(
+            caller,
+            "/v2/_catalog",
+            key="repositories",
+            scope=CATALOG_SCOPE,
+            subject="catalog",
+            what="catalog",
+            valid=is_name,
+        )
 
     async def tags(self, caller: Caller, name: str) -> list[str]:
-        """Every tag of a repository (``null`` = none), following Link pages (3.x)."""
-        tags: list[str] = []
-        params = {"n": str(self.page_size)}
-        path = f"/v2/{name}/tags/list"
-        for _ in range(MAX_CATALOG_PAGES):
-            response, body = await self.fetch(
-                path,
-                caller,
-                scope=pull_scope(name),
-                subject="repository",
-                limit=MAX_LIST_BYTES,
-                params=params,
-            )
-            page = self.json_object(body, "tag list").get("tags")
-            if page is None:
-                page = []
-            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
-                raise UpstreamInvalid("the registry answered a malformed tag list")
-            tags.extend(t for t in page if is_tag(t))
-            link = next_link(response.headers.get("link"))
-            if not link or not page or (params.get("last") and link["last"] <= params["last"]):
-                break
-            params = {"n": str(self.page_size), "last": link["last"]}
-        return sorted(set(tags))
+        """Every tag of a repository (none for ``null``), following Link pages (3.x)."""
+        return await self._walk(
+            caller,
+            f"/v2/{name}/tags/list",
+            key="tags",
+            scope=pull_scope(name),
+            subject="repository",
+            what="tag list",
+            valid=is_tag,
+        )
 
     # -- manifests --------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Literal
 
 from cachetools import LRUCache
 
@@ -25,6 +26,18 @@ PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 
 def _error(exc: GatewayError) -> api.ErrorBody:
     return api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A manifest resolved to its platform images and attestations, with its size."""
+
+    kind: Literal["image", "index"]
+    platforms: list[api.PlatformImage]
+    attestations: list[api.Attestation]
+    size: int
+    annotations: dict[str, str]
+    artifact_type: str | None
 
 
 @dataclass(frozen=True)
@@ -160,28 +173,31 @@ class ImageService:
 
     # -- the resolved image -----------------------------------------------------------
 
+    async def _resolve(self, caller: Caller, repo: str, manifest: Manifest) -> Resolved:
+        if manifest.media_type in mt.INDEX_TYPES:
+            index = self.registry.index(manifest)
+            platforms, attestations = await self._children(caller, repo, index)
+            size = len(manifest.body) + sum(p.size for p in platforms)
+            size += sum(a.size for a in attestations)
+            return Resolved(
+                "index", platforms, attestations, size, index.annotations, index.artifact_type
+            )
+        if manifest.media_type in mt.IMAGE_MANIFEST_TYPES:
+            image = await self.platform_image(caller, repo, manifest.digest)
+            return Resolved(
+                "image", [image], [], image.size, image.annotations, image.artifact_type
+            )
+        raise NotFound(
+            "unsupported manifest type",
+            code="MANIFEST_UNKNOWN",
+            detail={"media_type": manifest.media_type},
+        )
+
     async def detail(self, caller: Caller, repo: str, reference: str) -> api.ImageDetail:
         manifest = await self.registry.manifest(caller, repo, reference)
         tags_task = asyncio.ensure_future(self.tags_on(caller, repo, manifest.digest))
         try:
-            if manifest.media_type in mt.INDEX_TYPES:
-                index = self.registry.index(manifest)
-                platforms, attestations = await self._children(caller, repo, index)
-                size = len(manifest.body) + sum(p.size for p in platforms)
-                size += sum(a.size for a in attestations)
-                kind, annotations = "index", index.annotations
-                artifact_type = index.artifact_type
-            elif manifest.media_type in mt.IMAGE_MANIFEST_TYPES:
-                image = await self.platform_image(caller, repo, manifest.digest)
-                platforms, attestations = [image], []
-                size, kind, annotations = image.size, "image", image.annotations
-                artifact_type = image.artifact_type
-            else:
-                raise NotFound(
-                    "unsupported manifest type",
-                    code="MANIFEST_UNKNOWN",
-                    detail={"media_type": manifest.media_type},
-                )
+            resolved = await self._resolve(caller, repo, manifest)
             tags = await tags_task
         finally:
             if not tags_task.done():
@@ -191,13 +207,13 @@ class ImageService:
             reference=reference,
             digest=manifest.digest,
             media_type=manifest.media_type,
-            kind="index" if kind == "index" else "image",
-            size=size,
-            annotations=annotations,
-            artifact_type=artifact_type,
+            kind=resolved.kind,
+            size=resolved.size,
+            annotations=resolved.annotations,
+            artifact_type=resolved.artifact_type,
             tags=tags,
-            platforms=platforms,
-            attestations=attestations,
+            platforms=resolved.platforms,
+            attestations=resolved.attestations,
         )
 
     async def tags_on(self, caller: Caller, repo: str, digest: str) -> list[str]:
@@ -219,28 +235,20 @@ class ImageService:
         cached = self._summaries.get(manifest.digest)
         if cached is not None:
             return cached
-        if manifest.media_type in mt.INDEX_TYPES:
-            index = self.registry.index(manifest)
-            platforms, attestations = await self._children(caller, repo, index)
-            size = len(manifest.body) + sum(p.size for p in platforms)
-            size += sum(a.size for a in attestations)
-            kind, artifact_type = "index", index.artifact_type
-            complete = not any(p.error for p in platforms) and not any(
-                a.error for a in attestations
-            )
-        else:
-            image = await self.platform_image(caller, repo, manifest.digest)
-            platforms, size, kind = [image], image.size, "image"
-            artifact_type, complete = image.artifact_type, True
+        resolved = await self._resolve(caller, repo, manifest)
+        platforms = resolved.platforms
+        complete = not any(p.error for p in platforms) and not any(
+            a.error for a in resolved.attestations
+        )
         created = max((p.created for p in platforms if p.created), default=None)
         summary = Summary(
             digest=manifest.digest,
             media_type=manifest.media_type,
-            kind=kind,
+            kind=resolved.kind,
             platforms=[platform_label(p.platform) for p in platforms if is_runnable(p.platform)],
-            size=size,
+            size=resolved.size,
             created=created,
-            artifact_type=artifact_type,
+            artifact_type=resolved.artifact_type,
             complete=complete,
         )
         if complete:
