@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -193,22 +193,24 @@ def manifest_media_type(body: bytes, content_type: str | None) -> str:
     return kind
 
 
-def parse_index(body: bytes) -> Index:
+_Doc = TypeVar("_Doc", bound=_Wire)
+
+
+def _parse(model: type[_Doc], body: bytes, what: str) -> _Doc:
     try:
-        return Index.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         raise UpstreamInvalid(
-            "the registry answered a malformed index", detail=_brief(exc)
+            f"the registry answered a malformed {what}", detail=_brief(exc)
         ) from None
+
+
+def parse_index(body: bytes) -> Index:
+    return _parse(Index, body, "index")
 
 
 def parse_image_manifest(body: bytes) -> ImageManifest:
-    try:
-        return ImageManifest.model_validate_json(body)
-    except ValidationError as exc:
-        raise UpstreamInvalid(
-            "the registry answered a malformed manifest", detail=_brief(exc)
-        ) from None
+    return _parse(ImageManifest, body, "manifest")
 
 
 def parse_config(body: bytes) -> ImageConfig:
