@@ -11,6 +11,7 @@ never be cached, and nothing may ever become a 500.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import re
@@ -1310,3 +1311,76 @@ async def test_client_overall_deadline_on_a_slow_answer() -> None:
         assert time.monotonic() - started < 2
     assert getattr(info.value, "code", None) == "UPSTREAM_TIMEOUT"
     assert getattr(info.value, "status", None) == 504
+
+
+# -- isolation when the registry accepts sparse indexes ------------------------------------
+
+
+def basic_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+ALICE_BASIC = basic_header("alice", "alice-pw")
+MALLORY_BASIC = basic_header("mallory", "mallory-pw")
+
+
+def test_index_children_are_not_taken_as_members_of_the_index_repository() -> None:
+    """Distribution 3.x can accept sparse indexes (``validation.manifests.indexes``): an
+    index in ``public`` may name a child that lives only in the private ``app``. Pushing
+    such an index must not let a ``public``-only user read ``app``'s manifest through the
+    shared content cache once someone allowed on ``app`` has loaded it."""
+    index = dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": DIGEST,
+                    "size": len(MANIFEST),
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                }
+            ],
+        }
+    )
+    rights = {ALICE_BASIC: {"app", "public"}, MALLORY_BASIC: {"public"}}
+
+    async def access(request: httpx.Request) -> httpx.Response | None:
+        path = request.url.path
+        if path == "/v2/":
+            return None
+        granted = rights.get(request.headers.get("authorization", ""))
+        if granted is None:
+            return httpx.Response(
+                401,
+                headers={"WWW-Authenticate": 'Basic realm="test"'},
+                json={"errors": [{"code": "UNAUTHORIZED", "message": "login"}]},
+            )
+        if path.split("/")[2] not in granted:
+            return registry_error(403, "DENIED")
+        if path.startswith("/v2/public/manifests/"):
+            if path.rsplit("/", 1)[1] in ("sparse", sha256(index)):
+                return manifest_response(index, OCI_INDEX)
+            return registry_error(404, "MANIFEST_UNKNOWN")  # the child is not in public
+        return None
+
+    fake = FakeRegistry(access)
+    fake.tags = {"app": ["1.0"], "public": ["sparse"]}
+    mallory = {"Authorization": MALLORY_BASIC}
+    with gateway(fake) as client:
+        # Alice loads the private image; its manifest is now in the shared cache.
+        alice = client.get(
+            f"/api/repositories/app/manifests/{DIGEST}", headers={"Authorization": ALICE_BASIC}
+        )
+        assert alice.status_code == 200
+        assert_error(
+            client.get(f"/api/repositories/app/manifests/{DIGEST}", headers=mallory), 403, "DENIED"
+        )
+        # Mallory views the sparse index in public, then asks public for its child.
+        detail = client.get("/api/repositories/public/images/sparse", headers=mallory)
+        assert detail.status_code == 200, detail.text
+        [child] = detail.json()["platforms"]
+        assert child["error"]["code"] == "MANIFEST_UNKNOWN", child
+        leaked = client.get(f"/api/repositories/public/manifests/{DIGEST}", headers=mallory)
+        assert_error(leaked, 404, "MANIFEST_UNKNOWN")
+        assert MANIFEST not in leaked.content

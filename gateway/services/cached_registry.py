@@ -9,6 +9,9 @@ Isolation rules (content is immutable, access is not):
 - manifests and configs are cached by digest and shared, but served for a repository
   only when the digest is known to belong to it (``membership``): otherwise a caller
   allowed on one repository could read another's content by naming its digest.
+  Membership comes from the registry answering for that repository, never from what a
+  document claims: an index may name children its repository does not hold (a sparse
+  index, which distribution 3.x can be configured to accept, or a broken one).
 """
 
 from __future__ import annotations
@@ -101,18 +104,19 @@ class CachedRegistry:
         self.membership.put((repo, blob.digest), True)
 
     def _remember_references(self, repo: str, manifest: Manifest) -> None:
-        """Digests referenced by a manifest of ``repo`` live in ``repo`` too."""
+        """The config of an image manifest of ``repo`` lives in ``repo`` too: a registry
+        refuses an image manifest whose blobs the repository does not hold.
+
+        Not so an index's children: a sparse index (or a broken one) names manifests the
+        repository lacks, so a child is a member only once the registry served it here.
+        """
+        if manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
+            return
         try:
-            if manifest.media_type in mt.INDEX_TYPES:
-                refs = [d.digest for d in self.index(manifest).manifests]
-            elif manifest.media_type in mt.IMAGE_MANIFEST_TYPES:
-                refs = [self.image_manifest(manifest).config.digest]
-            else:
-                refs = []
+            config = self.image_manifest(manifest).config.digest
         except GatewayError:  # malformed documents are reported where they are used
-            refs = []
-        for digest in refs:
-            self.membership.put((repo, digest), True)
+            return
+        self.membership.put((repo, config), True)
 
     # -- parsed documents (by digest: parsing is the main CPU cost of a cold page) -------
 
