@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import socket
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
@@ -157,6 +159,45 @@ def test_blob_redirects_to_metadata_or_downgrades_are_refused() -> None:
 
         assert run(handler, go) == "UPSTREAM_INVALID", location
         assert reached == ["registry.test"], location
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "2852039166",  # 169.254.169.254 as one number: getaddrinfo resolves it so
+        "0xa9fea9fe",  # ... and in hex
+        "169.254.43518",  # ... and with the last two parts as one
+        "169.254.169.254.",  # a trailing dot
+    ],
+)
+def test_blob_redirects_to_metadata_in_another_spelling_are_refused(host: str) -> None:
+    """The C resolver reads these spellings as 169.254.169.254 (checked below without
+    connecting anywhere) and httpx passes them to it as host names; the policy must see
+    through them too. (httpx itself refuses a Location in octal.)"""
+    spelled = host.rstrip(".")
+    try:
+        resolved = {a[4][0] for a in socket.getaddrinfo(spelled, 80, proto=socket.IPPROTO_TCP)}
+    except socket.gaierror:
+        resolved = {"unresolvable here"}
+    assert resolved in ({"169.254.169.254"}, {"unresolvable here"}), resolved
+    reached: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        reached.append(request.url.host)
+        if request.url.host == "registry.test":
+            return httpx.Response(307, headers={"Location": f"https://{host}/latest/meta-data/"})
+        return httpx.Response(200, content=b"metadata")
+
+    async def go(c: RegistryClient) -> str:
+        try:
+            response = await c.open_blob(USER, "app", "sha256:" + "a" * 64)
+        except Exception as exc:  # noqa: BLE001
+            return getattr(exc, "code", type(exc).__name__)
+        await response.aclose()
+        return "followed"
+
+    assert run(handler, go) == "UPSTREAM_INVALID"
+    assert reached == ["registry.test"]
 
 
 def test_blob_redirect_loops_end() -> None:

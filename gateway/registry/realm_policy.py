@@ -10,19 +10,42 @@ never to link-local or cloud metadata addresses, whatever the allowlist says.
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from urllib.parse import urlsplit
 
 from gateway.errors import RealmNotAllowed, UpstreamInvalid
 
+# Digits, hex digits and dots only: what inet_aton may read as an IPv4 address.
+_NUMERIC_HOST_RE = re.compile(r"(?=.*[0-9])[0-9a-fx.]+", re.ASCII | re.IGNORECASE)
 _METADATA_HOSTS = frozenset(
     {"metadata.google.internal", "metadata", "metadata.azure.internal", "instance-data"}
 )
 
 
-def _is_forbidden_address(host: str) -> bool:
+def _as_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address ``host`` names, in any spelling the resolver accepts, else None.
+
+    ``getaddrinfo`` (C ``inet_aton``) reads ``2852039166``, ``0xa9fea9fe``,
+    ``169.254.43518`` and ``0251.0376.0251.0376`` all as 169.254.169.254; a check that
+    only knew the dotted-quad form would let them through.
+    """
+    host = host.strip("[]").rstrip(".")
     try:
-        ip = ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host)
     except ValueError:
+        pass
+    if not _NUMERIC_HOST_RE.fullmatch(host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def _is_forbidden_address(host: str) -> bool:
+    ip = _as_address(host)
+    if ip is None:
         return host.lower().rstrip(".") in _METADATA_HOSTS
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
