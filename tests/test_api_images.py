@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.fixtures import FilledRegistry
+from tests.support.fixtures import FilledRegistry, UntaggedRegistry
 from tests.support.images import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -536,6 +536,55 @@ def test_blob_errors(api: TestClient, registry: FilledRegistry) -> None:
     # a blob of another repository is not served under this one
     other = _image(registry, "schema2/app:1.0")
     _error(api.get(f"/api/repositories/oci/app/blobs/{other.layers[0][0]}"), 404, "BLOB_UNKNOWN")
+
+
+def test_blob_of_a_repository_that_was_never_tagged(
+    make_gateway: Any, untagged_registry: UntaggedRegistry
+) -> None:
+    url, image = untagged_registry.url, untagged_registry.image
+    blob = f"/api/repositories/ci/untagged/blobs/{image.config_digest}"
+    with make_gateway(url) as client:
+        r = client.get(blob)
+        assert r.status_code == 200, r.text
+        assert r.content == image.config
+    with make_gateway(url) as client:
+        r = client.get(blob, headers={"If-None-Match": f'"{image.config_digest}"'})
+        assert r.status_code == 304, r.text
+    with make_gateway(url) as client:
+        r = client.get(
+            f"/api/repositories/ci/untagged/blobs/{UNKNOWN_DIGEST}",
+            headers={"If-None-Match": f'"{UNKNOWN_DIGEST}"'},
+        )
+        assert r.status_code == 404, r.text
+
+
+def test_detail_of_an_image_in_a_repository_that_was_never_tagged(
+    make_gateway: Any, untagged_registry: UntaggedRegistry
+) -> None:
+    image = untagged_registry.image
+    with make_gateway(untagged_registry.url) as client:
+        detail = _detail(client, "ci/untagged", image.digest)
+    assert detail["digest"] == image.digest
+    assert detail["tags"] == []
+    [platform] = detail["platforms"]
+    assert_platform_image(platform, image)
+
+
+def test_cached_documents_of_a_repository_that_was_never_tagged(
+    make_gateway: Any, untagged_registry: UntaggedRegistry
+) -> None:
+    """Once the access confirmation expires (here at once), cached content is granted
+    again by asking the registry about the document itself, not by a tag list."""
+    image = untagged_registry.image
+    repo = "/api/repositories/ci/untagged"
+    with make_gateway(untagged_registry.url, access_ttl=0) as client:
+        for _ in range(2):
+            r = client.get(f"{repo}/manifests/{image.digest}")
+            assert r.status_code == 200, r.text
+            assert r.content == image.manifest
+            config = _ok(client.get(f"{repo}/images/{image.digest}/config"))
+            assert config["digest"] == image.config_digest
+        _error(client.get(f"{repo}/manifests/{UNKNOWN_DIGEST}"), 404, "MANIFEST_UNKNOWN")
 
 
 # -- caching --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.content import VERSION_ALIASES, VERSION_TAGS
-from tests.support.fixtures import FilledRegistry
+from tests.support.fixtures import FilledRegistry, UntaggedRegistry
 from tests.support.images import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -455,3 +455,12 @@ def test_tags_unknown_sort(api: TestClient) -> None:
 @pytest.mark.parametrize("n", ["0", "1001", "x"])
 def test_tags_n_out_of_range(api: TestClient, n: str) -> None:
     _error(api.get(f"/api/repositories/{VERSIONS}/tags", params={"n": n}), 400, "VALIDATION_ERROR")
+
+
+def test_repository_that_was_never_tagged_has_no_tags(
+    make_gateway: Any, untagged_registry: UntaggedRegistry
+) -> None:
+    """Listed in the catalog, so known: 0 tags, not an error row."""
+    with make_gateway(untagged_registry.url) as client:
+        page = client.get("/api/repositories").json()
+    assert page["repositories"] == [{"name": "ci/untagged", "tag_count": 0, "error": None}]

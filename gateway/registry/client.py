@@ -247,6 +247,19 @@ class RegistryClient(Upstream):
             raise UpstreamInvalid("the blob does not match its digest", detail={"digest": digest})
         return body
 
+    async def head_blob(self, caller: Caller, name: str, digest: str) -> None:
+        """Raise unless this caller may read this blob in this repository. A redirect to
+        storage counts: the registry checked access and existence before sending it."""
+        response = await self.send(
+            "HEAD",
+            f"/v2/{name}/blobs/{digest}",
+            caller,
+            scope=pull_scope(name),
+            subject="blob",
+            ok=(200, 302, 303, 307, 308),
+        )
+        await response.aclose()
+
     async def open_blob(self, caller: Caller, name: str, digest: str) -> httpx.Response:
         """An open, streaming blob response (the caller closes it). Redirects to storage
         are followed; httpx drops our Authorization header when the origin changes."""

@@ -64,7 +64,9 @@ async def get_blob(
     request: Request, state: State, caller: CurrentCaller, name: RepoName, digest: Digest
 ) -> Response:
     """A blob (layer or config) streamed from the registry, any size, constant memory."""
-    await state.registry.ensure_access(caller, name)
+    await state.registry.ensure_access(
+        caller, name, proof=lambda: state.client.head_blob(caller, name, digest)
+    )
     headers = {
         "Docker-Content-Digest": digest,
         "ETag": f'"{digest}"',

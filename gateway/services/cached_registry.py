@@ -91,11 +91,28 @@ class CachedRegistry:
 
         return await self._once(("tags", caller.key, repo), fetch)
 
-    async def ensure_access(self, caller: Caller, repo: str) -> None:
-        """Raise (401/403/404) unless the registry lets this caller read this repository."""
+    async def ensure_access(
+        self, caller: Caller, repo: str, proof: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
+        """Raise (401/403/404) unless the registry lets this caller read this repository.
+
+        The tag list is the usual proof. A repository that was never tagged (images
+        pushed by digest only, as CI does before it assembles an index) has none: the
+        registry answers NAME_UNKNOWN to its tags/list. Then ``proof`` (a HEAD of the
+        very manifest or blob asked for, with the caller's credentials) decides.
+        """
         if self.access.get((caller.key, repo)):
             return
-        await self.tags(caller, repo)
+        try:
+            await self.tags(caller, repo)
+        except NotFound as exc:
+            if proof is None or exc.code != "NAME_UNKNOWN":
+                raise
+            try:
+                await proof()
+            except NotFound:
+                raise exc from None  # nothing there either: an unknown repository
+            self.access.put((caller.key, repo), True)
 
     # -- content (shared by digest, gated per caller) -------------------------------------
 
@@ -170,14 +187,18 @@ class CachedRegistry:
         digest = await self.resolve(caller, repo, reference)
         blob = self.content.get(digest)
         if blob is not None and blob.media_type:
+
+            async def head() -> object:
+                return await self._once(
+                    ("head", caller.key, repo, digest),
+                    lambda: self.client.head_manifest(caller, repo, digest),
+                )
+
             if self.membership.get((repo, digest)):
-                await self.ensure_access(caller, repo)
+                await self.ensure_access(caller, repo, proof=head)
                 return Manifest(blob.digest, blob.media_type, blob.body)
             # Cached for another repository: one HEAD proves it is here and readable.
-            await self._once(
-                ("head", caller.key, repo, digest),
-                lambda: self.client.head_manifest(caller, repo, digest),
-            )
+            await head()
             self.membership.put((repo, digest), True)
             self.access.put((caller.key, repo), True)
             return Manifest(blob.digest, blob.media_type, blob.body)
@@ -187,7 +208,9 @@ class CachedRegistry:
         """A config blob (small, read whole), verified and cached by digest."""
         blob = self.content.get(digest)
         if blob is not None and self.membership.get((repo, digest)):
-            await self.ensure_access(caller, repo)
+            await self.ensure_access(
+                caller, repo, proof=lambda: self.client.head_blob(caller, repo, digest)
+            )
             return blob.body
 
         async def fetch() -> bytes:

@@ -218,7 +218,12 @@ class ImageService:
 
     async def tags_on(self, caller: Caller, repo: str, digest: str) -> list[str]:
         """The tags of ``repo`` whose digest is ``digest``."""
-        tags = await self.registry.tags(caller, repo)
+        try:
+            tags = await self.registry.tags(caller, repo)
+        except NotFound as exc:
+            if exc.code != "NAME_UNKNOWN":
+                raise
+            return []  # the manifest was found: a repository that was never tagged
 
         async def matches(tag: str) -> bool:
             try:

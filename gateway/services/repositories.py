@@ -35,6 +35,9 @@ class RepositoryService:
         except GatewayError as exc:
             if exc.status == 401:
                 raise
+            if exc.code == "NAME_UNKNOWN":
+                # In the catalog but never tagged: the registry has no tag list for it.
+                return api.RepositorySummary(name=name, tag_count=0)
             error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
             return api.RepositorySummary(name=name, tag_count=None, error=error)
         return api.RepositorySummary(name=name, tag_count=len(tags))

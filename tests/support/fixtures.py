@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.content import Content, fill_standard
-from tests.support.images import Pusher
+from tests.support.images import PushedImage, Pusher, push_image
 from tests.support.realworld import push_realworld
 from tests.support.registry import RegistryProcess, registry_binary, start_registry
 from tests.support.tokenserver import Grant, TokenServer
@@ -27,6 +27,7 @@ __all__ = [
     "registry",
     "registry_factory",
     "token_server_factory",
+    "untagged_registry",
 ]
 
 RegistryFactory = Callable[..., RegistryProcess]
@@ -49,6 +50,16 @@ class RealWorldRegistry:
     process: RegistryProcess
     pushed: dict[str, str]  # "repo:tag" -> digest, or "skipped: why"
     pusher: Pusher
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+
+@dataclass
+class UntaggedRegistry:
+    process: RegistryProcess
+    image: PushedImage  # in ci/untagged, pushed by digest only
 
     @property
     def url(self) -> str:
@@ -118,3 +129,16 @@ def realworld_registry(registry_factory: RegistryFactory) -> Iterator[RealWorldR
         yield RealWorldRegistry(process=process, pushed=pushed, pusher=pusher)
     finally:
         pusher.close()
+
+
+@pytest.fixture(scope="session")
+def untagged_registry(registry_factory: RegistryFactory) -> Iterator[UntaggedRegistry]:
+    """An open registry whose one repository, ``ci/untagged``, holds an image pushed by
+    digest only (as CI does before it assembles an index). Distribution lists the
+    repository in its catalog but answers NAME_UNKNOWN to its tags/list."""
+    process = registry_factory()
+    with Pusher(process.url) as pusher:
+        image = push_image(pusher, "ci/untagged", None)
+        assert pusher.catalog() == ["ci/untagged"]
+        assert pusher.request("GET", "/v2/ci/untagged/tags/list").status_code == 404
+    yield UntaggedRegistry(process=process, image=image)
