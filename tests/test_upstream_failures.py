@@ -33,6 +33,7 @@ from gateway.settings import Settings
 from gateway.state import build_state
 
 REGISTRY = "http://registry.test"
+MiB = 1024 * 1024
 HOST = "registry.test"
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -1123,6 +1124,50 @@ def test_real_socket_that_trickles_headers_is_504(make_gateway: Any) -> None:
             elapsed = time.monotonic() - started
     assert_error(response, 504, "UPSTREAM_TIMEOUT")
     assert elapsed < 5
+
+
+def test_login_against_a_socket_that_trickles_headers_is_504(make_gateway: Any) -> None:
+    """The login check is bound by the same overall deadline as every other request."""
+    prefix = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 400
+    login = {"username": "alice", "password": "pw"}
+    xhr = {"X-Requested-With": "XMLHttpRequest"}
+    basic = {"Authorization": "Basic " + base64.b64encode(b"alice:pw").decode()}
+    with SilentServer(prefix, interval=0.05) as server:
+        url = f"http://127.0.0.1:{server.port}"
+        with make_gateway(url, read_timeout=0.3) as client:
+            for send in (
+                lambda: client.post("/api/session", json=login, headers=xhr),
+                lambda: client.get("/api/session", headers=basic),
+            ):
+                started = time.monotonic()
+                response = send()
+                elapsed = time.monotonic() - started
+                assert_error(response, 504, "UPSTREAM_TIMEOUT")
+                assert elapsed < 5
+
+
+def test_login_does_not_read_a_huge_answer() -> None:
+    sent: list[int] = []
+
+    async def endless(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path != "/v2/":
+            return None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(64):
+                sent.append(1)
+                yield b"x" * MiB
+
+        return httpx.Response(200, content=chunks())
+
+    with gateway(FakeRegistry(endless)) as client:
+        response = client.post(
+            "/api/session",
+            json={"username": "alice", "password": "pw"},
+            headers={"X-Requested-With": "XMLHttpRequest"},
+        )
+    assert_error(response, 401, "UNAUTHORIZED")  # an open registry checks nothing
+    assert len(sent) <= 2, f"{len(sent)} MiB read"
 
 
 def test_closed_port_is_503(make_gateway: Any) -> None:

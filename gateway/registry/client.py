@@ -23,8 +23,8 @@ from gateway.registry import tag_delete
 from gateway.registry.auth import RegistryAuth
 from gateway.registry.credentials import ANONYMOUS, Caller
 from gateway.registry.names import is_digest, is_name, is_tag
-from gateway.registry.transport import MAX_ERROR_BYTES, Upstream, sha256_digest
-from gateway.registry.upstream_errors import Subject, error_for_status, error_for_transport
+from gateway.registry.transport import Upstream, sha256_digest
+from gateway.registry.upstream_errors import Subject, error_for_transport
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what the registry itself accepts on push
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tag-list page
@@ -111,18 +111,9 @@ class RegistryClient(Upstream):
         A registry that never asked for them (an open registry) did not accept them.
         """
         auth = RegistryAuth(caller, None, self.tokens, self.policy, self.hints)
-        request = self.http.build_request("GET", self.base + "/v2/")
-        try:
-            response = await self.http.send(request, auth=auth)
-        except httpx.HTTPError as exc:
-            raise error_for_transport(exc) from None
-        if response.status_code != 200:
-            raise error_for_status(
-                response,
-                response.content[:MAX_ERROR_BYTES],
-                "registry",
-                anonymous=caller.credentials is None,
-            )
+        # Through send(): the overall deadline, the concurrency limit, bounded reads.
+        response = await self.send("GET", "/v2/", caller, scope=None, subject="registry", auth=auth)
+        await response.aclose()  # the status is the answer; the body is not read
         if not auth.authenticated:
             raise Unauthorized("this registry does not check credentials: no login is needed")
 

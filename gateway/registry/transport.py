@@ -69,12 +69,14 @@ class Upstream:
         content: bytes | None = None,
         follow_redirects: bool = False,
         ok: tuple[int, ...] = (200,),
+        auth: RegistryAuth | None = None,
     ) -> httpx.Response:
         """Send one request (with auth); return the open response if its status is ``ok``.
 
         Raises the mapped GatewayError otherwise. The caller must close the response.
+        ``auth`` may be passed in to look at the flow afterwards (did it authenticate?).
         """
-        auth = RegistryAuth(caller, scope, self.tokens, self.policy, self.hints)
+        auth = auth or RegistryAuth(caller, scope, self.tokens, self.policy, self.hints)
         request = self.http.build_request(
             method, self.base + path, params=params, headers=headers, content=content
         )
