@@ -488,6 +488,20 @@ async def test_bad_token_answers_are_clear_errors(
     assert not stand_in.to("evil.test")
 
 
+@pytest.mark.parametrize("expires_in", [b"Infinity", b"-Infinity", b"1e400", b"NaN"])
+async def test_token_lifetime_that_is_no_number_is_a_clear_error(expires_in: bytes) -> None:
+    """Python's json reads these as floats; int() of one must not become a 500."""
+    body = b'{"token": "good-0", "expires_in": ' + expires_in + b"}"
+    stand_in = StandIn(
+        "https://registry.test/token",
+        token_answer=lambda _r: httpx.Response(200, content=body),
+    )
+    client = make_client(stand_in)
+    async with client.http:
+        with pytest.raises(UpstreamInvalid):
+            await client.tags(ALICE, "team/app")
+
+
 @pytest.mark.parametrize(
     "target",
     ["http://169.254.169.254/latest/meta-data/", "https://evil.test/token"],

@@ -221,7 +221,8 @@ class RegistryAuth(httpx.Auth):
             doc = json.loads(body)
             token = doc.get("token") or doc.get("access_token")
             expires_in = int(doc.get("expires_in") or MIN_EXPIRES_IN)
-        except (ValueError, TypeError, AttributeError, RecursionError):
+        except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
+            # OverflowError: json reads Infinity and 1e400 as floats int() cannot take
             raise UpstreamInvalid("the token server answered malformed JSON") from None
         if not isinstance(token, str) or not token or any(c in token for c in "\r\n "):
             raise UpstreamInvalid("the token server answered no usable token")
