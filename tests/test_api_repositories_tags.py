@@ -18,6 +18,8 @@ from tests.support.images import (
     OCI_MANIFEST,
     PushedImage,
     PushedIndex,
+    Pusher,
+    push_image,
 )
 
 VERSIONS = "versions/app"
@@ -280,6 +282,29 @@ def test_tags_paging_follows_the_sort(api: TestClient, sort: str) -> None:
         assert len(names) == 3
         assert last == names[-1]
     assert seen == full
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "version", "-version"])
+def test_tags_paging_goes_on_after_the_cursor_tag_was_deleted(
+    registry_factory: Any, make_gateway: Any, sort: str
+) -> None:
+    """An SPA holds ``next`` while someone deletes that tag: the next page starts where
+    the tag was, in every order the position is known, rather than at the beginning."""
+    reg = registry_factory()
+    with Pusher(reg.url) as p:
+        images = {
+            tag: push_image(p, "paging/app", tag, n_layers=1)
+            for tag in ("0.9", "1.9.0", "1.10.0-rc1", "1.10.0", "v2", "edge", "latest", "main")
+        }
+        with make_gateway(reg.url, cache_ttl=0) as client:
+            full = _names(_tags(client, "paging/app", sort=sort, n=1000))
+            first = _tags(client, "paging/app", sort=sort, n=3)
+            assert _names(first) == full[:3]
+            cursor = first["next"]
+            assert cursor == full[2]
+            p.delete_manifest("paging/app", images[cursor].digest)
+            rest = _tags(client, "paging/app", sort=sort, n=1000, last=cursor)
+    assert _names(rest) == full[3:]
 
 
 def test_tags_q(api: TestClient) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import bisect
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -25,26 +24,46 @@ def _version_order(tags: list[str], newest_first: bool) -> list[str]:
     return [t for _, t in versions] + others
 
 
-def _page(ordered: list[str], last: str | None, n: int) -> tuple[list[str], str | None]:
+def _page(
+    ordered: list[str], last: str | None, n: int, sort: Sort = "name"
+) -> tuple[list[str], str | None]:
     start = 0
     if last is not None:
         try:
             start = ordered.index(last) + 1
         except ValueError:
-            start = _insertion_point(ordered, last)
+            start = _insertion_point(ordered, last, sort)
     page = ordered[start : start + n]
     has_more = start + n < len(ordered)
     return page, (page[-1] if has_more and page else None)
 
 
-def _insertion_point(ordered: list[str], last: str) -> int:
-    """Where a cursor tag that no longer exists would have been.
+def _precedes(a: str, b: str, sort: Sort) -> bool:
+    """Whether tag ``a`` comes before tag ``b`` in ``sort`` (name and version orders)."""
+    if sort == "name":
+        return a < b
+    if sort == "-name":
+        return a > b
+    ka, kb = version_key(a), version_key(b)
+    if ka is not None and kb is not None:
+        return ka > kb if sort == "-version" else ka < kb
+    if ka is not None or kb is not None:
+        return ka is not None  # versions first, in both directions
+    return a < b  # the others by name, in both directions
 
-    Exact in name order; in the other orders the page restarts at the beginning.
+
+def _insertion_point(ordered: list[str], last: str, sort: Sort) -> int:
+    """Where a cursor tag that no longer exists (deleted since the previous page) would
+    have been: the page goes on from there.
+
+    Exact in the name and version orders; a deleted tag's date is unknown, so in the
+    created orders the page restarts at the beginning.
     """
-    if ordered == sorted(ordered):
-        return bisect.bisect_right(ordered, last)
-    return 0
+    if sort in ("created", "-created"):
+        return 0
+    return next(
+        (i for i, tag in enumerate(ordered) if not _precedes(tag, last, sort)), len(ordered)
+    )
 
 
 def _row(tag: str, summary: Summary) -> api.TagInfo:
@@ -101,7 +120,7 @@ class TagService:
         else:
             rows = await self._rows(caller, repo, tags)
             ordered = sorted(tags, key=_created_key(rows), reverse=sort == "-created")
-        page, next_cursor = _page(ordered, last, n)
+        page, next_cursor = _page(ordered, last, n, sort)
         if details or sort in ("created", "-created"):
             missing = [t for t in page if t not in rows]
             rows.update(await self._rows(caller, repo, missing))
