@@ -20,6 +20,7 @@ from tests.support.images import (
     PushedIndex,
     Pusher,
     push_image,
+    push_index,
 )
 
 VERSIONS = "versions/app"
@@ -305,6 +306,21 @@ def test_tags_paging_goes_on_after_the_cursor_tag_was_deleted(
             p.delete_manifest("paging/app", images[cursor].digest)
             rest = _tags(client, "paging/app", sort=sort, n=1000, last=cursor)
     assert _names(rest) == full[3:]
+
+
+def test_created_order_within_one_second(registry_factory: Any, make_gateway: Any) -> None:
+    """``…:00.5Z`` is later than ``…:00Z``, though ``.`` sorts before ``Z`` as text."""
+    reg = registry_factory()
+    with Pusher(reg.url) as p:
+        whole = push_image(p, "dates/app", "whole", created="2024-05-01T10:00:00Z")
+        half = push_image(p, "dates/app", "half", created="2024-05-01T10:00:00.5Z")
+        push_index(p, "dates/app", "both", [whole, half])
+    with make_gateway(reg.url) as client:
+        page = _tags(client, "dates/app", sort="created")
+        assert _names(page) == ["whole", "both", "half"]  # ties by name
+        rows = {t["name"]: t for t in page["tags"]}
+        assert rows["both"]["created"] == "2024-05-01T10:00:00.500000Z"
+        assert _names(_tags(client, "dates/app", sort="-created"))[-1] == "whole"
 
 
 def test_tags_q(api: TestClient) -> None:

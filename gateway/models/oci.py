@@ -262,3 +262,17 @@ def normalize_time(value: str | None) -> str | None:
         return None
     fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if parsed.microsecond else "%Y-%m-%dT%H:%M:%SZ"
     return parsed.strftime(fmt)
+
+
+def time_order(value: str | None) -> datetime:
+    """A sort key for times as ``normalize_time`` writes them; None is the oldest.
+
+    Compare these, not the strings: ``…:00.5Z`` is later than ``…:00Z`` though ``.``
+    sorts before ``Z`` as text.
+    """
+    if not value:
+        return datetime.min.replace(tzinfo=UTC)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)

@@ -245,7 +245,7 @@ class ImageService:
         complete = not any(p.error for p in platforms) and not any(
             a.error for a in resolved.attestations
         )
-        created = max((p.created for p in platforms if p.created), default=None)
+        created = max((p.created for p in platforms if p.created), key=oci.time_order, default=None)
         summary = Summary(
             digest=manifest.digest,
             media_type=manifest.media_type,

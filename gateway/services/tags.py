@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from gateway.errors import GatewayError
-from gateway.models import api
+from gateway.models import api, oci
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService, Summary
@@ -134,7 +135,7 @@ def _created_key(rows: dict[str, api.TagInfo]) -> Callable[[str], Any]:
     """Oldest first, ties by name; undated tags count as the oldest, so they come first
     in ``created`` and last in ``-created`` (newest first)."""
 
-    def key(tag: str) -> tuple[str, str]:
-        return (rows[tag].created or "", tag)
+    def key(tag: str) -> tuple[datetime, str]:
+        return (oci.time_order(rows[tag].created), tag)
 
     return key
