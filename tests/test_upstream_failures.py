@@ -337,6 +337,46 @@ def test_429_passes_retry_after_through(retry_after: str) -> None:
             assert response.headers["retry-after"] == retry_after, endpoint
 
 
+def test_429_on_rows_and_children_is_passed_through() -> None:
+    """The list answers but the per-row (or per-child) requests are rate limited: the
+    page is a 429 with Retry-After, not a 200 of error rows (nor a created order that
+    takes every rate-limited row for undated)."""
+    index = dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": DIGEST,
+                    "size": len(MANIFEST),
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                }
+            ],
+        }
+    )
+
+    async def limited(request: httpx.Request) -> httpx.Response | None:
+        path = request.url.path
+        if path in (f"/v2/app/manifests/{DIGEST}", "/v2/app/manifests/1.0", "/v2/other/tags/list"):
+            return registry_error(429, "TOOMANYREQUESTS", {"Retry-After": "7"})
+        return None
+
+    fake = FakeRegistry(limited)
+    fake.tags = {"app": ["1.0", "multi"], "other": ["1.0"]}
+    fake.manifests["multi"] = (index, OCI_INDEX)
+    with gateway(fake) as client:
+        for url in (
+            "/api/repositories/app/tags?details=true",
+            "/api/repositories/app/tags?sort=-created",
+            "/api/repositories/app/images/multi",
+            "/api/repositories",
+        ):
+            response = client.get(url)
+            assert_error(response, 429, "TOOMANYREQUESTS")
+            assert response.headers["retry-after"] == "7", url
+
+
 def test_429_without_retry_after_has_none() -> None:
     fake = FakeRegistry(_status(429))
     with gateway(fake) as client:

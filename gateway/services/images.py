@@ -141,7 +141,7 @@ class ImageService:
             try:
                 return await self.platform_image(caller, repo, d.digest, d)
             except GatewayError as exc:
-                if exc.status in (401, 403):
+                if exc.status in (401, 403, 429):  # 429: Retry-After for the whole answer
                     raise
                 return self._broken(d, exc)
 

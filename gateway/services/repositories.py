@@ -33,7 +33,7 @@ class RepositoryService:
         try:
             tags = await self.registry.tags(caller, name)
         except GatewayError as exc:
-            if exc.status == 401:
+            if exc.status in (401, 429):  # a login, or Retry-After, for the whole page
                 raise
             if exc.code == "NAME_UNKNOWN":
                 # In the catalog but never tagged: the registry has no tag list for it.

@@ -90,7 +90,7 @@ class TagService:
             try:
                 return _row(tag, await self.images.summary(caller, repo, tag))
             except GatewayError as exc:
-                if exc.status in (401, 403):
+                if exc.status in (401, 403, 429):  # 429: Retry-After for the whole page
                     raise
                 error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
                 return api.TagInfo(name=tag, error=error)
