@@ -658,6 +658,19 @@ def test_without_list_cache_content_by_digest_still_cached(
         assert _upstream(client.get("/api/repositories/multi/oci-index/manifests/1.0.0")) == 1
 
 
+def test_without_content_cache_a_tag_is_fetched_once(
+    make_gateway: Any, registry: FilledRegistry
+) -> None:
+    """Resolving a tag fetches its manifest: with nothing cached, that one GET is the
+    answer, not a first GET by tag and a second by the digest it gave."""
+    image = _image(registry, "oci/app:1.0")
+    with make_gateway(registry.url, content_cache_bytes=0) as client:
+        for _ in range(2):
+            r = client.get("/api/repositories/oci/app/manifests/1.0")
+            assert r.content == image.manifest
+            assert _upstream(r) == 1
+
+
 # -- streaming a large blob -----------------------------------------------------------
 
 

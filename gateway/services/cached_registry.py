@@ -184,6 +184,10 @@ class CachedRegistry:
 
     async def manifest(self, caller: Caller, repo: str, reference: str) -> Manifest:
         """A manifest by tag or digest, verified, from the cache when this caller may."""
+        if not is_digest(reference) and self.tag_digests.get((repo, reference)) is None:
+            # Resolving the tag fetches the manifest: that answer is the one to return
+            # (with the content cache off or full it would be fetched again by digest).
+            return await self._get_manifest(caller, repo, reference)
         digest = await self.resolve(caller, repo, reference)
         blob = self.content.get(digest)
         if blob is not None and blob.media_type:
