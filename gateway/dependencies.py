@@ -11,7 +11,7 @@ from fastapi import Depends, Path, Request
 from gateway.errors import Unauthorized
 from gateway.registry.credentials import ANONYMOUS, Caller, Credentials
 from gateway.registry.names import check_digest, check_name, check_reference, check_tag
-from gateway.services.sessions import COOKIE_NAME
+from gateway.services.sessions import COOKIE_NAME, EXPIRED_COOKIE
 from gateway.state import AppState
 
 
@@ -42,11 +42,21 @@ def basic_credentials(header: str | None) -> Credentials | None:
 
 def get_caller(request: Request, state: State) -> Caller:
     """Who is asking: session cookie, then Basic header, then service account, then anonymous."""
-    session = state.sessions.get(request.cookies.get(COOKIE_NAME))
+    cookie = request.cookies.get(COOKIE_NAME)
+    session = state.sessions.get(cookie)
     if session is not None:
         caller = Caller(session.credentials, "session")
     else:
         creds = basic_credentials(request.headers.get("authorization"))
+        if creds is None and cookie:
+            # A session that ended (logout, expiry, restart) must not quietly turn into
+            # the service account: the SPA has to learn that its user is logged out.
+            raise Unauthorized(
+                "the session has ended: log in again",
+                code="UNAUTHORIZED",
+                detail={"session": "expired"},
+                headers={"Set-Cookie": EXPIRED_COOKIE},
+            )
         fallback = state.service_account or ANONYMOUS
         caller = Caller(creds, "basic") if creds is not None else fallback
     request.state.caller_source = caller.source

@@ -339,3 +339,30 @@ def test_bad_cors_origins_are_refused(monkeypatch: pytest.MonkeyPatch, value: st
     assert "LR_CORS_ORIGINS" in str(info.value)
     with pytest.raises(pydantic.ValidationError):
         Settings(_env_file=None, cors_origins=value.split(","))  # type: ignore[call-arg]
+
+
+def test_an_ended_session_is_401_not_the_service_account(site: Site, make_gateway: Any) -> None:
+    """With a service account configured, a stale cookie must not quietly become it."""
+    service = {"registry_username": "alice", "registry_password": USERS["alice"]}
+    with make_gateway(site.url, **service) as client:
+        assert client.get("/api/repositories/team/app/tags").status_code == 200  # service
+        assert login(client).status_code == 200
+        old = client.cookies.get(COOKIE)
+        assert client.delete("/api/session", headers=XHR).status_code == 204
+        use_cookie(client, old)
+        r = client.get("/api/repositories/team/app/tags")
+        assert r.status_code == 401
+        assert r.json()["error"]["detail"] == {"session": "expired"}
+        assert "www-authenticate" not in r.headers
+        cleared = set_cookie(r)
+        assert cleared.get("max-age") == "0"
+        # Without the cookie the visitor is the service account again.
+        client.cookies.clear()
+        assert client.get("/api/repositories/team/app/tags").status_code == 200
+        # An API client's Basic header still works beside a stale cookie.
+        use_cookie(client, old)
+        basic = base64.b64encode(f"alice:{USERS['alice']}".encode()).decode()
+        r = client.get(
+            "/api/repositories/team/app/tags", headers={"Authorization": f"Basic {basic}"}
+        )
+        assert r.status_code == 200

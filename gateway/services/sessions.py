@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from gateway.registry.credentials import Credentials
 
 COOKIE_NAME = "lr_session"
+#: Set-Cookie value that makes the browser drop a session cookie that no longer works.
+EXPIRED_COOKIE = f'{COOKIE_NAME}=""; Max-Age=0; Path=/api; HttpOnly; SameSite=strict'
 
 
 @dataclass
