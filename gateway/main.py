@@ -17,7 +17,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import __version__
 from gateway.errors import GatewayError, envelope
-from gateway.middleware import CsrfMiddleware, RequestLogMiddleware
+from gateway.middleware import (
+    ApiHeadersMiddleware,
+    BodyLimitMiddleware,
+    CsrfMiddleware,
+    RequestLogMiddleware,
+)
 from gateway.routers import deletes, events, health, images, raw, repositories, session
 from gateway.settings import Settings, get_settings
 from gateway.state import build_state
@@ -142,9 +147,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 
+    # Innermost first: CSRF and body checks run inside CORS, so their refusals carry the
+    # CORS headers a cross-origin SPA needs to read them.
     app.add_middleware(
         CsrfMiddleware, public_url=settings.public_url, cors_origins=settings.cors_origins
     )
+    app.add_middleware(BodyLimitMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -155,5 +163,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Docker-Content-Digest", "ETag", "Retry-After"],
             max_age=600,
         )
+    app.add_middleware(ApiHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)
     return app

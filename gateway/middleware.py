@@ -103,24 +103,13 @@ class CsrfMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._rejected(scope):
-            body = json.dumps(
-                envelope(
-                    "CSRF_FAILED",
-                    "cross-site request refused: send X-Requested-With: XMLHttpRequest "
-                    "from an allowed origin",
-                )
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 403,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
+            await _reject(
+                send,
+                403,
+                "CSRF_FAILED",
+                "cross-site request refused: send X-Requested-With: XMLHttpRequest "
+                "from an allowed origin",
             )
-            await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
 
@@ -140,3 +129,97 @@ class CsrfMiddleware:
             return False
         origin = origin.lower().rstrip("/")
         return origin != self._own_origin(scope) and origin not in self.allowed
+
+
+class ApiHeadersMiddleware:
+    """Headers every /api answer carries unless it set its own: ``nosniff`` (the raw
+    endpoints return registry-supplied bytes), and ``Cache-Control: no-store`` so a
+    shared proxy never keeps one user's lists for another."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {key.lower() for key, _ in headers}
+                if b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class BodyLimitMiddleware:
+    """Request bodies under /api are small JSON documents: refuse larger ones with 413
+    before anything reads them (the registry's event envelopes get a larger limit)."""
+
+    def __init__(self, app: ASGIApp, limit: int = 64 * 1024, events_limit: int = 4 << 20) -> None:
+        self.app = app
+        self.limit = limit
+        self.events_limit = events_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.events_limit if scope.get("path") in CSRF_EXEMPT else self.limit
+        declared = _header(scope, b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _reject(
+                send, 413, "PAYLOAD_TOO_LARGE", f"request bodies are limited to {limit} bytes"
+            )
+            return
+        # Read the body now (it is small), so a chunked one is held to the limit too.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > limit:
+                await _reject(
+                    send, 413, "PAYLOAD_TOO_LARGE", f"request bodies are limited to {limit} bytes"
+                )
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request bodies are limited to {limit} bytes")
+
+
+async def _reject(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps(envelope(code, message)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
