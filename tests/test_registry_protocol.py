@@ -212,3 +212,26 @@ def test_blob_redirect_loops_end() -> None:
         return "followed"
 
     assert run(handler, go) == "UPSTREAM_INVALID"
+
+
+def test_a_document_of_another_media_type_is_not_passed_on() -> None:
+    """The raw endpoint serves a manifest with its media type as Content-Type: a
+    registry answering HTML (or anything else) must not get it onto our origin."""
+    for media_type in ("text/html", "application/javascript", "image/svg+xml"):
+        body = json.dumps(
+            {"schemaVersion": 2, "mediaType": media_type, "config": {}, "layers": []}
+        ).encode()
+
+        def handler(
+            request: httpx.Request, body: bytes = body, mt: str = media_type
+        ) -> httpx.Response:
+            return httpx.Response(200, content=body, headers={"Content-Type": mt})
+
+        async def go(c: RegistryClient) -> str:
+            try:
+                await c.manifest(USER, "app", "latest")
+            except Exception as exc:  # noqa: BLE001
+                return getattr(exc, "code", type(exc).__name__)
+            return "served"
+
+        assert run(handler, go) == "UPSTREAM_INVALID", media_type

@@ -750,3 +750,15 @@ def test_deeply_nested_documents_are_upstream_invalid(body: bytes) -> None:
 
 def test_deeply_nested_event_envelope_is_ignored() -> None:
     assert repositories_named(DEEP) == (0, [])
+
+
+@pytest.mark.parametrize(
+    "tag", ["3b9c1d2", "0a1b2c3d4e5f", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"]
+)
+def test_bare_commit_ids_are_not_versions(tag: str) -> None:
+    assert version_key(tag) is None
+
+
+@pytest.mark.parametrize("tag", ["1234567", "20240102", "1.0.0", "3.19-alpine"])
+def test_numbers_and_versions_stay_versions(tag: str) -> None:
+    assert version_key(tag) is not None

@@ -188,6 +188,12 @@ def manifest_media_type(body: bytes, content_type: str | None) -> str:
         kind = header
     else:
         kind = mt.OCI_INDEX if has_index else mt.OCI_MANIFEST
+    if kind not in mt.MANIFEST_TYPES:
+        # Never pass an arbitrary type on: the raw endpoint serves it as Content-Type.
+        raise UpstreamInvalid(
+            "the registry answered a document that is not a manifest",
+            detail={"media_type": kind[:200]},
+        )
     if kind in mt.INDEX_TYPES and has_image or kind in mt.IMAGE_MANIFEST_TYPES and has_index:
         raise UpstreamInvalid("the manifest's content does not match its media type")
     return kind
