@@ -504,4 +504,10 @@ def test_repository_that_was_never_tagged_has_no_tags(
     """Listed in the catalog, so known: 0 tags, not an error row."""
     with make_gateway(untagged_registry.url) as client:
         page = client.get("/api/repositories").json()
+        # The tag page agrees once the catalog showed the repository exists...
+        tags = client.get("/api/repositories/ci/untagged/tags?details=true")
+        assert tags.status_code == 200, tags.text
+        assert tags.json() == {"repository": "ci/untagged", "total": 0, "next": None, "tags": []}
+        # ...and an unknown repository is still 404.
+        _error(client.get("/api/repositories/ci/unknown/tags"), 404, "NAME_UNKNOWN")
     assert page["repositories"] == [{"name": "ci/untagged", "tag_count": 0, "error": None}]

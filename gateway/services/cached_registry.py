@@ -16,6 +16,7 @@ Isolation rules (content is immutable, access is not):
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -90,6 +91,14 @@ class CachedRegistry:
             return tags
 
         return await self._once(("tags", caller.key, repo), fetch)
+
+    def in_cached_catalog(self, caller: Caller, repo: str) -> bool:
+        """Whether the catalog cached for this caller lists ``repo`` (False if none is)."""
+        names = self.catalogs.get((caller.key,))
+        if not names:
+            return False
+        i = bisect.bisect_left(names, repo)
+        return i < len(names) and names[i] == repo
 
     async def ensure_access(
         self, caller: Caller, repo: str, proof: Callable[[], Awaitable[object]] | None = None

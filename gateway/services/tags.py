@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, NotFound
 from gateway.models import api, oci
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
@@ -109,7 +109,15 @@ class TagService:
         sort: Sort,
         details: bool,
     ) -> api.TagPage:
-        tags = await self.registry.tags(caller, repo)
+        try:
+            tags = await self.registry.tags(caller, repo)
+        except NotFound as exc:
+            # Never tagged (pushed by digest only): the registry has no tag list for it,
+            # but the caller's catalog, when we hold it, shows it exists — 0 tags, as on
+            # the repositories page. Not worth a whole catalog walk for a 404, though.
+            if exc.code != "NAME_UNKNOWN" or not self.registry.in_cached_catalog(caller, repo):
+                raise
+            tags = []
         if q:
             needle = q.lower()
             tags = [t for t in tags if needle in t.lower()]
