@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     read_timeout: float = Field(default=30.0, gt=0)
     pool_max_connections: int = Field(default=100, ge=1)
     pool_max_keepalive: int = Field(default=20, ge=0)
+    pool_max_downloads: int = Field(default=50, ge=1)
     max_config_bytes: int = Field(default=16 * MiB, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

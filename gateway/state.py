@@ -35,16 +35,19 @@ class AppState:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        if self.client.downloads is not self.http:
+            await self.client.downloads.aclose()
 
 
-def build_http(settings: Settings) -> httpx.AsyncClient:
+def build_http(settings: Settings, max_connections: int | None = None) -> httpx.AsyncClient:
+    connections = max_connections or settings.pool_max_connections
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             settings.read_timeout, connect=settings.connect_timeout, pool=settings.read_timeout
         ),
         limits=httpx.Limits(
-            max_connections=settings.pool_max_connections,
-            max_keepalive_connections=settings.pool_max_keepalive,
+            max_connections=connections,
+            max_keepalive_connections=min(settings.pool_max_keepalive, connections),
         ),
         headers={"User-Agent": f"light-registry/{__version__}"},
         follow_redirects=False,
@@ -53,6 +56,8 @@ def build_http(settings: Settings) -> httpx.AsyncClient:
 
 
 def build_state(settings: Settings, http: httpx.AsyncClient | None = None) -> AppState:
+    """Everything the app needs. An ``http`` given (tests) serves downloads too."""
+    downloads = None if http else build_http(settings, settings.pool_max_downloads)
     http = http or build_http(settings)
     client = RegistryClient(
         http,
@@ -62,6 +67,7 @@ def build_state(settings: Settings, http: httpx.AsyncClient | None = None) -> Ap
         tokens=TokenCache(),
         policy=RealmPolicy(settings.registry_url, settings.token_realm_allowlist),
         overall_timeout=settings.read_timeout * 2,
+        downloads=downloads,
     )
     registry = CachedRegistry(
         client,

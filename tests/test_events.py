@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,10 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from gateway.main import create_app
-from gateway.settings import Settings
+from tests.support.gateway_server import GatewayServer
 from tests.support.images import Pusher, push_image
 from tests.support.registry import RegistryProcess, free_port
 
@@ -31,38 +28,6 @@ def _shared_dir() -> Path:
 
 
 REALWORLD = _shared_dir() / "fixtures" / "realworld"
-
-
-class GatewayServer:
-    """A gateway served by uvicorn on 127.0.0.1 in a background thread."""
-
-    def __init__(self, registry_url: str, port: int, **settings: Any) -> None:
-        app = create_app(Settings(_env_file=None, registry_url=registry_url, **settings))  # type: ignore[call-arg]
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.url = f"http://127.0.0.1:{port}"
-        self.thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
-
-    def start(self) -> GatewayServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        with httpx.Client(trust_env=False, timeout=2) as client:
-            while time.monotonic() < deadline:
-                if not self.thread.is_alive():
-                    raise RuntimeError("the gateway server exited while starting")
-                try:
-                    if client.get(f"{self.url}/api/health").status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("the gateway server did not become healthy")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive(), "the gateway server did not stop"
 
 
 @pytest.fixture(scope="module")

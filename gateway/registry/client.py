@@ -262,6 +262,7 @@ class RegistryClient(Upstream):
             subject="blob",
             follow_redirects=True,
             headers={"Accept-Encoding": "identity"},
+            download=True,
         )
 
     async def stream(self, response: httpx.Response) -> AsyncIterator[bytes]:

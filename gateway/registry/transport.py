@@ -40,8 +40,12 @@ class Upstream:
         tokens: TokenCache | None = None,
         policy: RealmPolicy | None = None,
         overall_timeout: float = 60.0,
+        downloads: httpx.AsyncClient | None = None,
     ) -> None:
         self.http = http
+        # Blob downloads hold a connection for as long as the browser reads: a pool of
+        # their own keeps many slow downloads from starving every other request.
+        self.downloads = downloads or http
         self.base = registry_url.rstrip("/")
         self.page_size = max(1, min(page_size, 1000))
         self.tokens = tokens or TokenCache()
@@ -50,8 +54,8 @@ class Upstream:
         self.totals = UpstreamTotals()
         self.overall_timeout = overall_timeout
         self._sem = asyncio.Semaphore(concurrency)
-        hooks = http.event_hooks.setdefault("request", [])
-        hooks.append(self._count)
+        for client in {id(http): http, id(self.downloads): self.downloads}.values():
+            client.event_hooks.setdefault("request", []).append(self._count)
 
     async def _count(self, request: httpx.Request) -> None:
         self.totals.count(kind_of(request.url.path))
@@ -70,6 +74,7 @@ class Upstream:
         follow_redirects: bool = False,
         ok: tuple[int, ...] = (200,),
         auth: RegistryAuth | None = None,
+        download: bool = False,
     ) -> httpx.Response:
         """Send one request (with auth); return the open response if its status is ``ok``.
 
@@ -77,7 +82,8 @@ class Upstream:
         ``auth`` may be passed in to look at the flow afterwards (did it authenticate?).
         """
         auth = auth or RegistryAuth(caller, scope, self.tokens, self.policy, self.hints)
-        request = self.http.build_request(
+        http = self.downloads if download else self.http
+        request = http.build_request(
             method, self.base + path, params=params, headers=headers, content=content
         )
         async with self._sem:
@@ -85,7 +91,7 @@ class Upstream:
                 # httpx's read timeout is per read: headers trickling in a byte at a time
                 # would never trip it. The overall deadline bounds the whole exchange.
                 async with asyncio.timeout(self.overall_timeout):
-                    response = await self.http.send(
+                    response = await http.send(
                         request, auth=auth, stream=True, follow_redirects=False
                     )
                     hops = 0
@@ -99,7 +105,7 @@ class Upstream:
                         if hops > MAX_REDIRECTS:
                             raise UpstreamInvalid("the registry redirected too many times")
                         self.policy.check_redirect(str(target.url))
-                        response = await self.http.send(target, stream=True)
+                        response = await http.send(target, stream=True)
             except TimeoutError:
                 raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
             except httpx.HTTPError as exc:

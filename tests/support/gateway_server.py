@@ -1,0 +1,46 @@
+"""A gateway served for real (uvicorn on 127.0.0.1, in a background thread), for tests
+that need a listening server: registry notifications, streaming over real sockets."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+import uvicorn
+
+from gateway.main import create_app
+from gateway.settings import Settings
+
+
+class GatewayServer:
+    """A gateway served by uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, registry_url: str, port: int, **settings: Any) -> None:
+        app = create_app(Settings(_env_file=None, registry_url=registry_url, **settings))  # type: ignore[call-arg]
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.url = f"http://127.0.0.1:{port}"
+        self.thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
+
+    def start(self) -> GatewayServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        with httpx.Client(trust_env=False, timeout=2) as client:
+            while time.monotonic() < deadline:
+                if not self.thread.is_alive():
+                    raise RuntimeError("the gateway server exited while starting")
+                try:
+                    if client.get(f"{self.url}/api/health").status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("the gateway server did not become healthy")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "the gateway server did not stop"
