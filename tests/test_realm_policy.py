@@ -581,7 +581,7 @@ def mocked_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Stand
     """Make the gateway's one httpx client talk to a stand-in instead of the network."""
 
     def use(stand_in: StandIn) -> None:
-        def build_http(settings: Any) -> httpx.AsyncClient:
+        def build_http(settings: Any, max_connections: int | None = None) -> httpx.AsyncClient:
             return httpx.AsyncClient(transport=httpx.MockTransport(stand_in))
 
         monkeypatch.setattr(gateway.state, "build_http", build_http)
