@@ -50,9 +50,8 @@ class TokenCache:
         token = self._tokens.get(key)
         if token is None:
             return None
-        margin = min(RENEW_MARGIN, (token.expires_at - time.monotonic()) / 2 + RENEW_MARGIN / 2)
-        if time.monotonic() >= token.expires_at - max(margin, 1.0):
-            self._tokens.pop(key, None)
+        if token.expires_at - time.monotonic() <= RENEW_MARGIN:
+            self._tokens.pop(key, None)  # renewed a little before it expires
             return None
         return token.value
 
@@ -128,23 +127,41 @@ class RegistryAuth(httpx.Auth):
             scopes.append(self.scope)
         return scopes
 
-    def _apply_cached(self, request: httpx.Request) -> None:
+    def _bearer_known(self) -> bool:
+        return self.hints.scheme == "bearer" and bool(self.hints.realm) and bool(self.scope)
+
+    def _apply_cached(self, request: httpx.Request) -> bool:
+        """Put a cached token (or Basic credentials) on the request; False if none fits."""
         creds = self.caller.credentials
-        if self.hints.scheme == "bearer" and self.hints.realm and self.scope:
-            key = self.tokens.key(self.caller, self.hints.realm, self.hints.service, [self.scope])
+        if self._bearer_known():
+            key = self.tokens.key(
+                self.caller, self.hints.realm or "", self.hints.service, [self.scope or ""]
+            )
             token = self.tokens.get(key)
             if token:
                 request.headers["Authorization"] = f"Bearer {token}"
+                return True
         elif self.hints.scheme == "basic" and creds is not None:
             request.headers["Authorization"] = creds.basic_header()
+            return True
+        return False
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         self._last = request
-        self._apply_cached(request)
-        response = yield request
         bearer_tries = 0
+        if not self._apply_cached(request) and self._bearer_known():
+            # A token registry, and no token cached for this scope (new, or renewed before
+            # expiry): fetch one first instead of learning the challenge again from a 401.
+            realm = self.policy.check(self.hints.realm)
+            service, scopes = self.hints.service, [self.scope or ""]
+            token_response = yield self._token_request(realm, service, scopes)
+            fresh, lifetime = await self._read_token(token_response)
+            self.tokens.put(self.tokens.key(self.caller, realm, service, scopes), fresh, lifetime)
+            request.headers["Authorization"] = f"Bearer {fresh}"
+            bearer_tries = 1  # counts as the first try: one retry remains
+        response = yield request
         basic_tried = request.headers.get("Authorization", "").startswith("Basic ")
         while response.status_code == 401:
             challenges = parse_challenges(", ".join(response.headers.get_list("www-authenticate")))

@@ -1,0 +1,126 @@
+"""Bearer tokens: cached per caller, realm, service and scopes; renewed before expiry."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+import gateway.registry.auth as auth_module
+from gateway.registry.auth import RENEW_MARGIN, TokenCache
+from gateway.registry.client import RegistryClient
+from gateway.registry.credentials import Caller, Credentials
+
+ALICE = Caller(Credentials("alice", "alice-pw"), "basic")
+BOB = Caller(Credentials("bob", "bob-pw"), "basic")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 10_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(auth_module, "time", SimpleNamespace(monotonic=fake.monotonic))
+    return fake
+
+
+def test_tokens_are_renewed_a_little_before_they_expire(clock: Clock) -> None:
+    cache = TokenCache()
+    key = cache.key(ALICE, "https://r/token", "svc", ["repository:a:pull"])
+    cache.put(key, "t1", 300)
+    clock.now += 300 - RENEW_MARGIN - 1
+    assert cache.get(key) == "t1"
+    clock.now += 1
+    assert cache.get(key) is None  # within the margin: fetch a new one
+    cache.put(key, "t2", 10)  # shorter than the spec's 60 s default counts as 60 s
+    clock.now += 60 - RENEW_MARGIN - 1
+    assert cache.get(key) == "t2"
+
+
+def test_keys_separate_callers_and_scopes() -> None:
+    cache = TokenCache()
+    a = cache.key(ALICE, "https://r/token", "svc", ["repository:a:pull"])
+    b = cache.key(BOB, "https://r/token", "svc", ["repository:a:pull"])
+    wider = cache.key(ALICE, "https://r/token", "svc", ["repository:a:pull", "registry:catalog:*"])
+    cache.put(a, "alice-token", 300)
+    assert cache.get(b) is None and cache.get(wider) is None
+    assert cache.key(ALICE, "https://r/token", "svc", ["b", "a", "a"]) == cache.key(
+        ALICE, "https://r/token", "svc", ["a", "b"]
+    )
+    cache.drop_caller(ALICE.key)
+    assert cache.get(a) is None
+
+
+def test_the_flow_fetches_a_new_token_before_the_old_one_expires(clock: Clock) -> None:
+    issued: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.test":
+            token = f"tok-{len(issued)}"
+            issued.append(token)
+            return httpx.Response(200, json={"token": token, "expires_in": 60})
+        if request.headers.get("authorization") == f"Bearer {issued[-1] if issued else ''}":
+            return httpx.Response(200, json={"name": "app", "tags": ["1"]})
+        challenge = (
+            'Bearer realm="https://auth.test/token",service="svc",scope="repository:app:pull"'
+        )
+        return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            from gateway.registry.realm_policy import RealmPolicy
+
+            policy = RealmPolicy("https://registry.test", ["auth.test"])
+            client = RegistryClient(http, "https://registry.test", policy=policy)
+            assert await client.tags(ALICE, "app") == ["1"]
+            assert await client.tags(ALICE, "app") == ["1"]
+            assert issued == ["tok-0"]  # reused
+            clock.now += 60 - RENEW_MARGIN + 1
+            before = client.totals.requests
+            assert await client.tags(ALICE, "app") == ["1"]
+            assert issued == ["tok-0", "tok-1"]
+            # renewed before use: no request was refused on the way
+            assert client.totals.requests - before == 2  # token, tags
+
+    asyncio.run(go())
+
+
+def test_a_new_scope_gets_its_token_before_the_request_not_after_a_401() -> None:
+    seen: list[tuple[str, str, bool]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, request.url.path, "authorization" in request.headers))
+        if request.url.host == "auth.test":
+            scope = request.url.params["scope"]
+            return httpx.Response(200, json={"token": "for-" + scope, "expires_in": 300})
+        name = request.url.path.removeprefix("/v2/").removesuffix("/tags/list")
+        if request.headers.get("authorization") == f"Bearer for-repository:{name}:pull":
+            return httpx.Response(200, json={"name": name, "tags": ["1"]})
+        challenge = (
+            f'Bearer realm="https://auth.test/token",service="svc",scope="repository:{name}:pull"'
+        )
+        return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            from gateway.registry.realm_policy import RealmPolicy
+
+            policy = RealmPolicy("https://registry.test", ["auth.test"])
+            client = RegistryClient(http, "https://registry.test", policy=policy)
+            await client.tags(ALICE, "first")  # learns the realm from a 401
+            assert [s[0] for s in seen] == ["registry.test", "auth.test", "registry.test"]
+            seen.clear()
+            await asyncio.gather(*(client.tags(ALICE, f"repo{i}") for i in range(5)))
+            assert sum(1 for s in seen if s[0] == "auth.test") == 5
+            registry_calls = [s for s in seen if s[0] == "registry.test"]
+            assert len(registry_calls) == 5 and all(s[2] for s in registry_calls)
+
+    asyncio.run(go())
