@@ -173,9 +173,7 @@ class BodyLimitMiddleware:
         limit = self.events_limit if scope.get("path") in CSRF_EXEMPT else self.limit
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _reject(
-                send, 413, "PAYLOAD_TOO_LARGE", f"request bodies are limited to {limit} bytes"
-            )
+            await _too_large(send, limit)
             return
         # Read the body now (it is small), so a chunked one is held to the limit too.
         chunks: list[bytes] = []
@@ -187,9 +185,7 @@ class BodyLimitMiddleware:
             body = message.get("body", b"")
             size += len(body)
             if size > limit:
-                await _reject(
-                    send, 413, "PAYLOAD_TOO_LARGE", f"request bodies are limited to {limit} bytes"
-                )
+                await _too_large(send, limit)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
