@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -48,5 +50,45 @@ def test_slow_downloads_do_not_starve_other_requests(registry_factory: Any) -> N
         with httpx.Client(trust_env=False, timeout=10) as client:
             whole = client.get(url).content
         assert hashlib.sha256(whole).hexdigest() == digest.split(":", 1)[1]
+    finally:
+        server.stop()
+
+
+def test_downloads_queued_for_the_pool_do_not_hold_up_api_calls(registry_factory: Any) -> None:
+    """Downloads waiting for a free download connection must not take the slots of the
+    upstream concurrency limit that API calls need meanwhile."""
+    reg: RegistryProcess = registry_factory()
+    data = os.urandom(BLOB_BYTES)
+    with Pusher(reg.url) as p:
+        digest = p.push_blob("big/blob", data)
+        push_image(p, "small/app", "1.0")
+    server = GatewayServer(
+        reg.url, free_port(), upstream_concurrency=2, pool_max_downloads=1, read_timeout=4.0
+    ).start()
+    url = f"{server.url}/api/repositories/big/blob/blobs/{digest}"
+
+    def queued_download() -> None:
+        with contextlib.suppress(httpx.HTTPError), httpx.Client(trust_env=False, timeout=20) as c:
+            c.get(url)  # waits for the one download connection (504 when it gives up)
+
+    try:
+        with contextlib.ExitStack() as stack, httpx.Client(trust_env=False, timeout=20) as api:
+            client = stack.enter_context(httpx.Client(trust_env=False, timeout=20))
+            response = stack.enter_context(client.stream("GET", url))
+            assert response.status_code == 200
+            reader = response.iter_raw(64 * 1024)
+            next(reader)  # holds the download pool's only connection, stalled
+            waiting = [threading.Thread(target=queued_download) for _ in range(2)]
+            for thread in waiting:
+                thread.start()
+            time.sleep(0.5)  # both are queued for the download pool now
+            started = time.monotonic()
+            r = api.get(f"{server.url}/api/repositories/small/app/tags?details=true")
+            elapsed = time.monotonic() - started
+            assert r.status_code == 200, r.text
+            assert elapsed < 2.0, f"the API call waited {elapsed:.1f}s behind queued downloads"
+            assert len(b"".join(reader)) > 0
+            for thread in waiting:
+                thread.join(timeout=20)
     finally:
         server.stop()

@@ -54,6 +54,9 @@ class Upstream:
         self.totals = UpstreamTotals()
         self.overall_timeout = overall_timeout
         self._sem = asyncio.Semaphore(concurrency)
+        # Downloads wait for their own slots: a download queued behind a full download
+        # pool must not hold one of the slots every API call needs meanwhile.
+        self._download_sem = asyncio.Semaphore(concurrency)
         for client in {id(http): http, id(self.downloads): self.downloads}.values():
             client.event_hooks.setdefault("request", []).append(self._count)
 
@@ -86,7 +89,7 @@ class Upstream:
         request = http.build_request(
             method, self.base + path, params=params, headers=headers, content=content
         )
-        async with self._sem:
+        async with self._download_sem if download else self._sem:
             try:
                 # httpx's read timeout is per read: headers trickling in a byte at a time
                 # would never trip it. The overall deadline bounds the whole exchange.
