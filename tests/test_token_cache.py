@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import httpx
 import pytest
 
 import gateway.registry.auth as auth_module
+from gateway.errors import UpstreamUnavailable
 from gateway.registry.auth import RENEW_MARGIN, TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
@@ -122,5 +124,55 @@ def test_a_new_scope_gets_its_token_before_the_request_not_after_a_401() -> None
             assert sum(1 for s in seen if s[0] == "auth.test") == 5
             registry_calls = [s for s in seen if s[0] == "registry.test"]
             assert len(registry_calls) == 5 and all(s[2] for s in registry_calls)
+
+    asyncio.run(go())
+
+
+def _moving_registry(
+    realm: dict[str, str], seen: list[str], old_realm_up: bool
+) -> Callable[[httpx.Request], httpx.Response]:
+    """A token registry whose token service moves from auth-a to auth-b mid-test."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        if request.url.host.startswith("auth-"):
+            if not old_realm_up and not str(request.url).startswith(realm["now"]):
+                raise httpx.ConnectError("the old token service is gone")
+            return httpx.Response(200, json={"token": "t-" + request.url.host, "expires_in": 300})
+        name = request.url.path.removeprefix("/v2/").removesuffix("/tags/list")
+        if request.headers.get("authorization") == "Bearer t-" + httpx.URL(realm["now"]).host:
+            return httpx.Response(200, json={"name": name, "tags": ["1"]})
+        error = ',error="invalid_token"' if "authorization" in request.headers else ""
+        challenge = (
+            f'Bearer realm="{realm["now"]}",service="svc",scope="repository:{name}:pull"{error}'
+        )
+        return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+
+    return handler
+
+
+@pytest.mark.parametrize("old_realm_up", [True, False])
+def test_a_token_service_that_moved_is_learned_again(old_realm_up: bool) -> None:
+    """The realm learned once is no longer where tokens come from: the gateway must not
+    keep fetching tokens there for every new scope, failing for good."""
+    realm = {"now": "https://auth-a.test/token"}
+    seen: list[str] = []
+
+    async def go() -> None:
+        handler = _moving_registry(realm, seen, old_realm_up)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            from gateway.registry.realm_policy import RealmPolicy
+
+            policy = RealmPolicy("https://registry.test", ["auth-a.test", "auth-b.test"])
+            client = RegistryClient(http, "https://registry.test", policy=policy)
+            assert await client.tags(ALICE, "first") == ["1"]
+            realm["now"] = "https://auth-b.test/token"
+            seen.clear()
+            if not old_realm_up:
+                with pytest.raises(UpstreamUnavailable):  # one request learns it the hard way
+                    await client.tags(ALICE, "second")
+            assert await client.tags(ALICE, "second") == ["1"]
+            assert await client.tags(ALICE, "third") == ["1"]
+            assert seen[-2:] == ["auth-b.test", "registry.test"]  # straight to the new one
 
     asyncio.run(go())

@@ -151,22 +151,33 @@ class RegistryAuth(httpx.Auth):
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         self._last = request
         bearer_tries = 0
+        proactive: tuple[str, str] | None = None  # the realm and service of a token fetched first
         if not self._apply_cached(request) and self._bearer_known():
             # A token registry, and no token cached for this scope (new, or renewed before
             # expiry): fetch one first instead of learning the challenge again from a 401.
             realm = self.policy.check(self.hints.realm)
             service, scopes = self.hints.service, [self.scope or ""]
-            token_response = yield self._token_request(realm, service, scopes)
-            fresh, lifetime = await self._read_token(token_response)
+            try:
+                token_response = yield self._token_request(realm, service, scopes)
+                fresh, lifetime = await self._read_token(token_response)
+            except BaseException:
+                # The realm learned earlier may be stale (the registry moved its token
+                # service): the next request learns the current one from a challenge.
+                self._forget_hints(realm, service)
+                raise
             self.tokens.put(self.tokens.key(self.caller, realm, service, scopes), fresh, lifetime)
             request.headers["Authorization"] = f"Bearer {fresh}"
             bearer_tries = 1  # counts as the first try: one retry remains
+            proactive = (realm, service)
         response = yield request
         basic_tried = request.headers.get("Authorization", "").startswith("Basic ")
         while response.status_code == 401:
             challenges = parse_challenges(", ".join(response.headers.get_list("www-authenticate")))
             bearer = find(challenges, "bearer")
             if bearer is not None:
+                if proactive is not None and (bearer.realm, bearer.service or "") != proactive:
+                    bearer_tries = 0  # the registry names another token service now
+                proactive = None
                 if bearer_tries >= 2:
                     self.denied_scope = bearer.error == "insufficient_scope"
                     return
@@ -201,6 +212,10 @@ class RegistryAuth(httpx.Auth):
             if basic is not None:
                 self.hints.scheme = "basic"
             return
+
+    def _forget_hints(self, realm: str, service: str) -> None:
+        if (self.hints.realm, self.hints.service) == (realm, service):
+            self.hints.scheme, self.hints.realm, self.hints.service = None, None, ""
 
     def _token_request(self, realm: str, service: str, scopes: list[str]) -> httpx.Request:
         params: list[tuple[str, str | int | float | bool | None]] = []
