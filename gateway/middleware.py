@@ -167,7 +167,11 @@ class BodyLimitMiddleware:
         self.events_limit = events_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+        if (
+            scope["type"] != "http"
+            or scope.get("method") in ("GET", "HEAD", "OPTIONS")
+            or not scope.get("path", "").startswith("/api/")
+        ):
             await self.app(scope, receive, send)
             return
         limit = self.events_limit if scope.get("path") in CSRF_EXEMPT else self.limit

@@ -34,9 +34,11 @@ class AppState:
     service_account: Caller | None
 
     async def aclose(self) -> None:
-        await self.http.aclose()
-        if self.client.downloads is not self.http:
-            await self.client.downloads.aclose()
+        try:
+            await self.http.aclose()
+        finally:
+            if self.client.downloads is not self.http:
+                await self.client.downloads.aclose()
 
 
 def build_http(settings: Settings, max_connections: int | None = None) -> httpx.AsyncClient:
