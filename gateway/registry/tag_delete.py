@@ -68,6 +68,18 @@ async def _retag(
 ) -> None:
     """Point ``tag`` at the manifest ``digest`` again (its bytes, as stored)."""
     original = await client.manifest(caller, name, digest)
+    await _put_manifest(client, caller, name, tag, original.body, original.media_type, scope)
+
+
+async def _put_manifest(
+    client: RegistryClient,
+    caller: Caller,
+    name: str,
+    tag: str,
+    body: bytes,
+    media_type: str,
+    scope: str,
+) -> None:
     put = await client.send(
         "PUT",
         f"/v2/{name}/manifests/{tag}",
@@ -75,8 +87,8 @@ async def _retag(
         scope=scope,
         subject="manifest",
         ok=(201,),
-        content=original.body,
-        headers={"Content-Type": original.media_type},
+        content=body,
+        headers={"Content-Type": media_type},
     )
     await put.aclose()
 
@@ -129,15 +141,5 @@ async def _push_placeholder(
             "layers": [],
         }
     ).encode()
-    put = await client.send(
-        "PUT",
-        f"/v2/{name}/manifests/{tag}",
-        caller,
-        scope=scope,
-        subject="manifest",
-        ok=(201,),
-        content=manifest,
-        headers={"Content-Type": mt.OCI_MANIFEST},
-    )
-    await put.aclose()
+    await _put_manifest(client, caller, name, tag, manifest, mt.OCI_MANIFEST, scope)
     return sha256_digest(manifest)

@@ -31,6 +31,7 @@ from gateway.registry.credentials import Caller
 from gateway.registry.names import is_digest
 
 T = TypeVar("T")
+P = TypeVar("P", oci.Index, oci.ImageManifest, oci.ImageConfig)
 
 
 class CachedRegistry:
@@ -146,26 +147,24 @@ class CachedRegistry:
 
     # -- parsed documents (by digest: parsing is the main CPU cost of a cold page) -------
 
+    def _parsed_as(self, digest: str, body: bytes, kind: type[P], parse: Callable[[bytes], P]) -> P:
+        parsed = self._parsed.get(digest)
+        if isinstance(parsed, kind):
+            return parsed
+        fresh = parse(body)
+        self._parsed[digest] = fresh
+        return fresh
+
     def index(self, manifest: Manifest) -> oci.Index:
-        parsed = self._parsed.get(manifest.digest)
-        if not isinstance(parsed, oci.Index):
-            parsed = oci.parse_index(manifest.body)
-            self._parsed[manifest.digest] = parsed
-        return parsed
+        return self._parsed_as(manifest.digest, manifest.body, oci.Index, oci.parse_index)
 
     def image_manifest(self, manifest: Manifest) -> oci.ImageManifest:
-        parsed = self._parsed.get(manifest.digest)
-        if not isinstance(parsed, oci.ImageManifest):
-            parsed = oci.parse_image_manifest(manifest.body)
-            self._parsed[manifest.digest] = parsed
-        return parsed
+        return self._parsed_as(
+            manifest.digest, manifest.body, oci.ImageManifest, oci.parse_image_manifest
+        )
 
     def image_config(self, digest: str, body: bytes) -> oci.ImageConfig:
-        parsed = self._parsed.get(digest)
-        if not isinstance(parsed, oci.ImageConfig):
-            parsed = oci.parse_config(body)
-            self._parsed[digest] = parsed
-        return parsed
+        return self._parsed_as(digest, body, oci.ImageConfig, oci.parse_config)
 
     async def resolve(self, caller: Caller, repo: str, reference: str) -> str:
         """The digest a tag points at (or the digest itself), for this caller."""

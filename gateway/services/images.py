@@ -24,6 +24,10 @@ from gateway.services.platforms import choose_platform, is_runnable, platform_la
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 
 
+def unsupported(manifest: Manifest, message: str = "unsupported manifest type") -> NotFound:
+    return NotFound(message, code="MANIFEST_UNKNOWN", detail={"media_type": manifest.media_type})
+
+
 def _error(exc: GatewayError) -> api.ErrorBody:
     return api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
 
@@ -83,11 +87,7 @@ class ImageService:
         self, caller: Caller, repo: str, manifest: Manifest, descriptor: oci.Descriptor | None
     ) -> api.PlatformImage:
         if manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
-            raise NotFound(
-                "not an image manifest",
-                code="MANIFEST_UNKNOWN",
-                detail={"media_type": manifest.media_type},
-            )
+            raise unsupported(manifest, "not an image manifest")
         image = self.registry.image_manifest(manifest)
         config = oci.ImageConfig()
         config_type = image.config.media_type
@@ -187,11 +187,7 @@ class ImageService:
             return Resolved(
                 "image", [image], [], image.size, image.annotations, image.artifact_type
             )
-        raise NotFound(
-            "unsupported manifest type",
-            code="MANIFEST_UNKNOWN",
-            detail={"media_type": manifest.media_type},
-        )
+        raise unsupported(manifest)
 
     async def detail(self, caller: Caller, repo: str, reference: str) -> api.ImageDetail:
         manifest = await self.registry.manifest(caller, repo, reference)
@@ -276,11 +272,7 @@ class ImageService:
             child = choose_platform(index, platform, os_version)
             manifest = await self.registry.manifest(caller, repo, child.digest)
         if manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
-            raise NotFound(
-                "unsupported manifest type",
-                code="MANIFEST_UNKNOWN",
-                detail={"media_type": manifest.media_type},
-            )
+            raise unsupported(manifest)
         image = self.registry.image_manifest(manifest)
         body = await self.registry.config(caller, repo, image.config.digest)
         config = self.registry.image_config(image.config.digest, body)
