@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -23,11 +24,16 @@ from gateway.middleware import (
     CsrfMiddleware,
     RequestLogMiddleware,
 )
-from gateway.routers import deletes, events, health, images, raw, repositories, session
+from gateway.routers import config, deletes, events, health, images, raw, repositories, session
 from gateway.settings import Settings, get_settings
 from gateway.state import build_state
+from gateway.web.html_headers import HtmlHeadersMiddleware
+from gateway.web.static_site import StaticSite
 
 log = logging.getLogger("gateway")
+
+# The reference UI, shipped in the package: served at / when LR_SPA_DIR is unset.
+REFERENCE_UI = Path(__file__).resolve().parent / "web" / "ui"
 
 
 def operation_id(route: APIRoute) -> str:
@@ -62,7 +68,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        code, message = "NOT_FOUND", "no such route"
+        default = exc.detail == "Not Found"
+        code, message = "NOT_FOUND", "no such route" if default else str(exc.detail)
     elif exc.status_code == 405:
         code, message = "METHOD_NOT_ALLOWED", "method not allowed on this route"
     else:
@@ -132,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in (
         health.router,
+        config.router,
         repositories.router,
         images.router,
         raw.router,
@@ -140,6 +148,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events.router,
     ):
         app.include_router(router)
+
+    # Whatever no route matched is the SPA's: a file of it, index.html (history
+    # routing), or a 404/405 envelope for the gateway's own paths.
+    if settings.spa_dir is not None:
+        app.router.default = StaticSite(settings.spa_dir)
+    else:
+        app.router.default = StaticSite(REFERENCE_UI, immutable_assets=False)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(GatewayError, _gateway_error)
@@ -164,5 +179,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(ApiHeadersMiddleware)
+    app.add_middleware(HtmlHeadersMiddleware, csp=settings.csp)
     app.add_middleware(RequestLogMiddleware)
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -17,6 +18,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 MiB = 1024 * 1024
 _LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
 _DNS_NAME_RE = re.compile(rf"{_LABEL}(\.{_LABEL})*", re.ASCII)
+_PULL_HOST_RE = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+# The Content-Security-Policy of every HTML answer (the SPA, the reference UI, the docs).
+DEFAULT_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 
 
 def _split_csv(value: object) -> object:
@@ -73,6 +81,10 @@ class Settings(BaseSettings):
     max_config_bytes: int = Field(default=16 * MiB, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    spa_dir: Path | None = None
+    csp: str = DEFAULT_CSP
+    pull_host: str | None = None
+
     @field_validator("cors_origins", "token_realm_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -120,6 +132,40 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin like https://ui.example.com")
             out.append(origin.rstrip("/"))
         return out
+
+    @field_validator("spa_dir")
+    @classmethod
+    def _spa_dir(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a folder (point it at a built SPA, e.g. dist/)")
+        if not (value / "index.html").is_file():
+            raise ValueError(f"{value} has no index.html (is it the output of a build?)")
+        return value.resolve()
+
+    @field_validator("csp")
+    @classmethod
+    def _csp(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(c in value for c in "\r\n\x00"):
+            raise ValueError("must be one non-empty header line")
+        return value
+
+    @field_validator("pull_host")
+    @classmethod
+    def _pull_host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if _PULL_HOST_RE.fullmatch(value) is None:
+            raise ValueError("must be host[:port] as used in docker pull, without a scheme")
+        return value
+
+    @property
+    def registry_pull_host(self) -> str:
+        """What ``docker pull`` names: LR_PULL_HOST, else the registry URL's host[:port]."""
+        return self.pull_host or urlsplit(self.registry_url).netloc
 
     @property
     def registry_host(self) -> str:

@@ -16,6 +16,7 @@ from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.repositories import RepositoryService
 from gateway.services.sessions import SessionStore
+from gateway.services.status import RegistryStatus
 from gateway.services.tags import TagService
 from gateway.settings import Settings
 
@@ -31,6 +32,7 @@ class AppState:
     repositories: RepositoryService
     deletes: DeleteService
     sessions: SessionStore
+    status: RegistryStatus
     service_account: Caller | None
 
     async def aclose(self) -> None:
@@ -97,5 +99,6 @@ def build_state(settings: Settings, http: httpx.AsyncClient | None = None) -> Ap
         sessions=SessionStore(
             settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
         ),
+        status=RegistryStatus(client),
         service_account=service_account,
     )

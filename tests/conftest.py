@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from gateway.main import create_app  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
+from tests.support.browser import *  # noqa: E402,F403
 from tests.support.fixtures import *  # noqa: E402,F403
 from tests.support.fixtures import FilledRegistry  # noqa: E402
 
@@ -45,3 +46,12 @@ def api(registry: FilledRegistry) -> Iterator[TestClient]:
     """A gateway (no auth, deletes off, small catalog pages) over the standard registry."""
     with gateway_for(registry.url) as client:
         yield client
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the item (``rep_call``), so fixtures such as the
+    browser page can tell that their test failed (and save a screenshot)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -39,6 +39,55 @@ class Health(_Api):
     registry: RegistryStatus
 
 
+# -- config (what an SPA needs to choose its screens) -----------------------------------
+
+
+class AuthConfig(_Api):
+    registry: Literal["none", "basic", "bearer"] = Field(
+        description="What the registry's challenge asks for (as in health): none, basic "
+        "(htpasswd) or bearer (a token server)."
+    )
+    service_account: bool = Field(
+        description="Whether the gateway has a service account: requests without a login "
+        "are served as that account rather than anonymously."
+    )
+    login: bool = Field(
+        description="Whether POST /api/session can succeed: the registry checks "
+        "credentials (auth.registry is basic or bearer)."
+    )
+
+
+class FeaturesConfig(_Api):
+    delete: bool = Field(description="Image and tag deletes are enabled (LR_DELETE_ENABLED).")
+    events: bool = Field(
+        description="Registry notifications are accepted on /api/events, so lists refresh "
+        "as soon as the registry changes (LR_EVENTS_TOKEN is set)."
+    )
+    v2: Literal["off", "pull", "push"] = Field(
+        description="Whether the registry's own v2 API is served through the gateway: off, "
+        "pull (read and, with deletes, delete) or push."
+    )
+    redis: bool = Field(description="State is shared with other replicas through Redis.")
+
+
+class RegistryConfig(_Api):
+    pull_host: str = Field(
+        description="host[:port] for copyable commands: docker pull {pull_host}/{name}:{tag}.",
+        examples=["registry.example.com:5000"],
+    )
+    reachable: bool = Field(
+        description="Whether the registry answered the last check; auth.registry is the "
+        "last known answer (none before the first) while this is false."
+    )
+
+
+class Config(_Api):
+    version: str = Field(description="The gateway's version.")
+    auth: AuthConfig
+    features: FeaturesConfig
+    registry: RegistryConfig
+
+
 # -- repositories ----------------------------------------------------------------------
 
 

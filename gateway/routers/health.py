@@ -14,7 +14,7 @@ router = APIRouter(tags=["health"])
 @router.get("/api/health", response_model=Health, responses=errors(503))
 async def health(state: State) -> Health:
     """Whether the registry answers ``GET /v2/`` (200, or 401 which proves it is alive)."""
-    ping = await state.client.ping()
+    ping = await state.status.ping()
     auth = ping.auth if ping.auth in ("none", "basic", "bearer") else "none"
     body = Health(
         status="ok" if ping.reachable else "unavailable",
