@@ -170,15 +170,19 @@ class StaticSite:
         return segments
 
     def _file(self, segments: list[str]) -> Path | None:
-        """The regular file these segments name inside the root, if any."""
+        """The regular file these segments name inside the root, if any.
+
+        Raises 404 for a path that exists but leads out of the root (a symlink): such a
+        path is refused outright, never answered with index.html.
+        """
         candidate = self.root.joinpath(*segments) if segments else self.index
         try:
             real = candidate.resolve(strict=True)
         except (OSError, RuntimeError):
             return None
-        if not real.is_relative_to(self.root) or not real.is_file():
-            return None
-        return real
+        if not real.is_relative_to(self.root):
+            raise HTTPException(404, detail="no such file")
+        return real if real.is_file() else None
 
     def _falls_back(self, scope: Scope, segments: list[str] | None) -> bool:
         if segments is None or (segments and segments[0] == "assets"):
