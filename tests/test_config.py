@@ -1,0 +1,108 @@
+"""GET /api/config: what an SPA needs to choose its screens, against real registries
+(open, htpasswd, token), and never a secret."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from gateway import __version__
+from gateway.services.status import RegistryStatus
+from gateway.settings import Settings
+from gateway.state import build_state
+from tests.conftest import gateway_for
+from tests.support.registry import RegistryProcess, free_port
+
+PASSWORD = "svc-Pw-6b1d"
+EVENTS = "events-Tk-90aa"
+
+
+def config_of(client: TestClient) -> dict[str, Any]:
+    r = client.get("/api/config")
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def test_open_registry(api: TestClient, registry: Any) -> None:
+    body = config_of(api)
+    assert body == {
+        "version": __version__,
+        "auth": {"registry": "none", "service_account": False, "login": False},
+        "features": {"delete": False, "events": False, "v2": "off", "redis": False},
+        "registry": {"pull_host": registry.process.host, "reachable": True},
+    }
+
+
+def test_features_and_pull_host_follow_the_settings(registry: Any) -> None:
+    with gateway_for(
+        registry.url, delete_enabled=True, events_token=EVENTS, pull_host="registry.example.com"
+    ) as client:
+        body = config_of(client)
+    assert body["features"]["delete"] is True
+    assert body["features"]["events"] is True
+    assert body["registry"]["pull_host"] == "registry.example.com"
+
+
+def test_htpasswd_registry_offers_login_and_hides_secrets(registry_factory: Any) -> None:
+    reg: RegistryProcess = registry_factory(auth="htpasswd", htpasswd_users={"svc": PASSWORD})
+    with gateway_for(reg.url) as client:
+        body = config_of(client)
+        assert body["auth"] == {"registry": "basic", "service_account": False, "login": True}
+    with gateway_for(
+        reg.url, registry_username="svc", registry_password=PASSWORD, events_token=EVENTS
+    ) as client:
+        raw = client.get("/api/config").text
+        body = json.loads(raw)
+    assert body["auth"] == {"registry": "basic", "service_account": True, "login": True}
+    assert PASSWORD not in raw and EVENTS not in raw and "svc" not in raw
+
+
+def test_token_registry_is_bearer(registry_factory: Any, token_server_factory: Any) -> None:
+    tokens = token_server_factory({"admin": "admin-Pw-11"}, lambda *a: [])
+    reg: RegistryProcess = registry_factory(auth="token", token=tokens)
+    with gateway_for(reg.url) as client:
+        assert config_of(client)["auth"] == {
+            "registry": "bearer",
+            "service_account": False,
+            "login": True,
+        }
+
+
+def test_unreachable_registry_still_answers(registry: Any) -> None:
+    with gateway_for(f"http://127.0.0.1:{free_port()}") as client:
+        body = config_of(client)
+    assert body["registry"]["reachable"] is False
+    assert body["auth"]["registry"] == "none"
+    assert body["auth"]["login"] is False
+
+
+async def test_status_remembers_the_last_challenge_while_the_registry_is_down(
+    registry_factory: Any,
+) -> None:
+    reg: RegistryProcess = registry_factory(auth="htpasswd", htpasswd_users={"svc": PASSWORD})
+    state = build_state(Settings(_env_file=None, registry_url=reg.url))  # type: ignore[call-arg]
+    status = RegistryStatus(state.client, max_age=0)
+    try:
+        first = await status.recent()
+        assert first.reachable and first.auth == "basic"
+        reg.stop()
+        down = await status.recent()
+        assert down.reachable is False
+        assert status.known_auth == "basic"
+    finally:
+        await state.aclose()
+
+
+async def test_recent_pings_are_shared(registry: Any) -> None:
+    state = build_state(Settings(_env_file=None, registry_url=registry.url))  # type: ignore[call-arg]
+    status = RegistryStatus(state.client, max_age=60)
+    try:
+        first = await status.recent()
+        assert await status.recent() is first
+        assert (await status.ping()) is not first
+    finally:
+        await state.aclose()
