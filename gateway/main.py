@@ -27,6 +27,7 @@ from gateway.middleware import (
 from gateway.routers import config, deletes, events, health, images, raw, repositories, session
 from gateway.settings import Settings, get_settings
 from gateway.state import build_state
+from gateway.web.docs import add_docs
 from gateway.web.html_headers import HtmlHeadersMiddleware
 from gateway.web.static_site import StaticSite
 
@@ -136,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
     for router in (
         health.router,
@@ -148,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events.router,
     ):
         app.include_router(router)
+    add_docs(app, csp=settings.csp)
 
     # Whatever no route matched is the SPA's: a file of it, index.html (history
     # routing), or a 404/405 envelope for the gateway's own paths.
