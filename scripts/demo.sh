@@ -15,15 +15,18 @@
 # /api/events with a random LR_EVENTS_TOKEN. `rm -rf .demo` starts over.
 #
 # The gateway runs in the foreground with deletes enabled (LR_DELETE_ENABLED=true) on
-# LR_PORT (default 8000, or the next free port). Ctrl-C stops it and the registry this
-# script started.
+# LR_PORT (default 8000, or the next free port); open it in a browser for the reference
+# UI. To try the login flow, a second registry that requires a login (htpasswd, users
+# alice and bob with passwords made on each start and printed) is started with its own
+# gateway on the next free port (data in .demo/login; LR_DEMO_LOGIN=0 skips it).
+# Ctrl-C stops the gateways and the registries this script started.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-lr_ensure_apt_packages docker-registry python3-venv
+lr_ensure_apt_packages docker-registry python3-venv apache2-utils
 lr_ensure_venv
 lr_pip_install -e .
 
@@ -37,6 +40,8 @@ gateway_url="http://$host:$port"
 
 registry_pid=""
 gateway_pid=""
+login_registry_pid=""
+login_gateway_pid=""
 
 # shellcheck disable=SC2329  # called from the traps
 stop_pid() {
@@ -53,6 +58,13 @@ cleanup() {
     trap - EXIT INT TERM
     stop_pid "$gateway_pid"
     gateway_pid=""
+    stop_pid "$login_gateway_pid"
+    login_gateway_pid=""
+    if [ -n "$login_registry_pid" ]; then
+        lr_say "stopping the login registry (PID $login_registry_pid)"
+        stop_pid "$login_registry_pid"
+        login_registry_pid=""
+    fi
     if [ -n "$registry_pid" ]; then
         lr_say "stopping the local registry (PID $registry_pid)"
         stop_pid "$registry_pid"
@@ -96,6 +108,52 @@ else
     fi
 fi
 
+# --- the login demo: a registry that needs credentials, and a gateway in front -------
+login_note=""
+if [ "${LR_DEMO_LOGIN:-1}" != "0" ]; then
+    login_dir=.demo/login
+    mkdir -p "$login_dir"
+    login_registry_port="$(lr_free_port 5001)"
+    login_registry_url="http://127.0.0.1:$login_registry_port"
+    login_port="$(lr_free_port $((port + 1)))"
+    login_gateway_url="http://$host:$login_port"
+    login_events_token="$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    alice_pw="$(python -c 'import secrets; print(secrets.token_urlsafe(9))')"
+    bob_pw="$(python -c 'import secrets; print(secrets.token_urlsafe(9))')"
+    (umask 077 && {
+        htpasswd -Bbn alice "$alice_pw"
+        htpasswd -Bbn bob "$bob_pw"
+    } | grep -v '^$' >"$login_dir/htpasswd")
+    lr_say "starting a registry that needs a login on $login_registry_url (log: $login_dir/registry.log)"
+    bash scripts/run_registry.sh --dir "$login_dir" --port "$login_registry_port" \
+        --htpasswd "$login_dir/htpasswd" \
+        --events-url "$login_gateway_url/api/events" --events-token "$login_events_token" \
+        >"$login_dir/registry.log" 2>&1 &
+    login_registry_pid=$!
+    if lr_wait_registry "$login_registry_url" 15 && kill -0 "$login_registry_pid" 2>/dev/null; then
+        python scripts/seed_registry.py "$login_registry_url" --username alice \
+            --password "$alice_pw" >/dev/null
+        LR_REGISTRY_URL="$login_registry_url" LR_HOST="$host" LR_PORT="$login_port" \
+            LR_DELETE_ENABLED=true LR_EVENTS_TOKEN="$login_events_token" \
+            LR_REGISTRY_USERNAME='' LR_REGISTRY_PASSWORD='' \
+            python -m gateway --host "$host" --port "$login_port" \
+            >"$login_dir/gateway.log" 2>&1 &
+        login_gateway_pid=$!
+        login_note="
+Login demo (a registry that needs credentials)
+  registry  $login_registry_url (local, PID $login_registry_pid, data in $login_dir/data)
+  gateway   $login_gateway_url  (log: $login_dir/gateway.log)
+  users     alice / $alice_pw
+            bob   / $bob_pw
+"
+    else
+        tail -n 20 "$login_dir/registry.log" >&2 || true
+        lr_warn "the login registry did not start: skipping the login demo"
+        stop_pid "$login_registry_pid"
+        login_registry_pid=""
+    fi
+fi
+
 export LR_REGISTRY_URL="$registry_url"
 export LR_HOST="$host"
 export LR_PORT="$port"
@@ -135,16 +193,16 @@ cat <<EOF
 
 Light Registry demo
   registry  $registry_url $registry_note
-  gateway   $gateway_url  (deletes enabled)
+  UI        $gateway_url/   (open it in a browser; deletes enabled)
   API docs  $gateway_url/docs   (OpenAPI: $gateway_url/openapi.json)
-
+$login_note
 Try:
   curl -s $gateway_url/api/health
   curl -s '$gateway_url/api/repositories?n=20'
   curl -s '$gateway_url/api/repositories/$example_repo/tags?details=true&sort=-version'
   curl -s '$gateway_url/api/repositories/$example_repo/images/$example_tag'
 
-Ctrl-C stops the gateway${registry_pid:+ and the local registry}.
+Ctrl-C stops everything this script started.
 
 EOF
 

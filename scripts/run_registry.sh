@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Run a local CNCF distribution registry (no Docker needed) in the foreground.
 #
-#   scripts/run_registry.sh [--dir DIR] [--port PORT]
+#   scripts/run_registry.sh [--dir DIR] [--port PORT] [--htpasswd FILE]
 #                           [--events-url URL --events-token TOKEN]
 #
 #   --dir           state directory (default: .demo in the repository root): writes
 #                   DIR/registry.yml, stores images in DIR/data
 #   --port          port on 127.0.0.1 (default: 5000, or the next free one)
+#   --htpasswd      require Basic auth, checked against this htpasswd file (bcrypt)
 #   --events-url    send registry notifications there (e.g. the gateway's /api/events)
 #   --events-token  bearer token for those notifications (the gateway's LR_EVENTS_TOKEN)
 #
@@ -23,14 +24,16 @@ dir="$root/.demo"
 port=""
 events_url=""
 events_token=""
+htpasswd=""
 while [ "$#" -gt 0 ]; do
     case "$1" in
     --dir) dir="$2"; shift 2 ;;
     --port) port="$2"; shift 2 ;;
+    --htpasswd) htpasswd="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --events-url) events_url="$2"; shift 2 ;;
     --events-token) events_token="$2"; shift 2 ;;
     -h | --help)
-        sed -n '2,16p' "$root/scripts/run_registry.sh" | sed 's/^# \{0,1\}//'
+        sed -n '2,17p' "$root/scripts/run_registry.sh" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *) lr_die "unknown argument: $1 (see --help)" ;;
@@ -78,6 +81,14 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 EOF
+    if [ -n "$htpasswd" ]; then
+        cat <<EOF
+auth:
+  htpasswd:
+    realm: light-registry-demo
+    path: "$htpasswd"
+EOF
+    fi
     if [ -n "$events_url" ]; then
         cat <<EOF
 notifications:
