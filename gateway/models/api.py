@@ -12,31 +12,70 @@ class _Api(BaseModel):
 
 
 class ErrorBody(_Api):
-    code: str = Field(examples=["MANIFEST_UNKNOWN"])
-    message: str
-    detail: Any = None
+    """What went wrong: a code to branch on, a message to show, details to help."""
+
+    code: str = Field(
+        examples=["MANIFEST_UNKNOWN"],
+        description="What went wrong, to branch on. The registry's own code where the "
+        "cause is the registry (NAME_UNKNOWN, MANIFEST_UNKNOWN, BLOB_UNKNOWN, DENIED, "
+        "UNAUTHORIZED, TOOMANYREQUESTS, NAME_INVALID, TAG_INVALID, DIGEST_INVALID, …), "
+        "the gateway's otherwise (VALIDATION_ERROR, NOT_FOUND, UPSTREAM_UNAVAILABLE, "
+        "UPSTREAM_TIMEOUT, UPSTREAM_INVALID, REALM_NOT_ALLOWED, DELETE_DISABLED, "
+        "CSRF_FAILED, PAYLOAD_TOO_LARGE). Each operation's error responses list the codes "
+        "it can carry.",
+    )
+    message: str = Field(
+        description="A human-readable explanation in English, for display and logs; do "
+        "not match on it (use code)."
+    )
+    detail: Any = Field(
+        default=None,
+        description="Structured context, or null. VALIDATION_ERROR: a list of {loc, msg, "
+        'type}; an ended session (401): {"session": "expired"}; a multi-platform index '
+        "without a platform: {platforms, choices}; NAME_INVALID/TAG_INVALID/"
+        "DIGEST_INVALID: the value refused; upstream failures: e.g. {upstream_status}.",
+    )
 
 
 class ErrorResponse(_Api):
-    error: ErrorBody
+    """The body of every non-2xx answer under /api."""
+
+    error: ErrorBody = Field(description="The error: the same envelope on every failure.")
 
 
 # -- health ----------------------------------------------------------------------------
 
 
 class RegistryStatus(_Api):
-    url: str
-    reachable: bool
-    status_code: int | None
-    api_version: str | None
-    auth: Literal["none", "basic", "bearer"]
-    latency_ms: float
+    """The registry as the gateway last saw it (one GET /v2/)."""
+
+    url: str = Field(description="The registry's base URL as configured, without credentials.")
+    reachable: bool = Field(
+        description="Whether GET /v2/ answered 200 or 401 (a 401 still proves it is alive)."
+    )
+    status_code: int | None = Field(
+        description="The HTTP status of GET /v2/; null when no answer came (refused, timed out)."
+    )
+    api_version: str | None = Field(
+        description="The registry's Docker-Distribution-Api-Version header (e.g. "
+        "registry/2.0); null if it sent none."
+    )
+    auth: Literal["none", "basic", "bearer"] = Field(
+        description="What the registry's challenge asks for: none (open), basic (htpasswd) "
+        "or bearer (a token server)."
+    )
+    latency_ms: float = Field(description="How long GET /v2/ took, in milliseconds.")
 
 
 class Health(_Api):
-    status: Literal["ok", "unavailable"]
-    version: str
-    registry: RegistryStatus
+    """Whether the gateway can reach its registry."""
+
+    status: Literal["ok", "unavailable"] = Field(
+        description="ok in a 200 answer. When the registry does not answer, the answer is "
+        "503 with the error envelope, and its detail is this body with status unavailable."
+    )
+    version: str = Field(description="The gateway's version.")
+    registry: RegistryStatus = Field(description="The registry's answer to GET /v2/.")
 
 
 # -- config (what an SPA needs to choose its screens) -----------------------------------
@@ -92,187 +131,397 @@ class Config(_Api):
 
 
 class RepositorySummary(_Api):
-    name: str
+    """One repository of the catalog, with its tag count."""
+
+    name: str = Field(description="The full repository name; may contain / (library/nginx).")
     tag_count: int | None = Field(
-        description="Number of tags; null when they could not be counted (see error)."
+        description="Number of tags: 0 for a repository with none (all deleted, or pushed "
+        "by digest only); null when they could not be counted (see error)."
     )
-    error: ErrorBody | None = None
+    error: ErrorBody | None = Field(
+        default=None,
+        description="Why the tags could not be counted (e.g. DENIED for a repository this "
+        "caller may not read, UPSTREAM_* for a registry failure); null otherwise. The row "
+        "is listed all the same.",
+    )
 
 
 class RepositoryPage(_Api):
-    repositories: list[RepositorySummary]
-    total: int = Field(description="Repositories matching q in the whole catalog.")
-    next: str | None = Field(description="Cursor for the next page (pass as last); null at end.")
+    """One page of the catalog, filtered by q over all of it, sorted by name."""
+
+    repositories: list[RepositorySummary] = Field(
+        description="This page's repositories, sorted by name."
+    )
+    total: int = Field(
+        description="Repositories matching q in the whole catalog (all pages, not this one)."
+    )
+    next: str | None = Field(
+        description="Cursor of the next page: pass it as last to get the page after this "
+        "one (exclusive: it is this page's last name); null on the last page."
+    )
 
 
 # -- images ----------------------------------------------------------------------------
 
 
 class Platform(_Api):
-    os: str
-    architecture: str
-    variant: str | None = None
-    os_version: str | None = None
-    os_features: list[str] | None = None
+    """Where an image runs, as in an OCI index entry or an image config."""
+
+    os: str = Field(
+        description="Operating system, e.g. linux or windows (unknown for attestations)."
+    )
+    architecture: str = Field(description="CPU architecture, e.g. amd64, arm64, arm, s390x.")
+    variant: str | None = Field(
+        default=None, description="CPU variant, e.g. v8 (arm64) or v7 (arm); null if none."
+    )
+    os_version: str | None = Field(
+        default=None,
+        description="Operating system version, set by Windows images (e.g. 10.0.20348.2340); "
+        "null if none.",
+    )
+    os_features: list[str] | None = Field(
+        default=None, description="Operating system features the image needs; null if none."
+    )
 
 
 class Layer(_Api):
-    digest: str
-    media_type: str
-    size: int
+    """One layer blob of an image manifest."""
+
+    digest: str = Field(
+        description="The layer blob's digest (sha256:…); GET …/blobs/{digest} downloads it."
+    )
+    media_type: str = Field(
+        description="The layer's media type, e.g. application/vnd.oci.image.layer.v1.tar+gzip."
+    )
+    size: int = Field(description="Compressed size in bytes, as stored (from the manifest).")
     urls: list[str] | None = Field(
         default=None, description="Foreign layer locations (never fetched by the gateway)."
     )
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="The layer descriptor's annotations; {} if none."
+    )
 
 
 class PlatformImage(_Api):
-    platform: Platform
-    digest: str
-    media_type: str
-    size: int = Field(description="Manifest bytes + config size + sum of layer sizes.")
-    config_digest: str | None
-    config_media_type: str | None = None
+    """One runnable image: a single image, or one child of an index."""
+
+    platform: Platform = Field(
+        description="Where it runs: from the index entry for a child of an index, from the "
+        "config blob for a single image."
+    )
+    digest: str = Field(description="The image manifest's digest.")
+    media_type: str = Field(description="The image manifest's media type (OCI or Docker schema 2).")
+    size: int = Field(
+        description="Manifest bytes + config size + sum of layer sizes (compressed, as "
+        "stored). For a child that could not be read (error set), the size its index "
+        "entry declares."
+    )
+    config_digest: str | None = Field(
+        description="The config blob's digest; null when the child could not be read."
+    )
+    config_media_type: str | None = Field(
+        default=None,
+        description="The config blob's media type (an artifact's own type for Helm charts, "
+        "signatures…); null when unknown.",
+    )
     artifact_type: str | None = Field(
         default=None, description="Set for non-image artifacts (Helm charts, signatures…)."
     )
-    created: str | None
-    layers: list[Layer]
-    annotations: dict[str, str] = Field(default_factory=dict)
+    created: str | None = Field(
+        description="When the image was built: its config's created, RFC 3339 in UTC; null "
+        "when absent, unparseable or zero, and for artifacts."
+    )
+    layers: list[Layer] = Field(
+        description="The layers, base first; [] when the child could not be read."
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="The image manifest's annotations (the index entry's for a child that "
+        "could not be read); {} if none.",
+    )
     error: ErrorBody | None = Field(
-        default=None, description="Set when this child could not be read (e.g. missing)."
+        default=None,
+        description="Set when this child could not be read (e.g. MANIFEST_UNKNOWN for a "
+        "child the registry does not hold, UPSTREAM_INVALID for a malformed one); the other "
+        "children are still shown. null otherwise.",
     )
 
 
 class Attestation(_Api):
-    digest: str
-    for_digest: str | None
-    media_type: str
-    size: int
-    predicate_types: list[str] = Field(default_factory=list)
-    error: ErrorBody | None = None
+    """A buildx attestation manifest (provenance, SBOM) of an index: never a platform."""
+
+    digest: str = Field(description="The attestation manifest's digest.")
+    for_digest: str | None = Field(
+        description="Digest of the platform image it attests (its index entry's "
+        "vnd.docker.reference.digest annotation); null if the entry names none."
+    )
+    media_type: str = Field(description="The attestation manifest's media type.")
+    size: int = Field(
+        description="Its whole size by the image rule: manifest bytes + config + layers."
+    )
+    predicate_types: list[str] = Field(
+        default_factory=list,
+        description="The in-toto predicate types of its layers (SLSA provenance, SPDX "
+        "SBOM…), sorted; [] if none are named.",
+    )
+    error: ErrorBody | None = Field(
+        default=None, description="Set when the attestation could not be read; else null."
+    )
 
 
 class ImageDetail(_Api):
-    repository: str
-    reference: str
-    digest: str
-    media_type: str
-    kind: Literal["image", "index"]
-    size: int
-    annotations: dict[str, str]
-    artifact_type: str | None = None
-    tags: list[str]
-    platforms: list[PlatformImage]
-    attestations: list[Attestation]
+    """A tag or digest resolved: every platform image, attestations, sizes and tags."""
+
+    repository: str = Field(description="The repository name.")
+    reference: str = Field(description="The tag or digest as given in the path.")
+    digest: str = Field(description="Digest of the manifest or index the reference names.")
+    media_type: str = Field(
+        description="Its media type: an OCI or Docker image manifest, an OCI index or a "
+        "Docker manifest list."
+    )
+    kind: Literal["image", "index"] = Field(
+        description="image for a single image manifest; index for an OCI index or Docker "
+        "manifest list (a multi-platform image)."
+    )
+    size: int = Field(
+        description="Bytes stored in the registry. An image: manifest bytes + config size + "
+        "layer sizes (compressed). An index: index bytes + the same sum over every child, "
+        "platform images and attestations alike (a layer shared by two children counts in "
+        "each)."
+    )
+    annotations: dict[str, str] = Field(
+        description="The manifest's (or index's) top-level annotations; {} if none."
+    )
+    artifact_type: str | None = Field(
+        default=None,
+        description="Set for non-image artifacts (Helm charts, signatures…): the manifest's "
+        "artifactType, else its config media type; null for images.",
+    )
+    tags: list[str] = Field(
+        description="The tags of this repository whose digest equals digest (other tags on "
+        "the same image included), sorted by name."
+    )
+    platforms: list[PlatformImage] = Field(
+        description="The images: one entry for kind image; for an index, one per child "
+        "except attestations, in index order."
+    )
+    attestations: list[Attestation] = Field(
+        description="Attestation manifests of an index (platform unknown/unknown, annotation "
+        "vnd.docker.reference.type: attestation-manifest); [] for a single image."
+    )
 
 
 # -- tags ------------------------------------------------------------------------------
 
+_WITHOUT_DETAILS = "null without details=true (and when the tag could not be read: see error)"
+
 
 class TagInfo(_Api):
-    name: str
-    digest: str | None = None
-    media_type: str | None = None
-    kind: Literal["image", "index"] | None = None
-    platforms: list[str] | None = None
-    size: int | None = None
-    created: str | None = None
-    artifact_type: str | None = None
+    """One tag; every field but name is filled only with details=true."""
+
+    name: str = Field(description="The tag.")
+    digest: str | None = Field(
+        default=None, description=f"The digest the tag points at; {_WITHOUT_DETAILS}."
+    )
+    media_type: str | None = Field(
+        default=None, description=f"Media type of the manifest or index; {_WITHOUT_DETAILS}."
+    )
+    kind: Literal["image", "index"] | None = Field(
+        default=None,
+        description=f"image (one manifest) or index (multi-platform); {_WITHOUT_DETAILS}.",
+    )
+    platforms: list[str] | None = Field(
+        default=None,
+        description="os/architecture[/variant] of each runnable image, e.g. linux/arm64/v8 "
+        f"(attestations are not platforms); {_WITHOUT_DETAILS}.",
+    )
+    size: int | None = Field(
+        default=None,
+        description="As in the image detail: manifest + config + compressed layers; for an "
+        f"index, index bytes + every child's; {_WITHOUT_DETAILS}.",
+    )
+    created: str | None = Field(
+        default=None,
+        description="The newest created of its platform configs, RFC 3339 in UTC; null also "
+        f"when no config has a date; {_WITHOUT_DETAILS}.",
+    )
+    artifact_type: str | None = Field(
+        default=None,
+        description="Set for non-image artifacts (Helm charts, signatures…); null for images.",
+    )
     error: ErrorBody | None = Field(
-        default=None, description="Set when details were asked for but could not be read."
+        default=None,
+        description="Set when details were asked for but could not be read (e.g. "
+        "MANIFEST_UNKNOWN for a tag deleted meanwhile); the other rows are unaffected.",
     )
 
 
 class TagPage(_Api):
-    repository: str
-    total: int
-    next: str | None
-    tags: list[TagInfo]
+    """One page of a repository's tags, filtered by q, in the order sort names."""
+
+    repository: str = Field(description="The repository name.")
+    total: int = Field(description="Tags matching q (all pages, not just this one).")
+    next: str | None = Field(
+        description="Cursor of the next page: pass it as last (with the same sort and q); it "
+        "is this page's last tag. null on the last page."
+    )
+    tags: list[TagInfo] = Field(
+        description="This page's tags in sort order; only name is set unless details=true "
+        "or sort is created/-created."
+    )
 
 
 # -- config and history ----------------------------------------------------------------
 
 
 class RunConfig(_Api):
-    user: str | None
-    env: list[str]
-    entrypoint: list[str] | None
-    cmd: list[str] | None
-    working_dir: str | None
-    exposed_ports: list[str]
-    volumes: list[str]
-    labels: dict[str, str]
-    stop_signal: str | None
-    healthcheck: dict[str, Any] | None = None
-    shell: list[str] | None = None
+    """What a container of this image starts with (the config's config section)."""
+
+    user: str | None = Field(
+        description="USER: name or uid[:gid] the process runs as; empty or null means root."
+    )
+    env: list[str] = Field(description="ENV, as KEY=value strings.")
+    entrypoint: list[str] | None = Field(description="ENTRYPOINT (exec form); null if unset.")
+    cmd: list[str] | None = Field(
+        description="CMD: the command, or the entrypoint's default arguments; null if unset."
+    )
+    working_dir: str | None = Field(description="WORKDIR; empty or null means /.")
+    exposed_ports: list[str] = Field(
+        description="EXPOSE'd ports as port/protocol (e.g. 80/tcp), sorted."
+    )
+    volumes: list[str] = Field(description="VOLUME paths, sorted.")
+    labels: dict[str, str] = Field(
+        description="LABELs (e.g. org.opencontainers.image.source); {} if none."
+    )
+    stop_signal: str | None = Field(description="STOPSIGNAL (e.g. SIGQUIT); null if unset.")
+    healthcheck: dict[str, Any] | None = Field(
+        default=None,
+        description="HEALTHCHECK as the config holds it (Test, Interval, Timeout… durations "
+        "in nanoseconds); null if unset.",
+    )
+    shell: list[str] | None = Field(
+        default=None, description="SHELL (mostly Windows images); null if unset."
+    )
 
 
 class HistoryLayer(_Api):
-    digest: str
-    size: int
-    media_type: str | None = None
+    """The layer one build step produced."""
+
+    digest: str = Field(description="The layer blob's digest.")
+    size: int = Field(description="Its compressed size in bytes.")
+    media_type: str | None = Field(default=None, description="Its media type.")
 
 
 class HistoryItem(_Api):
-    created: str | None
-    created_by: str | None
-    author: str | None = None
-    comment: str | None
-    empty_layer: bool
-    layer: HistoryLayer | None
+    """One build step of the image's history."""
+
+    created: str | None = Field(description="When the step ran, RFC 3339 in UTC; null if unknown.")
+    created_by: str | None = Field(
+        description="The instruction, e.g. RUN apt-get install … or /bin/sh -c #(nop) CMD …"
+    )
+    author: str | None = Field(default=None, description="The step's author, if recorded.")
+    comment: str | None = Field(description="The step's comment (e.g. buildkit.dockerfile.v0).")
+    empty_layer: bool = Field(
+        description="True for steps that changed only metadata (ENV, CMD, LABEL…): no layer."
+    )
+    layer: HistoryLayer | None = Field(
+        description="The layer this step produced, matched in order to the manifest's "
+        "layers; null for empty_layer steps."
+    )
 
 
 class ImageConfig(_Api):
-    digest: str
-    media_type: str
-    manifest_digest: str
-    created: str | None
-    author: str | None
-    os: str
-    architecture: str
-    variant: str | None
-    os_version: str | None = None
-    config: RunConfig
-    history: list[HistoryItem]
-    layers: list[Layer]
-    diff_ids: list[str]
+    """One image's config blob and build history (one platform of an index)."""
+
+    digest: str = Field(description="The config blob's digest.")
+    media_type: str = Field(description="The config blob's media type.")
+    manifest_digest: str = Field(
+        description="Digest of the image manifest this config belongs to (the chosen "
+        "platform's, for an index)."
+    )
+    created: str | None = Field(
+        description="When the image was built, RFC 3339 in UTC; null when absent or zero."
+    )
+    author: str | None = Field(description="The image's author, if recorded.")
+    os: str = Field(description="Operating system, e.g. linux.")
+    architecture: str = Field(description="CPU architecture, e.g. arm64.")
+    variant: str | None = Field(description="CPU variant, e.g. v8; null if none.")
+    os_version: str | None = Field(
+        default=None, description="Operating system version (Windows images); null if none."
+    )
+    config: RunConfig = Field(description="What a container of this image starts with.")
+    history: list[HistoryItem] = Field(description="The build steps, oldest first.")
+    layers: list[Layer] = Field(description="The manifest's layers, base first.")
+    diff_ids: list[str] = Field(
+        description="Digests of the uncompressed layer contents (rootfs.diff_ids), in layer "
+        "order; not the layer blob digests, which are of the compressed blobs."
+    )
 
 
 # -- deletes ---------------------------------------------------------------------------
 
 
 class ImageDeleted(_Api):
-    deleted: str
-    untagged: list[str]
+    """A manifest deleted, and with it every tag that pointed at it."""
+
+    deleted: str = Field(description="The digest of the manifest deleted.")
+    untagged: list[str] = Field(description="The tags that pointed at it, gone with it.")
 
 
 class TagDeleted(_Api):
-    untagged: list[str]
-    method: Literal["native", "placeholder"] | None = None
+    """One tag removed; other tags on the same digest remain."""
+
+    untagged: list[str] = Field(description="The tag removed (a list of one).")
+    method: Literal["native", "placeholder"] | None = Field(
+        default=None,
+        description="How: native (the registry deletes tags itself, distribution 3.x) or "
+        "placeholder (2.x: the tag was moved to a tiny placeholder manifest, then that was "
+        "deleted by digest).",
+    )
 
 
 # -- session ---------------------------------------------------------------------------
 
 
 class Login(_Api):
-    username: str = Field(min_length=1, max_length=256)
-    password: str = Field(min_length=1, max_length=4096)
+    """Registry credentials, checked against the registry before a session is made."""
+
+    username: str = Field(min_length=1, max_length=256, description="The registry username.")
+    password: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="The registry password or token; kept server-side for the session, "
+        "never sent back.",
+    )
 
 
 class LoggedIn(_Api):
-    username: str
+    """A session was made (its id is in the HttpOnly cookie, not in the body)."""
+
+    username: str = Field(description="Who is logged in.")
 
 
 class SessionState(_Api):
-    authenticated: bool
-    username: str | None
-    source: Literal["session", "basic", "service", "anonymous"] | None = None
+    """Who the gateway serves this browser as."""
+
+    authenticated: bool = Field(
+        description="Whether a login session is active, or a Basic header the registry "
+        "accepted was sent."
+    )
+    username: str | None = Field(description="Who; null when not authenticated.")
+    source: Literal["session", "basic", "service", "anonymous"] | None = Field(
+        default=None,
+        description="Whose credentials the gateway uses: session (logged in), basic (this "
+        "request's Authorization: Basic header), service (the configured service account) "
+        "or anonymous.",
+    )
 
 
 # -- events ----------------------------------------------------------------------------
 
 
 class EventsAccepted(_Api):
+    """What a registry notification envelope changed."""
+
     accepted: int = Field(description="Events understood.")
     repositories: list[str] = Field(description="Repositories whose cached lists were dropped.")

@@ -1,26 +1,133 @@
-"""Thin routers: validate, call a service, return a model."""
+"""Thin routers: validate, call a service, return a model.
+
+``errors()`` documents an operation's error answers: for each status, the ``error.code``
+values it can carry and what each means, so a frontend developer can branch on codes
+from the schema alone. The lists are per operation and follow the code paths (the
+dependencies that validate names and read the caller, the services, the registry
+mapping in ``gateway.registry.upstream_errors``, the CSRF and body-size middleware).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.models.api import ErrorResponse
 
+# A code, or a code with what it means for this operation.
+Code = str | tuple[str, str]
+ErrorSpec = Mapping[int, Sequence[Code]]
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI documentation of the error envelope for these statuses."""
-    text = {
-        400: "Invalid name, reference or parameter",
-        401: "Login required or rejected by the registry",
-        403: "Denied by the registry, deletes disabled, or CSRF check failed",
-        404: "Unknown repository, manifest, blob or route",
-        405: "The registry does not support the operation",
-        429: "The registry is rate limiting (Retry-After passed through)",
-        502: "The registry failed or answered something malformed",
-        503: "The registry is unreachable",
-        504: "The registry did not answer in time",
-    }
-    return {s: {"model": ErrorResponse, "description": text[s]} for s in statuses}
+TITLES = {
+    400: "Invalid request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Not allowed by the registry",
+    413: "Request body too large",
+    429: "The registry is rate limiting (its Retry-After header is passed through)",
+    502: "The registry failed or answered something unusable",
+    503: "The registry is unreachable",
+    504: "The registry did not answer in time",
+}
+
+MEANINGS = {
+    "VALIDATION_ERROR": "a query parameter or body field is invalid; detail lists each "
+    "problem as {loc, msg, type}",
+    "NAME_INVALID": "the repository name is not valid (detail.name)",
+    "TAG_INVALID": "the tag is not valid (detail.tag)",
+    "DIGEST_INVALID": "not a sha256 digest (detail.digest)",
+    "PAGINATION_NUMBER_INVALID": "the registry refused the page size of its own list walk "
+    "(set LR_CATALOG_PAGE_SIZE to the registry's maximum)",
+    "UNAUTHORIZED": "a login is needed, the registry rejected the credentials, or the Basic "
+    'header is malformed; an ended session answers detail = {"session": "expired"} and '
+    "clears the cookie (show the login form)",
+    "DENIED": "the registry refuses this caller",
+    "DELETE_DISABLED": "deletes are off on this gateway (LR_DELETE_ENABLED); nothing was "
+    "sent to the registry",
+    "CSRF_FAILED": "a state-changing request with the session cookie (or a login) lacks "
+    "X-Requested-With: XMLHttpRequest, or comes from a foreign Origin",
+    "NAME_UNKNOWN": "no such repository",
+    "MANIFEST_UNKNOWN": "no such tag or digest in this repository, or a manifest type the "
+    "gateway does not show (detail.media_type)",
+    "BLOB_UNKNOWN": "no such blob in this repository",
+    "NOT_FOUND": "no such route",
+    "UNSUPPORTED": "the registry does not allow deletes (storage.delete.enabled is off)",
+    "PAYLOAD_TOO_LARGE": "the request body is over the limit (64 KiB; 4 MiB for /api/events)",
+    "TOOMANYREQUESTS": "try again later (after Retry-After, when the registry sent one)",
+    "UPSTREAM_TIMEOUT": "the registry (or its token server) did not answer in time",
+    "UPSTREAM_INVALID": "the registry answered something malformed: bad JSON, a digest "
+    "mismatch, an oversized document, an unexpected status",
+    "REALM_NOT_ALLOWED": "the registry's token realm is not trusted (LR_TOKEN_REALM_ALLOWLIST)",
+}
+# UPSTREAM_UNAVAILABLE means different things under 502 and 503.
+_UNAVAILABLE = {
+    502: "the registry (or its token server) answered 5xx, or the connection broke",
+    503: "the registry cannot be reached (connection refused)",
+}
+
+# What a bare status in ``errors(...)`` lists.
+DEFAULT_CODES: dict[int, tuple[str, ...]] = {
+    400: ("VALIDATION_ERROR", "NAME_INVALID", "TAG_INVALID", "DIGEST_INVALID"),
+    401: ("UNAUTHORIZED",),
+    403: ("DENIED", "DELETE_DISABLED", "CSRF_FAILED"),
+    404: ("NAME_UNKNOWN", "MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "NOT_FOUND"),
+    405: ("UNSUPPORTED",),
+    413: ("PAYLOAD_TOO_LARGE",),
+    429: ("TOOMANYREQUESTS",),
+    502: ("UPSTREAM_UNAVAILABLE", "UPSTREAM_INVALID", "REALM_NOT_ALLOWED"),
+    503: ("UPSTREAM_UNAVAILABLE",),
+    504: ("UPSTREAM_TIMEOUT",),
+}
+
+# Every call made to the registry as the caller can fail so.
+UPSTREAM: dict[int, tuple[Code, ...]] = {
+    401: ("UNAUTHORIZED",),
+    403: ("DENIED",),
+    429: ("TOOMANYREQUESTS",),
+    502: ("UPSTREAM_UNAVAILABLE", "UPSTREAM_INVALID", "REALM_NOT_ALLOWED"),
+    503: ("UPSTREAM_UNAVAILABLE",),
+    504: ("UPSTREAM_TIMEOUT",),
+}
+# State-changing requests under /api pass the CSRF check and the body limit first.
+STATE_CHANGING: dict[int, tuple[Code, ...]] = {
+    403: ("CSRF_FAILED",),
+    413: ("PAYLOAD_TOO_LARGE",),
+}
 
 
-UPSTREAM = (401, 403, 429, 502, 503, 504)
+def _line(status: int, code: Code) -> tuple[str, str]:
+    if isinstance(code, tuple):
+        return code
+    meaning = _UNAVAILABLE[status] if code == "UPSTREAM_UNAVAILABLE" else MEANINGS[code]
+    return code, meaning
+
+
+def _response(status: int, codes: Sequence[Code]) -> dict[str, Any]:
+    lines = [_line(status, code) for code in codes]
+    title = TITLES.get(status, "Error")
+    listed = "\n".join(f"- `{code}`: {meaning}" for code, meaning in lines)
+    text = f"{title}. `error.code` is one of:\n\n{listed}" if lines else f"{title}."
+    # The same list, machine-readable (an OpenAPI extension): for client generators and
+    # for the test that keeps every error response documented.
+    return {"model": ErrorResponse, "description": text, "x-error-codes": [c for c, _ in lines]}
+
+
+def errors(*specs: int | ErrorSpec) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the error envelope, status by status, with its codes.
+
+    Each spec is a mapping ``{status: [code or (code, meaning), ...]}`` (merged in
+    order, codes de-duplicated, a given meaning winning) or a bare status, which lists
+    ``DEFAULT_CODES``.
+    """
+    merged: dict[int, dict[str, Code]] = {}
+    for spec in specs:
+        items = {spec: DEFAULT_CODES.get(spec, ())} if isinstance(spec, int) else spec
+        for status, codes in items.items():
+            listed = merged.setdefault(status, {})
+            for code in codes:
+                name = code if isinstance(code, str) else code[0]
+                # A meaning given for this operation wins over the general one.
+                if name not in listed or isinstance(code, tuple):
+                    listed[name] = code
+    return {status: _response(status, list(merged[status].values())) for status in sorted(merged)}

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from gateway.dependencies import CurrentCaller, Digest, RepoName, State, Tag
 from gateway.models.api import ImageDeleted, TagDeleted
-from gateway.routers import UPSTREAM, errors
+from gateway.routers import STATE_CHANGING, UPSTREAM, errors
 
 router = APIRouter(tags=["delete"])
 
@@ -13,12 +13,26 @@ router = APIRouter(tags=["delete"])
     "/api/repositories/{name:path}/images/{digest}",
     status_code=202,
     response_model=ImageDeleted,
-    responses=errors(400, 404, 405, *UPSTREAM),
+    summary="Delete an image, and every tag on it",
+    responses=errors(
+        {
+            400: ("NAME_INVALID", "DIGEST_INVALID"),
+            403: (
+                "DELETE_DISABLED",
+                ("DENIED", "the registry refuses this caller the delete"),
+            ),
+            404: ("NAME_UNKNOWN", ("MANIFEST_UNKNOWN", "no such digest in this repository")),
+            405: ("UNSUPPORTED",),
+        },
+        UPSTREAM,
+        STATE_CHANGING,
+    ),
 )
 async def delete_image(
     state: State, caller: CurrentCaller, name: RepoName, digest: Digest
 ) -> ImageDeleted:
-    """Delete a manifest by digest, and so every tag pointing at it (when enabled)."""
+    """Delete a manifest by digest, and so every tag pointing at it (when deletes are
+    enabled; otherwise 403 ``DELETE_DISABLED`` and nothing is sent to the registry)."""
     return await state.deletes.delete_image(caller, name, digest)
 
 
@@ -26,8 +40,26 @@ async def delete_image(
     "/api/repositories/{name:path}/tags/{tag}",
     status_code=202,
     response_model=TagDeleted,
-    responses=errors(400, 404, 405, *UPSTREAM),
+    summary="Delete one tag",
+    responses=errors(
+        {
+            400: ("NAME_INVALID", "TAG_INVALID"),
+            403: (
+                "DELETE_DISABLED",
+                (
+                    "DENIED",
+                    "the registry refuses this caller the delete (on distribution 2.x a "
+                    "tag delete needs push and delete rights)",
+                ),
+            ),
+            404: ("NAME_UNKNOWN", ("MANIFEST_UNKNOWN", "no such tag in this repository")),
+            405: ("UNSUPPORTED",),
+        },
+        UPSTREAM,
+        STATE_CHANGING,
+    ),
 )
 async def delete_tag(state: State, caller: CurrentCaller, name: RepoName, tag: Tag) -> TagDeleted:
-    """Remove one tag; other tags on the same digest survive (when enabled)."""
+    """Remove one tag; other tags on the same digest survive (when deletes are enabled;
+    otherwise 403 ``DELETE_DISABLED`` and nothing is sent to the registry)."""
     return await state.deletes.delete_tag(caller, name, tag)

@@ -15,7 +15,23 @@ from gateway.services.events import MAX_EVENTS_BYTES, apply_events
 router = APIRouter(tags=["events"])
 
 
-@router.post("/api/events", response_model=EventsAccepted, responses=errors(400, 401, 404))
+@router.post(
+    "/api/events",
+    response_model=EventsAccepted,
+    summary="Registry notifications",
+    responses=errors(
+        {
+            401: (
+                (
+                    "UNAUTHORIZED",
+                    "Authorization: Bearer is missing or is not the configured LR_EVENTS_TOKEN",
+                ),
+            ),
+            404: (("NOT_FOUND", "the endpoint is off: LR_EVENTS_TOKEN is not set"),),
+            413: (("PAYLOAD_TOO_LARGE", "the envelope is over 4 MiB"),),
+        }
+    ),
+)
 async def registry_events(request: Request, state: State) -> EventsAccepted:
     """Drop cached lists of the repositories named in a notification envelope.
 

@@ -11,7 +11,22 @@ from gateway.routers import errors
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/health", response_model=Health, responses=errors(503))
+@router.get(
+    "/api/health",
+    response_model=Health,
+    summary="Whether the registry answers",
+    responses=errors(
+        {
+            503: (
+                (
+                    "UPSTREAM_UNAVAILABLE",
+                    "the registry does not answer GET /v2/ with 200 or 401 (down, 5xx or "
+                    "too slow); detail is the Health body, with status unavailable",
+                ),
+            )
+        }
+    ),
+)
 async def health(state: State) -> Health:
     """Whether the registry answers ``GET /v2/`` (200, or 401 which proves it is alive)."""
     ping = await state.status.ping()

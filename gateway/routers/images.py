@@ -14,7 +14,33 @@ router = APIRouter(tags=["images"])
 @router.get(
     "/api/repositories/{name:path}/images/{reference}/config",
     response_model=ImageConfig,
-    responses=errors(400, 404, *UPSTREAM),
+    summary="An image's config and build history",
+    responses=errors(
+        {
+            400: (
+                (
+                    "VALIDATION_ERROR",
+                    "platform or os_version is malformed (detail lists each problem), or "
+                    "the reference is a multi-platform index and platform is missing or "
+                    "matches several images (detail: {platforms, choices}, each choice "
+                    "{platform, os_version, digest})",
+                ),
+                "NAME_INVALID",
+                "TAG_INVALID",
+                "DIGEST_INVALID",
+            ),
+            404: (
+                "NAME_UNKNOWN",
+                (
+                    "MANIFEST_UNKNOWN",
+                    "no such tag or digest; no image for that platform in the index "
+                    "(detail: {platforms, choices}); or not an image (detail.media_type)",
+                ),
+                ("BLOB_UNKNOWN", "the image's config blob is missing from the repository"),
+            ),
+        },
+        UPSTREAM,
+    ),
 )
 async def get_image_config(
     state: State,
@@ -38,17 +64,36 @@ async def get_image_config(
         ),
     ] = None,
 ) -> ImageConfig:
-    """An image's config and build history (one platform of an index)."""
+    """An image's config (env, entrypoint, cmd, labels…) and build history, each history
+    step matched to its layer. For a multi-platform index, ``platform`` picks the child
+    (required when it has more than one)."""
     return await state.images.config(caller, name, reference, platform, os_version)
 
 
 @router.get(
     "/api/repositories/{name:path}/images/{reference}",
     response_model=ImageDetail,
-    responses=errors(400, 404, *UPSTREAM),
+    summary="Resolve a tag or digest to its images",
+    responses=errors(
+        {
+            400: ("NAME_INVALID", "TAG_INVALID", "DIGEST_INVALID"),
+            404: (
+                "NAME_UNKNOWN",
+                "MANIFEST_UNKNOWN",
+                (
+                    "BLOB_UNKNOWN",
+                    "a single image's config blob is missing (a missing child of an index "
+                    "is reported in its platforms[] entry instead)",
+                ),
+            ),
+        },
+        UPSTREAM,
+    ),
 )
 async def get_image(
     state: State, caller: CurrentCaller, name: RepoName, reference: Reference
 ) -> ImageDetail:
-    """A tag or digest resolved: every platform image, attestations, sizes and tags."""
+    """A tag or digest resolved: every platform image with its layers, the attestations
+    apart, sizes and the tags on the same digest. A child of an index that cannot be read
+    is an entry with ``error`` set, not a failed answer."""
     return await state.images.detail(caller, name, reference)

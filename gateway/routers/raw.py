@@ -33,13 +33,21 @@ def _not_modified(request: Request, digest: str) -> bool:
             },
         },
         304: {"description": "Not modified (If-None-Match matched the digest)"},
-        **errors(400, 404, *UPSTREAM),
+        **errors(
+            {
+                400: ("NAME_INVALID", "TAG_INVALID", "DIGEST_INVALID"),
+                404: ("NAME_UNKNOWN", ("MANIFEST_UNKNOWN", "no such tag or digest here")),
+            },
+            UPSTREAM,
+        ),
     },
+    summary="A manifest, bytes as stored",
 )
 async def get_manifest(
     request: Request, state: State, caller: CurrentCaller, name: RepoName, reference: Reference
 ) -> Response:
-    """The manifest exactly as the registry stores it (bytes unchanged)."""
+    """The manifest exactly as the registry stores it (bytes unchanged), with
+    ``Content-Type`` = its media type, ``Docker-Content-Digest`` and ``ETag``."""
     manifest = await state.registry.manifest(caller, name, reference)
     headers = {"Docker-Content-Digest": manifest.digest, "ETag": f'"{manifest.digest}"'}
     if reference == manifest.digest:
@@ -57,13 +65,21 @@ async def get_manifest(
     responses={
         200: {"description": "The blob, streamed", "content": {"application/octet-stream": {}}},
         304: {"description": "Not modified (If-None-Match matched the digest)"},
-        **errors(400, 404, *UPSTREAM),
+        **errors(
+            {
+                400: ("NAME_INVALID", "DIGEST_INVALID"),
+                404: ("NAME_UNKNOWN", "BLOB_UNKNOWN"),
+            },
+            UPSTREAM,
+        ),
     },
+    summary="Download a blob",
 )
 async def get_blob(
     request: Request, state: State, caller: CurrentCaller, name: RepoName, digest: Digest
 ) -> Response:
-    """A blob (layer or config) streamed from the registry, any size, constant memory."""
+    """A blob (layer or config) streamed from the registry, any size, constant memory, as
+    an attachment (``Content-Disposition``) with ``Docker-Content-Digest`` and ``ETag``."""
     await state.registry.ensure_access(
         caller, name, proof=lambda: state.client.head_blob(caller, name, digest)
     )

@@ -12,7 +12,21 @@ from gateway.services.tags import Sort
 router = APIRouter(tags=["repositories"])
 
 
-@router.get("/api/repositories", response_model=RepositoryPage, responses=errors(400, *UPSTREAM))
+@router.get(
+    "/api/repositories",
+    response_model=RepositoryPage,
+    summary="List repositories with tag counts",
+    responses=errors(
+        {
+            400: (
+                ("VALIDATION_ERROR", "n outside 1..1000, or last or q over 255 characters"),
+                "PAGINATION_NUMBER_INVALID",
+            ),
+            404: (("NOT_FOUND", "the registry serves no catalog (GET /v2/_catalog is 404)"),),
+        },
+        UPSTREAM,
+    ),
+)
 async def list_repositories(
     state: State,
     caller: CurrentCaller,
@@ -24,14 +38,29 @@ async def list_repositories(
         str | None, Query(max_length=255, description="Case-insensitive substring of the name.")
     ] = None,
 ) -> RepositoryPage:
-    """One page of repositories (sorted by name) with their tag counts."""
+    """One page of repositories (sorted by name) with their tag counts. ``q`` filters the
+    whole catalog; a repository whose tags cannot be counted is a row with ``error``."""
     return await state.repositories.page(caller, n=n, last=last or None, q=q or None)
 
 
 @router.get(
     "/api/repositories/{name:path}/tags",
     response_model=TagPage,
-    responses=errors(400, 404, *UPSTREAM),
+    summary="List a repository's tags",
+    responses=errors(
+        {
+            400: (
+                (
+                    "VALIDATION_ERROR",
+                    "n outside 1..1000, an unknown sort, or last or q over 128 characters",
+                ),
+                "NAME_INVALID",
+                "PAGINATION_NUMBER_INVALID",
+            ),
+            404: ("NAME_UNKNOWN",),
+        },
+        UPSTREAM,
+    ),
 )
 async def list_tags(
     state: State,
@@ -49,7 +78,9 @@ async def list_tags(
         bool, Query(description="Fill digest, kind, platforms, size and created.")
     ] = False,
 ) -> TagPage:
-    """One page of a repository's tags, optionally with each tag's resolved details."""
+    """One page of a repository's tags, optionally with each tag's resolved details
+    (``details=true``: digest, kind, platforms, size, created). A tag whose details cannot
+    be read is a row with ``error``."""
     return await state.tags.page(
         caller, name, n=n, last=last or None, q=q or None, sort=sort, details=details
     )

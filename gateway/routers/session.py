@@ -8,7 +8,7 @@ from gateway.dependencies import State, basic_credentials
 from gateway.errors import Unauthorized
 from gateway.models.api import LoggedIn, Login, SessionState
 from gateway.registry.credentials import Caller, Credentials
-from gateway.routers import UPSTREAM, errors
+from gateway.routers import STATE_CHANGING, UPSTREAM, errors
 from gateway.services.sessions import COOKIE_NAME
 
 router = APIRouter(tags=["session"])
@@ -25,9 +25,35 @@ def _secure(request: Request, state: State) -> bool:
     return request.url.scheme == "https" or forwarded.lower() == "https"
 
 
-@router.post("/api/session", response_model=LoggedIn, responses=errors(400, *UPSTREAM))
+@router.post(
+    "/api/session",
+    response_model=LoggedIn,
+    summary="Log in",
+    responses=errors(
+        {
+            400: (("VALIDATION_ERROR", "username or password missing, empty or too long"),),
+            401: (
+                (
+                    "UNAUTHORIZED",
+                    "the registry rejected these credentials, or it checks none (an open "
+                    "registry needs no login)",
+                ),
+            ),
+            403: (
+                (
+                    "CSRF_FAILED",
+                    "every login must send X-Requested-With: XMLHttpRequest, from the "
+                    "gateway's own or an allowed Origin",
+                ),
+            ),
+        },
+        UPSTREAM,
+        STATE_CHANGING,
+    ),
+)
 async def login(body: Login, request: Request, response: Response, state: State) -> LoggedIn:
-    """Log in: the registry checks the credentials; the browser gets only a session id."""
+    """Log in: the registry checks the credentials; the browser gets only a session id
+    (an HttpOnly, SameSite cookie), never the credentials or a registry token."""
     caller = Caller(Credentials(body.username, body.password), "session")
     try:
         await state.client.check_login(caller)
@@ -50,9 +76,20 @@ async def login(body: Login, request: Request, response: Response, state: State)
     return LoggedIn(username=body.username)
 
 
-@router.get("/api/session", response_model=SessionState, responses=errors(*UPSTREAM))
+@router.get(
+    "/api/session",
+    response_model=SessionState,
+    summary="Who am I",
+    responses=errors(
+        {401: (("UNAUTHORIZED", "the Authorization: Basic header is malformed"),)},
+        # A Basic header is checked with the registry, which can fail as usual; its
+        # rejection is a 200 with authenticated false, not a 401.
+        {status: codes for status, codes in UPSTREAM.items() if status != 401},
+    ),
+)
 async def who_am_i(request: Request, state: State) -> SessionState:
-    """Who the gateway serves this browser as."""
+    """Who the gateway serves this browser as. A rejected Basic header answers 200 with
+    ``authenticated: false``."""
     session = state.sessions.get(request.cookies.get(COOKIE_NAME))
     if session is not None:
         return SessionState(
@@ -71,7 +108,13 @@ async def who_am_i(request: Request, state: State) -> SessionState:
     return SessionState(authenticated=False, username=None, source="anonymous")
 
 
-@router.delete("/api/session", status_code=204, response_class=Response)
+@router.delete(
+    "/api/session",
+    status_code=204,
+    response_class=Response,
+    summary="Log out",
+    responses=errors(STATE_CHANGING),
+)
 async def logout(request: Request, state: State) -> Response:
     """Log out: the session is forgotten server-side, with its cached lists and tokens."""
     session = state.sessions.delete(request.cookies.get(COOKIE_NAME))
