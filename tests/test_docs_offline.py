@@ -183,6 +183,8 @@ def test_swagger_ui_renders_the_operations(docs_server: GatewayServer, page: Bro
     assert ui.locator(".opblock").count() >= 13
     # The operation's own page works against the live gateway: parameters, a real call.
     row.locator(".opblock-summary-control").click()
+    # Each error response lists its codes (from the schema, rendered as Markdown).
+    row.locator("code", has_text="PAGINATION_NUMBER_INVALID").first.wait_for()
     ui.get_by_role("button", name="Try it out").click()
     ui.get_by_role("button", name="Execute").click()
     answer = row.locator(".live-responses-table tr.response").first
@@ -197,9 +199,9 @@ def test_redoc_renders_and_searches(docs_server: GatewayServer, page: BrowserPag
     response, refused = _open(page, docs_server.url + "/redoc")
     assert response.headers["content-security-policy"] == DEFAULT_CSP + "; worker-src blob:"
     ui = page.page
-    ui.get_by_role("heading", name="List Tags").first.wait_for()
+    ui.get_by_role("heading", name="List a repository's tags").first.wait_for()
     assert ui.get_by_text("/api/repositories/{name}/tags").count() >= 1
     # Search runs in ReDoc's blob: worker: the one thing the page's own policy allows.
     ui.get_by_placeholder("Search...").fill("blob")
-    ui.locator("[role=search] li", has_text="Get Blob").first.wait_for()
+    ui.locator("[role=search] li", has_text="Download a blob").first.wait_for()
     _assert_clean(page, refused)
