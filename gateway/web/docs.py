@@ -65,7 +65,8 @@ def asset(name: str) -> Asset:
     body = (folder / name).read_bytes()
     for old, new in _PATCHES.get(name, ()):
         body = body.replace(old, new)
-    gzipped = gzip.compress(body, mtime=0) if media_type.startswith("text/") else None
+    text = media_type.startswith("text/")
+    gzipped = gzip.compress(body, compresslevel=6, mtime=0) if text else None
     return Asset(body, gzipped, media_type, hashlib.sha256(body).hexdigest()[:16])
 
 
@@ -96,12 +97,15 @@ def _accepts_gzip(request: Request) -> bool:
 def add_docs(app: FastAPI, csp: str) -> None:
     """Register ``/docs``, ``/redoc`` and ``/docs/assets/{name}`` on ``app``, out of the
     schema. ``csp`` is the policy of HTML answers (LR_CSP); ReDoc gets it with one
-    addition (see ``redoc_csp``)."""
+    addition (see ``redoc_csp``).
+
+    The handlers are plain functions, run in the thread pool: the first answer reads
+    and compresses a few MB of assets, which must not stall the event loop."""
     title = app.title
     openapi_url = app.openapi_url or "/openapi.json"
 
     @app.get("/docs", include_in_schema=False)
-    async def swagger_ui(request: Request) -> HTMLResponse:
+    def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         head = (
             f'<link rel="icon" type="image/png" href="{_url(request, "favicon.png")}">\n'
@@ -115,7 +119,7 @@ def add_docs(app: FastAPI, csp: str) -> None:
         return HTMLResponse(_page(title, head, body), headers={"Cache-Control": "no-cache"})
 
     @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
+    def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         head = (
             f'<link rel="icon" type="image/png" href="{_url(request, "favicon.png")}">\n'
@@ -131,7 +135,7 @@ def add_docs(app: FastAPI, csp: str) -> None:
         return HTMLResponse(_page(f"{title} – ReDoc", head, body), headers=headers)
 
     @app.get(ASSETS_PATH + "/{name}", include_in_schema=False)
-    async def docs_asset(name: str, request: Request) -> Response:
+    def docs_asset(name: str, request: Request) -> Response:
         if name not in _FILES:
             raise HTTPException(404, "no such documentation asset")
         found = asset(name)
