@@ -1,0 +1,133 @@
+// The catalog: every repository with its tag count, searched on the server as you type
+// (GET /api/repositories?q=&n=&last=), paged with the API's cursor.
+
+import {isAbort} from '../api.js';
+import {h, replace} from '../dom.js';
+import {plural} from '../format.js';
+import {pager, position} from '../components/pager.js';
+import {cell, pageTitle, scroll} from '../components/parts.js';
+import {emptyState, errorBox, loading} from '../components/status.js';
+import {perPageSelect, searchBox} from '../components/controls.js';
+
+const DEFAULT_N = 20;
+
+export const title = () => 'Repositories';
+
+export function mount(root, route, ctx) {
+  const {api, link, navigate} = ctx;
+  const summary = h('p', {class: 'page-subtitle', 'aria-live': 'polite', 'data-testid': 'repositories-summary'});
+  const results = h('div', {class: 'results'});
+  let controller = null;
+  let query = readQuery(route);
+
+  // Typing replaces the history entry (Back leaves the page rather than replaying
+  // keystrokes) and starts again at the first page.
+  const search = searchBox({
+    id: 'repository-search',
+    label: 'Search repositories',
+    placeholder: 'Filter by name, e.g. team/app',
+    value: query.q,
+    onSearch: (q) => navigate(link.repositories({q, n: nParam(query.n)}), {replace: true}),
+  });
+  const perPage = perPageSelect({
+    id: 'repository-per-page',
+    value: query.n,
+    onChange: (n) => navigate(link.repositories({q: query.q, n: nParam(n)})),
+  });
+
+  root.append(
+    h('div', {class: 'page-head'}, pageTitle('Repositories'), summary),
+    h('div', {class: 'toolbar'}, search.element, perPage.element),
+    results,
+  );
+
+  async function load(route) {
+    query = readQuery(route);
+    search.sync(query.q);
+    perPage.sync(query.n);
+    const at = position(route);
+    controller?.abort();
+    controller = new AbortController();
+    const signal = controller.signal;
+    if (!results.firstChild) replace(results, loading('Loading repositories…'));
+    results.setAttribute('aria-busy', 'true');
+    try {
+      const page = await api.repositories({q: query.q, last: at.last, n: query.n}, signal);
+      if (signal.aborted) return;
+      render(page, at);
+    } catch (error) {
+      if (isAbort(error) || error.handled) return;
+      summary.textContent = '';
+      replace(results, errorBox(error, 'The repositories could not be listed'));
+    } finally {
+      if (!signal.aborted) results.removeAttribute('aria-busy');
+    }
+  }
+
+  function render(page, at) {
+    summary.textContent = query.q
+      ? `${plural(page.total, 'repository', 'repositories')} matching “${query.q}”`
+      : `${plural(page.total, 'repository', 'repositories')} in this registry`;
+    if (!page.repositories.length) {
+      replace(results, query.q ? noMatch() : emptyRegistry());
+      return;
+    }
+    const go = (last, cursors) =>
+      navigate(link.repositories({q: query.q, n: nParam(query.n), last}), {state: {cursors}});
+    const first = (at.page - 1) * query.n + 1;
+    replace(
+      results,
+      scroll(
+        h(
+          'table',
+          {class: 'table table--stack', 'data-testid': 'repositories'},
+          h('caption', {class: 'visually-hidden'}, `Repositories ${first}–${first + page.repositories.length - 1} of ${page.total}`),
+          h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Repository'), h('th', {scope: 'col', class: 'num'}, 'Tags'))),
+          h('tbody', {}, page.repositories.map(row)),
+        ),
+      ),
+      pager(at, page.next, go, {label: 'Repository pages'}),
+    );
+  }
+
+  function row(repo) {
+    const count = repo.error
+      ? h('span', {class: 'row-error', role: 'note'}, `Tags could not be read: ${repo.error.message} `, h('code', {}, repo.error.code))
+      : plural(repo.tag_count ?? 0, 'tag');
+    return h(
+      'tr',
+      {class: repo.error ? 'is-error' : null},
+      cell('Repository', h('a', {href: link.tags(repo.name), class: 'repo-link'}, repo.name)),
+      h('td', {'data-label': 'Tags', class: 'num'}, count),
+    );
+  }
+
+  function noMatch() {
+    const clear = h('button', {type: 'button', class: 'button'}, 'Clear search');
+    clear.addEventListener('click', () => navigate(link.repositories({n: nParam(query.n)})));
+    return emptyState(`No repository matches “${query.q}”.`, clear);
+  }
+
+  function emptyRegistry() {
+    return emptyState(
+      'This registry has no repositories yet.',
+      h('p', {class: 'muted'}, 'Push an image to see it here: ', h('code', {}, `docker push ${ctx.pullHost}/<name>:<tag>`)),
+    );
+  }
+
+  load(route);
+  return {
+    update: load,
+    unmount: () => controller?.abort(),
+  };
+}
+
+function readQuery(route) {
+  const n = Number.parseInt(route.query.get('n') ?? '', 10);
+  return {q: route.query.get('q') ?? '', n: n >= 1 && n <= 1000 ? n : DEFAULT_N};
+}
+
+/** The page size for the URL: left out when it is the default. */
+function nParam(n) {
+  return n === DEFAULT_N ? undefined : n;
+}

@@ -1,0 +1,220 @@
+"""Fixtures for the reference UI's browser tests (tests/test_ui_*.py).
+
+Gateways on real sockets (uvicorn on 127.0.0.1), shared per session:
+
+- ``ui_site``: over the standard registry (``registry``, never modified), deletes off;
+- ``ui_delete_site``: over a registry of its own, filled here, deletes on;
+- ``ui_auth_site``: over an htpasswd registry, no service account (login needed);
+- ``ui_empty_site``: over an empty registry.
+
+``ui`` wraps the ``page`` fixture: ``ui.goto(path)`` opens a path of a site, and at the
+end of the test it asserts what every UI test must hold — no request left 127.0.0.1, no
+uncaught page error, no Content-Security-Policy violation. ``ui_context`` opens further
+contexts (dark scheme, phone width, clipboard permissions) under the same checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.browser import BrowserPage, _is_external
+from tests.support.fixtures import FilledRegistry
+from tests.support.gateway_server import GatewayServer
+from tests.support.images import PushedImage, Pusher, push_image, push_index, tag_existing
+from tests.support.registry import RegistryProcess, free_port
+
+__all__ = [
+    "AUTH_USERS",
+    "UiPage",
+    "UiSite",
+    "assert_clean",
+    "ui",
+    "ui_auth_site",
+    "ui_context",
+    "ui_delete_site",
+    "ui_empty_site",
+    "ui_site",
+]
+
+AUTH_USERS = {"alice": "alice-Ui-7d41"}
+XHR = {"X-Requested-With": "XMLHttpRequest"}
+
+# What chromium logs when the page's CSP blocks something.
+CSP_MARKERS = ("Content Security Policy", "Content-Security-Policy", "Refused to")
+
+
+@dataclass
+class UiSite:
+    """A gateway serving the UI, and what its registry holds."""
+
+    server: GatewayServer
+    registry_url: str
+    pull_host: str
+    images: dict[str, PushedImage] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def api(self, path: str, **kwargs: Any) -> httpx.Response:
+        """A direct call to the gateway (the expected data, or state set-up)."""
+        with httpx.Client(base_url=self.url, trust_env=False, timeout=10) as client:
+            return client.request(kwargs.pop("method", "GET"), path, **kwargs)
+
+
+def _serve(registry_url: str, **settings: Any) -> GatewayServer:
+    return GatewayServer(registry_url, free_port(), **settings).start()
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).netloc.decode()
+
+
+@pytest.fixture(scope="session")
+def ui_site(registry: FilledRegistry) -> Iterator[UiSite]:
+    server = _serve(registry.url)
+    try:
+        yield UiSite(server, registry.url, _host(registry.url))
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def ui_empty_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator[UiSite]:
+    process = registry_factory()
+    server = _serve(process.url)
+    try:
+        yield UiSite(server, process.url, _host(process.url))
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def ui_delete_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator[UiSite]:
+    """Deletes on. Each delete test owns its repositories, so the order of tests does
+    not matter: del/tag (1.0 and its alias stable; 2.0), del/image (1.0 and its alias
+    prod on one digest; 2.0), del/index (an index 1.0 with the alias latest)."""
+    process = registry_factory(delete_enabled=True)
+    images: dict[str, PushedImage] = {}
+    with Pusher(process.url) as p:
+        for repo, alias in (("del/tag", "stable"), ("del/image", "prod")):
+            one = push_image(p, repo, "1.0", created="2024-06-01T10:00:00Z")
+            tag_existing(p, repo, alias, one)
+            two = push_image(p, repo, "2.0", created="2024-07-01T10:00:00Z")
+            images[f"{repo}:1.0"] = one
+            images[f"{repo}:2.0"] = two
+        children = [
+            push_image(p, "del/index", None, architecture="amd64"),
+            push_image(p, "del/index", None, architecture="arm64", variant="v8"),
+        ]
+        index = push_index(p, "del/index", "1.0", children)
+        tag_existing(p, "del/index", "latest", index)
+    server = _serve(process.url, delete_enabled=True)
+    try:
+        yield UiSite(server, process.url, _host(process.url), images)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def ui_auth_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator[UiSite]:
+    """An htpasswd registry holding team/app:1.0 and team/app:1.1; no service account."""
+    process = registry_factory(auth="htpasswd", htpasswd_users=AUTH_USERS)
+    images: dict[str, PushedImage] = {}
+    with Pusher(process.url, "alice", AUTH_USERS["alice"]) as p:
+        for tag in ("1.0", "1.1"):
+            images[f"team/app:{tag}"] = push_image(p, "team/app", tag)
+    server = _serve(process.url)
+    try:
+        yield UiSite(server, process.url, _host(process.url), images)
+    finally:
+        server.stop()
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+def assert_clean(page: BrowserPage) -> None:
+    """What every UI page must hold: nothing fetched from outside 127.0.0.1, no uncaught
+    error, no CSP violation."""
+    assert page.external == [], page.external
+    assert page.page_errors == [], page.page_errors
+    violations = [e for e in page.console_errors if any(m in e for m in CSP_MARKERS)]
+    assert violations == [], violations
+
+
+@dataclass
+class UiPage:
+    """A BrowserPage with a base URL. ``page`` is the Playwright Page."""
+
+    browser_page: BrowserPage
+    base_url: str = ""
+
+    @property
+    def page(self) -> Any:
+        return self.browser_page.page
+
+    def goto(self, path: str, site: UiSite | None = None) -> Any:
+        base = site.url if site is not None else self.base_url
+        if site is not None:
+            self.base_url = site.url
+        return self.page.goto(base + path)
+
+    def path(self) -> str:
+        """The current location, path and query, without the origin."""
+        url = httpx.URL(self.page.url)
+        return url.raw_path.decode()
+
+
+@pytest.fixture
+def ui(page: BrowserPage) -> Iterator[UiPage]:
+    """The ``page`` fixture with a base URL and the end-of-test checks."""
+    wrapped = UiPage(page)
+    yield wrapped
+    assert_clean(page)
+
+
+def _track(context: Any) -> BrowserPage:
+    raw = context.new_page()
+    result = BrowserPage(raw)
+    raw.on(
+        "request",
+        lambda req: result.external.append(req.url) if _is_external(req.url) else None,
+    )
+    raw.on(
+        "console",
+        lambda msg: result.console_errors.append(msg.text) if msg.type == "error" else None,
+    )
+    raw.on("pageerror", lambda exc: result.page_errors.append(str(exc)))
+    return result
+
+
+@pytest.fixture
+def ui_context(browser: Any) -> Iterator[Callable[..., Any]]:
+    """``with ui_context(site, color_scheme="dark", viewport=…) as ui:`` — another
+    browser context (its own cookies and settings), checked like ``ui``."""
+    opened: list[Any] = []
+
+    @contextmanager
+    def factory(site: UiSite, **options: Any) -> Iterator[UiPage]:
+        options.setdefault("viewport", {"width": 1280, "height": 900})
+        context = browser.new_context(**options)
+        opened.append(context)
+        context.set_default_timeout(10_000)
+        tracked = _track(context)
+        try:
+            yield UiPage(tracked, site.url)
+            assert_clean(tracked)
+        finally:
+            context.close()
+
+    yield factory
+    for context in opened:
+        with suppress(Exception):  # closed already
+            context.close()
