@@ -16,7 +16,7 @@ contexts (dark scheme, phone width, clipboard permissions) under the same checks
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +31,11 @@ from tests.support.registry import RegistryProcess, free_port
 
 __all__ = [
     "AUTH_USERS",
+    "UiContext",
     "UiPage",
     "UiSite",
     "assert_clean",
+    "format_bytes",
     "ui",
     "ui_auth_site",
     "ui_context",
@@ -195,8 +197,11 @@ def _track(context: Any) -> BrowserPage:
     return result
 
 
+UiContext = Callable[..., AbstractContextManager[UiPage]]
+
+
 @pytest.fixture
-def ui_context(browser: Any) -> Iterator[Callable[..., Any]]:
+def ui_context(browser: Any) -> Iterator[UiContext]:
     """``with ui_context(site, color_scheme="dark", viewport=…) as ui:`` — another
     browser context (its own cookies and settings), checked like ``ui``."""
     opened: list[Any] = []
@@ -218,3 +223,17 @@ def ui_context(browser: Any) -> Iterator[Callable[..., Any]]:
     for context in opened:
         with suppress(Exception):  # closed already
             context.close()
+
+
+def format_bytes(size: int) -> str:
+    """What the UI shows for a size (its format.js): binary units, one decimal under 100."""
+    value = float(size)
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    unit = 0
+    while value >= 1024 and unit < len(units) - 1:
+        value /= 1024
+        unit += 1
+    if unit == 0:
+        return f"{size} B"
+    text = f"{value:.1f}" if value < 100 else str(round(value))
+    return f"{text} {units[unit]}"
