@@ -31,6 +31,7 @@ from tests.support.registry import RegistryProcess, free_port
 
 __all__ = [
     "AUTH_USERS",
+    "XHR",
     "UiContext",
     "UiPage",
     "UiSite",
