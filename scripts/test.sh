@@ -26,7 +26,13 @@ lr_ensure_apt_packages docker-registry skopeo apache2-utils python3-venv python3
 command -v npm >/dev/null 2>&1 || lr_ensure_apt_packages npm
 lr_ensure_venv
 lr_pip_install -e '.[test]'
-if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/typescript --no-audit --no-fund; fi
+# The TypeScript client check and the Vite SPA the tests build (pinned by lockfiles).
+if command -v npm >/dev/null 2>&1; then
+    for project in tests/typescript tests/vite-spa; do
+        lr_say "npm ci --prefix $project"
+        npm ci --prefix "$project" --no-audit --no-fund --loglevel=error
+    done
+fi
 
 lint_failed=()
 if [ "${LR_SKIP_LINT:-0}" != "1" ]; then

@@ -56,3 +56,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last, in their order: while Playwright's sync API holds the
+    session's browser, an event loop of its own runs in the main thread, under which
+    the asyncio tests cannot start theirs."""
+    uses_browser = [i for i in items if "browser" in getattr(i, "fixturenames", ())]
+    if uses_browser:
+        chosen = set(map(id, uses_browser))
+        items[:] = [i for i in items if id(i) not in chosen] + uses_browser

@@ -26,6 +26,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
+from gateway.web.negotiation import accepted_encodings, etag_matches
+
 ASSETS_PATH = "/docs/assets"
 # They change only with the package (or gateway) version, and the pages name them with
 # a content hash (``?v=``), so a day is safe and an upgrade is seen at once.
@@ -84,16 +86,6 @@ def _page(title: str, head: str, body: str) -> str:
     )
 
 
-def _accepts_gzip(request: Request) -> bool:
-    """Whether ``Accept-Encoding`` names gzip with a non-zero q (browsers always do)."""
-    for coding in request.headers.get("accept-encoding", "").lower().split(","):
-        name, _, params = coding.partition(";")
-        if name.strip() == "gzip":
-            q = params.replace(" ", "").removeprefix("q=")
-            return q.rstrip("0.") != "" if q else True
-    return False
-
-
 def add_docs(app: FastAPI, csp: str) -> None:
     """Register ``/docs``, ``/redoc`` and ``/docs/assets/{name}`` on ``app``, out of the
     schema. ``csp`` is the policy of HTML answers (LR_CSP); ReDoc gets it with one
@@ -145,9 +137,11 @@ def add_docs(app: FastAPI, csp: str) -> None:
             "X-Content-Type-Options": "nosniff",
             "Vary": "Accept-Encoding",
         }
-        if request.headers.get("if-none-match", "").strip().removeprefix("W/") == headers["ETag"]:
+        if etag_matches(request.headers.get("if-none-match", ""), headers["ETag"]):
             return Response(status_code=304, headers=headers)
-        if found.gzipped is not None and _accepts_gzip(request):
+        if found.gzipped is not None and "gzip" in accepted_encodings(
+            request.headers.get("accept-encoding")
+        ):
             headers["Content-Encoding"] = "gzip"
             return Response(found.gzipped, media_type=found.media_type, headers=headers)
         return Response(found.body, media_type=found.media_type, headers=headers)

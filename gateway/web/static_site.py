@@ -36,6 +36,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from gateway.web.negotiation import accepted_encodings, etag_matches
+
 # Paths the gateway answers itself: never the SPA, never index.html.
 GATEWAY_PREFIXES = ("/api", "/v2", "/docs", "/redoc", "/openapi.json", "/metrics")
 
@@ -90,36 +92,6 @@ def content_type(path: Path) -> str:
     return CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
 
 
-def accepted_encodings(header: str | None) -> set[str]:
-    """Codings the client accepts (``q=0`` refuses one; ``*`` stands for the rest)."""
-    accepted: set[str] = set()
-    refused: set[str] = set()
-    for part in (header or "").split(","):
-        coding, _, params = part.strip().partition(";")
-        coding = coding.strip().lower()
-        if not coding:
-            continue
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        (accepted if q > 0 else refused).add(coding)
-    if "*" in accepted:
-        accepted |= {"br", "gzip"} - refused
-    return accepted - refused
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    if header.strip() == "*":
-        return True
-    wanted = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
-
-
 @dataclass(frozen=True)
 class _Variant:
     """One representation of a file: as stored, or a compressed sibling."""
@@ -140,11 +112,9 @@ class StaticSite:
         self.index = self.root / "index.html"
         if not self.index.is_file():
             raise ValueError(f"{root} has no index.html")
-        # (path, mtime_ns, size, encoding) -> (etag, gzipped body or None)
+        # (path, mtime_ns, size) -> content hash; content hash -> gzipped body
         self._digests: LRUCache[tuple[str, int, int], str] = LRUCache(maxsize=4096)
-        self._gzipped: LRUCache[str, bytes] = LRUCache(
-            maxsize=32 * 1024 * 1024, getsizeof=len
-        )
+        self._gzipped: LRUCache[str, bytes] = LRUCache(maxsize=32 * 1024 * 1024, getsizeof=len)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -287,7 +257,7 @@ class StaticSite:
     def _not_modified(request: Headers, etag: str, mtime: float) -> bool:
         if_none_match = request.get("if-none-match")
         if if_none_match is not None:
-            return _etag_matches(if_none_match, etag)
+            return etag_matches(if_none_match, etag)
         since = request.get("if-modified-since")
         if since:
             try:
