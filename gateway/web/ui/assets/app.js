@@ -106,12 +106,12 @@ function render(route) {
   const view = VIEWS[route.view] ?? notfound;
   const key = view.key ? view.key(route) : route.view;
   document.title = `${view.title(route)} — Light Registry`;
-  if (route.how !== 'replace') ageNotices();
   renderHeader();
   if (active && active.view === view && active.key === key && active.instance.update) {
     active.instance.update(route);
     return;
   }
+  ageNotices(); // a notice lasts until the next page (or longer: notify's `keep`)
   active?.instance.unmount?.();
   active = null;
   const main = document.getElementById('main');
