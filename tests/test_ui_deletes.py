@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from tests.support.ui import UiPage, UiSite
 
 
-def tag_cells(ui: UiPage) -> object:
+def tag_cells(ui: UiPage) -> Locator:
     return ui.page.get_by_test_id("tags").locator("tbody tr td:first-child")
 
 
@@ -108,7 +108,7 @@ def test_a_refused_delete_shows_the_envelope(ui: UiPage, ui_delete_site: UiSite)
         lambda route: route.fulfill(
             status=404,
             content_type="application/json",
-            body='{"error": {"code": "MANIFEST_UNKNOWN", "message": "manifest unknown", "detail": null}}',
+            body='{"error": {"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}}',
         ),
     )
     page.get_by_role("button", name="Delete tag 2.0").click()

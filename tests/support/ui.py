@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
@@ -28,6 +28,9 @@ from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
 from tests.support.images import PushedImage, Pusher, push_image, push_index, tag_existing
 from tests.support.registry import RegistryProcess, free_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 __all__ = [
     "AUTH_USERS",
@@ -160,8 +163,8 @@ class UiPage:
     base_url: str = ""
 
     @property
-    def page(self) -> Any:
-        return self.browser_page.page
+    def page(self) -> Page:
+        return cast("Page", self.browser_page.page)
 
     def goto(self, path: str, site: UiSite | None = None) -> Any:
         base = site.url if site is not None else self.base_url
