@@ -99,7 +99,7 @@ def test_annotations_and_raw_manifest(
     expect(page.get_by_text("application/vnd.cncf.helm.config.v1+json").first).to_be_visible()
     expect(page.get_by_role("link", name="Config & history")).to_have_count(0)
 
-    page.get_by_text("Raw manifest", exact=True).click()
+    page.locator("summary", has_text="Raw manifest").click()
     raw = page.get_by_test_id("raw-manifest")
     pretty = json.dumps(json.loads(chart.manifest), indent=2)
     expect(raw).to_have_text(pretty)

@@ -4,7 +4,7 @@
 
 import {isAbort, paths} from '../api.js';
 import {h, replace} from '../dom.js';
-import {formatBytes, newest, platformName, plural, shortDigest} from '../format.js';
+import {formatBytes, kindOf, newest, platformName, plural, shortDigest} from '../format.js';
 import {copyButton} from '../components/copy.js';
 import {
   SIZE_NOTE,
@@ -39,9 +39,10 @@ export function mount(root, route, ctx) {
   const controller = new AbortController();
   const body = h('div', {class: 'results'}, loading('Loading image…'));
   const label = isDigest(reference) ? shortDigest(reference) : reference;
+  const subtitle = h('p', {class: 'page-subtitle'});
   root.append(
     breadcrumbs([['Repositories', link.repositories()], [name, link.tags(name)], [label]]),
-    h('div', {class: 'page-head'}, pageTitle(referenceLabel(name, reference))),
+    h('div', {class: 'page-head'}, pageTitle(referenceLabel(name, reference)), subtitle),
     body,
   );
 
@@ -49,6 +50,7 @@ export function mount(root, route, ctx) {
     body.setAttribute('aria-busy', 'true');
     try {
       const image = await api.image(name, reference, controller.signal);
+      subtitle.textContent = overview(image);
       replace(body, ...render(image));
     } catch (error) {
       if (isAbort(error) || error.handled) return;
@@ -144,10 +146,10 @@ export function mount(root, route, ctx) {
       p.error ? errorBox(p.error, 'This platform image could not be read') : null,
       facts([
         ['Digest', digest(p.digest)],
-        ['Media type', h('code', {}, p.media_type)],
-        p.artifact_type ? ['Artifact type', h('code', {}, p.artifact_type)] : [null, null],
         ['Size', size(p.error ? null : p.size)],
         ['Created', timeAgo(p.created)],
+        ['Media type', h('code', {class: 'media-type'}, p.media_type)],
+        p.artifact_type ? ['Artifact type', h('code', {class: 'media-type'}, p.artifact_type)] : [null, null],
       ], 'facts--inline'),
       p.layers.length ? layersTable(p) : null,
     );
@@ -201,7 +203,7 @@ export function mount(root, route, ctx) {
             ? h('span', {class: 'row-error'}, `${a.error.message} (${a.error.code})`)
             : (a.predicate_types ?? []).map((t) => h('code', {class: 'block'}, t))),
           h('td', {class: 'num'}, size(a.size)),
-          h('td', {}, h('a', {href: paths.manifest(name, a.digest), target: '_blank', rel: 'noopener'}, 'Raw manifest'))))),
+          h('td', {}, h('a', {href: paths.manifest(name, a.digest), target: '_blank', rel: 'noopener', 'aria-label': `Manifest of attestation ${a.digest}`}, 'Manifest'))))),
       )),
     );
   }
@@ -236,6 +238,16 @@ export function mount(root, route, ctx) {
 
   load();
   return {unmount: () => controller.abort()};
+}
+
+/** "index · 3 platforms · 2 attestations · 7.6 KiB" */
+function overview(image) {
+  const parts = [kindOf(image)];
+  if (image.kind === 'index') parts.push(plural(image.platforms.length, 'platform'));
+  else if (image.platforms[0] && platformName(image.platforms[0].platform)) parts.push(platformName(image.platforms[0].platform));
+  if (image.attestations.length) parts.push(plural(image.attestations.length, 'attestation'));
+  parts.push(formatBytes(image.size));
+  return parts.join(' · ');
 }
 
 function prettyJson(text) {
