@@ -227,3 +227,18 @@ def test_loading_state_is_announced(ui: UiPage, ui_site: UiSite) -> None:
     held[0].continue_()
     expect(ui.page.get_by_test_id("tags").locator("tbody tr")).to_have_count(10)
     expect(ui.page.locator(".results[aria-busy]")).to_have_count(0)
+
+
+def test_nested_repository_names(ui: UiPage, ui_site: UiSite) -> None:
+    """Names with several "/" map to /r/<name> and /r/<name>/-/image/<reference>."""
+    page = ui.page
+    ui.goto("/?q=team/app", ui_site)
+    expect_names(ui, ["team/app/api", "team/app/web"])
+    page.get_by_role("link", name="team/app/api").click()
+    expect(page).to_have_url(f"{ui_site.url}/r/team/app/api")
+    page.get_by_role("link", name="v1.2.3").click()
+    expect(page).to_have_url(f"{ui_site.url}/r/team/app/api/-/image/v1.2.3")
+    expect(page.get_by_role("heading", level=1)).to_have_text("team/app/api:v1.2.3")
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text("team/app/api:v1.2.3")
+    expect(page.get_by_test_id("platform")).to_have_count(1)

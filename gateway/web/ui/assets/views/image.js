@@ -151,6 +151,10 @@ export function mount(root, route, ctx) {
         ['Media type', h('code', {class: 'media-type'}, p.media_type)],
         p.artifact_type ? ['Artifact type', h('code', {class: 'media-type'}, p.artifact_type)] : [null, null],
       ], 'facts--inline'),
+      // a child's own annotations (a single image's are the page's Annotations already)
+      multi && Object.keys(p.annotations ?? {}).length
+        ? keyValueTable(p.annotations, {caption: `Annotations of ${nameText}`, keyLabel: 'Annotation'})
+        : null,
       p.layers.length ? layersTable(p) : null,
     );
   }
