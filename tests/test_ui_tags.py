@@ -168,3 +168,25 @@ def test_unknown_repository_shows_the_envelope(ui: UiPage, ui_site: UiSite) -> N
     expect(alert).to_contain_text("repository name not known to registry")
     expect(alert).to_contain_text("NAME_UNKNOWN")
     expect(alert).to_contain_text("HTTP 404")
+
+
+def test_a_tag_whose_details_failed_says_why(ui: UiPage, ui_site: UiSite) -> None:
+    body = {
+        "repository": "versions/app",
+        "total": 2,
+        "next": None,
+        "tags": [
+            {"name": "good", "digest": "sha256:" + "a" * 64, "kind": "image", "size": 10},
+            {"name": "bad", "error": {"code": "UPSTREAM_INVALID", "message": "digest mismatch"}},
+        ],
+    }
+    ui.page.route(
+        re.compile(r"/api/repositories/versions/app/tags\?"),
+        lambda route: route.fulfill(status=200, content_type="application/json", json=body),
+    )
+    ui.goto("/r/versions/app", ui_site)
+    bad = ui.page.locator('tr[data-tag="bad"]')
+    expect(bad).to_have_class("is-error")
+    expect(bad).to_contain_text("digest mismatch UPSTREAM_INVALID")
+    expect(bad.get_by_role("link", name="bad")).to_be_visible()
+    expect(ui.page.locator('tr[data-tag="good"] td[data-label="Size"]')).to_have_text("10 B")
