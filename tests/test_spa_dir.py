@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from gateway.main import create_app
 from gateway.settings import DEFAULT_CSP, Settings
 from tests.conftest import gateway_for
 from tests.support.gateway_server import GatewayServer
@@ -55,7 +56,18 @@ def spa(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (assets / "font-a1b2c3d4.woff2").write_bytes(b"wOF2" + bytes(2000))
     (assets / "logo-Abcdef12.png").write_bytes(b"\x89PNG" + bytes(3000))
     (assets / ".hidden.js").write_text(SECRET)
-    (root / "main.1a2b3c4d.js").write_text(APP_JS)
+    (root / "main.1a2b3c4d.js").write_text(APP_JS)  # at the root: public/, not hashed
+    (root / "static" / "js").mkdir(parents=True)
+    (root / "static" / "js" / "main.1a2b3c4d.chunk.js").write_text(APP_JS)
+    (root / "static" / "og-image-1200x630.png").write_bytes(b"\x89PNG" + bytes(100))
+    (root / "pic.png").write_bytes(b"\x89PNG" + bytes(3000))
+    (root / "pic.png.gz").write_bytes(gzip.compress(b"\x89PNG" + bytes(3000), mtime=0))
+    (root / "logo.svg").write_text(
+        "<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>"
+    )
+    (root / "medium.bin").write_bytes(bytes(range(256)) * 2048)  # 512 KiB: streamed
+    (root / "huge.wasm").write_bytes(b"\x00asm" + bytes(9 * 1024 * 1024))  # over 8 MiB
+    (root / "envlink").symlink_to(root / ".env")
     (root / "worker.mjs").write_text("export {};\n")
     (root / "app.wasm").write_bytes(b"\x00asm" + bytes(10))
     (root / "site.webmanifest").write_text('{"name": "x"}')
@@ -204,7 +216,9 @@ def test_other_methods_are_405_head_has_no_body(site: TestClient) -> None:
         ("/assets/index-B3c9x2Qa.css", "text/css; charset=utf-8", "immutable"),
         ("/assets/font-a1b2c3d4.woff2", "font/woff2", "immutable"),
         ("/assets/logo-Abcdef12.png", "image/png", "immutable"),
-        ("/main.1a2b3c4d.js", "text/javascript; charset=utf-8", "immutable"),
+        ("/static/js/main.1a2b3c4d.chunk.js", "text/javascript; charset=utf-8", "immutable"),
+        ("/main.1a2b3c4d.js", "text/javascript; charset=utf-8", "short"),
+        ("/static/og-image-1200x630.png", "image/png", "short"),
         ("/worker.mjs", "text/javascript; charset=utf-8", "short"),
         ("/app.wasm", "application/wasm", "short"),
         ("/site.webmanifest", "application/manifest+json", "short"),
@@ -227,7 +241,8 @@ def test_files_have_types_and_cache_policy(
         "short": "public, max-age=300",
     }[cache]
     assert r.headers["cache-control"] == expected
-    assert "content-security-policy" not in r.headers
+    document = content_type.startswith("image/svg")  # SVG runs script when opened
+    assert ("content-security-policy" in r.headers) is document
     assert "content-encoding" not in r.headers
 
 
@@ -272,6 +287,144 @@ def test_text_over_1kib_is_gzipped_on_the_fly(site: TestClient) -> None:
     assert index.text == INDEX
 
 
+def test_siblings_and_fallbacks_say_what_they_vary_on(site: TestClient) -> None:
+    png = site.get("/pic.png", headers={"Accept-Encoding": "identity"})
+    assert png.headers["vary"] == "Accept-Encoding"  # a .gz sibling exists
+    assert "content-encoding" not in png.headers
+    assert (
+        site.get("/pic.png", headers={"Accept-Encoding": "gzip"}).headers["content-encoding"]
+        == "gzip"
+    )
+    fallback = site.get("/nope.txt", headers=HTML)
+    assert fallback.text == INDEX
+    assert "Accept" in fallback.headers["vary"]
+    missing = site.get("/nope.txt")
+    assert missing.status_code == 404
+    assert missing.headers["vary"] == "Accept"
+    assert missing.headers["x-content-type-options"] == "nosniff"
+    assert missing.headers["cache-control"] == "no-cache"
+    assert "vary" not in site.get("/robots.txt").headers or "Accept," not in site.get(
+        "/robots.txt"
+    ).headers.get("vary", "")
+
+
+def test_svg_files_get_the_policy_too(site: TestClient) -> None:
+    r = site.get("/logo.svg")
+    assert r.headers["content-type"] == "image/svg+xml"
+    assert r.headers["content-security-policy"] == DEFAULT_CSP
+
+
+def test_large_files_stream_and_revalidate(site: TestClient, spa: Path) -> None:
+    for path, size in (("/medium.bin", 512 * 1024), ("/huge.wasm", 4 + 9 * 1024 * 1024)):
+        r = site.get(path)
+        assert r.status_code == 200
+        assert len(r.content) == size
+        assert r.content == (spa / path[1:]).read_bytes()
+        etag = r.headers["etag"]
+        assert etag.startswith('"') and not etag.startswith("W/")
+        again = site.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304, path
+        assert again.content == b""
+        head = site.head(path)
+        assert head.headers["content-length"] == str(size)
+        assert head.headers["etag"] == etag
+
+
+async def test_large_files_are_sent_in_constant_memory(spa: Path) -> None:
+    """A 9 MiB file is streamed from disk: the app never holds it whole."""
+    import asyncio
+    import tracemalloc
+
+    from gateway.web.static_site import StaticSite
+
+    app = StaticSite(spa)
+    sent = 0
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/huge.wasm",
+        "raw_path": b"/huge.wasm",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"accept-encoding", b"gzip, br")],
+    }
+
+    async def receive() -> dict[str, object]:
+        await asyncio.Event().wait()  # the client never disconnects
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, object]) -> None:
+        nonlocal sent
+        sent += len(message.get("body", b""))  # type: ignore[arg-type]
+
+    await app(scope, receive, send)  # warm: the ETag of a large file is not a read
+    sent = 0
+    tracemalloc.start()
+    try:
+        await app(scope, receive, send)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sent == 4 + 9 * 1024 * 1024
+    assert peak < 2 * 1024 * 1024, peak
+
+
+def test_fingerprints_are_recognised_as_bundlers_write_them() -> None:
+    from gateway.web.static_site import is_fingerprinted
+
+    hashed = [
+        "assets/index-DiwrgTda.js",
+        "js/chunk-vendors.1a2b3c4d.js",
+        "static/js/main.1a2b3c4d.chunk.js",
+        "static/css/main.0123456789abcdef0123.css",
+        "img/logo.8f3a2b1c.png",
+    ]
+    plain = [
+        "main.1a2b3c4d.js",  # at the root: copied from public/ as it is
+        "img/main-component.js",
+        "img/android-chrome-512x512.png",
+        "img/og-image-1200x630.png",
+        "js/service-worker-v2.js",
+        "js/config.production1.js",
+        "docs/release-notes-2024.txt",
+        "img/apple-touch-icon-180x180.png",
+    ]
+    assert [p for p in hashed if not is_fingerprinted(Path(p))] == []
+    assert [p for p in plain if is_fingerprinted(Path(p))] == []
+
+
+def test_root_path_behind_a_proxy(spa: Path, registry: object) -> None:
+    app = create_app(
+        Settings(_env_file=None, registry_url=registry.url, spa_dir=str(spa))  # type: ignore[attr-defined,call-arg]
+    )
+    with TestClient(app, root_path="/lr") as client:
+        assert client.get("/lr/robots.txt").text == "User-agent: *\n"
+        assert client.get("/lr/r/x", headers=HTML).text == INDEX
+        nope = client.get("/lr/api/nope", headers=HTML)
+        assert nope.status_code == 404
+        assert nope.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_websocket_upgrades_are_refused_cleanly(site: TestClient) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    for path in ("/", "/api/nope", "/assets/x.js"):
+        with pytest.raises(WebSocketDisconnect), site.websocket_connect(path):
+            pass
+
+
+def test_no_slash_redirects_and_docs_answer_head(site: TestClient) -> None:
+    for path in ("/docs/", "/api/config/", "/api/repositories/"):
+        r = site.get(path, follow_redirects=False)
+        assert r.status_code == 404, path
+        assert "location" not in r.headers
+    for path in ("/docs", "/redoc"):
+        head = site.head(path)
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["content-type"].startswith("text/html")
+
+
 def test_csp_is_replaceable(spa: Path, registry: object) -> None:
     csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"
     with gateway_for(registry.url, spa_dir=str(spa), csp=csp) as client:  # type: ignore[attr-defined]
@@ -314,6 +467,7 @@ def raw_get(server: GatewayServer, target: str, accept: str = "text/html") -> tu
         "/.env",
         "/assets/.hidden.js",
         "/sub%00/page.txt",
+        "/envlink",
     ],
 )
 def test_no_way_out_of_the_folder(server: GatewayServer, target: str) -> None:
@@ -367,6 +521,8 @@ def test_settings_refuse_bad_csp_and_pull_host() -> None:
 
     with pytest.raises(SettingsError, match="LR_CSP"):
         get_settings(_env_file=None, csp="default-src 'self'\r\nX-Evil: 1")
+    with pytest.raises(SettingsError, match="LR_CSP"):
+        get_settings(_env_file=None, csp="img-src \u2019self\u2019")  # curly quotes
     with pytest.raises(SettingsError, match="LR_PULL_HOST"):
         get_settings(_env_file=None, pull_host="https://registry.example.com")
     ok = Settings(_env_file=None, pull_host="registry.example.com:5000")  # type: ignore[call-arg]
