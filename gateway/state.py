@@ -36,6 +36,7 @@ class AppState:
     service_account: Caller | None
 
     async def aclose(self) -> None:
+        await self.status.aclose()
         try:
             await self.http.aclose()
         finally:
@@ -99,6 +100,6 @@ def build_state(settings: Settings, http: httpx.AsyncClient | None = None) -> Ap
         sessions=SessionStore(
             settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
         ),
-        status=RegistryStatus(client),
+        status=RegistryStatus(client, timeout=settings.connect_timeout),
         service_account=service_account,
     )

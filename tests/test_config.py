@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -90,10 +97,14 @@ async def test_status_remembers_the_last_challenge_while_the_registry_is_down(
         first = await status.recent()
         assert first.reachable and first.auth == "basic"
         reg.stop()
-        down = await status.recent()
+        assert await status.recent() is first  # stale, answered at once; a refresh runs
+        assert status._refresh is not None
+        down = await status._refresh
         assert down.reachable is False
+        assert await status.recent() is down
         assert status.known_auth == "basic"
     finally:
+        await status.aclose()
         await state.aclose()
 
 
@@ -101,8 +112,54 @@ async def test_recent_pings_are_shared(registry: Any) -> None:
     state = build_state(Settings(_env_file=None, registry_url=registry.url))  # type: ignore[call-arg]
     status = RegistryStatus(state.client, max_age=60)
     try:
-        first = await status.recent()
-        assert await status.recent() is first
+        first, again = await asyncio.gather(status.recent(), status.recent())
+        assert again is first
         assert (await status.ping()) is not first
     finally:
         await state.aclose()
+
+
+@contextmanager
+def hanging_registry() -> Iterator[str]:
+    """A listener that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_a_hanging_registry_does_not_hold_up_the_config() -> None:
+    """The SPA waits for /api/config before drawing: a registry that accepts and never
+    answers costs the first call the short deadline (LR_CONNECT_TIMEOUT), no more."""
+    with hanging_registry() as url, gateway_for(url, connect_timeout=0.5) as client:
+        started = time.monotonic()
+        results = []
+        with ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(lambda _: client.get("/api/config"), range(3)))
+        took = time.monotonic() - started
+        assert [r.status_code for r in results] == [200, 200, 200]
+        assert all(r.json()["registry"]["reachable"] is False for r in results)
+        assert took < 5, took  # the read timeout (30 s) would be far longer
+        started = time.monotonic()
+        assert client.get("/api/config").status_code == 200
+        assert time.monotonic() - started < 0.5

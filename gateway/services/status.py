@@ -1,14 +1,17 @@
 """The registry's status: a fresh ping for health, a recent one for the SPA's config.
 
-``/api/config`` is fetched on every page load of an SPA; it must not cost a registry
-round trip each time, nor fail when the registry is briefly down. ``recent()`` reuses
-an answer for a few seconds (one ping in flight at a time) and remembers the last
-challenge the registry sent, so the SPA still knows whether to offer a login form.
+``/api/config`` is fetched on every page load of an SPA, before it draws anything: it
+must not cost a registry round trip each time, nor wait for a registry that is slow or
+down. ``recent()`` answers from the last ping while a newer one runs in the background
+(stale-while-revalidate); only the very first call waits, and that one for a short
+deadline. The last challenge of a reachable registry is remembered, so the SPA still
+knows whether to offer a login form while the registry is briefly down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from gateway.registry.client import Ping, RegistryClient
@@ -17,13 +20,17 @@ RECENT_SECONDS = 10.0
 
 
 class RegistryStatus:
-    def __init__(self, client: RegistryClient, max_age: float = RECENT_SECONDS) -> None:
+    def __init__(
+        self, client: RegistryClient, max_age: float = RECENT_SECONDS, timeout: float = 5.0
+    ) -> None:
         self.client = client
         self.max_age = max_age
+        self.timeout = timeout  # the deadline of the pings behind recent()
         self._last: Ping | None = None
         self._at = 0.0
         self._known_auth = "none"
-        self._lock = asyncio.Lock()
+        self._first = asyncio.Lock()
+        self._refresh: asyncio.Task[Ping] | None = None
 
     @property
     def known_auth(self) -> str:
@@ -31,16 +38,41 @@ class RegistryStatus:
         return self._known_auth
 
     async def ping(self) -> Ping:
-        """A fresh ``GET /v2/``; what it learns serves ``recent()`` too."""
-        ping = await self.client.ping()
+        """A fresh ``GET /v2/`` (within the client's overall deadline); what it learns
+        serves ``recent()`` too."""
+        return self._learn(await self.client.ping())
+
+    async def _quick_ping(self) -> Ping:
+        """A ping within ``self.timeout``: a registry that hangs is unreachable here."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout):
+                ping = await self.client.ping()
+        except TimeoutError:
+            ping = Ping(False, None, None, "none", round((time.perf_counter() - started) * 1000, 2))
+        return self._learn(ping)
+
+    def _learn(self, ping: Ping) -> Ping:
         self._last, self._at = ping, time.monotonic()
         if ping.reachable:
             self._known_auth = ping.auth
         return ping
 
     async def recent(self) -> Ping:
-        """A ping at most ``max_age`` seconds old."""
-        async with self._lock:
-            if self._last is not None and time.monotonic() - self._at < self.max_age:
-                return self._last
-            return await self.ping()
+        """The last ping, refreshed in the background once it is ``max_age`` old."""
+        if self._last is None:
+            async with self._first:  # concurrent first calls share one ping
+                if self._last is None:
+                    return await self._quick_ping()
+        assert self._last is not None
+        stale = time.monotonic() - self._at >= self.max_age
+        if stale and (self._refresh is None or self._refresh.done()):
+            self._refresh = asyncio.create_task(self._quick_ping())
+        return self._last
+
+    async def aclose(self) -> None:
+        """Stop a background refresh (the HTTP client is closing)."""
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
