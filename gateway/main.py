@@ -155,6 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Whatever no route matched is the SPA's: a file of it, index.html (history
     # routing), or a 404/405 envelope for the gateway's own paths.
+    # No redirect from /path/ to /path: Starlette builds it from the Host header.
+    app.router.redirect_slashes = False
     if settings.spa_dir is not None:
         app.router.default = StaticSite(settings.spa_dir)
     else:

@@ -148,8 +148,8 @@ class Settings(BaseSettings):
     @classmethod
     def _csp(cls, value: str) -> str:
         value = value.strip()
-        if not value or any(c in value for c in "\r\n\x00"):
-            raise ValueError("must be one non-empty header line")
+        if not value or not all(" " <= c <= "~" for c in value):
+            raise ValueError("must be one non-empty line of printable ASCII (a header value)")
         return value
 
     @field_validator("pull_host")

@@ -96,7 +96,7 @@ def add_docs(app: FastAPI, csp: str) -> None:
     title = app.title
     openapi_url = app.openapi_url or "/openapi.json"
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         head = (
@@ -110,7 +110,7 @@ def add_docs(app: FastAPI, csp: str) -> None:
         )
         return HTMLResponse(_page(title, head, body), headers={"Cache-Control": "no-cache"})
 
-    @app.get("/redoc", include_in_schema=False)
+    @app.api_route("/redoc", methods=["GET", "HEAD"], include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         head = (
@@ -126,7 +126,7 @@ def add_docs(app: FastAPI, csp: str) -> None:
         headers = {"Cache-Control": "no-cache", "Content-Security-Policy": redoc_csp(csp)}
         return HTMLResponse(_page(f"{title} – ReDoc", head, body), headers=headers)
 
-    @app.get(ASSETS_PATH + "/{name}", include_in_schema=False)
+    @app.api_route(ASSETS_PATH + "/{name}", methods=["GET", "HEAD"], include_in_schema=False)
     def docs_asset(name: str, request: Request) -> Response:
         if name not in _FILES:
             raise HTTPException(404, "no such documentation asset")

@@ -1,13 +1,22 @@
-"""Security headers on every HTML answer: the SPA, the reference UI, the API docs.
+"""Security headers on every document a browser may run script in: HTML answers (the
+SPA, the reference UI, the API docs), and SVG and XML files, which run their own
+``<script>`` when opened directly.
 
-A page is where script runs, so it is what a Content-Security-Policy protects; JSON and
-assets need only ``nosniff`` (the API and the static site set it themselves). A page
-that sets its own policy keeps it (the docs may need a narrower exception).
+JSON and other assets need only ``nosniff`` (the API and the static site set it
+themselves). An answer that sets its own policy keeps it (ReDoc's page widens it).
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DOCUMENT_TYPES = (
+    b"text/html",
+    b"application/xhtml+xml",
+    b"image/svg+xml",
+    b"text/xml",
+    b"application/xml",
+)
 
 
 class HtmlHeadersMiddleware:
@@ -29,7 +38,7 @@ class HtmlHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {key.lower(): value for key, value in headers}
-                if present.get(b"content-type", b"").lower().startswith(b"text/html"):
+                if present.get(b"content-type", b"").lower().startswith(DOCUMENT_TYPES):
                     headers += [(k, v) for k, v in self.headers if k not in present]
                     message = {**message, "headers": headers}
             await send(message)
