@@ -141,3 +141,29 @@ def test_no_login_control_when_the_registry_needs_none(ui: UiPage, ui_site: UiSi
     expect(page.get_by_text("Log in", exact=True)).to_have_count(0)
     ui.goto("/login")
     expect(page.get_by_role("heading", level=1)).to_have_text("No login needed")
+
+
+def test_login_returns_only_to_paths_of_this_ui(ui: UiPage, ui_auth_site: UiSite) -> None:
+    """``?next=`` is resolved by the browser's own URL parser: no spelling of another
+    origin survives, so the login cannot be turned into an open redirect."""
+    ui.goto("/login", ui_auth_site)
+    expect(ui.page.get_by_role("heading", level=1)).to_have_text("Log in")
+    cases = {
+        "//evil.example/x": "/",
+        "/\\evil.example/x": "/",
+        "/\t/evil.example/x": "/",
+        "/\\/evil.example": "/",
+        "https://evil.example/": "/",
+        "javascript:alert(1)": "/",
+        "/login?next=/r/x": "/",
+        "/r/team/app?sort=-version#top": "/r/team/app?sort=-version#top",
+        "/r/team/app/-/image/1.0": "/r/team/app/-/image/1.0",
+    }
+    got = ui.page.evaluate(
+        """async (cases) => {
+            const {safeNext} = await import('/assets/views/login.js');
+            return Object.fromEntries(Object.keys(cases).map((c) => [c, safeNext(c)]));
+        }""",
+        cases,
+    )
+    assert got == cases

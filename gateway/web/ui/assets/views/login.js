@@ -9,11 +9,21 @@ import {errorBox, notify} from '../components/status.js';
 
 export const title = () => 'Log in';
 
-/** Only a path of this UI is a place to return to (never another origin, never /login). */
+/**
+ * Only a path of this UI is a place to return to (never another origin, never /login).
+ * The browser's own URL parser decides, so no spelling (`//host`, `/\host`, `/<tab>/host`)
+ * can smuggle another origin past a prefix check.
+ */
 export function safeNext(next) {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  if (next === '/login' || next.startsWith('/login?')) return '/';
-  return next;
+  if (!next || !next.startsWith('/')) return '/';
+  let url;
+  try {
+    url = new URL(next, window.location.origin);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== window.location.origin || url.pathname === '/login') return '/';
+  return url.pathname + url.search + url.hash;
 }
 
 export function mount(root, route, ctx) {
