@@ -24,6 +24,16 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = frozenset({"/api/events"})  # authenticated by its own bearer secret
 
 
+def route_path(scope: Scope) -> str:
+    """The path below the app's mount point: behind ``--root-path /ui`` the ASGI path
+    ``/ui/api/session`` is the route ``/api/session``, and every check must see that."""
+    path: str = scope.get("path", "/")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path
+
+
 def _printable(text: str, limit: int = 300) -> str:
     text = text[:limit]
     return "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}" for c in text)
@@ -114,7 +124,7 @@ class CsrfMiddleware:
         await self.app(scope, receive, send)
 
     def _rejected(self, scope: Scope) -> bool:
-        path: str = scope.get("path", "")
+        path = route_path(scope)
         if scope.get("method") not in STATE_CHANGING or not path.startswith("/api/"):
             return False
         if path in CSRF_EXEMPT:
@@ -140,7 +150,7 @@ class ApiHeadersMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope.get("path", "").startswith("/api/"):
+        if scope["type"] != "http" or not route_path(scope).startswith("/api/"):
             await self.app(scope, receive, send)
             return
 
@@ -170,11 +180,11 @@ class BodyLimitMiddleware:
         if (
             scope["type"] != "http"
             or scope.get("method") in ("GET", "HEAD", "OPTIONS")
-            or not scope.get("path", "").startswith("/api/")
+            or not route_path(scope).startswith("/api/")
         ):
             await self.app(scope, receive, send)
             return
-        limit = self.events_limit if scope.get("path") in CSRF_EXEMPT else self.limit
+        limit = self.events_limit if route_path(scope) in CSRF_EXEMPT else self.limit
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _too_large(send, limit)

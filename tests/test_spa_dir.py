@@ -100,6 +100,7 @@ def server(spa: Path, registry: object) -> Iterator[GatewayServer]:
 
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+XHR = {"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/json"}
 
 
 def assert_index(r: httpx.Response) -> None:
@@ -403,6 +404,13 @@ def test_root_path_behind_a_proxy(spa: Path, registry: object) -> None:
         nope = client.get("/lr/api/nope", headers=HTML)
         assert nope.status_code == 404
         assert nope.json()["error"]["code"] == "NOT_FOUND"
+        # the API's own checks see the route too: CSRF, no-store, the body limit
+        login = client.post("/lr/api/session", json={"username": "a", "password": "b"})
+        assert login.status_code == 403
+        assert login.json()["error"]["code"] == "CSRF_FAILED"
+        assert client.get("/lr/api/config").headers["cache-control"] == "no-store"
+        big = client.post("/lr/api/session", content=b"x" * 100_000, headers=XHR)
+        assert big.status_code == 413
 
 
 def test_websocket_upgrades_are_refused_cleanly(site: TestClient) -> None:

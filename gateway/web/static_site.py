@@ -44,6 +44,7 @@ from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from gateway.middleware import route_path
 from gateway.web.negotiation import accepted_encodings, etag_matches
 
 # Paths the gateway answers itself: never the SPA, never index.html.
@@ -96,15 +97,6 @@ _HASHED = re.compile(r"[.-](?P<hash>[0-9a-f]{8,20}|[A-Za-z0-9_-]{8})(\.chunk)?\.
 _HAS_DIGIT_OR_UPPER = re.compile(r"[0-9A-Z]")
 _DIMENSIONS = re.compile(r"^[0-9]+x[0-9]+$")
 _BAD_RAW = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
-
-
-def route_path(scope: Scope) -> str:
-    """The path below the app's mount point (``--root-path`` behind a proxy)."""
-    path: str = scope.get("path", "/")
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
-    return path
 
 
 def is_fingerprinted(relative: Path) -> bool:
