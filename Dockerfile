@@ -27,7 +27,9 @@ USER app
 
 EXPOSE 8000
 
+# Liveness: the process serves. Not /api/health, which is 503 while the registry is
+# down — a healthy gateway must not be restarted for that.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
+    CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8000/api/health/live', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
 CMD ["light-registry", "--host", "0.0.0.0", "--port", "8000"]

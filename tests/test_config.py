@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -21,6 +17,7 @@ from gateway.settings import Settings
 from gateway.state import build_state
 from tests.conftest import gateway_for
 from tests.support.registry import RegistryProcess, free_port
+from tests.support.stand_ins import hanging_registry
 
 PASSWORD = "svc-Pw-6b1d"
 EVENTS = "events-Tk-90aa"
@@ -117,35 +114,6 @@ async def test_recent_pings_are_shared(registry: Any) -> None:
         assert (await status.ping()) is not first
     finally:
         await state.aclose()
-
-
-@contextmanager
-def hanging_registry() -> Iterator[str]:
-    """A listener that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
 
 
 def test_a_hanging_registry_does_not_hold_up_the_config() -> None:

@@ -78,6 +78,13 @@ class Health(_Api):
     registry: RegistryStatus = Field(description="The registry's answer to GET /v2/.")
 
 
+class Liveness(_Api):
+    """The process serves requests (the registry is not asked)."""
+
+    status: Literal["ok"] = Field(description="Always ok: an answer at all is the signal.")
+    version: str = Field(description="The gateway's version.")
+
+
 # -- config (what an SPA needs to choose its screens) -----------------------------------
 
 

@@ -1,3 +1,9 @@
+"""Health probes: liveness (the process serves) and readiness (the registry answers).
+
+Restart the gateway when liveness fails; send it traffic only while readiness passes.
+``/api/health`` is the readiness probe under its original name.
+"""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -5,30 +11,41 @@ from fastapi import APIRouter
 from gateway import __version__
 from gateway.dependencies import State
 from gateway.errors import UpstreamUnavailable
-from gateway.models.api import Health, RegistryStatus
+from gateway.models.api import Health, Liveness, RegistryStatus
 from gateway.routers import errors
 
 router = APIRouter(tags=["health"])
+
+READY_ERRORS = errors(
+    {
+        503: (
+            (
+                "UPSTREAM_UNAVAILABLE",
+                "the registry does not answer GET /v2/ with 200 or 401 (down, 5xx or "
+                "too slow); detail is the Health body, with status unavailable",
+            ),
+        )
+    }
+)
+
+
+@router.get("/api/health/live", response_model=Liveness, summary="Whether the gateway serves")
+async def health_live() -> Liveness:
+    """200 whenever the process can answer at all: the registry is not asked, so an
+    orchestrator does not restart a healthy gateway because the registry is down. A
+    wedged event loop answers nothing, and the probe's own timeout fails it."""
+    return Liveness(status="ok", version=__version__)
 
 
 @router.get(
     "/api/health",
     response_model=Health,
     summary="Whether the registry answers",
-    responses=errors(
-        {
-            503: (
-                (
-                    "UPSTREAM_UNAVAILABLE",
-                    "the registry does not answer GET /v2/ with 200 or 401 (down, 5xx or "
-                    "too slow); detail is the Health body, with status unavailable",
-                ),
-            )
-        }
-    ),
+    responses=READY_ERRORS,
 )
 async def health(state: State) -> Health:
-    """Whether the registry answers ``GET /v2/`` (200, or 401 which proves it is alive)."""
+    """Whether the registry answers ``GET /v2/`` (200, or 401 which proves it is alive),
+    within ``LR_CONNECT_TIMEOUT``: the readiness probe. ``/api/health/ready`` is the same."""
     ping = await state.status.ping()
     auth = ping.auth if ping.auth in ("none", "basic", "bearer") else "none"
     body = Health(
@@ -48,3 +65,24 @@ async def health(state: State) -> Health:
             "the registry does not answer", status=503, detail=body.model_dump()
         )
     return body
+
+
+router.add_api_route(
+    "/api/health/ready",
+    health,
+    methods=["GET"],
+    response_model=Health,
+    summary="Whether the registry answers (readiness)",
+    responses=READY_ERRORS,
+    name="health_ready",
+)
+
+# HEAD answers as GET does, without a body (probes and uptime checkers use it).
+for _path, _endpoint in (
+    ("/api/health", health),
+    ("/api/health/ready", health),
+    ("/api/health/live", health_live),
+):
+    router.add_api_route(
+        _path, _endpoint, methods=["HEAD"], include_in_schema=False, name=f"head {_path}"
+    )

@@ -1,5 +1,8 @@
 """The registry's status: a fresh ping for health, a recent one for the SPA's config.
 
+Every ping has a short deadline of its own (``LR_CONNECT_TIMEOUT``): health answers
+503 within it when the registry hangs, instead of after the read timeouts.
+
 ``/api/config`` is fetched on every page load of an SPA, before it draws anything: it
 must not cost a registry round trip each time, nor wait for a registry that is slow or
 down. ``recent()`` answers from the last ping while a newer one runs in the background
@@ -25,7 +28,7 @@ class RegistryStatus:
     ) -> None:
         self.client = client
         self.max_age = max_age
-        self.timeout = timeout  # the deadline of the pings behind recent()
+        self.timeout = timeout  # the deadline of every ping
         self._last: Ping | None = None
         self._at = 0.0
         self._known_auth = "none"
@@ -38,12 +41,9 @@ class RegistryStatus:
         return self._known_auth
 
     async def ping(self) -> Ping:
-        """A fresh ``GET /v2/`` (within the client's overall deadline); what it learns
-        serves ``recent()`` too."""
-        return self._learn(await self.client.ping())
-
-    async def _quick_ping(self) -> Ping:
-        """A ping within ``self.timeout``: a registry that hangs is unreachable here."""
+        """A fresh ``GET /v2/`` within ``self.timeout``: a registry that hangs is
+        unreachable here, and says so soon (health is asked by probes with deadlines of
+        their own). What it learns serves ``recent()`` too."""
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
@@ -63,11 +63,11 @@ class RegistryStatus:
         if self._last is None:
             async with self._first:  # concurrent first calls share one ping
                 if self._last is None:
-                    return await self._quick_ping()
+                    return await self.ping()
         assert self._last is not None
         stale = time.monotonic() - self._at >= self.max_age
         if stale and (self._refresh is None or self._refresh.done()):
-            self._refresh = asyncio.create_task(self._quick_ping())
+            self._refresh = asyncio.create_task(self.ping())
         return self._last
 
     async def aclose(self) -> None:
