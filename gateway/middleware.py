@@ -144,13 +144,19 @@ class CsrfMiddleware:
 class ApiHeadersMiddleware:
     """Headers every /api answer carries unless it set its own: ``nosniff`` (the raw
     endpoints return registry-supplied bytes), and ``Cache-Control: no-store`` so a
-    shared proxy never keeps one user's lists for another."""
+    shared proxy never keeps one user's lists for another. The OpenAPI document is the
+    same for everyone: ``no-cache`` (revalidated, so a new version is seen at once)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not route_path(scope).startswith("/api/"):
+        path = route_path(scope) if scope["type"] == "http" else ""
+        if path == "/openapi.json":
+            cache = b"no-cache"
+        elif path.startswith("/api/"):
+            cache = b"no-store"
+        else:
             await self.app(scope, receive, send)
             return
 
@@ -159,7 +165,7 @@ class ApiHeadersMiddleware:
                 headers = list(message.get("headers", []))
                 present = {key.lower() for key, _ in headers}
                 if b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
+                    headers.append((b"cache-control", cache))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 message = {**message, "headers": headers}
             await send(message)

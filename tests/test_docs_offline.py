@@ -205,3 +205,10 @@ def test_redoc_renders_and_searches(docs_server: GatewayServer, page: BrowserPag
     ui.get_by_placeholder("Search...").fill("blob")
     ui.locator("[role=search] li", has_text="Download a blob").first.wait_for()
     _assert_clean(page, refused)
+
+
+def test_openapi_document_headers(api: TestClient) -> None:
+    r = api.get("/openapi.json")
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == "no-cache"
+    assert r.headers["x-content-type-options"] == "nosniff"
