@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-__all__ = ["BrowserPage", "browser", "page", "SCREENSHOT_DIR"]
+__all__ = ["BrowserPage", "browser", "open_page", "page", "SCREENSHOT_DIR"]
 
 CHROMIUM = os.environ.get("LR_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
@@ -78,11 +78,25 @@ def browser() -> Iterator[Any]:
             instance.close()
 
 
-def _is_external(url: str) -> bool:
+def is_external(url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme in ("data", "blob", "about", "chrome-error", "chrome"):
         return False
     return not _LOOPBACK.match(parts.hostname or "")
+
+
+def open_page(context: Any) -> BrowserPage:
+    """A new page of ``context`` that records outside requests, console errors and
+    uncaught page errors."""
+    raw = context.new_page()
+    result = BrowserPage(raw)
+    raw.on("request", lambda req: result.external.append(req.url) if is_external(req.url) else None)
+    raw.on(
+        "console",
+        lambda msg: result.console_errors.append(msg.text) if msg.type == "error" else None,
+    )
+    raw.on("pageerror", lambda exc: result.page_errors.append(str(exc)))
+    return result
 
 
 @pytest.fixture
@@ -90,19 +104,8 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[BrowserPage]:
     """A fresh context (1280x900, the system's light scheme) and page for one test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
-    raw = context.new_page()
-    result = BrowserPage(raw)
-
-    def on_request(req: Any) -> None:
-        if _is_external(req.url):
-            result.external.append(req.url)
-
-    raw.on("request", on_request)
-    raw.on(
-        "console",
-        lambda msg: result.console_errors.append(msg.text) if msg.type == "error" else None,
-    )
-    raw.on("pageerror", lambda exc: result.page_errors.append(str(exc)))
+    result = open_page(context)
+    raw = result.page
     try:
         yield result
     finally:

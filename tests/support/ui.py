@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx
 import pytest
 
-from tests.support.browser import BrowserPage, _is_external
+from tests.support.browser import BrowserPage, open_page
 from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
 from tests.support.images import PushedImage, Pusher, push_image, push_index, tag_existing
@@ -186,21 +186,6 @@ def ui(page: BrowserPage) -> Iterator[UiPage]:
     assert_clean(page)
 
 
-def _track(context: Any) -> BrowserPage:
-    raw = context.new_page()
-    result = BrowserPage(raw)
-    raw.on(
-        "request",
-        lambda req: result.external.append(req.url) if _is_external(req.url) else None,
-    )
-    raw.on(
-        "console",
-        lambda msg: result.console_errors.append(msg.text) if msg.type == "error" else None,
-    )
-    raw.on("pageerror", lambda exc: result.page_errors.append(str(exc)))
-    return result
-
-
 UiContext = Callable[..., AbstractContextManager[UiPage]]
 
 
@@ -216,7 +201,7 @@ def ui_context(browser: Any) -> Iterator[UiContext]:
         context = browser.new_context(**options)
         opened.append(context)
         context.set_default_timeout(10_000)
-        tracked = _track(context)
+        tracked = open_page(context)
         try:
             yield UiPage(tracked, site.url)
             assert_clean(tracked)
