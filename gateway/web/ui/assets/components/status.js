@@ -1,5 +1,6 @@
 // Loading, error and empty states, page notices and screen-reader announcements.
 
+import {isAbort} from '../api.js';
 import {h, replace} from '../dom.js';
 
 /** A "Loading…" line (role=status); put it in a region marked aria-busy. */
@@ -71,4 +72,35 @@ export function announce(text) {
   replace(region, '');
   // a fresh text node after a tick, so the same words are announced again
   window.setTimeout(() => replace(region, text), 30);
+}
+
+// -- one request at a time into a region -------------------------------------------------
+
+/**
+ * A list that reloads (new search, sort, page) must show the answer to the newest
+ * request only. `run(fetch, show, fail)` aborts the request before it, marks `region`
+ * aria-busy while it runs (with a loading line when the region is still empty), then
+ * calls show(result) or fail(error) — unless a newer run or abort() came first, or the
+ * 401 handler already took the user to the login form.
+ */
+export function latestLoader(region, loadingText) {
+  let controller = null;
+  return {
+    async run(fetch, show, fail) {
+      controller?.abort();
+      controller = new AbortController();
+      const {signal} = controller;
+      if (!region.firstChild) replace(region, loading(loadingText));
+      region.setAttribute('aria-busy', 'true');
+      try {
+        const result = await fetch(signal);
+        if (!signal.aborted) show(result);
+      } catch (error) {
+        if (!isAbort(error) && !error.handled) fail(error);
+      } finally {
+        if (!signal.aborted) region.removeAttribute('aria-busy');
+      }
+    },
+    abort: () => controller?.abort(),
+  };
 }

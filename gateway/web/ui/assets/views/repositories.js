@@ -1,12 +1,11 @@
 // The catalog: every repository with its tag count, searched on the server as you type
 // (GET /api/repositories?q=&n=&last=), paged with the API's cursor.
 
-import {isAbort} from '../api.js';
 import {h, replace} from '../dom.js';
 import {plural} from '../format.js';
 import {pager, position} from '../components/pager.js';
 import {cell, pageTitle, scroll} from '../components/parts.js';
-import {emptyState, errorBox, loading} from '../components/status.js';
+import {emptyState, errorBox, latestLoader} from '../components/status.js';
 import {perPageSelect, searchBox} from '../components/controls.js';
 
 const DEFAULT_N = 20;
@@ -17,7 +16,7 @@ export function mount(root, route, ctx) {
   const {api, link, navigate} = ctx;
   const summary = h('p', {class: 'page-subtitle', 'aria-live': 'polite', 'data-testid': 'repositories-summary'});
   const results = h('div', {class: 'results'});
-  let controller = null;
+  const loader = latestLoader(results, 'Loading repositories…');
   let query = readQuery(route);
 
   // Typing replaces the history entry (Back leaves the page rather than replaying
@@ -46,22 +45,14 @@ export function mount(root, route, ctx) {
     search.sync(query.q);
     perPage.sync(query.n);
     const at = position(route);
-    controller?.abort();
-    controller = new AbortController();
-    const signal = controller.signal;
-    if (!results.firstChild) replace(results, loading('Loading repositories…'));
-    results.setAttribute('aria-busy', 'true');
-    try {
-      const page = await api.repositories({q: query.q, last: at.last, n: query.n}, signal);
-      if (signal.aborted) return;
-      render(page, at);
-    } catch (error) {
-      if (isAbort(error) || error.handled) return;
-      summary.textContent = '';
-      replace(results, errorBox(error, 'The repositories could not be listed'));
-    } finally {
-      if (!signal.aborted) results.removeAttribute('aria-busy');
-    }
+    await loader.run(
+      (signal) => api.repositories({q: query.q, last: at.last, n: query.n}, signal),
+      (page) => render(page, at),
+      (error) => {
+        summary.textContent = '';
+        replace(results, errorBox(error, 'The repositories could not be listed'));
+      },
+    );
   }
 
   function render(page, at) {
@@ -118,7 +109,7 @@ export function mount(root, route, ctx) {
   load(route);
   return {
     update: load,
-    unmount: () => controller?.abort(),
+    unmount: () => loader.abort(),
   };
 }
 

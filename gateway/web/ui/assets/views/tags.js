@@ -1,7 +1,6 @@
 // The tags of one repository, with details (GET /api/repositories/{name}/tags?details=true):
 // kind, platforms, size, created, digest; sorted, filtered and paged on the server.
 
-import {isAbort} from '../api.js';
 import {h, replace} from '../dom.js';
 import {plural} from '../format.js';
 import {copyButton} from '../components/copy.js';
@@ -20,7 +19,7 @@ import {
   size,
   timeAgo,
 } from '../components/parts.js';
-import {emptyState, errorBox, loading} from '../components/status.js';
+import {emptyState, errorBox, latestLoader} from '../components/status.js';
 import {confirmTagDelete} from '../deletes.js';
 
 const DEFAULT_N = 20;
@@ -34,7 +33,7 @@ export function mount(root, route, ctx) {
   const name = route.params.name;
   const summary = h('p', {class: 'page-subtitle', 'aria-live': 'polite'});
   const results = h('div', {class: 'results'});
-  let controller = null;
+  const loader = latestLoader(results, 'Loading tags…');
   let current = route;
   let query = readQuery(route);
 
@@ -64,22 +63,14 @@ export function mount(root, route, ctx) {
     sort.sync(query.sort);
     perPage.sync(query.n);
     const at = position(route);
-    controller?.abort();
-    controller = new AbortController();
-    const signal = controller.signal;
-    if (!results.firstChild) replace(results, loading('Loading tags…'));
-    results.setAttribute('aria-busy', 'true');
-    try {
-      const page = await api.tags(name, {q: query.q, last: at.last, n: query.n, sort: query.sort}, signal);
-      if (signal.aborted) return;
-      render(page, at);
-    } catch (error) {
-      if (isAbort(error) || error.handled) return;
-      summary.textContent = '';
-      replace(results, errorBox(error, `The tags of ${name} could not be listed`));
-    } finally {
-      if (!signal.aborted) results.removeAttribute('aria-busy');
-    }
+    await loader.run(
+      (signal) => api.tags(name, {q: query.q, last: at.last, n: query.n, sort: query.sort}, signal),
+      (page) => render(page, at),
+      (error) => {
+        summary.textContent = '';
+        replace(results, errorBox(error, `The tags of ${name} could not be listed`));
+      },
+    );
   }
 
   function render(page, at) {
@@ -149,7 +140,7 @@ export function mount(root, route, ctx) {
   }
 
   load(route);
-  return {update: load, unmount: () => controller?.abort()};
+  return {update: load, unmount: () => loader.abort()};
 }
 
 function readQuery(route) {
