@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from gateway.settings import SettingsError, get_settings
@@ -29,16 +28,17 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from gateway.logs import configure_logging
     from gateway.main import create_app
 
-    level = getattr(logging, settings.log_level.upper())
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # One handler for every logger, uvicorn's included (log_config=None: uvicorn's
+    # loggers propagate to it); the request log replaces uvicorn's access log.
+    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        log_config=None,
         access_log=False,
         log_level=settings.log_level,
         proxy_headers=False,

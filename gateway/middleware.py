@@ -1,14 +1,15 @@
-"""ASGI middleware: one log line per request, and the CSRF check.
+"""ASGI middleware: request ids and one log line per request, and the CSRF check.
 
-The log line holds method, path (no query string), status, duration and the number of
-upstream requests; never headers, cookies, bodies or query strings, so credentials and
-tokens cannot reach the log.
+The log line holds method, route, path (no query string), status, duration and the
+number of upstream requests; never headers, cookies, bodies or query strings, so
+credentials and tokens cannot reach the log.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import envelope
 from gateway.registry.metrics import RequestStats, current_stats
+from gateway.request_id import accept_or_make, current_request_id
 from gateway.services.sessions import COOKIE_NAME
 
 log = logging.getLogger("gateway.access")
@@ -34,12 +36,39 @@ def route_path(scope: Scope) -> str:
     return path
 
 
+_CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+
+
 def _printable(text: str, limit: int = 300) -> str:
     text = text[:limit]
     return "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}" for c in text)
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's template (``/api/repositories/{name}/tags``), read after
+    routing; ``/{spa}`` for what the SPA fallback served, the printable path for one of
+    the gateway's own paths that no route matched."""
+    from gateway.web.static_site import is_gateway_path  # it imports this module
+
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if isinstance(template, str) and template:
+        return _CONVERTOR.sub(r"{\1}", template)  # {name:path} -> {name}
+    path = route_path(scope)
+    return _printable(path) if is_gateway_path(path) else "/{spa}"
+
+
 class RequestLogMiddleware:
+    """The outermost of the app's middlewares: it gives the request its id (a sane
+    ``X-Request-ID`` from the client, else a new one), returns it on every answer —
+    refusals made by the middlewares inside it included — and logs one line when the
+    answer is done. Only Starlette's error middleware is outside it: the 500 of an
+    unexpected error is sent from there, by the app's ``Exception`` handler.
+
+    The id is held in ``current_request_id`` while the request is handled: the upstream
+    transport sends it to the registry, and every log line made meanwhile carries it.
+    """
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -47,6 +76,8 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        request_id = accept_or_make(_header(scope, b"x-request-id"))
+        id_token = current_request_id.set(request_id)
         stats = RequestStats()
         token = current_stats.set(stats)
         started = time.perf_counter()
@@ -56,23 +87,48 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
                 headers.append((b"x-upstream-requests", str(stats.upstream).encode()))
+                headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
+        escaped = False
         try:
             await self.app(scope, receive, send_wrapper)
+        except BaseException:
+            escaped = True
+            raise
         finally:
             current_stats.reset(token)
+            method = str(scope.get("method", "-"))
+            path = _printable(scope.get("path", ""))
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            access = {
+                "method": method,
+                "route": route_template(scope),
+                "path": path,
+                "status": status or 500,
+                "duration_ms": duration_ms,
+                "upstream": stats.upstream,
+                "cache": stats.cache,
+            }
             log.info(
                 "%s %s %s %.1fms upstream=%d",
-                scope.get("method", "-"),
-                _printable(scope.get("path", "")),
+                method,
+                path,
                 status or 500,
-                (time.perf_counter() - started) * 1000,
+                duration_ms,
                 stats.upstream,
+                extra={"access": access},
             )
+            # An exception that escapes is answered and logged next, in this same task,
+            # by Starlette's error middleware and the server: their lines are this
+            # request's, so the id stays set for them (the task ends right after).
+            if not escaped:
+                current_request_id.reset(id_token)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

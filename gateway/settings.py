@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     pool_max_downloads: int = Field(default=50, ge=1)
     max_config_bytes: int = Field(default=16 * MiB, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
 
     spa_dir: Path | None = None
     csp: str = DEFAULT_CSP

@@ -10,9 +10,34 @@ from dataclasses import dataclass, field
 class RequestStats:
     upstream: int = 0
     paths: list[str] = field(default_factory=list)
+    # Cache lookups of this request, for the access log's ``cache`` field. Nothing
+    # reports them yet: ``note_cache`` is the hook for the cached-registry layer.
+    cache_hits: int = 0
+    cache_misses: int = 0
+
+    def note_cache(self, *, hit: bool) -> None:
+        if hit:
+            self.cache_hits += 1
+        else:
+            self.cache_misses += 1
+
+    @property
+    def cache(self) -> str:
+        """``hit`` when every lookup noted was answered from cache, ``miss`` when any
+        was not, ``none`` when no lookup was noted."""
+        if self.cache_misses:
+            return "miss"
+        return "hit" if self.cache_hits else "none"
 
 
 current_stats: ContextVar[RequestStats | None] = ContextVar("lr_request_stats", default=None)
+
+
+def note_cache(*, hit: bool) -> None:
+    """Note a cache lookup on the current request's stats (nothing outside a request)."""
+    stats = current_stats.get()
+    if stats is not None:
+        stats.note_cache(hit=hit)
 
 
 @dataclass

@@ -3,7 +3,9 @@
 Every request goes through ``Upstream.send``: the caller's auth flow, the concurrency
 limit, an overall deadline (httpx's read timeout is per read), redirects followed only
 after the auth flow and only where the policy allows, and every non-2xx answer mapped
-to the gateway's error tree.
+to the gateway's error tree. Every request sent on the clients — API calls, the auth
+flow's token fetches, redirects followed, blob downloads — carries the gateway's
+request id as ``X-Request-ID`` (a request hook), so registry logs can be matched.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from gateway.registry.credentials import Caller
 from gateway.registry.metrics import UpstreamTotals, kind_of
 from gateway.registry.realm_policy import RealmPolicy
 from gateway.registry.upstream_errors import Subject, error_for_status, error_for_transport
+from gateway.request_id import HEADER as REQUEST_ID_HEADER
+from gateway.request_id import NONE as NO_REQUEST_ID
+from gateway.request_id import current_request_id
 
 MAX_ERROR_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
@@ -58,10 +63,16 @@ class Upstream:
         # pool must not hold one of the slots every API call needs meanwhile.
         self._download_sem = asyncio.Semaphore(concurrency)
         for client in {id(http): http, id(self.downloads): self.downloads}.values():
-            client.event_hooks.setdefault("request", []).append(self._count)
+            client.event_hooks.setdefault("request", []).extend((self._count, self._tag))
 
     async def _count(self, request: httpx.Request) -> None:
         self.totals.count(kind_of(request.url.path))
+
+    @staticmethod
+    async def _tag(request: httpx.Request) -> None:
+        request_id = current_request_id.get()
+        if request_id != NO_REQUEST_ID:
+            request.headers[REQUEST_ID_HEADER] = request_id
 
     async def send(
         self,
