@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
 from gateway.errors import Unauthorized
 from gateway.registry.credentials import ANONYMOUS, Caller, Credentials
-from gateway.registry.names import check_digest, check_name, check_reference, check_tag
+from gateway.registry.names import (
+    NAME_MAX,
+    NAME_PATTERN,
+    REFERENCE_MAX,
+    REFERENCE_PATTERN,
+    SHA256_LENGTH,
+    SHA256_PATTERN,
+    TAG_MAX,
+    TAG_PATTERN,
+    anchored,
+    check_digest,
+    check_name,
+    check_reference,
+    check_tag,
+)
 from gateway.services.sessions import COOKIE_NAME, EXPIRED_COOKIE
 from gateway.state import AppState
 
@@ -66,19 +80,67 @@ def get_caller(request: Request, state: State) -> Caller:
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 
-def _name(name: Annotated[str, Path(description="Repository name; may contain '/'.")]) -> str:
+def _schema(pattern: str, min_length: int, max_length: int) -> dict[str, Any]:
+    """The grammar a path parameter is checked against, published in the OpenAPI
+    document (and not enforced by FastAPI: ``check_*`` answers with the registry's own
+    codes, NAME_INVALID and so on, instead of a generic VALIDATION_ERROR)."""
+    return {"pattern": anchored(pattern), "minLength": min_length, "maxLength": max_length}
+
+
+NAME_SCHEMA = _schema(NAME_PATTERN, 1, NAME_MAX)
+REFERENCE_SCHEMA = _schema(REFERENCE_PATTERN, 1, REFERENCE_MAX)
+DIGEST_SCHEMA = _schema(SHA256_PATTERN, SHA256_LENGTH, SHA256_LENGTH)
+TAG_SCHEMA = _schema(TAG_PATTERN, 1, TAG_MAX)
+
+
+def _name(
+    name: Annotated[
+        str,
+        Path(
+            description="Repository name; may contain '/'. Answers 400 NAME_INVALID when "
+            "it does not match the pattern.",
+            json_schema_extra=NAME_SCHEMA,
+        ),
+    ],
+) -> str:
     return check_name(name)
 
 
-def _reference(reference: Annotated[str, Path(description="A tag or a digest.")]) -> str:
+def _reference(
+    reference: Annotated[
+        str,
+        Path(
+            description="A tag or a sha256 digest. Answers 400 TAG_INVALID or "
+            "DIGEST_INVALID when it does not match the pattern.",
+            json_schema_extra=REFERENCE_SCHEMA,
+        ),
+    ],
+) -> str:
     return check_reference(reference)
 
 
-def _digest(digest: Annotated[str, Path(description="A sha256 digest.")]) -> str:
+def _digest(
+    digest: Annotated[
+        str,
+        Path(
+            description="A sha256 digest. Answers 400 DIGEST_INVALID when it does not "
+            "match the pattern.",
+            json_schema_extra=DIGEST_SCHEMA,
+        ),
+    ],
+) -> str:
     return check_digest(digest)
 
 
-def _tag(tag: Annotated[str, Path(description="A tag.")]) -> str:
+def _tag(
+    tag: Annotated[
+        str,
+        Path(
+            description="A tag. Answers 400 TAG_INVALID when it does not match the pattern.",
+            json_schema_extra=TAG_SCHEMA,
+        ),
+    ],
+) -> str:
     return check_tag(tag)
 
 

@@ -103,5 +103,19 @@ class RealmNotAllowed(UpstreamError):
     code = "REALM_NOT_ALLOWED"
 
 
+# How much of a caller's input an error may echo (in its message or detail).
+ECHO_LIMIT = 100
+
+
+def clip(value: object, limit: int = ECHO_LIMIT) -> str:
+    """User input as an error may echo it: at most ``limit`` characters, then ``…``.
+
+    Every echo goes through here, so a 10,000-character name or digest never comes back
+    whole (nor fills a log line or an SPA's error toast).
+    """
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def envelope(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": detail}}

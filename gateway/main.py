@@ -15,9 +15,10 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from gateway import __version__
-from gateway.errors import GatewayError, envelope
+from gateway.errors import GatewayError, clip, envelope
 from gateway.middleware import (
     ApiHeadersMiddleware,
     BodyLimitMiddleware,
@@ -43,15 +44,50 @@ def operation_id(route: APIRoute) -> str:
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
-    # Never echo the input back: a login body holds a password.
+    # Never echo the input back: a login body holds a password. A body's keys do reach
+    # ``loc`` (an unknown field is refused by name), so they are clipped like every echo.
     return [
         {
-            "loc": [str(p) for p in err.get("loc", ())],
+            "loc": [clip(p) for p in err.get("loc", ())],
             "msg": err.get("msg", ""),
             "type": err.get("type"),
         }
         for err in exc.errors()
     ]
+
+
+def _unparsable(cause: BaseException | None) -> str:
+    """Why ``json.loads`` could not read a body (never the body itself)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not valid UTF-8"
+    if isinstance(cause, RecursionError):
+        return "the JSON is nested too deeply"
+    if isinstance(cause, ValueError):
+        return "a JSON number has too many digits"
+    return "the body is not valid JSON"
+
+
+# The order an Allow header lists methods in.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes on this request's path. Starlette's 405 names
+    only the first route it tried (``Allow: POST`` on ``/api/session``, which has GET
+    and DELETE too), so each method is tried against the app's own routing."""
+    allowed = []
+    for method in _METHODS:
+        probe: dict[str, Any] = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "path_params": {},
+        }
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _gateway_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -62,21 +98,36 @@ async def _gateway_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    body = envelope("VALIDATION_ERROR", "invalid request parameters", _validation_detail(exc))
+    detail = _validation_detail(exc)
+    unreadable = any(err["type"] == "json_invalid" for err in detail)
+    message = "invalid request body" if unreadable else "invalid request parameters"
+    body = envelope("VALIDATION_ERROR", message, detail)
     return JSONResponse(body, status_code=400)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 404:
+    detail: Any = None
+    given = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    headers = {k: v for k, v in given.items() if k not in ("www-authenticate", "allow")}
+    if exc.status_code == 400:
+        # FastAPI's answer when json.loads raised something other than JSONDecodeError
+        # (which arrives as RequestValidationError): a RecursionError for deep nesting,
+        # a ValueError past Python's int-string limit, a UnicodeDecodeError. The same
+        # code and detail shape as any other invalid body; the body is never echoed.
+        code, message = "VALIDATION_ERROR", "invalid request body"
+        detail = [{"loc": ["body"], "msg": _unparsable(exc.__cause__), "type": "json_invalid"}]
+    elif exc.status_code == 404:
         default = exc.detail == "Not Found"
         code, message = "NOT_FOUND", "no such route" if default else str(exc.detail)
     elif exc.status_code == 405:
         code, message = "METHOD_NOT_ALLOWED", "method not allowed on this route"
+        # The SPA's files (no route: the router's default) keep their own Allow.
+        headers["Allow"] = _allowed_methods(request) or given.get("allow", "")
     else:
         code, message = "HTTP_ERROR", str(exc.detail)
-    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "www-authenticate"}
-    return JSONResponse(envelope(code, message), status_code=exc.status_code, headers=headers)
+    body = envelope(code, message, detail)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

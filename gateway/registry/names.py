@@ -1,21 +1,48 @@
-"""Repository name, tag and digest grammar (distribution's reference grammar)."""
+"""Repository name, tag and digest grammar (distribution's reference grammar).
+
+The ``*_PATTERN`` strings are the one source of truth: the checks below compile them
+(``re.fullmatch``, ``re.ASCII``) and the OpenAPI document publishes them, anchored, as
+the ``pattern`` of the path and query parameters (``anchored``). They use only syntax
+that Python, ECMA-262 (a TypeScript client) and pydantic's regex engine read alike: no
+lookaround, no flags, ASCII classes.
+"""
 
 from __future__ import annotations
 
 import re
 
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, clip
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-NAME_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*", re.ASCII)
-TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", re.ASCII)
+NAME_PATTERN = rf"{_COMPONENT}(?:/{_COMPONENT})*"
+NAME_MAX = 255
+TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
+TAG_MAX = 128
+# The only digests the gateway accepts (others are well-formed but refused, below).
+SHA256_PATTERN = r"sha256:[a-f0-9]{64}"
+SHA256_LENGTH = len("sha256:") + 64
+# A tag or a digest: a digest always contains ':', a tag never does.
+REFERENCE_PATTERN = rf"{TAG_PATTERN}|{SHA256_PATTERN}"
+REFERENCE_MAX = max(TAG_MAX, SHA256_LENGTH)
+# A substring filter (q): any text but control characters, which no name or tag holds.
+SEARCH_PATTERN = r"[^\x00-\x1f\x7f]*"
+
+NAME_RE = re.compile(NAME_PATTERN, re.ASCII)
+TAG_RE = re.compile(TAG_PATTERN, re.ASCII)
+# distribution's digest grammar: recognised so that a well-formed digest of another
+# algorithm is told "only sha256", not "invalid".
 DIGEST_RE = re.compile(
     r"(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}"
     # other algorithms; sha256 and sha512 have only the strict forms above
     r"|(?!sha256:|sha512:)[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,})",
     re.ASCII,
 )
-NAME_MAX = 255
+SHA256_RE = re.compile(SHA256_PATTERN, re.ASCII)
+
+
+def anchored(pattern: str, *, optional: bool = False) -> str:
+    """``pattern`` as a JSON Schema (ECMA-262) ``pattern``: those are not anchored."""
+    return f"^(?:{pattern}){'?' if optional else ''}$"
 
 
 def is_name(value: str) -> bool:
@@ -33,25 +60,27 @@ def is_digest(value: str) -> bool:
 def check_name(value: str) -> str:
     if not is_name(value):
         raise InvalidRequest(
-            "invalid repository name", code="NAME_INVALID", detail={"name": value[:300]}
+            "invalid repository name", code="NAME_INVALID", detail={"name": clip(value)}
         )
     return value
 
 
 def check_tag(value: str) -> str:
     if not is_tag(value):
-        raise InvalidRequest("invalid tag", code="TAG_INVALID", detail={"tag": value[:200]})
+        raise InvalidRequest("invalid tag", code="TAG_INVALID", detail={"tag": clip(value)})
     return value
 
 
 def check_digest(value: str) -> str:
     if not is_digest(value):
         raise InvalidRequest(
-            "invalid digest", code="DIGEST_INVALID", detail={"digest": value[:200]}
+            "invalid digest", code="DIGEST_INVALID", detail={"digest": clip(value)}
         )
-    if not value.startswith("sha256:"):
+    if SHA256_RE.fullmatch(value) is None:
         raise InvalidRequest(
-            "only sha256 digests are supported", code="DIGEST_INVALID", detail={"digest": value}
+            "only sha256 digests are supported",
+            code="DIGEST_INVALID",
+            detail={"digest": clip(value)},
         )
     return value
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-from fastapi import APIRouter
-
 from gateway import __version__
 from gateway.dependencies import State
 from gateway.models.api import AuthConfig, Config, FeaturesConfig, RegistryConfig
+from gateway.routers.routing import GatewayRouter
 
-router = APIRouter(tags=["config"])
+router = GatewayRouter(tags=["config"])
 
 AuthScheme = Literal["none", "basic", "bearer"]
 

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from gateway.dependencies import CurrentCaller, Digest, RepoName, State, Tag
 from gateway.models.api import ImageDeleted, TagDeleted
 from gateway.routers import STATE_CHANGING, UPSTREAM, errors
+from gateway.routers.routing import GatewayRouter
 
-router = APIRouter(tags=["delete"])
+router = GatewayRouter(tags=["delete"])
 
 
 @router.delete(
-    "/api/repositories/{name:path}/images/{digest}",
+    "/api/repositories/{name:repository}/images/{digest}",
     status_code=202,
     response_model=ImageDeleted,
     summary="Delete an image, and every tag on it",
@@ -37,7 +36,7 @@ async def delete_image(
 
 
 @router.delete(
-    "/api/repositories/{name:path}/tags/{tag}",
+    "/api/repositories/{name:repository}/tags/{tag}",
     status_code=202,
     response_model=TagDeleted,
     summary="Delete one tag",

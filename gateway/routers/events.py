@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from gateway.dependencies import State
 from gateway.errors import InvalidRequest, NotFound, Unauthorized
 from gateway.models.api import EventsAccepted
 from gateway.routers import errors
+from gateway.routers.routing import GatewayRouter
 from gateway.services.events import MAX_EVENTS_BYTES, apply_events
 
-router = APIRouter(tags=["events"])
+router = GatewayRouter(tags=["events"])
 
 
 @router.post(

@@ -6,15 +6,14 @@ Restart the gateway when liveness fails; send it traffic only while readiness pa
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from gateway import __version__
 from gateway.dependencies import State
 from gateway.errors import UpstreamUnavailable
 from gateway.models.api import Health, Liveness, RegistryStatus
 from gateway.routers import errors
+from gateway.routers.routing import GatewayRouter
 
-router = APIRouter(tags=["health"])
+router = GatewayRouter(tags=["health"])
 
 READY_ERRORS = errors(
     {
@@ -76,13 +75,3 @@ router.add_api_route(
     responses=READY_ERRORS,
     name="health_ready",
 )
-
-# HEAD answers as GET does, without a body (probes and uptime checkers use it).
-for _path, _endpoint in (
-    ("/api/health", health),
-    ("/api/health/ready", health),
-    ("/api/health/live", health_live),
-):
-    router.add_api_route(
-        _path, _endpoint, methods=["HEAD"], include_in_schema=False, name=f"head {_path}"
-    )

@@ -2,17 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from gateway.dependencies import CurrentCaller, Reference, RepoName, State
 from gateway.models.api import ImageConfig, ImageDetail
 from gateway.routers import UPSTREAM, errors
+from gateway.routers.routing import GatewayRouter
 
-router = APIRouter(tags=["images"])
+router = GatewayRouter(tags=["images"])
 
 
 @router.get(
-    "/api/repositories/{name:path}/images/{reference}/config",
+    "/api/repositories/{name:repository}/images/{reference}/config",
     response_model=ImageConfig,
     summary="An image's config and build history",
     responses=errors(
@@ -71,7 +72,7 @@ async def get_image_config(
 
 
 @router.get(
-    "/api/repositories/{name:path}/images/{reference}",
+    "/api/repositories/{name:repository}/images/{reference}",
     response_model=ImageDetail,
     summary="Resolve a tag or digest to its images",
     responses=errors(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
 from gateway.routers import UPSTREAM, errors
+from gateway.routers.routing import GatewayRouter
 
-router = APIRouter(tags=["raw"])
+router = GatewayRouter(tags=["raw"], head=False)
 
 
 def _not_modified(request: Request, digest: str) -> bool:
@@ -20,7 +21,7 @@ def _not_modified(request: Request, digest: str) -> bool:
 
 
 @router.get(
-    "/api/repositories/{name:path}/manifests/{reference}",
+    "/api/repositories/{name:repository}/manifests/{reference}",
     response_class=Response,
     responses={
         200: {
@@ -60,7 +61,7 @@ async def get_manifest(
 
 
 @router.get(
-    "/api/repositories/{name:path}/blobs/{digest}",
+    "/api/repositories/{name:repository}/blobs/{digest}",
     response_class=StreamingResponse,
     responses={
         200: {"description": "The blob, streamed", "content": {"application/octet-stream": {}}},

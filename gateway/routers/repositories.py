@@ -2,14 +2,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from gateway.dependencies import CurrentCaller, RepoName, State
 from gateway.models.api import RepositoryPage, TagPage
+from gateway.registry.names import (
+    NAME_MAX,
+    NAME_PATTERN,
+    SEARCH_PATTERN,
+    TAG_MAX,
+    TAG_PATTERN,
+    anchored,
+)
 from gateway.routers import UPSTREAM, errors
+from gateway.routers.routing import GatewayRouter
 from gateway.services.tags import Sort
 
-router = APIRouter(tags=["repositories"])
+router = GatewayRouter(tags=["repositories"])
 
 
 @router.get(
@@ -19,7 +28,11 @@ router = APIRouter(tags=["repositories"])
     responses=errors(
         {
             400: (
-                ("VALIDATION_ERROR", "n outside 1..1000, or last or q over 255 characters"),
+                (
+                    "VALIDATION_ERROR",
+                    "n outside 1..1000, last not a repository name, or last or q over 255 "
+                    "characters or holding a control character",
+                ),
                 "PAGINATION_NUMBER_INVALID",
             ),
             404: (("NOT_FOUND", "the registry serves no catalog (GET /v2/_catalog is 404)"),),
@@ -32,10 +45,20 @@ async def list_repositories(
     caller: CurrentCaller,
     n: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 50,
     last: Annotated[
-        str | None, Query(max_length=255, description="The previous page's next.")
+        str | None,
+        Query(
+            max_length=NAME_MAX,
+            pattern=anchored(NAME_PATTERN, optional=True),
+            description="The previous page's next (a repository name).",
+        ),
     ] = None,
     q: Annotated[
-        str | None, Query(max_length=255, description="Case-insensitive substring of the name.")
+        str | None,
+        Query(
+            max_length=NAME_MAX,
+            pattern=anchored(SEARCH_PATTERN),
+            description="Case-insensitive substring of the name.",
+        ),
     ] = None,
 ) -> RepositoryPage:
     """One page of repositories (sorted by name) with their tag counts. ``q`` filters the
@@ -44,7 +67,7 @@ async def list_repositories(
 
 
 @router.get(
-    "/api/repositories/{name:path}/tags",
+    "/api/repositories/{name:repository}/tags",
     response_model=TagPage,
     summary="List a repository's tags",
     responses=errors(
@@ -52,7 +75,8 @@ async def list_repositories(
             400: (
                 (
                     "VALIDATION_ERROR",
-                    "n outside 1..1000, an unknown sort, or last or q over 128 characters",
+                    "n outside 1..1000, an unknown sort, last not a tag, or last or q over "
+                    "128 characters or holding a control character",
                 ),
                 "NAME_INVALID",
                 "PAGINATION_NUMBER_INVALID",
@@ -68,10 +92,20 @@ async def list_tags(
     name: RepoName,
     n: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     last: Annotated[
-        str | None, Query(max_length=128, description="The previous page's next.")
+        str | None,
+        Query(
+            max_length=TAG_MAX,
+            pattern=anchored(TAG_PATTERN, optional=True),
+            description="The previous page's next (a tag).",
+        ),
     ] = None,
     q: Annotated[
-        str | None, Query(max_length=128, description="Case-insensitive substring of the tag.")
+        str | None,
+        Query(
+            max_length=TAG_MAX,
+            pattern=anchored(SEARCH_PATTERN),
+            description="Case-insensitive substring of the tag.",
+        ),
     ] = None,
     sort: Annotated[Sort, Query(description="Order; created implies details.")] = "name",
     details: Annotated[

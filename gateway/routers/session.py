@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from gateway.dependencies import State, basic_credentials
 from gateway.errors import Unauthorized
 from gateway.models.api import LoggedIn, Login, SessionState
 from gateway.registry.credentials import Caller, Credentials
 from gateway.routers import STATE_CHANGING, UPSTREAM, errors
+from gateway.routers.routing import GatewayRouter
 from gateway.services.sessions import COOKIE_NAME
 
-router = APIRouter(tags=["session"])
+router = GatewayRouter(tags=["session"])
 
 
 def _secure(request: Request, state: State) -> bool:
@@ -31,7 +32,14 @@ def _secure(request: Request, state: State) -> bool:
     summary="Log in",
     responses=errors(
         {
-            400: (("VALIDATION_ERROR", "username or password missing, empty or too long"),),
+            400: (
+                (
+                    "VALIDATION_ERROR",
+                    "username or password missing, empty or too long, an unknown field, or "
+                    "a body that is not JSON (not UTF-8, nested too deeply, a number with "
+                    "too many digits, truncated)",
+                ),
+            ),
             401: (
                 (
                     "UNAUTHORIZED",
