@@ -25,6 +25,7 @@ from gateway.middleware import (
     CsrfMiddleware,
     RequestLogMiddleware,
 )
+from gateway.request_id import current_request_id
 from gateway.routers import config, deletes, events, health, images, raw, repositories, session
 from gateway.settings import Settings, get_settings
 from gateway.state import build_state
@@ -132,7 +133,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error: %s", type(exc).__name__)
-    return JSONResponse(envelope("INTERNAL_ERROR", "unexpected error"), status_code=500)
+    # Starlette sends this answer from outside every middleware: add the request id here.
+    headers = {"X-Request-ID": current_request_id.get()}
+    body = envelope("INTERNAL_ERROR", "unexpected error")
+    return JSONResponse(body, status_code=500, headers=headers)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

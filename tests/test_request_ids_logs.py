@@ -420,6 +420,7 @@ def test_an_unexpected_error_is_logged_with_the_id(registry: FilledRegistry) -> 
         r = client.get("/api/boom-for-test", headers={"X-Request-ID": "rid-boom"})
         assert r.status_code == 500
         assert r.json()["error"]["code"] == "INTERNAL_ERROR"
+        assert r.headers["x-request-id"] == "rid-boom"
         logging.getLogger("tests.outside").info("next")
     docs = json_lines(out)
     access = [d for d in docs if d["logger"] == "gateway.access"]
@@ -618,3 +619,29 @@ def test_the_served_gateway_logs_text_lines_with_the_id(
     access = [line for line in lines if " gateway.access " in line]
     assert any("[rid-text] GET /api/repositories 200 " in line for line in access), access
     assert any(" uvicorn.error [-] " in line for line in lines), lines
+
+
+def test_the_cache_field_says_whether_the_caches_answered(registry: FilledRegistry) -> None:
+    """A first call misses, the same call again is a hit with no upstream request, and
+    a call that looks nothing up (the UI's files, health) says none."""
+    calls = [
+        "/api/repositories/oci/app/images/1.0",  # cold: tag, manifest, config fetched
+        "/api/repositories/oci/app/images/1.0",  # warm: every lookup answered
+        "/api/repositories/versions/app/tags",  # another repository: its list is fetched
+        "/api/repositories/versions/app/tags",
+        "/assets/app.js",
+        "/api/health/live",
+    ]
+    with gateway_for(registry.url) as client, captured_logs("json") as out:
+        for path in calls:
+            assert client.get(path).status_code == 200, path
+    access = [d for d in json_lines(out) if d["logger"] == "gateway.access"]
+    got = [(d["cache"], d["upstream"] == 0) for d in access]
+    assert got == [
+        ("miss", False),
+        ("hit", True),
+        ("miss", False),
+        ("hit", True),
+        ("none", True),
+        ("none", True),
+    ], got

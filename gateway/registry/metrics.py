@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 class RequestStats:
     upstream: int = 0
     paths: list[str] = field(default_factory=list)
-    # Cache lookups of this request, for the access log's ``cache`` field. Nothing
-    # reports them yet: ``note_cache`` is the hook for the cached-registry layer.
+    # Lookups of the data caches (catalog, tag lists, tag->digest, content by digest)
+    # made for this request, reported by the cached-registry layer: the access log's
+    # ``cache`` field.
     cache_hits: int = 0
     cache_misses: int = 0
 

@@ -28,6 +28,7 @@ from gateway.models import oci
 from gateway.registry import media_types as mt
 from gateway.registry.client import Manifest, RegistryClient
 from gateway.registry.credentials import Caller
+from gateway.registry.metrics import note_cache
 from gateway.registry.names import is_digest
 
 T = TypeVar("T")
@@ -67,6 +68,7 @@ class CachedRegistry:
     async def catalog(self, caller: Caller) -> list[str]:
         key = (caller.key,)
         cached = self.catalogs.get(key)
+        note_cache(hit=cached is not None)
         if cached is not None:
             return cached
 
@@ -81,6 +83,7 @@ class CachedRegistry:
     async def tags(self, caller: Caller, repo: str) -> list[str]:
         key = (caller.key, repo)
         cached = self.tag_lists.get(key)
+        note_cache(hit=cached is not None)
         if cached is not None:
             return cached
 
@@ -171,6 +174,7 @@ class CachedRegistry:
         if is_digest(reference):
             return reference
         cached = self.tag_digests.get((repo, reference))
+        note_cache(hit=cached is not None)
         if cached is not None:
             await self.ensure_access(caller, repo)
             return cached
@@ -195,9 +199,11 @@ class CachedRegistry:
         if not is_digest(reference) and self.tag_digests.get((repo, reference)) is None:
             # Resolving the tag fetches the manifest: that answer is the one to return
             # (with the content cache off or full it would be fetched again by digest).
+            note_cache(hit=False)
             return await self._get_manifest(caller, repo, reference)
         digest = await self.resolve(caller, repo, reference)
         blob = self.content.get(digest)
+        note_cache(hit=blob is not None and bool(blob.media_type))
         if blob is not None and blob.media_type:
 
             async def head() -> object:
@@ -219,7 +225,9 @@ class CachedRegistry:
     async def config(self, caller: Caller, repo: str, digest: str) -> bytes:
         """A config blob (small, read whole), verified and cached by digest."""
         blob = self.content.get(digest)
-        if blob is not None and self.membership.get((repo, digest)):
+        here = blob is not None and bool(self.membership.get((repo, digest)))
+        note_cache(hit=here)
+        if blob is not None and here:
             await self.ensure_access(
                 caller, repo, proof=lambda: self.client.head_blob(caller, repo, digest)
             )
