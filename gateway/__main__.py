@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         log_level=settings.log_level,
         proxy_headers=False,
         server_header=False,
+        # On SIGTERM: stop accepting, let in-flight requests (blob streams included)
+        # finish for this long, then cancel them; the lifespan then closes the pools.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
     )
     return 0
 

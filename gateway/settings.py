@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     max_config_bytes: int = Field(default=16 * MiB, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
+    shutdown_timeout: int = Field(default=30, ge=1, le=3600)
 
     spa_dir: Path | None = None
     csp: str = DEFAULT_CSP

@@ -18,6 +18,7 @@ from gateway.settings import Settings  # noqa: E402
 from tests.support.browser import *  # noqa: E402,F403
 from tests.support.fixtures import *  # noqa: E402,F403
 from tests.support.fixtures import FilledRegistry  # noqa: E402
+from tests.support.served import *  # noqa: E402,F403
 from tests.support.ui import *  # noqa: E402,F403
 
 GatewayFactory = Callable[..., Any]

@@ -9,8 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +17,7 @@ import pytest
 
 from gateway.settings import Settings, SettingsError, get_settings
 from tests.support.registry import RegistryProcess, free_port
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 15.0
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    """The current environment without any LR_* setting, plus ``values``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LR_")}
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env.update(values)
-    return env
+from tests.support.served import clean_env
 
 
 def run_gateway(
@@ -178,66 +166,6 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
 def upstream(registry_factory: Any) -> RegistryProcess:
     reg: RegistryProcess = registry_factory()
     return reg
-
-
-class Served:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-        self.proc = proc
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = log
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def wait_ready(self) -> httpx.Response:
-        deadline = time.monotonic() + START_TIMEOUT
-        with httpx.Client(trust_env=False, timeout=2) as client:
-            while True:
-                if self.proc.poll() is not None:
-                    pytest.fail(f"gateway exited with {self.proc.returncode}:\n{self.output()}")
-                try:
-                    return client.get(self.url + "/api/health")
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"gateway not ready after {START_TIMEOUT}s:\n{self.output()}")
-                time.sleep(0.05)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        return self.proc.returncode
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Any]:
-    """``serve(*args, env=, port=, cwd=)`` starts ``python -m gateway`` (which is to listen
-    on ``port``); every process started is stopped by its PID at the end."""
-    started: list[Served] = []
-
-    def start(*args: str, env: dict[str, str], port: int, cwd: Path = tmp_path) -> Served:
-        log = tmp_path / f"gateway-{len(started)}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv
-                [sys.executable, "-m", "gateway", *args],
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        served = Served(proc, port, log)
-        started.append(served)
-        return served
-
-    yield start
-    for served in started:
-        served.stop()
 
 
 def test_real_start_serves_health_and_docs(upstream: RegistryProcess, serve: Any) -> None:
