@@ -27,6 +27,29 @@ T = TypeVar("T")
 _ENTRY_OVERHEAD = 200  # bytes charged per entry besides its body
 
 
+class _EvictingLRU(LRUCache[K, V]):
+    """An LRU that counts the entries it pushed out to make room (a metric)."""
+
+    evictions = 0
+
+    def popitem(self) -> tuple[K, V]:
+        item = super().popitem()
+        self.evictions += 1
+        return item
+
+
+class _EvictingTTL(TTLCache[K, V]):
+    """A TTL cache that counts the live entries it pushed out to make room (a metric;
+    entries that merely expired are not evictions)."""
+
+    evictions = 0
+
+    def popitem(self) -> tuple[K, V]:
+        item = super().popitem()
+        self.evictions += 1
+        return item
+
+
 @dataclass(frozen=True)
 class Blob:
     digest: str
@@ -37,7 +60,7 @@ class Blob:
 class ContentCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._lru: LRUCache[str, Blob] = LRUCache(
+        self._lru: _EvictingLRU[str, Blob] = _EvictingLRU(
             maxsize=max(max_bytes, 1), getsizeof=lambda blob: len(blob.body) + _ENTRY_OVERHEAD
         )
         self.hits = 0
@@ -59,6 +82,10 @@ class ContentCache:
     def current_bytes(self) -> int:
         return int(self._lru.currsize)
 
+    @property
+    def evictions(self) -> int:
+        return self._lru.evictions
+
     def __len__(self) -> int:
         return len(self._lru)
 
@@ -66,13 +93,23 @@ class ContentCache:
 class TTLStore(Generic[K, V]):
     def __init__(self, ttl: float, maxsize: int = 100_000) -> None:
         self.ttl = ttl
-        self._cache: TTLCache[K, V] | None = TTLCache(maxsize, ttl) if ttl > 0 else None
+        self._cache: _EvictingTTL[K, V] | None = _EvictingTTL(maxsize, ttl) if ttl > 0 else None
         self.generation = 0
+        # Plain integers, read by the metrics collector at scrape time.
+        self.hits = 0
+        self.misses = 0
 
     def get(self, key: K) -> V | None:
-        if self._cache is None:
-            return None
-        return self._cache.get(key)
+        value = None if self._cache is None else self._cache.get(key)
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    @property
+    def evictions(self) -> int:
+        return 0 if self._cache is None else self._cache.evictions
 
     def put(self, key: K, value: V, generation: int | None = None) -> None:
         if self._cache is None:
@@ -107,7 +144,7 @@ class SingleFlight:
 
     def __init__(self) -> None:
         self._inflight: dict[Hashable, asyncio.Task[Any]] = {}
-        self.coalesced = 0
+        self.coalesced = 0  # callers that joined a task in flight (a metric)
 
     async def run(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
         task = self._inflight.get(key)

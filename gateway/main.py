@@ -26,9 +26,20 @@ from gateway.middleware import (
     RequestLogMiddleware,
 )
 from gateway.request_id import current_request_id
-from gateway.routers import config, deletes, events, health, images, raw, repositories, session
+from gateway.routers import (
+    config,
+    deletes,
+    events,
+    health,
+    images,
+    metrics,
+    raw,
+    repositories,
+    session,
+)
 from gateway.settings import Settings, get_settings
 from gateway.state import build_state
+from gateway.telemetry import Metrics
 from gateway.web.docs import add_docs
 from gateway.web.html_headers import HtmlHeadersMiddleware
 from gateway.web.static_site import StaticSite
@@ -171,10 +182,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # The app's own metrics registry (never prometheus_client's global one): the request
+    # middleware counts into it, the state built by each lifespan reports into it.
+    app_metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = build_state(settings)
+        state = build_state(settings, metrics=app_metrics)
         app.state.lr = state
         try:
             yield
@@ -204,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deletes.router,
         session.router,
         events.router,
+        metrics.router,
     ):
         app.include_router(router)
     add_docs(app, csp=settings.csp)
@@ -241,5 +256,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(ApiHeadersMiddleware)
     app.add_middleware(HtmlHeadersMiddleware, csp=settings.csp)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestLogMiddleware, metrics=app_metrics)
+    app.state.metrics = app_metrics
     return app

@@ -19,6 +19,7 @@ from gateway.errors import envelope
 from gateway.registry.metrics import RequestStats, current_stats
 from gateway.request_id import accept_or_make, current_request_id
 from gateway.services.sessions import COOKIE_NAME
+from gateway.telemetry import UNMATCHED, Metrics
 
 log = logging.getLogger("gateway.access")
 
@@ -44,10 +45,11 @@ def _printable(text: str, limit: int = 300) -> str:
     return "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}" for c in text)
 
 
-def route_template(scope: Scope) -> str:
+def route_template(scope: Scope, unmatched: str | None = None) -> str:
     """The matched route's template (``/api/repositories/{name}/tags``), read after
-    routing; ``/{spa}`` for what the SPA fallback served, the printable path for one of
-    the gateway's own paths that no route matched."""
+    routing; ``/{spa}`` for what the SPA fallback served; for one of the gateway's own
+    paths that no route matched, ``unmatched`` when given (a metric label must not carry
+    raw paths), else the printable path (the log line)."""
     from gateway.web.static_site import is_gateway_path  # it imports this module
 
     route = scope.get("route")
@@ -55,7 +57,9 @@ def route_template(scope: Scope) -> str:
     if isinstance(template, str) and template:
         return _CONVERTOR.sub(r"{\1}", template)  # {name:path} -> {name}
     path = route_path(scope)
-    return _printable(path) if is_gateway_path(path) else "/{spa}"
+    if not is_gateway_path(path):
+        return "/{spa}"
+    return unmatched if unmatched is not None else _printable(path)
 
 
 class RequestLogMiddleware:
@@ -67,10 +71,12 @@ class RequestLogMiddleware:
 
     The id is held in ``current_request_id`` while the request is handled: the upstream
     transport sends it to the registry, and every log line made meanwhile carries it.
+    The same moment counts the request in ``metrics`` (by route template and status).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics or Metrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,10 +111,15 @@ class RequestLogMiddleware:
             current_stats.reset(token)
             method = str(scope.get("method", "-"))
             path = _printable(scope.get("path", ""))
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            seconds = time.perf_counter() - started
+            duration_ms = round(seconds * 1000, 1)
+            route = route_template(scope)
+            self.metrics.request_done(
+                method, route_template(scope, UNMATCHED), status or 500, seconds
+            )
             access = {
                 "method": method,
-                "route": route_template(scope),
+                "route": route,
                 "path": path,
                 "status": status or 500,
                 "duration_ms": duration_ms,

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     delete_enabled: bool = False
     events_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None
 
     public_url: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -19,6 +19,7 @@ from gateway.services.sessions import SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tags import TagService
 from gateway.settings import Settings
+from gateway.telemetry import Metrics, state_families
 
 
 @dataclass
@@ -34,8 +35,10 @@ class AppState:
     sessions: SessionStore
     status: RegistryStatus
     service_account: Caller | None
+    metrics: Metrics
 
     async def aclose(self) -> None:
+        self.metrics.source = None
         await self.status.aclose()
         try:
             await self.http.aclose()
@@ -60,8 +63,13 @@ def build_http(settings: Settings, max_connections: int | None = None) -> httpx.
     )
 
 
-def build_state(settings: Settings, http: httpx.AsyncClient | None = None) -> AppState:
-    """Everything the app needs. An ``http`` given (tests) serves downloads too."""
+def build_state(
+    settings: Settings, http: httpx.AsyncClient | None = None, metrics: Metrics | None = None
+) -> AppState:
+    """Everything the app needs. An ``http`` given (tests) serves downloads too.
+    ``metrics`` (the app's, made by ``create_app``) gets this state as its source of
+    the families collected at scrape time."""
+    metrics = metrics or Metrics()
     downloads = None if http else build_http(settings, settings.pool_max_downloads)
     http = http or build_http(settings)
     client = RegistryClient(
@@ -73,6 +81,7 @@ def build_state(settings: Settings, http: httpx.AsyncClient | None = None) -> Ap
         policy=RealmPolicy(settings.registry_url, settings.token_realm_allowlist),
         overall_timeout=settings.read_timeout * 2,
         downloads=downloads,
+        metrics=metrics,
     )
     registry = CachedRegistry(
         client,
@@ -88,7 +97,7 @@ def build_state(settings: Settings, http: httpx.AsyncClient | None = None) -> Ap
             settings.registry_username, settings.registry_password.get_secret_value()
         )
         service_account = Caller(creds, "service")
-    return AppState(
+    state = AppState(
         settings=settings,
         http=http,
         client=client,
@@ -102,4 +111,7 @@ def build_state(settings: Settings, http: httpx.AsyncClient | None = None) -> Ap
         ),
         status=RegistryStatus(client, timeout=settings.connect_timeout),
         service_account=service_account,
+        metrics=metrics,
     )
+    metrics.source = lambda: state_families(state)
+    return state

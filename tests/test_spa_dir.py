@@ -179,7 +179,7 @@ def test_missing_files_are_404(site: TestClient, path: str, headers: dict[str, s
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/nope", "/api", "/v2/", "/docs/nope", "/redoc/x", "/metrics", "/openapi.json/x"]
+    "path", ["/api/nope", "/api", "/v2/", "/docs/nope", "/redoc/x", "/metrics/x", "/openapi.json/x"]
 )
 def test_gateway_paths_never_serve_the_spa(site: TestClient, path: str) -> None:
     r = site.get(path, headers=HTML)

@@ -39,6 +39,13 @@ class TokenCache:
 
     def __init__(self, maxsize: int = 20000) -> None:
         self._tokens: LRUCache[tuple[str, str, str, tuple[str, ...]], _Token] = LRUCache(maxsize)
+        # Plain integers, read by the metrics collector at scrape time: token fetches by
+        # outcome (ok, denied, error), and cached tokens dropped to be renewed.
+        self.fetches: dict[str, int] = {}
+        self.renewals = 0
+
+    def note_fetch(self, outcome: str) -> None:
+        self.fetches[outcome] = self.fetches.get(outcome, 0) + 1
 
     @staticmethod
     def key(
@@ -52,6 +59,7 @@ class TokenCache:
             return None
         if token.expires_at - time.monotonic() <= RENEW_MARGIN:
             self._tokens.pop(key, None)  # renewed a little before it expires
+            self.renewals += 1
             return None
         return token.value
 
@@ -230,6 +238,18 @@ class RegistryAuth(httpx.Auth):
         return httpx.Request("GET", realm, params=params, headers=headers)
 
     async def _read_token(self, response: httpx.Response) -> tuple[str, int]:
+        try:
+            token = await self._parse_token(response)
+        except Unauthorized:
+            self.tokens.note_fetch("denied")
+            raise
+        except BaseException:
+            self.tokens.note_fetch("error")
+            raise
+        self.tokens.note_fetch("ok")
+        return token
+
+    async def _parse_token(self, response: httpx.Response) -> tuple[str, int]:
         # Read with ``aread``: httpx reads every response of an auth flow again once the
         # flow moves on, and a stream consumed by hand cannot be read a second time.
         if isinstance(response.stream, httpx.AsyncByteStream):

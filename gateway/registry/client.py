@@ -84,10 +84,12 @@ class RegistryClient(Upstream):
     async def ping(self, caller: Caller = ANONYMOUS) -> Ping:
         """``GET /v2/``: 200, or 401 (which still proves the registry is alive)."""
         started = time.perf_counter()
+        request = self.http.build_request("GET", self.base + "/v2/")
         try:
             async with asyncio.timeout(self.overall_timeout):
-                response = await self.http.get(self.base + "/v2/")
-        except (httpx.HTTPError, TimeoutError):
+                response = await self.http.send(request)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            self.failed(exc, request)
             return Ping(False, None, None, "none", (time.perf_counter() - started) * 1000)
         latency = (time.perf_counter() - started) * 1000
         scheme = "none"

@@ -6,13 +6,19 @@ after the auth flow and only where the policy allows, and every non-2xx answer m
 to the gateway's error tree. Every request sent on the clients — API calls, the auth
 flow's token fetches, redirects followed, blob downloads — carries the gateway's
 request id as ``X-Request-ID`` (a request hook), so registry logs can be matched.
+
+The same hooks feed the Prometheus metrics: each request is counted and timed once, by
+operation (``kind_of``) and status, when its answer's headers arrive (a response hook);
+a request that got no answer is counted as ``error`` where its exception surfaces.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import time
 
 import httpx
 
@@ -25,6 +31,7 @@ from gateway.registry.upstream_errors import Subject, error_for_status, error_fo
 from gateway.request_id import HEADER as REQUEST_ID_HEADER
 from gateway.request_id import NONE as NO_REQUEST_ID
 from gateway.request_id import current_request_id
+from gateway.telemetry import STARTED, Metrics
 
 MAX_ERROR_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
@@ -46,6 +53,7 @@ class Upstream:
         policy: RealmPolicy | None = None,
         overall_timeout: float = 60.0,
         downloads: httpx.AsyncClient | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.http = http
         # Blob downloads hold a connection for as long as the browser reads: a pool of
@@ -57,6 +65,7 @@ class Upstream:
         self.policy = policy or RealmPolicy(registry_url)
         self.hints = AuthHints()
         self.totals = UpstreamTotals()
+        self.metrics = metrics or Metrics()
         self.overall_timeout = overall_timeout
         self._sem = asyncio.Semaphore(concurrency)
         # Downloads wait for their own slots: a download queued behind a full download
@@ -64,9 +73,28 @@ class Upstream:
         self._download_sem = asyncio.Semaphore(concurrency)
         for client in {id(http): http, id(self.downloads): self.downloads}.values():
             client.event_hooks.setdefault("request", []).extend((self._count, self._tag))
+            client.event_hooks.setdefault("response", []).append(self._answered)
 
     async def _count(self, request: httpx.Request) -> None:
         self.totals.count(kind_of(request.url.path))
+        request.extensions[STARTED] = time.perf_counter()
+
+    async def _answered(self, response: httpx.Response) -> None:
+        request = response.request
+        self.metrics.upstream_done(
+            kind_of(request.url.path), str(response.status_code), request.extensions.get(STARTED)
+        )
+
+    def failed(self, exc: BaseException, fallback: httpx.Request) -> None:
+        """Count the request that got no answer: the one an httpx error names (a token
+        fetch fails inside the auth flow), else ``fallback`` (an overall deadline)."""
+        request = fallback
+        if isinstance(exc, httpx.RequestError):
+            with contextlib.suppress(RuntimeError):  # RuntimeError: no request attached
+                request = exc.request
+        self.metrics.upstream_done(
+            kind_of(request.url.path), "error", request.extensions.get(STARTED)
+        )
 
     @staticmethod
     async def _tag(request: httpx.Request) -> None:
@@ -120,9 +148,11 @@ class Upstream:
                             raise UpstreamInvalid("the registry redirected too many times")
                         self.policy.check_redirect(str(target.url))
                         response = await http.send(target, stream=True)
-            except TimeoutError:
+            except TimeoutError as exc:
+                self.failed(exc, request)
                 raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
             except httpx.HTTPError as exc:
+                self.failed(exc, request)
                 raise error_for_transport(exc) from None
         if response.status_code in ok:
             return response

@@ -75,5 +75,10 @@ class SessionStore:
         ]:
             del self._sessions[key]
 
+    def active(self) -> int:
+        """Sessions not expired (expired ones are dropped on the way)."""
+        self._purge()
+        return len(self._sessions)
+
     def __len__(self) -> int:
         return len(self._sessions)

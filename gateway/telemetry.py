@@ -1,0 +1,155 @@
+"""Prometheus metrics: one ``CollectorRegistry`` per app, never the global default one.
+
+What is counted on the hot path is a counter increment or a histogram observation
+(``prometheus_client``'s own values, no lock of ours). What already lives in plain
+integers — cache hits and misses, evictions, single-flight waits, token fetches and
+renewals — and the sizes of caches and of the session store are read at scrape time by
+a collector (``Metrics.source``), so they cost nothing per request.
+
+Labels are low-cardinality by construction: route *templates* (``unmatched`` for the
+gateway's own paths that no route matched), upstream operations (``kind_of``), status
+codes, cache names. Never a repository, tag, digest, user or raw path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from gateway.cache import TTLStore
+    from gateway.state import AppState
+
+#: The methods that get a label of their own; any other is ``other`` (clients choose it).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: The route label of a gateway path (``/api/…``, ``/v2/…``) that no route matched.
+UNMATCHED = "unmatched"
+#: Where ``httpx`` requests carry the time they were sent (set by a request hook).
+STARTED = "lr_started"
+
+
+class _SourceCollector(Collector):
+    """Yields whatever the current source (the running app's state) reports."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        source = self._metrics.source
+        if source is not None:
+            yield from source()
+
+
+class Metrics:
+    """Every metric family of one app, registered on the app's own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter(
+            "lr_http_requests",
+            "Requests answered by the gateway, by route template and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "lr_http_request_duration_seconds",
+            "Time to answer a request (a blob download until its last byte)",
+            ["method", "route"],
+            registry=r,
+        )
+        self.upstream_requests = Counter(
+            "lr_upstream_requests",
+            "Requests sent to the registry and its token server, by operation and status "
+            "(error: no answer)",
+            ["operation", "status"],
+            registry=r,
+        )
+        self.upstream_duration = Histogram(
+            "lr_upstream_request_duration_seconds",
+            "Time from sending an upstream request to its answer's headers",
+            ["operation"],
+            registry=r,
+        )
+        self.blob_bytes = Counter(
+            "lr_blob_bytes_streamed",
+            "Bytes of blob downloads sent to clients",
+            registry=r,
+        )
+        #: Reports the collected-at-scrape families (caches, sessions…); set by the state.
+        self.source: Callable[[], Iterable[Metric]] | None = None
+        r.register(_SourceCollector(self))
+
+    def request_done(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in METHODS else "other"
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_duration.labels(method, route).observe(seconds)
+
+    def upstream_done(self, operation: str, status: str, started: object) -> None:
+        self.upstream_requests.labels(operation, status).inc()
+        if isinstance(started, float):
+            self.upstream_duration.labels(operation).observe(time.perf_counter() - started)
+
+
+def state_families(state: AppState) -> Iterator[Metric]:
+    """The families read from the app's state at scrape time (on the event loop, like
+    every other access to these structures, so nothing changes while they are read)."""
+    registry = state.registry
+    stores: dict[str, TTLStore[Any, Any]] = {
+        "catalog": registry.catalogs,
+        "tags": registry.tag_lists,
+        "tag_digest": registry.tag_digests,
+        "access": registry.access,
+        "membership": registry.membership,
+    }
+    hits = CounterMetricFamily("lr_cache_hits", "Cache lookups answered", labels=["cache"])
+    misses = CounterMetricFamily("lr_cache_misses", "Cache lookups not answered", labels=["cache"])
+    evictions = CounterMetricFamily(
+        "lr_cache_evictions",
+        "Entries pushed out to make room (expiry is not one)",
+        labels=["cache"],
+    )
+    entries = GaugeMetricFamily("lr_cache_entries", "Entries held", labels=["cache"])
+    size = GaugeMetricFamily("lr_cache_bytes", "Bytes held (where known)", labels=["cache"])
+    content = registry.content
+    hits.add_metric(["content"], content.hits)
+    misses.add_metric(["content"], content.misses)
+    evictions.add_metric(["content"], content.evictions)
+    entries.add_metric(["content"], len(content))
+    size.add_metric(["content"], content.current_bytes)
+    for name, store in stores.items():
+        hits.add_metric([name], store.hits)
+        misses.add_metric([name], store.misses)
+        evictions.add_metric([name], store.evictions)
+        entries.add_metric([name], len(store))
+    tokens = state.client.tokens
+    entries.add_metric(["token"], len(tokens))
+    yield from (hits, misses, evictions, entries, size)
+
+    waits = CounterMetricFamily(
+        "lr_singleflight_waits",
+        "Callers that joined an identical upstream call already in flight",
+    )
+    waits.add_metric([], registry.flights.coalesced)
+    yield waits
+    fetches = CounterMetricFamily(
+        "lr_token_fetches",
+        "Answers of the token server read, by outcome (ok, denied, error)",
+        labels=["outcome"],
+    )
+    for outcome in ("ok", "denied", "error"):
+        fetches.add_metric([outcome], tokens.fetches.get(outcome, 0))
+    yield fetches
+    renewals = CounterMetricFamily(
+        "lr_token_renewals", "Cached tokens dropped shortly before expiry, to be fetched anew"
+    )
+    renewals.add_metric([], tokens.renewals)
+    yield renewals
+    sessions = GaugeMetricFamily("lr_sessions_active", "Login sessions not expired")
+    sessions.add_metric([], state.sessions.active())
+    yield sessions
