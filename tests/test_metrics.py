@@ -97,18 +97,26 @@ def test_families_follow_the_requests_made(registry: FilledRegistry) -> None:
         assert before.value("lr_blob_bytes_streamed_total") == 0
         assert before.value("lr_cache_entries", cache="content") == 0
 
-        assert client.get("/api/repositories").status_code == 200
+        sent = 0  # upstream requests, as the X-Upstream-Requests headers tell them
+
+        def get(path: str, **kwargs: Any) -> Any:
+            nonlocal sent
+            r = client.get(path, **kwargs)
+            sent += int(r.headers["x-upstream-requests"])
+            return r
+
+        assert get("/api/repositories").status_code == 200
         tags = "/api/repositories/oci/app/tags"
-        assert client.get(tags, params={"details": "true"}).status_code == 200
-        assert client.get("/api/repositories/multi/oci-index/images/1.0.0").status_code == 200
-        blob = client.get(f"/api/repositories/oci/app/blobs/{layer_digest}")
+        assert get(tags, params={"details": "true"}).status_code == 200
+        assert get("/api/repositories/multi/oci-index/images/1.0.0").status_code == 200
+        blob = get(f"/api/repositories/oci/app/blobs/{layer_digest}")
         assert blob.status_code == 200 and len(blob.content) == layer_size
-        assert client.get("/api/repositories/no/such/tags").status_code == 404
-        assert client.get("/api/no-such-route/oci/app").status_code == 404
-        assert client.get("/v2/oci/app/manifests/latest").status_code == 404
-        assert client.get("/").status_code == 200
-        assert client.get("/repo/oci/app/tags").status_code == 200  # a history route
-        assert client.get("/api/health").status_code == 200
+        assert get("/api/repositories/no/such/tags").status_code == 404
+        assert get("/api/no-such-route/oci/app").status_code == 404
+        assert get("/v2/oci/app/manifests/latest").status_code == 404
+        assert get("/").status_code == 200
+        assert get("/repo/oci/app/tags").status_code == 200  # a history route
+        assert get("/api/health").status_code == 200
 
         after = scrape(client)
         requests = "lr_http_requests_total"
@@ -133,9 +141,8 @@ def test_families_follow_the_requests_made(registry: FilledRegistry) -> None:
         assert after.value("lr_upstream_request_duration_seconds_count", operation="manifest") == (
             after.value(upstream, operation="manifest")
         )
-        # Every upstream request the log counted is counted here too.
-        header_total = after.value(upstream)
-        assert header_total > 0
+        # Every upstream request the log line counted is counted here too, once.
+        assert sent > 0 and after.value(upstream) == sent
 
         assert after.value("lr_blob_bytes_streamed_total") == layer_size
         assert after.value("lr_cache_entries", cache="content") > 0
@@ -209,9 +216,8 @@ def test_an_unreachable_registry_counts_errors() -> None:
     assert s.value("lr_upstream_requests_total", operation="catalog", status="error") >= 1
     assert s.value("lr_upstream_requests_total", operation="ping", status="error") >= 1
     assert s.value("lr_upstream_request_duration_seconds_count", operation="catalog") >= 1
-    assert s.value("lr_http_requests_total", route="/api/repositories", status="503") + s.value(
-        "lr_http_requests_total", route="/api/repositories", status="502"
-    ) + s.value("lr_http_requests_total", route="/api/repositories", status="504") == 1
+    assert s.value("lr_http_requests_total", route="/api/repositories") == 1
+    assert s.value("lr_http_requests_total", route="/api/repositories", status="200") == 0
 
 
 # -- the bearer token of /metrics --------------------------------------------------------
