@@ -4,8 +4,10 @@
   stored only after its sha256 was verified, and may be shared between callers: the
   services grant it to a caller only after that caller's access was confirmed.
 - ``TTLStore``: catalog pages, tag lists, tag→digest, access confirmations. Keys carry
-  the caller where the data is per caller. ``drop_where`` serves the events endpoint; a
-  generation counter stops a fetch that began before an invalidation from storing stale data.
+  the caller where the data is per caller. Invalidation (the events endpoint, logouts)
+  goes through indexes by a part of the key (``drop_groups``: the entries of a repository
+  or a caller, without a scan) or one pass (``drop_where``); a generation counter stops
+  a fetch that began before an invalidation from storing stale data.
 - ``SingleFlight``: identical in-flight upstream calls coalesced into one task. Keys must
   include the caller whenever the call uses the caller's credentials.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -90,9 +92,52 @@ class ContentCache:
         return len(self._lru)
 
 
+class _KeyIndex(Generic[K]):
+    """The keys of a store grouped by a part of them (a repository, a caller), so an
+    invalidation of that part touches only its own entries.
+
+    A superset: an entry that expired, was evicted or was dropped through another index
+    stays listed (popping it again is a no-op) until its group is dropped or the index
+    is rebuilt from the live keys, which happens once it lists twice the store's size:
+    amortized O(1) per put, and bounded memory, without hooks in the cache's eviction.
+    """
+
+    def __init__(self, part: Callable[[K], Hashable]) -> None:
+        self.part = part
+        self.groups: dict[Hashable, set[K]] = {}
+        self.size = 0
+
+    def add(self, key: K) -> None:
+        keys = self.groups.setdefault(self.part(key), set())
+        if key not in keys:
+            keys.add(key)
+            self.size += 1
+
+    def pop(self, group: Hashable) -> set[K]:
+        keys = self.groups.pop(group, set())
+        self.size -= len(keys)
+        return keys
+
+    def rebuild(self, live: Iterable[K]) -> None:
+        self.groups = {}
+        self.size = 0
+        for key in live:
+            self.add(key)
+
+
+_ABSENT = object()
+
+
 class TTLStore(Generic[K, V]):
-    def __init__(self, ttl: float, maxsize: int = 100_000) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        maxsize: int = 100_000,
+        indexes: Mapping[str, Callable[[K], Hashable]] | None = None,
+    ) -> None:
         self.ttl = ttl
+        self.maxsize = maxsize
+        self._indexes = {name: _KeyIndex(part) for name, part in (indexes or {}).items()}
         self._cache: _EvictingTTL[K, V] | None = _EvictingTTL(maxsize, ttl) if ttl > 0 else None
         self.generation = 0
         # Plain integers, read by the metrics collector at scrape time.
@@ -117,8 +162,27 @@ class TTLStore(Generic[K, V]):
         if generation is not None and generation != self.generation:
             return  # invalidated while this value was being fetched
         self._cache[key] = value
+        for index in self._indexes.values():
+            index.add(key)
+            if index.size > 2 * self.maxsize + 64:
+                index.rebuild(list(self._cache.keys()))
+
+    def drop_groups(self, index: str, groups: Iterable[Hashable]) -> int:
+        """Drop the entries whose key part (by the named index) is one of ``groups``:
+        O(groups + entries dropped), whatever the store's size. Returns how many."""
+        self.generation += 1
+        keys = self._indexes[index]
+        if self._cache is None:
+            return 0
+        dropped = 0
+        for group in groups:
+            for key in keys.pop(group):
+                if self._cache.pop(key, _ABSENT) is not _ABSENT:
+                    dropped += 1
+        return dropped
 
     def drop_where(self, predicate: Callable[[K, V], bool]) -> int:
+        """Drop the entries ``predicate`` holds for: one pass over the store."""
         self.generation += 1
         if self._cache is None:
             return 0
@@ -131,6 +195,8 @@ class TTLStore(Generic[K, V]):
         self.generation += 1
         if self._cache is not None:
             self._cache.clear()
+        for index in self._indexes.values():
+            index.rebuild(())
 
     def __len__(self) -> int:
         return 0 if self._cache is None else len(self._cache)

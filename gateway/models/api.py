@@ -527,6 +527,44 @@ class SessionState(_Api):
 # -- events ----------------------------------------------------------------------------
 
 
+class EventTarget(BaseModel):
+    """What an event is about (distribution's ``target``; other fields are allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    repository: str | None = Field(
+        default=None,
+        description="The repository the event is about; its cached lists are dropped.",
+    )
+    mediaType: str | None = Field(  # noqa: N815 - the registry's field name
+        default=None, description="Media type of the manifest or blob."
+    )
+    digest: str | None = Field(default=None, description="Digest of the manifest or blob.")
+    tag: str | None = Field(default=None, description="The tag pushed, when there was one.")
+
+
+class RegistryEvent(BaseModel):
+    """One notification event (other fields, such as id, timestamp, request, actor and
+    source, are allowed and ignored)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    action: str | None = Field(
+        default=None,
+        description="push, delete, mount, pull...; pull events change nothing, any other "
+        "action on a valid repository name drops that repository's cached lists.",
+    )
+    target: EventTarget | None = Field(default=None, description="What the event is about.")
+
+
+class EventEnvelope(BaseModel):
+    """A registry notification envelope (``application/vnd.docker.distribution.events.v1+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    events: list[RegistryEvent] = Field(description="The events, in order.")
+
+
 class EventsAccepted(_Api):
     """What a registry notification envelope changed."""
 

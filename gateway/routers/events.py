@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from fastapi import Request
 
 from gateway.dependencies import State
 from gateway.errors import InvalidRequest, NotFound, Unauthorized
-from gateway.models.api import EventsAccepted
+from gateway.models.api import EventEnvelope, EventsAccepted
 from gateway.routers import errors
 from gateway.routers.routing import GatewayRouter
 from gateway.services.events import MAX_EVENTS_BYTES, apply_events
@@ -16,12 +17,52 @@ from gateway.services.events import MAX_EVENTS_BYTES, apply_events
 router = GatewayRouter(tags=["events"])
 
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its ``$defs`` written in place (the body is read by
+    hand, after the token check, so FastAPI does not list its model in components)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(schema)
+    return result
+
+
+_ENVELOPE_SCHEMA = _inlined(EventEnvelope.model_json_schema())
+_REQUEST_BODY = {
+    "required": True,
+    "description": "A notification envelope as the registry sends it; fields the gateway "
+    "does not know are allowed (registries add them).",
+    "content": {
+        "application/vnd.docker.distribution.events.v1+json": {"schema": _ENVELOPE_SCHEMA},
+        "application/json": {"schema": _ENVELOPE_SCHEMA},
+    },
+}
+
+
 @router.post(
     "/api/events",
     response_model=EventsAccepted,
     summary="Registry notifications",
+    openapi_extra={"requestBody": _REQUEST_BODY},
     responses=errors(
         {
+            400: (
+                (
+                    "VALIDATION_ERROR",
+                    "the body is not a notification envelope: not JSON, not an object, "
+                    "events missing or not a list, an event or its target not an object, "
+                    "or one of their string fields not a string (detail lists where)",
+                ),
+            ),
             401: (
                 (
                     "UNAUTHORIZED",
@@ -37,6 +78,9 @@ async def registry_events(request: Request, state: State) -> EventsAccepted:
     """Drop cached lists of the repositories named in a notification envelope.
 
     Authenticated by ``Authorization: Bearer <LR_EVENTS_TOKEN>``; off (404) without one.
+    Events that change nothing (pulls, no target, an invalid repository name) are
+    ignored; a body that is not an envelope is 400. The work is linear in the events
+    and the entries dropped, and a large envelope is parsed off the event loop.
     """
     secret = state.settings.events_token
     if secret is None or not secret.get_secret_value():
@@ -51,4 +95,4 @@ async def registry_events(request: Request, state: State) -> EventsAccepted:
         body += chunk
         if len(body) > MAX_EVENTS_BYTES:
             raise InvalidRequest("the event envelope is too large")
-    return apply_events(state.registry, body)
+    return await apply_events(state.registry, body)

@@ -17,7 +17,7 @@ Isolation rules (content is immutable, access is not):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TypeVar
 
 from cachetools import LRUCache
@@ -49,11 +49,19 @@ class CachedRegistry:
     ) -> None:
         self.client = client
         self.content = ContentCache(content_bytes)
+        # Indexed by the key parts invalidation names (see forget_*): keys are
+        # (caller,), (caller, repo), (repo, tag), (caller, repo), (repo, digest).
         self.catalogs: TTLStore[tuple[str], list[str]] = TTLStore(ttl, maxsize=1000)
-        self.tag_lists: TTLStore[tuple[str, str], list[str]] = TTLStore(ttl)
-        self.tag_digests: TTLStore[tuple[str, str], str] = TTLStore(ttl)
-        self.access: TTLStore[tuple[str, str], bool] = TTLStore(access_ttl)
-        self.membership: TTLStore[tuple[str, str], bool] = TTLStore(membership_ttl, 500_000)
+        self.tag_lists: TTLStore[tuple[str, str], list[str]] = TTLStore(
+            ttl, indexes={"repo": _second, "caller": _first}
+        )
+        self.tag_digests: TTLStore[tuple[str, str], str] = TTLStore(ttl, indexes={"repo": _first})
+        self.access: TTLStore[tuple[str, str], bool] = TTLStore(
+            access_ttl, indexes={"caller": _first}
+        )
+        self.membership: TTLStore[tuple[str, str], bool] = TTLStore(
+            membership_ttl, 500_000, indexes={"repo": _first}
+        )
         self.flights = SingleFlight()
         self._parsed: LRUCache[str, oci.Index | oci.ImageManifest | oci.ImageConfig] = LRUCache(
             parsed_entries
@@ -246,17 +254,58 @@ class CachedRegistry:
     def forget_repository(self, repo: str, *, new_repo_possible: bool = True) -> None:
         """Drop every list and pointer of ``repo`` (all callers). Content stays: it is
         immutable and only reachable through membership, which is dropped too."""
-        self.tag_lists.drop_where(lambda k, _v: k[1] == repo)
-        self.tag_digests.drop_where(lambda k, _v: k[0] == repo)
-        self.membership.drop_where(lambda k, _v: k[0] == repo)
+        self.forget_repositories([repo], new_repo_possible=new_repo_possible)
+
+    def forget_repositories(
+        self, repos: Collection[str], *, new_repo_possible: bool = True
+    ) -> None:
+        """``forget_repository`` for many at once, in O(repositories + entries dropped)
+        (through the stores' indexes by repository) plus one pass over the cached
+        catalogs (one per caller) when ``new_repo_possible``: a catalog that lacks one
+        of them is dropped, since the repository may be new."""
+        if not repos:
+            return
+        self.tag_lists.drop_groups("repo", repos)
+        self.tag_digests.drop_groups("repo", repos)
+        self.membership.drop_groups("repo", repos)
         if new_repo_possible:
-            self.catalogs.drop_where(lambda _k, names: repo not in names)
+            self.forget_catalogs_lacking(repos)
+
+    def forget_catalogs_lacking(self, repos: Collection[str]) -> None:
+        """Drop each cached catalog that lacks one of ``repos`` (it may be new)."""
+        if not repos:
+            return
+        wanted = sorted(set(repos))
+        self.catalogs.drop_where(lambda _k, names: not _lists_all(names, wanted))
 
     def forget_caller(self, caller_key: str) -> None:
         self.catalogs.drop_where(lambda k, _v: k[0] == caller_key)
-        self.tag_lists.drop_where(lambda k, _v: k[0] == caller_key)
-        self.access.drop_where(lambda k, _v: k[0] == caller_key)
+        self.tag_lists.drop_groups("caller", (caller_key,))
+        self.access.drop_groups("caller", (caller_key,))
         self.client.tokens.drop_caller(caller_key)
 
     def not_found(self, repo: str) -> NotFound:
         return NotFound("repository not found", code="NAME_UNKNOWN", detail={"repository": repo})
+
+
+def _first(key: tuple[str, ...]) -> str:
+    return key[0]
+
+
+def _second(key: tuple[str, ...]) -> str:
+    return key[1]
+
+
+def _lists_all(names: list[str], wanted: list[str]) -> bool:
+    """Whether the sorted, duplicate-free ``names`` (a cached catalog) holds every one
+    of the sorted, duplicate-free ``wanted``: at most len(wanted) bisections, each
+    starting where the last one matched; none when there are more wanted than names."""
+    if len(wanted) > len(names):
+        return False
+    i = 0
+    for repo in wanted:
+        i = bisect.bisect_left(names, repo, i)
+        if i == len(names) or names[i] != repo:
+            return False
+        i += 1
+    return True
