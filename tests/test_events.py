@@ -52,6 +52,16 @@ def plain_registry(registry_factory: Callable[..., RegistryProcess]) -> Registry
     return registry_factory()
 
 
+def post_events(client: Any, body: bytes) -> httpx.Response:
+    """POST an envelope as the registry does: its media type, the bearer token."""
+    headers = {
+        "Authorization": f"Bearer {TOKEN}",
+        "Content-Type": "application/vnd.docker.distribution.events.v1+json",
+    }
+    response: httpx.Response = client.post("/api/events", content=body, headers=headers)
+    return response
+
+
 def _get(client: httpx.Client, path: str, **params: Any) -> Any:
     r = client.get(path, params=params)
     assert r.status_code == 200, r.text
@@ -186,14 +196,7 @@ def test_a_body_that_is_not_an_envelope_is_400(
     plain_registry: RegistryProcess, make_gateway: Any, body: bytes, loc: list[Any]
 ) -> None:
     with make_gateway(plain_registry.url, events_token=TOKEN, cache_ttl=300) as client:
-        r = client.post(
-            "/api/events",
-            content=body,
-            headers={
-                "Authorization": f"Bearer {TOKEN}",
-                "Content-Type": "application/vnd.docker.distribution.events.v1+json",
-            },
-        )
+        r = post_events(client, body)
         assert r.status_code == 400, r.text
         error = r.json()["error"]
         assert error["code"] == "VALIDATION_ERROR"
@@ -220,14 +223,7 @@ def test_events_that_change_nothing_are_ignored(
     plain_registry: RegistryProcess, make_gateway: Any, body: bytes
 ) -> None:
     with make_gateway(plain_registry.url, events_token=TOKEN) as client:
-        r = client.post(
-            "/api/events",
-            content=body,
-            headers={
-                "Authorization": f"Bearer {TOKEN}",
-                "Content-Type": "application/vnd.docker.distribution.events.v1+json",
-            },
-        )
+        r = post_events(client, body)
         assert r.status_code == 200, r.text
         assert r.json() == {"accepted": 0, "repositories": []}
 
