@@ -74,8 +74,16 @@ class UiSite:
             return client.request(kwargs.pop("method", "GET"), path, **kwargs)
 
 
-def _serve(registry_url: str, **settings: Any) -> GatewayServer:
-    return GatewayServer(registry_url, free_port(), **settings).start()
+@contextmanager
+def _site(
+    registry_url: str, images: dict[str, PushedImage] | None = None, **settings: Any
+) -> Iterator[UiSite]:
+    """A gateway on a real socket in front of ``registry_url``, stopped afterwards."""
+    server = GatewayServer(registry_url, free_port(), **settings).start()
+    try:
+        yield UiSite(server, registry_url, _host(registry_url), images or {})
+    finally:
+        server.stop()
 
 
 def _host(url: str) -> str:
@@ -84,21 +92,15 @@ def _host(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def ui_site(registry: FilledRegistry) -> Iterator[UiSite]:
-    server = _serve(registry.url)
-    try:
-        yield UiSite(server, registry.url, _host(registry.url))
-    finally:
-        server.stop()
+    with _site(registry.url) as site:
+        yield site
 
 
 @pytest.fixture(scope="session")
 def ui_empty_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator[UiSite]:
     process = registry_factory()
-    server = _serve(process.url)
-    try:
-        yield UiSite(server, process.url, _host(process.url))
-    finally:
-        server.stop()
+    with _site(process.url) as site:
+        yield site
 
 
 @pytest.fixture(scope="session")
@@ -121,11 +123,8 @@ def ui_delete_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator
         ]
         index = push_index(p, "del/index", "1.0", children)
         tag_existing(p, "del/index", "latest", index)
-    server = _serve(process.url, delete_enabled=True)
-    try:
-        yield UiSite(server, process.url, _host(process.url), images)
-    finally:
-        server.stop()
+    with _site(process.url, images, delete_enabled=True) as site:
+        yield site
 
 
 @pytest.fixture(scope="session")
@@ -136,11 +135,8 @@ def ui_auth_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator[U
     with Pusher(process.url, "alice", AUTH_USERS["alice"]) as p:
         for tag in ("1.0", "1.1"):
             images[f"team/app:{tag}"] = push_image(p, "team/app", tag)
-    server = _serve(process.url)
-    try:
-        yield UiSite(server, process.url, _host(process.url), images)
-    finally:
-        server.stop()
+    with _site(process.url, images) as site:
+        yield site
 
 
 # -- pages ----------------------------------------------------------------------------------
