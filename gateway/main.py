@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,6 +24,7 @@ from gateway.middleware import (
     ApiHeadersMiddleware,
     BodyLimitMiddleware,
     CsrfMiddleware,
+    DeadlineMiddleware,
     RequestLogMiddleware,
 )
 from gateway.request_id import current_request_id
@@ -180,7 +182,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """The app. ``transport`` (tests) carries every upstream request instead of the
+    network: an ``httpx.MockTransport`` playing a registry."""
     settings = settings or get_settings()
     # The app's own metrics registry (never prometheus_client's global one): the request
     # middleware counts into it, the state built by each lifespan reports into it.
@@ -188,7 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = build_state(settings, metrics=app_metrics)
+        state = build_state(settings, metrics=app_metrics, transport=transport)
         app.state.lr = state
         try:
             yield
@@ -238,8 +244,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
 
-    # Innermost first: CSRF and body checks run inside CORS, so their refusals carry the
-    # CORS headers a cross-origin SPA needs to read them.
+    # Innermost first: the deadline's 504, CSRF and body checks run inside CORS, so their
+    # refusals carry the CORS headers a cross-origin SPA needs to read them.
+    app.add_middleware(DeadlineMiddleware, seconds=settings.request_timeout)
     app.add_middleware(
         CsrfMiddleware, public_url=settings.public_url, cors_origins=settings.cors_origins
     )

@@ -47,9 +47,15 @@ class AppState:
                 await self.client.downloads.aclose()
 
 
-def build_http(settings: Settings, max_connections: int | None = None) -> httpx.AsyncClient:
+def build_http(
+    settings: Settings,
+    max_connections: int | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An upstream client; over ``transport`` when given (a test's MockTransport)."""
     connections = max_connections or settings.pool_max_connections
     return httpx.AsyncClient(
+        transport=transport,
         timeout=httpx.Timeout(
             settings.read_timeout, connect=settings.connect_timeout, pool=settings.read_timeout
         ),
@@ -64,14 +70,18 @@ def build_http(settings: Settings, max_connections: int | None = None) -> httpx.
 
 
 def build_state(
-    settings: Settings, http: httpx.AsyncClient | None = None, metrics: Metrics | None = None
+    settings: Settings,
+    http: httpx.AsyncClient | None = None,
+    metrics: Metrics | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> AppState:
-    """Everything the app needs. An ``http`` given (tests) serves downloads too.
-    ``metrics`` (the app's, made by ``create_app``) gets this state as its source of
-    the families collected at scrape time."""
+    """Everything the app needs. An ``http`` given (tests) serves downloads too; a
+    ``transport`` given (tests: a MockTransport playing the registry) carries both
+    clients. ``metrics`` (the app's, made by ``create_app``) gets this state as its
+    source of the families collected at scrape time."""
     metrics = metrics or Metrics()
-    downloads = None if http else build_http(settings, settings.pool_max_downloads)
-    http = http or build_http(settings)
+    downloads = None if http else build_http(settings, settings.pool_max_downloads, transport)
+    http = http or build_http(settings, transport=transport)
     client = RegistryClient(
         http,
         settings.registry_url,

@@ -12,191 +12,46 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import json
 import re
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from gateway.main import create_app
 from gateway.registry.client import MAX_MANIFEST_BYTES, RegistryClient
 from gateway.registry.credentials import ANONYMOUS
-from gateway.settings import Settings
-from gateway.state import build_state
-
-REGISTRY = "http://registry.test"
-MiB = 1024 * 1024
-HOST = "registry.test"
-
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def dumps(doc: Any) -> bytes:
-    return json.dumps(doc, separators=(",", ":")).encode()
-
-
-def config_doc(created: str = "2024-05-01T10:00:00Z") -> bytes:
-    return dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "created": created,
-            "config": {"Env": ["PATH=/bin"], "Cmd": ["app"]},
-            "rootfs": {"type": "layers", "diff_ids": []},
-            "history": [{"created": created, "created_by": "RUN x", "empty_layer": True}],
-        }
-    )
-
-
-def manifest_doc(config: bytes, media_type: str = OCI_MANIFEST) -> bytes:
-    return dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": media_type,
-            "config": {"mediaType": OCI_CONFIG, "digest": sha256(config), "size": len(config)},
-            "layers": [
-                {"mediaType": OCI_LAYER, "digest": "sha256:" + "1" * 64, "size": 1234},
-            ],
-        }
-    )
-
-
-CONFIG = config_doc()
-CONFIG_DIGEST = sha256(CONFIG)
-MANIFEST = manifest_doc(CONFIG)
-DIGEST = sha256(MANIFEST)
-OTHER_DIGEST = "sha256:" + "f" * 64
-LAYER_DIGEST = "sha256:" + "1" * 64
-
-Responder = Callable[[httpx.Request], Awaitable[httpx.Response | None]]
-
-
-def registry_error(status: int, code: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    body = {"errors": [{"code": code, "message": code.lower().replace("_", " "), "detail": None}]}
-    return httpx.Response(status, json=body, headers=headers)
-
-
-def manifest_response(
-    body: bytes, content_type: str = OCI_MANIFEST, digest: str | None = None
-) -> httpx.Response:
-    headers = {
-        "Content-Type": content_type,
-        "Docker-Content-Digest": digest or sha256(body),
-        "Docker-Distribution-Api-Version": "registry/2.0",
-    }
-    return httpx.Response(200, content=body, headers=headers)
-
-
-class FakeRegistry:
-    """A well-behaved registry holding ``app:1.0`` (one image), unless ``override`` says
-    otherwise: an override sees every request first and may answer it (or return None)."""
-
-    def __init__(self, override: Responder | None = None) -> None:
-        self.override = override
-        self.requests: list[httpx.Request] = []
-        self.manifests: dict[str, tuple[bytes, str]] = {
-            "1.0": (MANIFEST, OCI_MANIFEST),
-            DIGEST: (MANIFEST, OCI_MANIFEST),
-        }
-        self.blobs: dict[str, bytes] = {CONFIG_DIGEST: CONFIG, LAYER_DIGEST: b"x" * 1234}
-        self.tags: dict[str, list[str] | None] = {"app": ["1.0"]}
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        # A snapshot: an auth flow mutates and resends the same Request object.
-        self.requests.append(
-            httpx.Request(request.method, request.url, headers=request.headers.copy())
-        )
-        if self.override is not None:
-            answer = await self.override(request)
-            if answer is not None:
-                return answer
-        return self.default(request)
-
-    def default(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if path == "/v2/":
-            return httpx.Response(200, json={}, headers={"Docker-Distribution-Api-Version": "x"})
-        if path == "/v2/_catalog":
-            return httpx.Response(200, json={"repositories": sorted(self.tags)})
-        m = re.fullmatch(r"/v2/(.+)/(tags/list|manifests/[^/]+|blobs/[^/]+)", path)
-        if m is None:
-            return registry_error(404, "NOT_FOUND")
-        name, what = m.groups()
-        if name not in self.tags:
-            return registry_error(404, "NAME_UNKNOWN")
-        if what == "tags/list":
-            return httpx.Response(200, json={"name": name, "tags": self.tags[name]})
-        kind, ref = what.split("/", 1)
-        if kind == "manifests":
-            if ref not in self.manifests:
-                return registry_error(404, "MANIFEST_UNKNOWN")
-            body, content_type = self.manifests[ref]
-            response = manifest_response(body, content_type)
-            if request.method == "HEAD":
-                return httpx.Response(200, headers=response.headers)
-            return response
-        if ref not in self.blobs:
-            return registry_error(404, "BLOB_UNKNOWN")
-        return blob_response(self.blobs[ref])
-
-
-def blob_response(body: bytes) -> httpx.Response:
-    """A streamed answer, as from a real transport (bytes content would arrive pre-read)."""
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for i in range(0, len(body), 1000):
-            yield body[i : i + 1000]
-
-    headers = {"Content-Length": str(len(body)), "Content-Type": "application/octet-stream"}
-    return httpx.Response(200, content=chunks(), headers=headers)
-
-
-@contextmanager
-def gateway(fake: FakeRegistry, **settings: Any) -> Iterator[TestClient]:
-    """A gateway in front of ``fake``: the app's state is rebuilt over a mocked client."""
-    values: dict[str, Any] = {"registry_url": REGISTRY, "catalog_page_size": 10}
-    values.update(settings)
-    config = Settings(_env_file=None, **values)  # type: ignore[call-arg]
-    app = create_app(config)
-    with TestClient(app, base_url="http://testserver", raise_server_exceptions=False) as client:
-        real = app.state.lr
-        http = httpx.AsyncClient(
-            transport=httpx.MockTransport(fake),
-            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-        )
-        app.state.lr = build_state(config, http=http)
-        try:
-            yield client
-        finally:
-            app.state.lr = real
-            assert client.portal is not None
-            client.portal.call(http.aclose)
-
-
-def answering(
-    fn: Callable[[httpx.Request], httpx.Response | None],
-) -> Responder:
-    async def responder(request: httpx.Request) -> httpx.Response | None:
-        return fn(request)
-
-    return responder
+from tests.support.mock_registry import (
+    CONFIG,
+    CONFIG_DIGEST,
+    DIGEST,
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    HOST,
+    LAYER_DIGEST,
+    MANIFEST,
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_MANIFEST,
+    OTHER_DIGEST,
+    REGISTRY,
+    FakeRegistry,
+    MiB,
+    Responder,
+    answering,
+    blob_response,
+    config_doc,
+    dumps,
+    gateway,
+    manifest_doc,
+    manifest_response,
+    registry_error,
+    sha256,
+)
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
