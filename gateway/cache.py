@@ -22,6 +22,8 @@ from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache, TTLCache
 
+from gateway.deadline import within_deadline
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 T = TypeVar("T")
@@ -205,7 +207,8 @@ class TTLStore(Generic[K, V]):
 class SingleFlight:
     """Run one task per key; concurrent callers with the same key await the same task.
 
-    The task is shielded: a caller that goes away does not cancel it for the others.
+    The task is shielded: a caller that goes away (or whose deadline passes) does not
+    cancel it for the others.
     """
 
     def __init__(self) -> None:
@@ -220,7 +223,9 @@ class SingleFlight:
             task.add_done_callback(functools.partial(self._forget, key))
         else:
             self.coalesced += 1
-        result: T = await asyncio.shield(task)
+        # Each caller waits within its own request's deadline, the task within the
+        # deadline of the request that started it (its context's).
+        result: T = await within_deadline(asyncio.shield(task))
         return result
 
     def _forget(self, key: Hashable, task: asyncio.Task[Any]) -> None:

@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids and one log line per request, and the CSRF check.
+"""ASGI middleware: request ids and one log line per request, the CSRF check, the body
+limit, the headers of /api answers, and the request deadline's safety net.
 
 The log line holds method, route, path (no query string), status, duration and the
 number of upstream requests; never headers, cookies, bodies or query strings, so
@@ -7,6 +8,7 @@ credentials and tokens cannot reach the log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import deadline
 from gateway.errors import envelope
 from gateway.registry.metrics import RequestStats, current_stats
 from gateway.request_id import accept_or_make, current_request_id
@@ -25,6 +28,7 @@ log = logging.getLogger("gateway.access")
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = frozenset({"/api/events"})  # authenticated by its own bearer secret
+DEADLINE_PREFIXES = ("/api/",)  # the paths that get a deadline (gateway.deadline)
 
 
 def route_path(scope: Scope) -> str:
@@ -293,8 +297,8 @@ async def _too_large(send: Send, limit: int) -> None:
     await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request bodies are limited to {limit} bytes")
 
 
-async def _reject(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps(envelope(code, message)).encode()
+async def _reject(send: Send, status: int, code: str, message: str, detail: object = None) -> None:
+    body = json.dumps(envelope(code, message, detail)).encode()
     await send(
         {
             "type": "http.response.start",
@@ -306,3 +310,41 @@ async def _reject(send: Send, status: int, code: str, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class DeadlineMiddleware:
+    """Sets the deadline of every /api request; answers 504 for one that overran it
+    without starting its answer. Placed inside CORS so the 504 carries its headers."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not route_path(scope).startswith(DEADLINE_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        with deadline.request_deadline(self.seconds) as at:
+            started = False
+            net = asyncio.timeout_at(at + deadline.GRACE)
+
+            async def send_wrapper(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                    net.reschedule(None)  # streaming now: the read timeouts apply
+                await send(message)
+
+            try:
+                async with net:
+                    await self.app(scope, receive, send_wrapper)
+            except TimeoutError:
+                if started or not net.expired():
+                    raise  # not the safety net's: someone else's timeout
+                await _reject(
+                    send,
+                    504,
+                    "UPSTREAM_TIMEOUT",
+                    "the request did not complete within its deadline",
+                    {"deadline_seconds": self.seconds},
+                )

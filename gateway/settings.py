@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     catalog_page_size: int = Field(default=1000, ge=1, le=1000)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
+    request_timeout: float = Field(default=30.0, gt=0, le=3600)
     pool_max_connections: int = Field(default=100, ge=1)
     pool_max_keepalive: int = Field(default=20, ge=0)
     pool_max_downloads: int = Field(default=50, ge=1)

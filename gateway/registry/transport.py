@@ -1,7 +1,8 @@
 """The plumbing under RegistryClient: one request with auth, bounded reads, error mapping.
 
 Every request goes through ``Upstream.send``: the caller's auth flow, the concurrency
-limit, an overall deadline (httpx's read timeout is per read), redirects followed only
+limit, an overall bound (httpx's read timeout is per read; within a request, what is left
+of the request's deadline: gateway.deadline), redirects followed only
 after the auth flow and only where the policy allows, and every non-2xx answer mapped
 to the gateway's error tree. Every request sent on the clients — API calls, the auth
 flow's token fetches, redirects followed, blob downloads — carries the gateway's
@@ -22,7 +23,8 @@ import time
 
 import httpx
 
-from gateway.errors import UpstreamInvalid
+from gateway import deadline
+from gateway.errors import GatewayError, UpstreamInvalid
 from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import UpstreamTotals, kind_of
@@ -39,6 +41,12 @@ MAX_REDIRECTS = 5
 
 def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _timed_out(by_deadline: bool) -> GatewayError:
+    if by_deadline:
+        return deadline.passed()
+    return error_for_transport(httpx.ReadTimeout("overall timeout"))
 
 
 class Upstream:
@@ -87,11 +95,13 @@ class Upstream:
 
     def failed(self, exc: BaseException, fallback: httpx.Request) -> None:
         """Count the request that got no answer: the one an httpx error names (a token
-        fetch fails inside the auth flow), else ``fallback`` (an overall deadline)."""
+        fetch fails inside the auth flow), else ``fallback`` (an overall timeout)."""
         request = fallback
         if isinstance(exc, httpx.RequestError):
             with contextlib.suppress(RuntimeError):  # RuntimeError: no request attached
                 request = exc.request
+        if STARTED not in request.extensions:
+            return  # never sent: the deadline passed while it waited for a slot
         self.metrics.upstream_done(
             kind_of(request.url.path), "error", request.extensions.get(STARTED)
         )
@@ -128,32 +138,34 @@ class Upstream:
         request = http.build_request(
             method, self.base + path, params=params, headers=headers, content=content
         )
-        async with self._download_sem if download else self._sem:
-            try:
-                # httpx's read timeout is per read: headers trickling in a byte at a time
-                # would never trip it. The overall deadline bounds the whole exchange.
-                async with asyncio.timeout(self.overall_timeout):
-                    response = await http.send(
-                        request, auth=auth, stream=True, follow_redirects=False
-                    )
-                    hops = 0
-                    while follow_redirects and response.next_request is not None:
-                        # Followed here, after the auth flow: inside it httpx would also
-                        # follow a token server's redirects, past the realm policy. httpx
-                        # drops Authorization when the redirect leaves the registry.
-                        target = response.next_request
-                        await response.aclose()
-                        hops += 1
-                        if hops > MAX_REDIRECTS:
-                            raise UpstreamInvalid("the registry redirected too many times")
-                        self.policy.check_redirect(str(target.url))
-                        response = await http.send(target, stream=True)
-            except TimeoutError as exc:
-                self.failed(exc, request)
-                raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
-            except httpx.HTTPError as exc:
-                self.failed(exc, request)
-                raise error_for_transport(exc) from None
+        budget = deadline.remaining(self.overall_timeout)
+        binding = deadline.is_binding(self.overall_timeout)
+        try:
+            if budget <= 0:
+                raise TimeoutError
+            # httpx's read timeout is per read: headers trickling in a byte at a time
+            # would never trip it. The overall bound covers the wait for a slot and the
+            # whole exchange; within a request it is what is left of its deadline.
+            async with asyncio.timeout(budget), self._download_sem if download else self._sem:
+                response = await http.send(request, auth=auth, stream=True, follow_redirects=False)
+                hops = 0
+                while follow_redirects and response.next_request is not None:
+                    # Followed here, after the auth flow: inside it httpx would also
+                    # follow a token server's redirects, past the realm policy. httpx
+                    # drops Authorization when the redirect leaves the registry.
+                    target = response.next_request
+                    await response.aclose()
+                    hops += 1
+                    if hops > MAX_REDIRECTS:
+                        raise UpstreamInvalid("the registry redirected too many times")
+                    self.policy.check_redirect(str(target.url))
+                    response = await http.send(target, stream=True)
+        except TimeoutError as exc:
+            self.failed(exc, request)
+            raise _timed_out(binding) from None
+        except httpx.HTTPError as exc:
+            self.failed(exc, request)
+            raise error_for_transport(exc) from None
         if response.status_code in ok:
             return response
         try:
@@ -174,8 +186,10 @@ class Upstream:
             raise UpstreamInvalid("the registry's answer is too large", detail={"limit": limit})
         chunks: list[bytes] = []
         total = 0
+        budget = deadline.remaining(self.overall_timeout)
+        binding = deadline.is_binding(self.overall_timeout)
         try:
-            async with asyncio.timeout(self.overall_timeout):
+            async with asyncio.timeout(max(budget, 0)):
                 async for chunk in response.aiter_bytes():
                     total += len(chunk)
                     if total > limit:
@@ -187,7 +201,7 @@ class Upstream:
                         )
                     chunks.append(chunk)
         except TimeoutError:
-            raise error_for_transport(httpx.ReadTimeout("overall deadline")) from None
+            raise _timed_out(binding) from None
         except httpx.HTTPError as exc:
             raise error_for_transport(exc) from None
         return b"".join(chunks)
