@@ -24,6 +24,7 @@ import pytest
 
 from gateway.registry.client import MAX_MANIFEST_BYTES, RegistryClient
 from gateway.registry.credentials import ANONYMOUS
+from tests.support.assertions import assert_envelope, error_of
 from tests.support.mock_registry import (
     CONFIG,
     CONFIG_DIGEST,
@@ -54,20 +55,8 @@ from tests.support.mock_registry import (
 )
 
 
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error: dict[str, Any] = body["error"]
-    assert set(error) == {"code", "message", "detail"}, error
-    assert isinstance(error["message"], str) and error["message"]
-    return error
-
-
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, (response.status_code, response.text)
-    error = error_of(response)
-    assert error["code"] == code, error
-    return error
+    return assert_envelope(response, status, code)
 
 
 ENDPOINTS = {

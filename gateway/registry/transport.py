@@ -29,6 +29,7 @@ from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import UpstreamTotals, kind_of
 from gateway.registry.realm_policy import RealmPolicy
+from gateway.registry.slots import DeadlineSlots
 from gateway.registry.upstream_errors import Subject, error_for_status, error_for_transport
 from gateway.request_id import HEADER as REQUEST_ID_HEADER
 from gateway.request_id import NONE as NO_REQUEST_ID
@@ -75,10 +76,10 @@ class Upstream:
         self.totals = UpstreamTotals()
         self.metrics = metrics or Metrics()
         self.overall_timeout = overall_timeout
-        self._sem = asyncio.Semaphore(concurrency)
+        self._slots = DeadlineSlots(concurrency)
         # Downloads wait for their own slots: a download queued behind a full download
         # pool must not hold one of the slots every API call needs meanwhile.
-        self._download_sem = asyncio.Semaphore(concurrency)
+        self._download_slots = DeadlineSlots(concurrency)
         for client in {id(http): http, id(self.downloads): self.downloads}.values():
             client.event_hooks.setdefault("request", []).extend((self._count, self._tag))
             client.event_hooks.setdefault("response", []).append(self._answered)
@@ -146,7 +147,9 @@ class Upstream:
             # httpx's read timeout is per read: headers trickling in a byte at a time
             # would never trip it. The overall bound covers the wait for a slot and the
             # whole exchange; within a request it is what is left of its deadline.
-            async with asyncio.timeout(budget), self._download_sem if download else self._sem:
+            slots = self._download_slots if download else self._slots
+            priority = asyncio.get_running_loop().time() + budget  # the deadline, or as if
+            async with asyncio.timeout(budget), slots.held(priority):
                 response = await http.send(request, auth=auth, stream=True, follow_redirects=False)
                 hops = 0
                 while follow_redirects and response.next_request is not None:

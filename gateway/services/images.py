@@ -198,6 +198,8 @@ class ImageService:
         finally:
             if not tags_task.done():
                 tags_task.cancel()
+            elif not tags_task.cancelled():
+                tags_task.exception()  # retrieved: the error that matters is _resolve's
         return api.ImageDetail(
             repository=repo,
             reference=reference,
