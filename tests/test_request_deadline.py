@@ -127,17 +127,17 @@ async def test_requests_queued_for_upstream_slots_answer_by_their_deadline() -> 
     # Each image call needs three upstream calls (tag list, manifest, config); the
     # slots go to the request that must answer soonest, so the oldest finish.
     fake = many_repositories(48)
-    fake.override = stalling(r"/manifests/", seconds=0.8)
+    fake.override = stalling(r"/manifests/", seconds=0.5)
     async with gateway_client(fake, request_timeout=2.0, upstream_concurrency=4) as client:
         results = await asyncio.gather(
             *(timed(client, f"/api/repositories/team/app-{i:03d}/images/1.0") for i in range(48))
         )
     statuses = [r.status_code for r, _ in results]
     assert max(took for _, took in results) < 2.0 + SLACK
-    # 4 slots x 0.8 s: at most two waves can answer; the rest are cut at the deadline.
+    # 4 slots x 0.5 s: a few waves can answer; the rest are cut at the deadline.
     # (With first-come slots none answered: every request's later calls queued behind
     # the first calls of all the others.)
-    assert 1 <= statuses.count(200) <= 8, statuses
+    assert 1 <= statuses.count(200) <= 16, statuses
     assert set(statuses) == {200, 504}
     for response, _ in results:
         if response.status_code == 504:
