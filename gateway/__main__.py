@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from gateway.http_protocol import protocol_class
     from gateway.logs import configure_logging
     from gateway.main import create_app
 
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         log_level=settings.log_level,
         proxy_headers=False,
         server_header=False,
+        # uvicorn's own 400s (requests it cannot parse) in the envelope too.
+        http=protocol_class(),
         # On SIGTERM: stop accepting, let in-flight requests (blob streams included)
         # finish for this long, then cancel them; the lifespan then closes the pools.
         timeout_graceful_shutdown=settings.shutdown_timeout,
