@@ -26,6 +26,8 @@ from gateway.middleware import (
     CsrfMiddleware,
     DeadlineMiddleware,
     RequestLogMiddleware,
+    is_v2_path,
+    route_path,
 )
 from gateway.request_id import current_request_id
 from gateway.routers import (
@@ -38,6 +40,7 @@ from gateway.routers import (
     raw,
     repositories,
     session,
+    v2,
 )
 from gateway.settings import Settings, get_settings
 from gateway.state import build_state
@@ -104,19 +107,41 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
-async def _gateway_error(_request: Request, exc: Exception) -> JSONResponse:
+# The challenge /v2 sends a caller the registry refused: docker login, skopeo --creds and
+# crane send credentials only after one. /api never sends it (a browser would pop up
+# its own login dialog).
+V2_CHALLENGE = 'Basic realm="Light Registry"'
+
+
+def _answer(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error answer: the envelope, or on /v2 the registry's own format
+    ``{"errors": [{"code", "message", "detail"}]}`` (v2 clients parse that), with the
+    Basic challenge on a 401 and ``UNSUPPORTED`` for a method /v2 does not take."""
+    headers = dict(headers or {})
+    if is_v2_path(route_path(request.scope)):
+        error = dict(body["error"])
+        if status == 401:
+            headers["WWW-Authenticate"] = V2_CHALLENGE
+        if status == 405:
+            error["code"] = "UNSUPPORTED"
+        return JSONResponse({"errors": [error]}, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
-    headers = dict(exc.headers)
-    return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
+    return _answer(request, exc.status, exc.envelope(), dict(exc.headers))
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     detail = _validation_detail(exc)
     unreadable = any(err["type"] == "json_invalid" for err in detail)
     message = "invalid request body" if unreadable else "invalid request parameters"
     body = envelope("VALIDATION_ERROR", message, detail)
-    return JSONResponse(body, status_code=400)
+    return _answer(request, 400, body)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -141,15 +166,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     else:
         code, message = "HTTP_ERROR", str(exc.detail)
     body = envelope(code, message, detail)
-    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    return _answer(request, exc.status_code, body, headers)
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error: %s", type(exc).__name__)
     # Starlette sends this answer from outside every middleware: add the request id here.
     headers = {"X-Request-ID": current_request_id.get()}
     body = envelope("INTERNAL_ERROR", "unexpected error")
-    return JSONResponse(body, status_code=500, headers=headers)
+    return _answer(request, 500, body, headers)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -227,6 +252,8 @@ def create_app(
         metrics.router,
     ):
         app.include_router(router)
+    if settings.v2_mode != "off":
+        app.include_router(v2.router)
     add_docs(app, csp=settings.csp)
 
     # Whatever no route matched is the SPA's: a file of it, index.html (history

@@ -28,7 +28,15 @@ log = logging.getLogger("gateway.access")
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = frozenset({"/api/events"})  # authenticated by its own bearer secret
-DEADLINE_PREFIXES = ("/api/",)  # the paths that get a deadline (gateway.deadline)
+DEADLINE_PREFIXES = ("/api/", "/v2/")  # the paths that get a deadline (gateway.deadline)
+# Requests that carry a body of any size (blob uploads on /v2): no deadline while it
+# arrives; each upstream call still has its own timeouts.
+UPLOAD_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def is_v2_path(path: str) -> bool:
+    """The registry's own API on the gateway (``/v2``, ``/v2/…``)."""
+    return path == "/v2" or path.startswith("/v2/")
 
 
 def route_path(scope: Scope) -> str:
@@ -183,6 +191,15 @@ class CsrfMiddleware:
         return f"{scope.get('scheme', 'http')}://{host}".lower()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._foreign_v2_write(scope):
+            await _reject(
+                send,
+                403,
+                "DENIED",
+                "cross-site request refused: this Origin may not change the registry",
+                registry_format=True,
+            )
+            return
         if scope["type"] == "http" and self._rejected(scope):
             await _reject(
                 send,
@@ -193,6 +210,18 @@ class CsrfMiddleware:
             )
             return
         await self.app(scope, receive, send)
+
+    def _foreign_v2_write(self, scope: Scope) -> bool:
+        """A state-changing /v2 request from a page of another origin: refused whatever
+        credentials it carries (cookie, Basic, the service account). docker, skopeo and
+        crane send no Origin."""
+        if scope.get("method") not in STATE_CHANGING or not is_v2_path(route_path(scope)):
+            return False
+        origin = _header(scope, b"origin")
+        if origin is None:
+            return False
+        origin = origin.lower().rstrip("/")
+        return origin != self._own_origin(scope) and origin not in self.allowed
 
     def _rejected(self, scope: Scope) -> bool:
         path = route_path(scope)
@@ -213,9 +242,10 @@ class CsrfMiddleware:
 
 
 class ApiHeadersMiddleware:
-    """Headers every /api answer carries unless it set its own: ``nosniff`` (the raw
-    endpoints return registry-supplied bytes), and ``Cache-Control: no-store`` so a
-    shared proxy never keeps one user's lists for another. The OpenAPI document is the
+    """Headers every /api and /v2 answer carries unless it set its own: ``nosniff`` (the
+    raw endpoints return registry-supplied bytes), and ``Cache-Control: no-store`` so a
+    shared proxy never keeps one user's lists for another; on /v2 also
+    ``Docker-Distribution-Api-Version: registry/2.0``. The OpenAPI document is the
     same for everyone: ``no-cache`` (revalidated, so a new version is seen at once)."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -223,9 +253,10 @@ class ApiHeadersMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = route_path(scope) if scope["type"] == "http" else ""
+        v2 = is_v2_path(path)
         if path == "/openapi.json":
             cache = b"no-cache"
-        elif path.startswith("/api/"):
+        elif path.startswith("/api/") or v2:
             cache = b"no-store"
         else:
             await self.app(scope, receive, send)
@@ -238,6 +269,8 @@ class ApiHeadersMiddleware:
                 if b"cache-control" not in present:
                     headers.append((b"cache-control", cache))
                 headers.append((b"x-content-type-options", b"nosniff"))
+                if v2:  # on every answer, as the registry sends it
+                    headers.append((b"docker-distribution-api-version", b"registry/2.0"))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -297,8 +330,19 @@ async def _too_large(send: Send, limit: int) -> None:
     await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request bodies are limited to {limit} bytes")
 
 
-async def _reject(send: Send, status: int, code: str, message: str, detail: object = None) -> None:
-    body = json.dumps(envelope(code, message, detail)).encode()
+async def _reject(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    detail: object = None,
+    *,
+    registry_format: bool = False,
+) -> None:
+    doc = envelope(code, message, detail)
+    if registry_format:  # /v2: {"errors": [...]}, the format v2 clients parse
+        doc = {"errors": [doc["error"]]}
+    body = json.dumps(doc).encode()
     await send(
         {
             "type": "http.response.start",
@@ -324,6 +368,9 @@ class DeadlineMiddleware:
         if scope["type"] != "http" or not route_path(scope).startswith(DEADLINE_PREFIXES):
             await self.app(scope, receive, send)
             return
+        if is_v2_path(route_path(scope)) and scope.get("method") in UPLOAD_METHODS:
+            await self.app(scope, receive, send)
+            return
         with deadline.request_deadline(self.seconds) as at:
             started = False
             net = asyncio.timeout_at(at + deadline.GRACE)
@@ -347,4 +394,5 @@ class DeadlineMiddleware:
                     "UPSTREAM_TIMEOUT",
                     "the request did not complete within its deadline",
                     {"deadline_seconds": self.seconds},
+                    registry_format=is_v2_path(route_path(scope)),
                 )

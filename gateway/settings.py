@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     delete_enabled: bool = False
+    v2_mode: Literal["off", "pull", "push"] = "pull"
     events_token: SecretStr | None = None
     metrics_token: SecretStr | None = None
 

@@ -18,6 +18,7 @@ from gateway.services.repositories import RepositoryService
 from gateway.services.sessions import SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tags import TagService
+from gateway.services.v2_proxy import V2Proxy
 from gateway.settings import Settings
 from gateway.telemetry import Metrics, state_families
 
@@ -32,6 +33,7 @@ class AppState:
     tags: TagService
     repositories: RepositoryService
     deletes: DeleteService
+    v2: V2Proxy
     sessions: SessionStore
     status: RegistryStatus
     service_account: Caller | None
@@ -116,6 +118,7 @@ def build_state(
         tags=TagService(registry, images),
         repositories=RepositoryService(registry),
         deletes=DeleteService(registry, images, settings.delete_enabled),
+        v2=V2Proxy(registry, deletes_enabled=settings.delete_enabled),
         sessions=SessionStore(
             settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
         ),

@@ -14,7 +14,7 @@ codes, cache names. Never a repository, tag, digest, user or raw path.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -153,3 +153,17 @@ def state_families(state: AppState) -> Iterator[Metric]:
     sessions = GaugeMetricFamily("lr_sessions_active", "Login sessions not expired")
     sessions.add_metric([], state.sessions.active())
     yield sessions
+
+
+async def counted_stream(chunks: AsyncIterator[bytes], metrics: Metrics) -> AsyncIterator[bytes]:
+    """The chunks, each counted in ``lr_blob_bytes_streamed_total`` as it is sent on.
+    Closing this closes ``chunks`` at once (the upstream response goes back to its pool)."""
+    bytes_streamed = metrics.blob_bytes
+    try:
+        async for chunk in chunks:
+            bytes_streamed.inc(len(chunk))
+            yield chunk
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()

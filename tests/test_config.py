@@ -36,7 +36,7 @@ def test_open_registry(api: TestClient, registry: Any) -> None:
     assert body == {
         "version": __version__,
         "auth": {"registry": "none", "service_account": False, "login": False},
-        "features": {"delete": False, "events": False, "v2": "off", "redis": False},
+        "features": {"delete": False, "events": False, "v2": "pull", "redis": False},
         "registry": {"pull_host": registry.process.host, "reachable": True},
     }
 

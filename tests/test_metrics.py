@@ -113,7 +113,7 @@ def test_families_follow_the_requests_made(registry: FilledRegistry) -> None:
         assert blob.status_code == 200 and len(blob.content) == layer_size
         assert get("/api/repositories/no/such/tags").status_code == 404
         assert get("/api/no-such-route/oci/app").status_code == 404
-        assert get("/v2/oci/app/manifests/latest").status_code == 404
+        assert get("/v2/oci/app/nothing-here").status_code == 404
         assert get("/").status_code == 200
         assert get("/repo/oci/app/tags").status_code == 200  # a history route
         assert get("/api/health").status_code == 200

@@ -179,12 +179,16 @@ def test_missing_files_are_404(site: TestClient, path: str, headers: dict[str, s
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/nope", "/api", "/v2/", "/docs/nope", "/redoc/x", "/metrics/x", "/openapi.json/x"]
+    "path",
+    ["/api/nope", "/api", "/v2/x/nope", "/docs/nope", "/redoc/x", "/metrics/x", "/openapi.json/x"],
 )
 def test_gateway_paths_never_serve_the_spa(site: TestClient, path: str) -> None:
     r = site.get(path, headers=HTML)
     assert r.status_code == 404
-    assert r.json()["error"]["code"] == "NOT_FOUND"
+    body = r.json()
+    # /v2 answers in the registry's own error format
+    error = body["errors"][0] if path.startswith("/v2") else body["error"]
+    assert error["code"] == "NOT_FOUND"
 
 
 def test_api_keeps_its_headers_and_no_csp(site: TestClient) -> None:

@@ -55,6 +55,32 @@ class Head:
     size: int
 
 
+@dataclass(frozen=True)
+class Passed:
+    """A registry answer passed on as it came (the /v2 proxy): status, the headers worth
+    passing on, and the body (empty for HEAD)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+# Headers of a registry answer that describe its content, passed on by the /v2 proxy.
+CONTENT_HEADERS = (
+    "content-type",
+    "content-length",
+    "content-range",
+    "accept-ranges",
+    "docker-content-digest",
+    "etag",
+    "oci-filters-applied",
+)
+
+
+def content_headers(response: httpx.Response) -> dict[str, str]:
+    return {k: response.headers[k] for k in CONTENT_HEADERS if k in response.headers}
+
+
 def pull_scope(name: str) -> str:
     return f"repository:{name}:pull"
 
@@ -253,9 +279,15 @@ class RegistryClient(Upstream):
         )
         await response.aclose()
 
-    async def open_blob(self, caller: Caller, name: str, digest: str) -> httpx.Response:
+    async def open_blob(
+        self, caller: Caller, name: str, digest: str, byte_range: str | None = None
+    ) -> httpx.Response:
         """An open, streaming blob response (the caller closes it). Redirects to storage
-        are followed; httpx drops our Authorization header when the origin changes."""
+        are followed; httpx drops our Authorization header when the origin changes.
+        ``byte_range`` (a ``Range`` header) may make it a 206, or a 416 with no body."""
+        headers = {"Accept-Encoding": "identity"}
+        if byte_range is not None:
+            headers["Range"] = byte_range
         return await self.send(
             "GET",
             f"/v2/{name}/blobs/{digest}",
@@ -263,9 +295,24 @@ class RegistryClient(Upstream):
             scope=pull_scope(name),
             subject="blob",
             follow_redirects=True,
-            headers={"Accept-Encoding": "identity"},
+            headers=headers,
             download=True,
+            ok=(200, 206, 416) if byte_range is not None else (200,),
         )
+
+    async def blob_head(self, caller: Caller, name: str, digest: str) -> dict[str, str]:
+        """The headers of a blob (size, digest), a redirect to storage followed."""
+        response = await self.send(
+            "HEAD",
+            f"/v2/{name}/blobs/{digest}",
+            caller,
+            scope=pull_scope(name),
+            subject="blob",
+            follow_redirects=True,
+            headers={"Accept-Encoding": "identity"},
+        )
+        await response.aclose()
+        return content_headers(response)
 
     async def stream(self, response: httpx.Response) -> AsyncIterator[bytes]:
         try:
@@ -276,9 +323,74 @@ class RegistryClient(Upstream):
         finally:
             await response.aclose()
 
+    # -- as asked (the /v2 proxy) -------------------------------------------------------
+
+    async def api_base(self, caller: Caller) -> None:
+        """``GET /v2/`` with this caller's credentials: raises unless the registry let
+        them in (401 for an anonymous caller where a login is needed)."""
+        response = await self.send("GET", "/v2/", caller, scope=None, subject="registry")
+        await response.aclose()
+
+    async def manifest_as_asked(
+        self, caller: Caller, name: str, reference: str, accept: str | None, *, head: bool
+    ) -> Passed:
+        """A manifest with the client's own ``Accept`` (the registry's negotiation:
+        conversions, a child for a client that takes no index, 404 for OCI content a
+        Docker-only client cannot read). By digest, the bytes are verified."""
+        response = await self.send(
+            "HEAD" if head else "GET",
+            f"/v2/{name}/manifests/{reference}",
+            caller,
+            scope=pull_scope(name),
+            subject="manifest",
+            headers={"Accept": accept} if accept else {"Accept": ""},
+        )
+        try:
+            body = b"" if head else await self.read(response, MAX_MANIFEST_BYTES)
+        finally:
+            await response.aclose()
+        headers = content_headers(response)
+        if not head:
+            digest = sha256_digest(body)
+            if is_digest(reference) and digest != reference:
+                raise UpstreamInvalid(
+                    "the manifest does not match the digest asked for",
+                    detail={"expected": reference, "actual": digest},
+                )
+            headers["docker-content-digest"] = digest
+            headers["content-length"] = str(len(body))
+        return Passed(response.status_code, headers, body)
+
+    async def referrers(
+        self, caller: Caller, name: str, digest: str, artifact_type: str | None
+    ) -> Passed:
+        """``GET /v2/<name>/referrers/<digest>`` as the registry answers it."""
+        params = {"artifactType": artifact_type} if artifact_type else None
+        response, body = await self.fetch(
+            f"/v2/{name}/referrers/{digest}",
+            caller,
+            scope=pull_scope(name),
+            subject="manifest",
+            limit=MAX_MANIFEST_BYTES,
+            params=params,
+        )
+        return Passed(response.status_code, content_headers(response), body)
+
     # -- deletes ----------------------------------------------------------------------
 
+    async def delete_blob(self, caller: Caller, name: str, digest: str) -> None:
+        response = await self.send(
+            "DELETE",
+            f"/v2/{name}/blobs/{digest}",
+            caller,
+            scope=f"repository:{name}:delete",
+            subject="blob",
+            ok=(200, 202),
+        )
+        await response.aclose()
+
     async def delete_manifest(self, caller: Caller, name: str, digest: str) -> None:
+        """Delete a manifest by digest (or, on registries that support it, a tag)."""
         response = await self.send(
             "DELETE",
             f"/v2/{name}/manifests/{digest}",

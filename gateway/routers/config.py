@@ -33,7 +33,7 @@ async def config(state: State) -> Config:
         features=FeaturesConfig(
             delete=settings.delete_enabled,
             events=settings.events_token is not None,
-            v2="off",
+            v2=settings.v2_mode,
             redis=False,
         ),
         registry=RegistryConfig(pull_host=settings.registry_pull_host, reachable=ping.reachable),

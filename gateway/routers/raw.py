@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
 from gateway.routers import UPSTREAM, errors
 from gateway.routers.routing import GatewayRouter
-from gateway.telemetry import Metrics
+from gateway.telemetry import counted_stream
 
 router = GatewayRouter(tags=["raw"], head=False)
-
-
-async def _counted(chunks: AsyncIterator[bytes], metrics: Metrics) -> AsyncIterator[bytes]:
-    """The chunks, each counted in ``lr_blob_bytes_streamed_total`` as it is sent on.
-    Closing this closes ``chunks`` at once (the upstream response goes back to its pool)."""
-    bytes_streamed = metrics.blob_bytes
-    try:
-        async for chunk in chunks:
-            bytes_streamed.inc(len(chunk))
-            yield chunk
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def _not_modified(request: Request, digest: str) -> bool:
@@ -115,7 +99,7 @@ async def get_blob(
     filename = digest.replace(":", "_")
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return StreamingResponse(
-        _counted(state.client.stream(upstream), state.metrics),
+        counted_stream(state.client.stream(upstream), state.metrics),
         media_type="application/octet-stream",
         headers=headers,
     )

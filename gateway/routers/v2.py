@@ -1,0 +1,164 @@
+"""The registry's own v2 API on the gateway's port (``LR_V2_MODE=pull|push``).
+
+For SPAs written against ``/v2`` and for docker, skopeo and crane: the registry's paths,
+statuses, headers and error format (``{"errors": [...]}``, see ``gateway.main``), over the
+gateway's callers, tokens, realm policy and caches (gateway/services/v2_proxy.py). Not in
+the OpenAPI document: it is the registry's API, described by the distribution spec.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
+from gateway.registry.client import CONTENT_HEADERS
+from gateway.routers.routing import GatewayRouter
+from gateway.services.v2_proxy import refused_in_pull_mode
+from gateway.telemetry import counted_stream
+
+router = GatewayRouter(head=False, include_in_schema=False)
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _link(request: Request, path: str, last: str, n: int | None) -> str:
+    """A relative ``Link`` to the next page, on the gateway (below its root path)."""
+    root = request.scope.get("root_path", "")
+    query = f"last={quote(last, safe='')}" + (f"&n={n}" if n is not None else "")
+    return f'<{root}{path}?{query}>; rel="next"'
+
+
+def _not_modified(request: Request, digest: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+    return digest in tags or "*" in tags
+
+
+@router.api_route("/v2/", methods=["GET", "HEAD"])
+async def v2_base(state: State, caller: CurrentCaller) -> JSONResponse:
+    """200 when the registry lets this caller in; else 401 with a Basic challenge."""
+    await state.v2.base(caller)
+    return JSONResponse({})
+
+
+@router.api_route("/v2/_catalog", methods=["GET", "HEAD"])
+async def v2_catalog(
+    request: Request,
+    state: State,
+    caller: CurrentCaller,
+    n: str | None = None,
+    last: str | None = None,
+) -> JSONResponse:
+    names, more, size = await state.v2.catalog(caller, n, last)
+    headers = {}
+    if more:
+        headers["Link"] = _link(request, "/v2/_catalog", names[-1], size)
+    return JSONResponse({"repositories": names}, headers=headers)
+
+
+@router.api_route("/v2/{name:repository}/tags/list", methods=["GET", "HEAD"])
+async def v2_tags(
+    request: Request,
+    state: State,
+    caller: CurrentCaller,
+    name: RepoName,
+    n: str | None = None,
+    last: str | None = None,
+) -> JSONResponse:
+    tags, more, size = await state.v2.tags(caller, name, n, last)
+    headers = {}
+    if more:
+        headers["Link"] = _link(request, f"/v2/{name}/tags/list", tags[-1], size)
+    return JSONResponse({"name": name, "tags": tags}, headers=headers)
+
+
+@router.api_route("/v2/{name:repository}/manifests/{reference}", methods=["GET", "HEAD"])
+async def v2_manifest(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, reference: Reference
+) -> Response:
+    head = request.method == "HEAD"
+    passed = await state.v2.manifest(
+        caller, name, reference, request.headers.get("accept"), head=head
+    )
+    headers = dict(passed.headers)
+    digest = headers.get("docker-content-digest", "")
+    if digest:
+        headers["etag"] = f'"{digest}"'
+        if _not_modified(request, digest):
+            headers.pop("content-length", None)
+            return Response(status_code=304, headers=headers)
+    media_type = headers.pop("content-type", None)
+    if head:
+        return Response(status_code=passed.status, headers=headers, media_type=media_type)
+    headers.pop("content-length", None)  # set from the body
+    return Response(passed.body, status_code=passed.status, headers=headers, media_type=media_type)
+
+
+@router.api_route("/v2/{name:repository}/manifests/{reference}", methods=["PUT"])
+async def v2_put_manifest(state: State, name: RepoName, reference: Reference) -> Response:
+    raise refused_in_pull_mode()
+
+
+@router.api_route("/v2/{name:repository}/manifests/{reference}", methods=["DELETE"])
+async def v2_delete_manifest(
+    state: State, caller: CurrentCaller, name: RepoName, reference: Reference
+) -> Response:
+    await state.v2.delete_manifest(caller, name, reference)
+    return Response(status_code=202)
+
+
+@router.api_route("/v2/{name:repository}/blobs/uploads/{rest:path}", methods=ALL_METHODS)
+async def v2_upload(state: State, name: RepoName) -> Response:
+    raise refused_in_pull_mode()
+
+
+@router.api_route("/v2/{name:repository}/blobs/{digest}", methods=["GET", "HEAD"])
+async def v2_blob(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, digest: Digest
+) -> Response:
+    """A blob streamed in constant memory (``Range`` passed on), redirects to storage
+    followed by the gateway, so no storage URL reaches the client."""
+    if request.method == "HEAD":
+        headers = await state.v2.blob_head(caller, name, digest)
+        headers["docker-content-digest"] = digest
+        headers["etag"] = f'"{digest}"'
+        return Response(status_code=200, headers=headers)
+    upstream = await state.v2.open_blob(caller, name, digest, request.headers.get("range"))
+    headers = {k: upstream.headers[k] for k in CONTENT_HEADERS if k in upstream.headers}
+    headers["docker-content-digest"] = digest
+    headers["etag"] = f'"{digest}"'
+    headers.setdefault("content-type", "application/octet-stream")
+    if upstream.status_code == 416:
+        await upstream.aclose()
+        headers.pop("content-length", None)
+        return Response(status_code=416, headers=headers)
+    return StreamingResponse(
+        counted_stream(state.client.stream(upstream), state.metrics),
+        status_code=upstream.status_code,
+        headers=headers,
+    )
+
+
+@router.api_route("/v2/{name:repository}/blobs/{digest}", methods=["DELETE"])
+async def v2_delete_blob(
+    state: State, caller: CurrentCaller, name: RepoName, digest: Digest
+) -> Response:
+    await state.v2.delete_blob(caller, name, digest)
+    return Response(status_code=202)
+
+
+@router.api_route("/v2/{name:repository}/referrers/{digest}", methods=["GET"])
+async def v2_referrers(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, digest: Digest
+) -> Response:
+    artifact_type = request.query_params.get("artifactType")
+    passed = await state.v2.referrers(caller, name, digest, artifact_type)
+    headers = dict(passed.headers)
+    media_type = headers.pop("content-type", "application/vnd.oci.image.index.v1+json")
+    headers.pop("content-length", None)
+    return Response(passed.body, status_code=passed.status, headers=headers, media_type=media_type)

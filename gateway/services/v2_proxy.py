@@ -1,0 +1,143 @@
+"""The registry's own v2 API through the gateway (``LR_V2_MODE``), over the same client,
+auth, realm policy and caches as /api.
+
+- Lists (``_catalog``, ``tags/list``) come from the per-caller cached lists, paged here
+  with ``n``/``last`` as the registry pages them (``n`` defaults to 100 for the catalog,
+  every tag for tag lists, as distribution 2.8 answers), in the registry's order.
+- A manifest comes from the verified content cache when the client accepts the type it
+  is stored as (what the registry would answer for that ``Accept``); otherwise the
+  registry is asked with the client's own ``Accept``, and its answer (a conversion, a
+  child, a 404) is passed on, not cached.
+- Blobs are streamed, never cached: the registry checks the caller's access itself.
+- Deletes only when enabled; afterwards the repository's cached lists and tag pointers
+  are dropped at once, notifications or not.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+import httpx
+
+from gateway.errors import InvalidRequest, Unsupported
+from gateway.registry import media_types as mt
+from gateway.registry.client import Passed
+from gateway.registry.credentials import Caller
+from gateway.services.cached_registry import CachedRegistry
+
+CATALOG_DEFAULT_PAGE = 100  # distribution's default page of _catalog
+MAX_PAGE = 1000  # distribution's catalog.maxentries: a larger n is 400
+
+
+def page_size(n: str | None, default: int | None) -> int | None:
+    """``n`` as the registry reads it: absent → ``default`` (None: everything),
+    a number 0…1000, else 400 PAGINATION_NUMBER_INVALID."""
+    if n is None or n == "":
+        return default
+    if not n.isdigit() or int(n) > MAX_PAGE:
+        raise InvalidRequest(
+            f"n must be a number from 0 to {MAX_PAGE}", code="PAGINATION_NUMBER_INVALID"
+        )
+    return int(n)
+
+
+def page_of(entries: Sequence[str], n: int | None, last: str | None) -> tuple[list[str], bool]:
+    """The entries after ``last`` (sorted lists), at most ``n``; and whether more follow."""
+    start = bisect.bisect_right(entries, last) if last else 0
+    if n is None:
+        return list(entries[start:]), False
+    page = list(entries[start : start + n])
+    return page, n > 0 and start + n < len(entries)
+
+
+def accepted_types(accept: str | None) -> frozenset[str]:
+    """The media types an ``Accept`` header lists (parameters dropped, ``q=0`` out)."""
+    if not accept:
+        return frozenset()
+    types = set()
+    for part in accept.split(","):
+        media_type, *params = (p.strip() for p in part.split(";"))
+        if any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
+            continue
+        if media_type:
+            types.add(media_type.lower())
+    return frozenset(types)
+
+
+class V2Proxy:
+    def __init__(self, registry: CachedRegistry, *, deletes_enabled: bool) -> None:
+        self.registry = registry
+        self.client = registry.client
+        self.deletes_enabled = deletes_enabled
+
+    async def base(self, caller: Caller) -> None:
+        await self.client.api_base(caller)
+
+    async def catalog(
+        self, caller: Caller, n: str | None, last: str | None
+    ) -> tuple[list[str], bool, int | None]:
+        size = page_size(n, CATALOG_DEFAULT_PAGE)
+        names = await self.registry.catalog(caller)
+        page, more = page_of(names, size, last)
+        return page, more, size
+
+    async def tags(
+        self, caller: Caller, name: str, n: str | None, last: str | None
+    ) -> tuple[list[str], bool, int | None]:
+        size = page_size(n, None)
+        tags = await self.registry.tags(caller, name)
+        page, more = page_of(tags, size, last)
+        return page, more, size
+
+    async def manifest(
+        self, caller: Caller, name: str, reference: str, accept: str | None, *, head: bool
+    ) -> Passed:
+        accepted = accepted_types(accept)
+        if accepted & mt.MANIFEST_TYPES:
+            manifest = await self.registry.manifest(caller, name, reference)
+            if manifest.media_type in accepted:
+                headers = {
+                    "content-type": manifest.media_type,
+                    "content-length": str(len(manifest.body)),
+                    "docker-content-digest": manifest.digest,
+                    "etag": f'"{manifest.digest}"',
+                }
+                return Passed(200, headers, b"" if head else manifest.body)
+        # Not what the cache holds for this Accept: the registry's own negotiation.
+        return await self.client.manifest_as_asked(caller, name, reference, accept, head=head)
+
+    async def open_blob(
+        self, caller: Caller, name: str, digest: str, byte_range: str | None
+    ) -> httpx.Response:
+        return await self.client.open_blob(caller, name, digest, byte_range)
+
+    async def blob_head(self, caller: Caller, name: str, digest: str) -> dict[str, str]:
+        return await self.client.blob_head(caller, name, digest)
+
+    async def referrers(
+        self, caller: Caller, name: str, digest: str, artifact_type: str | None
+    ) -> Passed:
+        return await self.client.referrers(caller, name, digest, artifact_type)
+
+    def _check_deletes(self) -> None:
+        if not self.deletes_enabled:
+            raise Unsupported("deletes are disabled on this gateway")
+
+    async def delete_manifest(self, caller: Caller, name: str, reference: str) -> None:
+        self._check_deletes()
+        try:
+            await self.client.delete_manifest(caller, name, reference)
+        finally:
+            # Whatever the answer, the registry may have changed: drop what the gateway
+            # remembers of this repository (a tag delete answered late, a 202 lost).
+            self.registry.forget_repository(name, new_repo_possible=False)
+
+    async def delete_blob(self, caller: Caller, name: str, digest: str) -> None:
+        self._check_deletes()
+        await self.client.delete_blob(caller, name, digest)
+        self.registry.forget_repository(name, new_repo_possible=False)
+
+
+def refused_in_pull_mode() -> Unsupported:
+    return Unsupported("this gateway serves the v2 API read-only (LR_V2_MODE=pull)")
