@@ -82,9 +82,9 @@ async def v2_manifest(
     request: Request, state: State, caller: CurrentCaller, name: RepoName, reference: Reference
 ) -> Response:
     head = request.method == "HEAD"
-    passed = await state.v2.manifest(
-        caller, name, reference, request.headers.get("accept"), head=head
-    )
+    # Go clients (docker, skopeo, crane) send one Accept header per media type.
+    accept = ", ".join(request.headers.getlist("accept")) or None
+    passed = await state.v2.manifest(caller, name, reference, accept, head=head)
     headers = dict(passed.headers)
     digest = headers.get("docker-content-digest", "")
     if digest:
