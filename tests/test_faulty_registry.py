@@ -39,7 +39,9 @@ from tests.support.mock_registry import (
     MANIFEST,
     OCI_INDEX,
     OCI_MANIFEST,
+    config_doc,
     dumps,
+    manifest_doc,
     sha256,
 )
 from tests.support.registry import free_port
@@ -252,6 +254,69 @@ def test_an_answer_nobody_asked_for_is_never_taken_for_the_next() -> None:
     for response in (second, again):
         assert "smuggled" not in response.text, response.text
     assert [t["name"] for t in again.json()["tags"]] == ["1.0"], again.text
+
+
+NEWER_CONFIG = config_doc(created="2025-01-01T00:00:00Z")
+NEWER = manifest_doc(NEWER_CONFIG)
+TWO_CHILDREN = dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": digest,
+                "size": len(body),
+                "platform": {"os": "linux", "architecture": arch},
+            }
+            for digest, body, arch in ((DIGEST, MANIFEST, "amd64"), (sha256(NEWER), NEWER, "arm64"))
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize("fault", ["reset", "stall_after_accept"])
+def test_a_tag_row_whose_index_child_cannot_be_read_carries_the_error(fault: str) -> None:
+    """Only one child of an index fails (reset, or stalled past the deadline). Its tag
+    row must not sum the index without it, showing the other child's size and date as
+    the index's: it carries the error, like a row whose manifest failed; the image
+    detail names the child. Once the registry answers, the row is whole."""
+    docs = Documents(
+        {"app": {"1.0": MANIFEST, DIGEST: MANIFEST, "multi": TWO_CHILDREN, sha256(NEWER): NEWER}},
+        {CONFIG_DIGEST: CONFIG, sha256(NEWER_CONFIG): NEWER_CONFIG},
+    )
+    with faulty_registry(docs) as registry:
+        gateway = GatewayServer(registry.url, free_port(), **SETTINGS).start()
+        try:
+            with httpx.Client(base_url=gateway.url, trust_env=False, timeout=BOUND + 10) as http:
+                registry.fault(fault, only=f"/manifests/{sha256(NEWER)}$")
+                during = [
+                    http.get("/api/repositories/app/tags?details=true"),
+                    http.get("/api/repositories/app/tags?sort=-created"),
+                ]
+                detail = http.get("/api/repositories/app/images/multi")
+                registry.good()
+                after = http.get("/api/repositories/app/tags?sort=-created")
+        finally:
+            gateway.stop()
+    code = "UPSTREAM_TIMEOUT" if fault.startswith("stall") else "UPSTREAM_UNAVAILABLE"
+    for response in during:
+        assert response.status_code == 200, response.text
+        rows = {row["name"]: row for row in response.json()["tags"]}
+        assert rows["1.0"]["error"] is None and rows["1.0"]["digest"] == DIGEST
+        assert rows["multi"]["error"]["code"] == code, rows["multi"]
+        assert rows["multi"]["size"] is None and rows["multi"]["created"] is None
+    assert detail.status_code == 200, detail.text
+    platforms = {p["platform"]["architecture"]: p for p in detail.json()["platforms"]}
+    assert platforms["amd64"]["error"] is None
+    assert platforms["arm64"]["error"]["code"] == code
+    assert after.status_code == 200, after.text
+    multi, single = after.json()["tags"]  # newest first: the index has the 2025 child
+    assert (multi["name"], single["name"]) == ("multi", "1.0")
+    assert multi["error"] is None and multi["created"] == "2025-01-01T00:00:00Z"
+    assert multi["size"] == len(TWO_CHILDREN) + len(MANIFEST) + len(NEWER) + 2 * 1234 + len(
+        CONFIG
+    ) + len(NEWER_CONFIG)
 
 
 def _row_codes(answer: Any) -> set[str]:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from cachetools import LRUCache
 
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError, NotFound, UpstreamTimeout, UpstreamUnavailable
 from gateway.models import api, oci
 from gateway.registry import media_types as mt
 from gateway.registry.client import Manifest
@@ -23,6 +23,10 @@ from gateway.services.platforms import choose_platform, is_runnable, platform_la
 
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 
+# A child the registry could not be read for (down, or slow past the deadline): a tag row
+# summed without it would show a wrong size and date as if they were right.
+UNREAD = frozenset({"UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT"})
+
 
 def unsupported(manifest: Manifest, message: str = "unsupported manifest type") -> NotFound:
     return NotFound(message, code="MANIFEST_UNKNOWN", detail={"media_type": manifest.media_type})
@@ -30,6 +34,12 @@ def unsupported(manifest: Manifest, message: str = "unsupported manifest type") 
 
 def _error(exc: GatewayError) -> api.ErrorBody:
     return api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
+
+
+def _unread(error: api.ErrorBody) -> GatewayError:
+    """The error of a child that could not be read, raised again for its whole row."""
+    kind = UpstreamTimeout if error.code == UpstreamTimeout.code else UpstreamUnavailable
+    return kind(error.message, code=error.code, detail=error.detail)
 
 
 @dataclass(frozen=True)
@@ -240,9 +250,16 @@ class ImageService:
             return cached
         resolved = await self._resolve(caller, repo, manifest)
         platforms = resolved.platforms
-        complete = not any(p.error for p in platforms) and not any(
-            a.error for a in resolved.attestations
-        )
+        errors = [p.error for p in platforms if p.error]
+        errors += [a.error for a in resolved.attestations if a.error]
+        unread = next((e for e in errors if e.code in UNREAD), None)
+        if unread is not None:
+            # Not what the index holds but what the registry could not say right now:
+            # the row carries the error rather than a size and date short of a child.
+            raise _unread(unread)
+        # A child missing or malformed for good (a broken index) is as complete as the
+        # summary can get; it is still not cached, and the image detail says which.
+        complete = not errors
         created = max((p.created for p in platforms if p.created), key=oci.time_order, default=None)
         summary = Summary(
             digest=manifest.digest,
