@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -25,14 +26,17 @@ GatewayFactory = Callable[..., Any]
 
 
 @contextmanager
-def gateway_for(registry_url: str, **settings: Any) -> Iterator[TestClient]:
-    """A TestClient (lifespan run) for a gateway in front of ``registry_url``.
+def gateway_for(
+    registry_url: str, *, transport: httpx.AsyncBaseTransport | None = None, **settings: Any
+) -> Iterator[TestClient]:
+    """A TestClient (lifespan run) for a gateway in front of ``registry_url`` (reached
+    through ``transport`` when given: a MockTransport playing it).
 
     Settings are passed explicitly; the environment and any ``.env`` are ignored.
     """
     values: dict[str, Any] = {"registry_url": registry_url, "catalog_page_size": 10}
     values.update(settings)
-    app = create_app(Settings(_env_file=None, **values))  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None, **values), transport=transport)  # type: ignore[call-arg]
     with TestClient(app, base_url="http://testserver") as client:
         yield client
 

@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 import pytest
 
-import gateway.state
 from gateway.errors import (
     Forbidden,
     RealmNotAllowed,
@@ -576,19 +575,6 @@ async def test_streamed_token_answer_is_read_and_capped() -> None:
 # -- through the gateway -------------------------------------------------------------------
 
 
-@pytest.fixture
-def mocked_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[StandIn], None]]:
-    """Make the gateway's one httpx client talk to a stand-in instead of the network."""
-
-    def use(stand_in: StandIn) -> None:
-        def build_http(settings: Any, max_connections: int | None = None) -> httpx.AsyncClient:
-            return httpx.AsyncClient(transport=httpx.MockTransport(stand_in))
-
-        monkeypatch.setattr(gateway.state, "build_http", build_http)
-
-    yield use
-
-
 @pytest.mark.parametrize(
     "realm",
     [
@@ -599,14 +585,12 @@ def mocked_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Stand
 )
 def test_gateway_answers_realm_not_allowed(
     realm: str,
-    mocked_upstream: Callable[[StandIn], None],
     make_gateway: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     stand_in = StandIn(realm)
-    mocked_upstream(stand_in)
-    with make_gateway(REGISTRY) as client:
+    with make_gateway(REGISTRY, transport=httpx.MockTransport(stand_in)) as client:
         for headers in ({}, {"Authorization": basic_value("alice", PASSWORD)}):
             r = client.get("/api/repositories/team/app/tags", headers=headers)
             assert r.status_code == 502, r.text
@@ -632,12 +616,10 @@ def test_gateway_answers_realm_not_allowed(
     assert PASSWORD not in caplog.text and basic_b64 not in caplog.text
 
 
-def test_gateway_uses_the_configured_allowlist(
-    mocked_upstream: Callable[[StandIn], None], make_gateway: Any
-) -> None:
+def test_gateway_uses_the_configured_allowlist(make_gateway: Any) -> None:
     stand_in = StandIn("https://auth.test/token")
-    mocked_upstream(stand_in)
-    with make_gateway(REGISTRY, token_realm_allowlist=["auth.test"]) as client:
+    transport = httpx.MockTransport(stand_in)
+    with make_gateway(REGISTRY, transport=transport, token_realm_allowlist=["auth.test"]) as client:
         r = client.get(
             "/api/repositories/team/app/tags",
             headers={"Authorization": basic_value("alice", PASSWORD)},

@@ -14,6 +14,7 @@ import pytest
 
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
+from gateway.services.tag_delete import delete_tag
 
 REGISTRY = "https://registry.test"
 USER = Caller(Credentials("alice", "s3cret-pass"), "basic")
@@ -58,7 +59,7 @@ def test_native_tag_delete_is_used_when_the_registry_supports_it() -> None:
             return httpx.Response(202)
         return httpx.Response(500)
 
-    assert run(handler, lambda c: c.delete_tag(USER, "app", "old")) == "native"
+    assert run(handler, lambda c: delete_tag(c, USER, "app", "old")) == "native"
     assert calls == [("DELETE", "/v2/app/manifests/old")]
 
 
@@ -87,7 +88,7 @@ def test_tag_delete_on_2x_moves_the_tag_to_a_placeholder_then_deletes_it() -> No
             return httpx.Response(202)
         return httpx.Response(500)
 
-    assert run(handler, lambda c: c.delete_tag(USER, "app", "old")) == "placeholder"
+    assert run(handler, lambda c: delete_tag(c, USER, "app", "old")) == "placeholder"
     assert [m for m, _ in calls] == ["DELETE", "POST", "PUT", "PUT", "DELETE"]
     placeholder = json.loads(pushed["old"])
     assert placeholder["layers"] == []
@@ -125,7 +126,7 @@ def test_upload_location_on_another_host_is_refused() -> None:
 
     async def go(c: RegistryClient) -> str:
         try:
-            return await c.delete_tag(USER, "app", "old")
+            return await delete_tag(c, USER, "app", "old")
         except Exception as exc:  # noqa: BLE001
             return type(exc).__name__ + ":" + getattr(exc, "code", "")
 

@@ -10,21 +10,24 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
 from gateway.errors import Unauthorized, UpstreamInvalid
 from gateway.models.oci import manifest_media_type
 from gateway.registry import media_types as mt
-from gateway.registry import tag_delete
-from gateway.registry.auth import RegistryAuth
+from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
 from gateway.registry.credentials import ANONYMOUS, Caller
+from gateway.registry.metrics import UpstreamTotals
 from gateway.registry.names import is_digest, is_name, is_tag
+from gateway.registry.realm_policy import RealmPolicy
 from gateway.registry.transport import Upstream, sha256_digest
 from gateway.registry.upstream_errors import Subject, error_for_transport
+from gateway.telemetry import Metrics
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what the registry itself accepts on push
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tag-list page
@@ -81,8 +84,31 @@ def content_headers(response: httpx.Response) -> dict[str, str]:
     return {k: response.headers[k] for k in CONTENT_HEADERS if k in response.headers}
 
 
+# Headers of an upload or manifest PUT answer, passed on by the /v2 proxy.
+UPLOAD_HEADERS = (
+    "location",
+    "range",
+    "docker-upload-uuid",
+    "docker-content-digest",
+    "oci-subject",
+    "content-length",
+)
+
+
+def upload_headers(response: httpx.Response) -> dict[str, str]:
+    return {k: response.headers[k] for k in UPLOAD_HEADERS if k in response.headers}
+
+
 def pull_scope(name: str) -> str:
     return f"repository:{name}:pull"
+
+
+def push_scope(name: str) -> str:
+    return f"repository:{name}:pull,push"
+
+
+def delete_scope(name: str) -> str:
+    return f"repository:{name}:delete"
 
 
 CATALOG_SCOPE = "registry:catalog:*"
@@ -104,7 +130,47 @@ def next_link(header: str | None) -> dict[str, str] | None:
     return out if "last" in out else None
 
 
-class RegistryClient(Upstream):
+class RegistryClient:
+    """The registry protocol, for one caller at a time. It holds its transport
+    (``Upstream``: auth, slots, deadlines, redirects, error mapping) and is the one
+    place that knows the v2 paths, scopes and documents."""
+
+    def __init__(self, http: httpx.AsyncClient, registry_url: str, **transport: Any) -> None:
+        self.transport = Upstream(http, registry_url, **transport)
+
+    # What callers read of the transport (metrics, caches, tests).
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self.transport.http
+
+    @property
+    def downloads(self) -> httpx.AsyncClient:
+        return self.transport.downloads
+
+    @property
+    def base(self) -> str:
+        return self.transport.base
+
+    @property
+    def tokens(self) -> TokenCache:
+        return self.transport.tokens
+
+    @property
+    def hints(self) -> AuthHints:
+        return self.transport.hints
+
+    @property
+    def policy(self) -> RealmPolicy:
+        return self.transport.policy
+
+    @property
+    def totals(self) -> UpstreamTotals:
+        return self.transport.totals
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.transport.metrics
+
     # -- base -------------------------------------------------------------------------
 
     async def ping(self, caller: Caller = ANONYMOUS) -> Ping:
@@ -112,10 +178,10 @@ class RegistryClient(Upstream):
         started = time.perf_counter()
         request = self.http.build_request("GET", self.base + "/v2/")
         try:
-            async with asyncio.timeout(self.overall_timeout):
+            async with asyncio.timeout(self.transport.overall_timeout):
                 response = await self.http.send(request)
         except (httpx.HTTPError, TimeoutError) as exc:
-            self.failed(exc, request)
+            self.transport.failed(exc, request)
             return Ping(False, None, None, "none", (time.perf_counter() - started) * 1000)
         latency = (time.perf_counter() - started) * 1000
         scheme = "none"
@@ -140,7 +206,9 @@ class RegistryClient(Upstream):
         """
         auth = RegistryAuth(caller, None, self.tokens, self.policy, self.hints)
         # Through send(): the overall deadline, the concurrency limit, bounded reads.
-        response = await self.send("GET", "/v2/", caller, scope=None, subject="registry", auth=auth)
+        response = await self.transport.send(
+            "GET", "/v2/", caller, scope=None, subject="registry", auth=auth
+        )
         await response.aclose()  # the status is the answer; the body is not read
         if not auth.authenticated:
             raise Unauthorized("this registry does not check credentials: no login is needed")
@@ -161,12 +229,12 @@ class RegistryClient(Upstream):
         """Every entry of a paged list (catalog or tags): ``n`` ≤ 1000, each next page
         rebuilt against the configured registry from the Link header's ``last`` only."""
         entries: list[str] = []
-        params = {"n": str(self.page_size)}
+        params = {"n": str(self.transport.page_size)}
         for _ in range(MAX_PAGES):
-            response, body = await self.fetch(
+            response, body = await self.transport.fetch(
                 path, caller, scope=scope, subject=subject, limit=MAX_LIST_BYTES, params=params
             )
-            page = self.json_object(body, what).get(key)
+            page = self.transport.json_object(body, what).get(key)
             if page is None:
                 page = []  # 2.8 answers "tags": null once every tag was deleted
             if not isinstance(page, list) or not all(isinstance(e, str) for e in page):
@@ -175,7 +243,7 @@ class RegistryClient(Upstream):
             link = next_link(response.headers.get("link"))
             if not link or not page or (params.get("last") and link["last"] <= params["last"]):
                 break  # the end, or a Link that does not move forward
-            params = {"n": str(self.page_size), "last": link["last"]}
+            params = {"n": str(self.transport.page_size), "last": link["last"]}
         return sorted(set(entries))
 
     async def catalog(self, caller: Caller) -> list[str]:
@@ -206,7 +274,7 @@ class RegistryClient(Upstream):
 
     async def manifest(self, caller: Caller, name: str, reference: str) -> Manifest:
         """A manifest by tag or digest: bytes as stored, digest verified, ≤ 4 MiB."""
-        response, body = await self.fetch(
+        response, body = await self.transport.fetch(
             f"/v2/{name}/manifests/{reference}",
             caller,
             scope=pull_scope(name),
@@ -230,7 +298,7 @@ class RegistryClient(Upstream):
         return Manifest(digest, media_type, body)
 
     async def head_manifest(self, caller: Caller, name: str, reference: str) -> Head:
-        response = await self.send(
+        response = await self.transport.send(
             "HEAD",
             f"/v2/{name}/manifests/{reference}",
             caller,
@@ -250,7 +318,7 @@ class RegistryClient(Upstream):
 
     async def blob(self, caller: Caller, name: str, digest: str, limit: int) -> bytes:
         """A small blob (a config) read whole, verified against its digest."""
-        response = await self.send(
+        response = await self.transport.send(
             "GET",
             f"/v2/{name}/blobs/{digest}",
             caller,
@@ -259,7 +327,7 @@ class RegistryClient(Upstream):
             follow_redirects=True,
         )
         try:
-            body = await self.read(response, limit)
+            body = await self.transport.read(response, limit)
         finally:
             await response.aclose()
         if sha256_digest(body) != digest:
@@ -269,7 +337,7 @@ class RegistryClient(Upstream):
     async def head_blob(self, caller: Caller, name: str, digest: str) -> None:
         """Raise unless this caller may read this blob in this repository. A redirect to
         storage counts: the registry checked access and existence before sending it."""
-        response = await self.send(
+        response = await self.transport.send(
             "HEAD",
             f"/v2/{name}/blobs/{digest}",
             caller,
@@ -288,7 +356,7 @@ class RegistryClient(Upstream):
         headers = {"Accept-Encoding": "identity"}
         if byte_range is not None:
             headers["Range"] = byte_range
-        return await self.send(
+        return await self.transport.send(
             "GET",
             f"/v2/{name}/blobs/{digest}",
             caller,
@@ -302,7 +370,7 @@ class RegistryClient(Upstream):
 
     async def blob_head(self, caller: Caller, name: str, digest: str) -> dict[str, str]:
         """The headers of a blob (size, digest), a redirect to storage followed."""
-        response = await self.send(
+        response = await self.transport.send(
             "HEAD",
             f"/v2/{name}/blobs/{digest}",
             caller,
@@ -328,7 +396,7 @@ class RegistryClient(Upstream):
     async def api_base(self, caller: Caller) -> None:
         """``GET /v2/`` with this caller's credentials: raises unless the registry let
         them in (401 for an anonymous caller where a login is needed)."""
-        response = await self.send("GET", "/v2/", caller, scope=None, subject="registry")
+        response = await self.transport.send("GET", "/v2/", caller, scope=None, subject="registry")
         await response.aclose()
 
     async def manifest_as_asked(
@@ -337,7 +405,7 @@ class RegistryClient(Upstream):
         """A manifest with the client's own ``Accept`` (the registry's negotiation:
         conversions, a child for a client that takes no index, 404 for OCI content a
         Docker-only client cannot read). By digest, the bytes are verified."""
-        response = await self.send(
+        response = await self.transport.send(
             "HEAD" if head else "GET",
             f"/v2/{name}/manifests/{reference}",
             caller,
@@ -346,7 +414,7 @@ class RegistryClient(Upstream):
             headers={"Accept": accept} if accept else {"Accept": ""},
         )
         try:
-            body = b"" if head else await self.read(response, MAX_MANIFEST_BYTES)
+            body = b"" if head else await self.transport.read(response, MAX_MANIFEST_BYTES)
         finally:
             await response.aclose()
         headers = content_headers(response)
@@ -366,7 +434,7 @@ class RegistryClient(Upstream):
     ) -> Passed:
         """``GET /v2/<name>/referrers/<digest>`` as the registry answers it."""
         params = {"artifactType": artifact_type} if artifact_type else None
-        response, body = await self.fetch(
+        response, body = await self.transport.fetch(
             f"/v2/{name}/referrers/{digest}",
             caller,
             scope=pull_scope(name),
@@ -379,30 +447,121 @@ class RegistryClient(Upstream):
     # -- deletes ----------------------------------------------------------------------
 
     async def delete_blob(self, caller: Caller, name: str, digest: str) -> None:
-        response = await self.send(
+        response = await self.transport.send(
             "DELETE",
             f"/v2/{name}/blobs/{digest}",
             caller,
-            scope=f"repository:{name}:delete",
+            scope=delete_scope(name),
             subject="blob",
             ok=(200, 202),
         )
         await response.aclose()
 
-    async def delete_manifest(self, caller: Caller, name: str, digest: str) -> None:
-        """Delete a manifest by digest (or, on registries that support it, a tag)."""
-        response = await self.send(
+    async def delete_manifest(
+        self, caller: Caller, name: str, reference: str, *, scope: str | None = None
+    ) -> None:
+        """Delete a manifest by digest (or, where the registry supports it, a tag:
+        distribution 3.x; 2.8 answers 400 DIGEST_INVALID)."""
+        response = await self.transport.send(
             "DELETE",
-            f"/v2/{name}/manifests/{digest}",
+            f"/v2/{name}/manifests/{reference}",
             caller,
-            scope=f"repository:{name}:delete",
+            scope=scope or delete_scope(name),
             subject="manifest",
             ok=(200, 202),
         )
         await response.aclose()
 
-    async def delete_tag(
-        self, caller: Caller, name: str, tag: str, digest: str | None = None
+    # -- writes -----------------------------------------------------------------------
+
+    async def put_manifest(
+        self,
+        caller: Caller,
+        name: str,
+        reference: str,
+        body: bytes,
+        media_type: str,
+        *,
+        scope: str | None = None,
+    ) -> Passed:
+        """``PUT`` a manifest under a tag or digest; the registry's 201 headers
+        (``Location``, ``Docker-Content-Digest``, ``OCI-Subject``)."""
+        response = await self.transport.send(
+            "PUT",
+            f"/v2/{name}/manifests/{reference}",
+            caller,
+            scope=scope or push_scope(name),
+            subject="manifest",
+            ok=(201,),
+            content=body,
+            headers={"Content-Type": media_type},
+        )
+        await response.aclose()
+        return Passed(response.status_code, upload_headers(response), b"")
+
+    async def upload_step(
+        self,
+        caller: Caller,
+        name: str,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
+        scope: str | None = None,
+    ) -> Passed:
+        """One step of a blob upload (``POST`` to start or mount, ``PATCH`` a chunk,
+        ``PUT`` to finish, ``GET`` its status, ``DELETE`` to cancel) at ``path``: a
+        ``/v2/<name>/blobs/uploads/…`` path with the registry's own query (its upload
+        state). A streamed ``content`` is sent as it arrives, never held whole."""
+        if not path.startswith(f"/v2/{name}/blobs/uploads/"):
+            raise UpstreamInvalid("not an upload path of this repository")
+        response = await self.transport.send(
+            method,
+            path,
+            caller,
+            scope=scope or push_scope(name),
+            subject="blob",
+            ok=(200, 201, 202, 204, 416),
+            content=content,
+            headers=headers,
+            download=True,  # the transfer pool and slots: uploads take long
+        )
+        await response.aclose()
+        return Passed(response.status_code, upload_headers(response), b"")
+
+    def upload_path(self, name: str, location: str) -> str:
+        """The path (and query) of an upload ``Location`` the registry answered, checked
+        to be on the registry and in this repository's uploads."""
+        parts = urlsplit(location)
+        base = urlsplit(self.base)
+        if parts.scheme and (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
+            raise UpstreamInvalid("the registry answered an upload location elsewhere")
+        path = parts.path.removeprefix(base.path)
+        if not path.startswith(f"/v2/{name}/blobs/"):
+            raise UpstreamInvalid("the registry answered an unusable upload location")
+        return path + (f"?{parts.query}" if parts.query else "")
+
+    async def upload_blob(
+        self, caller: Caller, name: str, data: bytes, *, scope: str | None = None
     ) -> str:
-        """Remove one tag, keeping its siblings; returns "native" or "placeholder"."""
-        return await tag_delete.delete_tag(self, caller, name, tag, digest)
+        """A small blob pushed in one piece (``POST``, then ``PUT ?digest=``); its digest."""
+        digest = sha256_digest(data)
+        started = await self.upload_step(
+            caller, name, "POST", f"/v2/{name}/blobs/uploads/", content=b"", scope=scope
+        )
+        if started.status != 202:
+            raise UpstreamInvalid("the registry did not start an upload")
+        path = self.upload_path(name, started.headers.get("location", ""))
+        done = await self.upload_step(
+            caller,
+            name,
+            "PUT",
+            path + ("&" if "?" in path else "?") + urlencode({"digest": digest}),
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+            scope=scope,
+        )
+        if done.status != 201:
+            raise UpstreamInvalid("the registry did not take the blob")
+        return digest

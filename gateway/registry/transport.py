@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import time
+from collections.abc import AsyncIterable
 
 import httpx
 
@@ -123,7 +124,7 @@ class Upstream:
         subject: Subject,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
         follow_redirects: bool = False,
         ok: tuple[int, ...] = (200,),
         auth: RegistryAuth | None = None,
@@ -133,12 +134,16 @@ class Upstream:
 
         Raises the mapped GatewayError otherwise. The caller must close the response.
         ``auth`` may be passed in to look at the flow afterwards (did it authenticate?).
+        ``download`` sends it on the transfer pool and slots (downloads and uploads).
+        A streamed ``content`` (an upload of any size) has no overall bound: httpx's
+        per-write and per-read timeouts apply while it is sent.
         """
         auth = auth or RegistryAuth(caller, scope, self.tokens, self.policy, self.hints)
         http = self.downloads if download else self.http
         request = http.build_request(
             method, self.base + path, params=params, headers=headers, content=content
         )
+        streamed = content is not None and not isinstance(content, bytes)
         budget = deadline.remaining(self.overall_timeout)
         binding = deadline.is_binding(self.overall_timeout)
         try:
@@ -149,7 +154,7 @@ class Upstream:
             # whole exchange; within a request it is what is left of its deadline.
             slots = self._download_slots if download else self._slots
             priority = asyncio.get_running_loop().time() + budget  # the deadline, or as if
-            async with asyncio.timeout(budget), slots.held(priority):
+            async with asyncio.timeout(None if streamed else budget), slots.held(priority):
                 response = await http.send(request, auth=auth, stream=True, follow_redirects=False)
                 hops = 0
                 while follow_redirects and response.next_request is not None:

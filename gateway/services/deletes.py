@@ -7,6 +7,7 @@ from gateway.models import api
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService
+from gateway.services.tag_delete import delete_tag
 
 
 class DeleteService:
@@ -38,7 +39,7 @@ class DeleteService:
         self.registry.forget_repository(repo, new_repo_possible=False)
         digest = await self.registry.resolve(caller, repo, tag)  # 404 if no such tag
         try:
-            method = await self.registry.client.delete_tag(caller, repo, tag, digest)
+            method = await delete_tag(self.registry.client, caller, repo, tag, digest)
         finally:
             self.registry.forget_repository(repo, new_repo_possible=False)
         return api.TagDeleted(
