@@ -91,11 +91,12 @@ class Answer:
 
 
 class Documents:
-    """What the good registry holds: ``{path: (content type, body)}`` and tag lists."""
+    """What the good registry holds: ``repositories`` maps a name to its manifests by
+    reference (a tag or a digest), each served with the media type its body names (the
+    tags of a repository are its references that are not digests); ``blobs`` maps
+    digests to blob bytes, shared by every repository."""
 
     def __init__(self, repositories: dict[str, dict[str, bytes]], blobs: dict[str, bytes]):
-        # repositories: name -> {reference (tag or digest): manifest body}; bodies are
-        # served with the media type they name.
         self.repositories = repositories
         self.blobs = blobs
 
