@@ -118,7 +118,11 @@ def build_state(
         tags=TagService(registry, images),
         repositories=RepositoryService(registry),
         deletes=DeleteService(registry, images, settings.delete_enabled),
-        v2=V2Proxy(registry, deletes_enabled=settings.delete_enabled),
+        v2=V2Proxy(
+            registry,
+            deletes_enabled=settings.delete_enabled,
+            push_enabled=settings.v2_mode == "push",
+        ),
         sessions=SessionStore(
             settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
         ),

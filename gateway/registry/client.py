@@ -530,16 +530,17 @@ class RegistryClient:
         await response.aclose()
         return Passed(response.status_code, upload_headers(response), b"")
 
-    def upload_path(self, name: str, location: str) -> str:
-        """The path (and query) of an upload ``Location`` the registry answered, checked
-        to be on the registry and in this repository's uploads."""
+    def registry_path(self, location: str, prefix: str) -> str:
+        """The path (and query) of a ``Location`` the registry answered, checked to be
+        on the registry and under ``prefix`` (an upload, a blob, a manifest of the
+        repository asked about)."""
         parts = urlsplit(location)
         base = urlsplit(self.base)
         if parts.scheme and (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
-            raise UpstreamInvalid("the registry answered an upload location elsewhere")
-        path = parts.path.removeprefix(base.path)
-        if not path.startswith(f"/v2/{name}/blobs/"):
-            raise UpstreamInvalid("the registry answered an unusable upload location")
+            raise UpstreamInvalid("the registry answered a location elsewhere")
+        path = parts.path.removeprefix(base.path) if parts.scheme else parts.path
+        if not path.startswith(prefix) or ".." in path.split("/"):
+            raise UpstreamInvalid("the registry answered an unusable location")
         return path + (f"?{parts.query}" if parts.query else "")
 
     async def upload_blob(
@@ -552,7 +553,7 @@ class RegistryClient:
         )
         if started.status != 202:
             raise UpstreamInvalid("the registry did not start an upload")
-        path = self.upload_path(name, started.headers.get("location", ""))
+        path = self.registry_path(started.headers.get("location", ""), f"/v2/{name}/blobs/")
         done = await self.upload_step(
             caller,
             name,

@@ -8,15 +8,19 @@ the OpenAPI document: it is the registry's API, described by the distribution sp
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import quote, urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
-from gateway.registry.client import CONTENT_HEADERS
+from gateway.errors import GatewayError, NotFound
+from gateway.registry.client import CONTENT_HEADERS, Passed
+from gateway.registry.names import check_digest, check_name
 from gateway.routers.routing import GatewayRouter
-from gateway.services.v2_proxy import refused_in_pull_mode
+from gateway.services.v2_proxy import MAX_MANIFEST_BYTES, refused_in_pull_mode
 from gateway.telemetry import counted_stream
 
 router = GatewayRouter(head=False, include_in_schema=False)
@@ -100,8 +104,16 @@ async def v2_manifest(
 
 
 @router.api_route("/v2/{name:repository}/manifests/{reference}", methods=["PUT"])
-async def v2_put_manifest(state: State, name: RepoName, reference: Reference) -> Response:
-    raise refused_in_pull_mode()
+async def v2_put_manifest(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, reference: Reference
+) -> Response:
+    """Push mode: a manifest (at most 4 MiB) passed to the registry; the repository's
+    cached lists and tag pointers are dropped at once."""
+    state.v2.check_push(caller)
+    body = await _bounded_body(request, MAX_MANIFEST_BYTES)
+    media_type = request.headers.get("content-type", "")
+    passed = await state.v2.put_manifest(caller, name, reference, body, media_type)
+    return _passed(request, passed)
 
 
 @router.api_route("/v2/{name:repository}/manifests/{reference}", methods=["DELETE"])
@@ -112,9 +124,102 @@ async def v2_delete_manifest(
     return Response(status_code=202)
 
 
-@router.api_route("/v2/{name:repository}/blobs/uploads/{rest:path}", methods=ALL_METHODS)
-async def v2_upload(state: State, name: RepoName) -> Response:
-    raise refused_in_pull_mode()
+@router.api_route("/v2/{name:repository}/blobs/uploads/", methods=["POST"])
+async def v2_start_upload(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName
+) -> Response:
+    """Push mode: start an upload, push a blob in one ``POST ?digest=``, or mount one
+    from another repository (``?mount=<digest>&from=<name>``)."""
+    state.v2.check_push(caller)
+    query: dict[str, str] = {}
+    params = request.query_params
+    if "digest" in params:
+        query["digest"] = check_digest(params["digest"])
+    if "mount" in params:
+        query["mount"] = check_digest(params["mount"])
+        if "from" in params:
+            query["from"] = check_name(params["from"])
+    path = f"/v2/{name}/blobs/uploads/" + (f"?{urlencode(query)}" if query else "")
+    passed = await state.v2.upload(
+        caller, name, "POST", path, _upload_headers(request), _body_of(request)
+    )
+    return _passed(request, passed)
+
+
+@router.api_route("/v2/{name:repository}/blobs/uploads/{session}", methods=ALL_METHODS)
+async def v2_upload(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, session: str
+) -> Response:
+    """Push mode: ``PATCH`` a chunk, ``PUT`` the last one (``?digest=``), ``GET`` the
+    upload's progress, ``DELETE`` it; with the registry's own upload state (the query
+    of the ``Location`` it answered) passed back to it as it was."""
+    state.v2.check_push(caller)
+    if request.method not in ("PATCH", "PUT", "GET", "DELETE") or not _UPLOAD_ID.fullmatch(session):
+        raise refused_in_pull_mode() if not state.v2.push_enabled else _no_such_upload()
+    query = request.url.query
+    path = f"/v2/{name}/blobs/uploads/{session}" + (f"?{query}" if query else "")
+    body = _body_of(request) if request.method in ("PATCH", "PUT") else None
+    passed = await state.v2.upload(
+        caller, name, request.method, path, _upload_headers(request), body
+    )
+    return _passed(request, passed)
+
+
+def _no_such_upload() -> NotFound:
+    return NotFound("no such upload", code="BLOB_UPLOAD_UNKNOWN")
+
+
+# An upload id as distribution makes them (a UUID); anything else is no upload of ours.
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
+
+# Request headers an upload step needs on the registry.
+_UPLOAD_REQUEST_HEADERS = ("content-type", "content-length", "content-range")
+
+
+def _upload_headers(request: Request) -> dict[str, str]:
+    return {k: request.headers[k] for k in _UPLOAD_REQUEST_HEADERS if k in request.headers}
+
+
+def _body_of(request: Request) -> bytes | AsyncIterator[bytes]:
+    """The request body as it arrives (never held whole); empty when it declares none."""
+    if request.headers.get("content-length") == "0" or (
+        "content-length" not in request.headers
+        and "chunked" not in request.headers.get("transfer-encoding", "").lower()
+    ):
+        return b""
+    return request.stream()
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    code = "SIZE_INVALID"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"manifests are limited to {limit} bytes", detail={"limit": limit})
+
+
+def _passed(request: Request, passed: Passed) -> Response:
+    """A registry answer to a write, its ``Location`` put on the gateway's origin."""
+    headers = dict(passed.headers)
+    location = headers.get("location")
+    if location is not None:
+        headers["location"] = request.scope.get("root_path", "") + location
+    headers["content-length"] = "0"
+    return Response(status_code=passed.status, headers=headers)
 
 
 @router.api_route("/v2/{name:repository}/blobs/{digest}", methods=["GET", "HEAD"])

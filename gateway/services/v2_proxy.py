@@ -10,22 +10,27 @@ auth, realm policy and caches as /api.
   child, a 404) is passed on, not cached.
 - Blobs are streamed, never cached: the registry checks the caller's access itself.
 - Deletes only when enabled; afterwards the repository's cached lists and tag pointers
-  are dropped at once, notifications or not.
+  are dropped at once, notifications or not. Likewise after a manifest ``PUT``.
+- Push mode: blob uploads (monolithic, chunked, cross-repository mounts) streamed to the
+  registry as they arrive, never held whole; manifests (at most 4 MiB) passed on. A
+  push needs the caller's own credentials: the service account, the fallback that lets
+  anonymous users browse, never pushes for them.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 
 import httpx
 
-from gateway.errors import InvalidRequest, Unsupported
+from gateway.errors import InvalidRequest, Unauthorized, Unsupported
 from gateway.registry import media_types as mt
 from gateway.registry.client import Passed
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
 
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what distribution takes on push
 CATALOG_DEFAULT_PAGE = 100  # distribution's default page of _catalog
 MAX_PAGE = 1000  # distribution's catalog.maxentries: a larger n is 400
 
@@ -66,10 +71,13 @@ def accepted_types(accept: str | None) -> frozenset[str]:
 
 
 class V2Proxy:
-    def __init__(self, registry: CachedRegistry, *, deletes_enabled: bool) -> None:
+    def __init__(
+        self, registry: CachedRegistry, *, deletes_enabled: bool, push_enabled: bool = False
+    ) -> None:
         self.registry = registry
         self.client = registry.client
         self.deletes_enabled = deletes_enabled
+        self.push_enabled = push_enabled
 
     async def base(self, caller: Caller) -> None:
         await self.client.api_base(caller)
@@ -137,6 +145,50 @@ class V2Proxy:
         self._check_deletes()
         await self.client.delete_blob(caller, name, digest)
         self.registry.forget_repository(name, new_repo_possible=False)
+
+    # -- push mode ----------------------------------------------------------------------
+
+    def check_push(self, caller: Caller) -> None:
+        if not self.push_enabled:
+            raise refused_in_pull_mode()
+        if caller.source == "service":
+            raise Unauthorized("pushing needs your own credentials")
+
+    async def upload(
+        self,
+        caller: Caller,
+        name: str,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | AsyncIterable[bytes] | None,
+    ) -> Passed:
+        """One upload step, passed to the registry; the answer's ``Location`` as a path
+        on the registry (the router puts it on the gateway)."""
+        self.check_push(caller)
+        passed = await self.client.upload_step(
+            caller, name, method, path, headers=headers, content=body
+        )
+        location = passed.headers.get("location")
+        if location is not None:
+            passed.headers["location"] = self.client.registry_path(location, f"/v2/{name}/blobs/")
+        return passed
+
+    async def put_manifest(
+        self, caller: Caller, name: str, reference: str, body: bytes, media_type: str
+    ) -> Passed:
+        self.check_push(caller)
+        try:
+            passed = await self.client.put_manifest(caller, name, reference, body, media_type)
+        finally:
+            # The tag may point elsewhere now, and the repository may be new.
+            self.registry.forget_repository(name)
+        location = passed.headers.get("location")
+        if location is not None:
+            passed.headers["location"] = self.client.registry_path(
+                location, f"/v2/{name}/manifests/"
+            )
+        return passed
 
 
 def refused_in_pull_mode() -> Unsupported:
