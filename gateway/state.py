@@ -11,11 +11,12 @@ from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
 from gateway.registry.realm_policy import RealmPolicy
+from gateway.services.blobs import BlobService
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.repositories import RepositoryService
-from gateway.services.sessions import SessionStore
+from gateway.services.sessions import Logins, SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tags import TagService
 from gateway.services.v2_proxy import V2Proxy
@@ -34,6 +35,8 @@ class AppState:
     repositories: RepositoryService
     deletes: DeleteService
     v2: V2Proxy
+    blobs: BlobService
+    logins: Logins
     sessions: SessionStore
     status: RegistryStatus
     service_account: Caller | None
@@ -123,6 +126,8 @@ def build_state(
             deletes_enabled=settings.delete_enabled,
             push_enabled=settings.v2_mode == "push",
         ),
+        blobs=BlobService(registry, metrics),
+        logins=Logins(client),
         sessions=SessionStore(
             settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
         ),

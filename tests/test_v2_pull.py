@@ -463,3 +463,25 @@ def test_skopeo_creds_through_the_challenge(
     assert refused.returncode != 0
     ok = skopeo("inspect", "--tls-verify=false", "--creds", "alice:alice-Pw-1", image)
     assert json.loads(ok.stdout)["Name"].endswith("team/app")
+
+
+# -- HEAD on the /api raw endpoints ---------------------------------------------------
+
+
+def test_api_raw_manifest_and_blob_answer_head(site: Site) -> None:
+    digest, _, size = site.oci.layers[0]
+    with site.gw() as gw:
+        path = "/api/repositories/v2/oci/manifests/1.0"
+        got, head = gw.get(path), gw.head(path)
+        assert head.status_code == 200 and head.content == b""
+        for header in ("content-type", "content-length", "docker-content-digest", "etag"):
+            assert head.headers[header] == got.headers[header], header
+        path = f"/api/repositories/v2/oci/blobs/{digest}"
+        head = gw.head(path)
+        assert head.status_code == 200 and head.content == b""
+        assert int(head.headers["content-length"]) == size
+        assert head.headers["docker-content-digest"] == digest
+        # No download was opened for it: one HEAD upstream at most.
+        assert int(head.headers["x-upstream-requests"]) <= 1
+        r = gw.head("/api/repositories/v2/oci/blobs/sha256:" + "0" * 64)
+        assert r.status_code == 404

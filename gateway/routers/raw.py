@@ -8,7 +8,6 @@ from fastapi.responses import StreamingResponse
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
 from gateway.routers import UPSTREAM, errors
 from gateway.routers.routing import GatewayRouter
-from gateway.telemetry import counted_stream
 
 router = GatewayRouter(tags=["raw"], head=False)
 
@@ -61,6 +60,17 @@ async def get_manifest(
     return Response(content=manifest.body, media_type=manifest.media_type, headers=headers)
 
 
+@router.head("/api/repositories/{name:repository}/manifests/{reference}", include_in_schema=False)
+async def head_manifest(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, reference: Reference
+) -> Response:
+    """The GET's headers (``Docker-Content-Digest``, ``Content-Type``, ``Content-Length``,
+    ``ETag``), no body: what an SPA asks to learn a tag's digest."""
+    answer = await get_manifest(request, state, caller, name, reference)
+    headers = dict(answer.headers)
+    return Response(status_code=answer.status_code, headers=headers)
+
+
 @router.get(
     "/api/repositories/{name:repository}/blobs/{digest}",
     response_class=StreamingResponse,
@@ -82,9 +92,7 @@ async def get_blob(
 ) -> Response:
     """A blob (layer or config) streamed from the registry, any size, constant memory, as
     an attachment (``Content-Disposition``) with ``Docker-Content-Digest`` and ``ETag``."""
-    await state.registry.ensure_access(
-        caller, name, proof=lambda: state.client.head_blob(caller, name, digest)
-    )
+    await state.blobs.ensure_readable(caller, name, digest)
     headers = {
         "Docker-Content-Digest": digest,
         "ETag": f'"{digest}"',
@@ -92,14 +100,36 @@ async def get_blob(
     }
     if _not_modified(request, digest):
         return Response(status_code=304, headers=headers)
-    upstream = await state.client.open_blob(caller, name, digest)
+    upstream = await state.blobs.open(caller, name, digest)
     length = upstream.headers.get("content-length")
     if length and length.isdigit():
         headers["Content-Length"] = length
     filename = digest.replace(":", "_")
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return StreamingResponse(
-        counted_stream(state.client.stream(upstream), state.metrics),
+        state.blobs.chunks(upstream),
         media_type="application/octet-stream",
         headers=headers,
     )
+
+
+@router.head("/api/repositories/{name:repository}/blobs/{digest}", include_in_schema=False)
+async def head_blob(
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, digest: Digest
+) -> Response:
+    """The download's headers (size, digest), no body, and no download started."""
+    await state.blobs.ensure_readable(caller, name, digest)
+    headers = {
+        "Docker-Content-Digest": digest,
+        "ETag": f'"{digest}"',
+        "Cache-Control": "private, max-age=31536000, immutable",
+    }
+    if _not_modified(request, digest):
+        return Response(status_code=304, headers=headers)
+    upstream = await state.blobs.head(caller, name, digest)
+    length = upstream.get("content-length", "")
+    if length.isdigit():
+        headers["Content-Length"] = length
+    headers["Content-Type"] = "application/octet-stream"
+    headers["Content-Disposition"] = f'attachment; filename="{digest.replace(":", "_")}"'
+    return Response(status_code=200, headers=headers)

@@ -64,7 +64,7 @@ async def login(body: Login, request: Request, response: Response, state: State)
     (an HttpOnly, SameSite cookie), never the credentials or a registry token."""
     caller = Caller(Credentials(body.username, body.password), "session")
     try:
-        await state.client.check_login(caller)
+        await state.logins.check(caller)
     except Unauthorized:
         raise Unauthorized("the registry rejected these credentials") from None
     old = state.sessions.delete(request.cookies.get(COOKIE_NAME))
@@ -107,7 +107,7 @@ async def who_am_i(request: Request, state: State) -> SessionState:
     if creds is not None:
         # Only what the registry accepted counts as authenticated.
         try:
-            await state.client.check_login(Caller(creds, "basic"))
+            await state.logins.check(Caller(creds, "basic"))
         except Unauthorized:
             return SessionState(authenticated=False, username=None, source="basic")
         return SessionState(authenticated=True, username=creds.username, source="basic")

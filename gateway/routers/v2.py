@@ -21,7 +21,6 @@ from gateway.registry.client import CONTENT_HEADERS, Passed
 from gateway.registry.names import check_digest, check_name
 from gateway.routers.routing import GatewayRouter
 from gateway.services.v2_proxy import MAX_MANIFEST_BYTES, refused_in_pull_mode
-from gateway.telemetry import counted_stream
 
 router = GatewayRouter(head=False, include_in_schema=False)
 
@@ -229,11 +228,11 @@ async def v2_blob(
     """A blob streamed in constant memory (``Range`` passed on), redirects to storage
     followed by the gateway, so no storage URL reaches the client."""
     if request.method == "HEAD":
-        headers = await state.v2.blob_head(caller, name, digest)
+        headers = await state.blobs.head(caller, name, digest)
         headers["docker-content-digest"] = digest
         headers["etag"] = f'"{digest}"'
         return Response(status_code=200, headers=headers)
-    upstream = await state.v2.open_blob(caller, name, digest, request.headers.get("range"))
+    upstream = await state.blobs.open(caller, name, digest, request.headers.get("range"))
     headers = {k: upstream.headers[k] for k in CONTENT_HEADERS if k in upstream.headers}
     headers["docker-content-digest"] = digest
     headers["etag"] = f'"{digest}"'
@@ -243,7 +242,7 @@ async def v2_blob(
         headers.pop("content-length", None)
         return Response(status_code=416, headers=headers)
     return StreamingResponse(
-        counted_stream(state.client.stream(upstream), state.metrics),
+        state.blobs.chunks(upstream),
         status_code=upstream.status_code,
         headers=headers,
     )

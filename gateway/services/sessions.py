@@ -12,7 +12,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from gateway.registry.credentials import Credentials
+from gateway.registry.client import RegistryClient
+from gateway.registry.credentials import Caller, Credentials
 
 COOKIE_NAME = "lr_session"
 #: Set-Cookie value that makes the browser drop a session cookie that no longer works.
@@ -82,3 +83,15 @@ class SessionStore:
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+
+class Logins:
+    """Whether the registry accepts a user's credentials: what a login (and the session
+    endpoint, for Basic callers) asks before it says "authenticated"."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self._client = client
+
+    async def check(self, caller: Caller) -> None:
+        """Raise Unauthorized unless the registry accepted these credentials."""
+        await self._client.check_login(caller)

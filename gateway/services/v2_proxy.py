@@ -8,7 +8,8 @@ auth, realm policy and caches as /api.
   is stored as (what the registry would answer for that ``Accept``); otherwise the
   registry is asked with the client's own ``Accept``, and its answer (a conversion, a
   child, a 404) is passed on, not cached.
-- Blobs are streamed, never cached: the registry checks the caller's access itself.
+- Blobs (gateway/services/blobs.py) are streamed, never cached: the registry checks
+  the caller's access itself.
 - Deletes only when enabled; afterwards the repository's cached lists and tag pointers
   are dropped at once, notifications or not. Likewise after a manifest ``PUT``.
 - Push mode: blob uploads (monolithic, chunked, cross-repository mounts) streamed to the
@@ -21,8 +22,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import AsyncIterable, Sequence
-
-import httpx
 
 from gateway.errors import InvalidRequest, Unauthorized, Unsupported
 from gateway.registry import media_types as mt
@@ -114,14 +113,6 @@ class V2Proxy:
                 return Passed(200, headers, b"" if head else manifest.body)
         # Not what the cache holds for this Accept: the registry's own negotiation.
         return await self.client.manifest_as_asked(caller, name, reference, accept, head=head)
-
-    async def open_blob(
-        self, caller: Caller, name: str, digest: str, byte_range: str | None
-    ) -> httpx.Response:
-        return await self.client.open_blob(caller, name, digest, byte_range)
-
-    async def blob_head(self, caller: Caller, name: str, digest: str) -> dict[str, str]:
-        return await self.client.blob_head(caller, name, digest)
 
     async def referrers(
         self, caller: Caller, name: str, digest: str, artifact_type: str | None
