@@ -25,7 +25,7 @@ from gateway.registry.names import (
     check_reference,
     check_tag,
 )
-from gateway.services.sessions import COOKIE_NAME, EXPIRED_COOKIE
+from gateway.services.sessions import COOKIE_NAME, expired_cookie
 from gateway.state import AppState
 
 
@@ -69,7 +69,7 @@ def get_caller(request: Request, state: State) -> Caller:
                 "the session has ended: log in again",
                 code="UNAUTHORIZED",
                 detail={"session": "expired"},
-                headers={"Set-Cookie": EXPIRED_COOKIE},
+                headers={"Set-Cookie": expired_cookie(request.scope.get("root_path", ""))},
             )
         fallback = state.service_account or ANONYMOUS
         caller = Caller(creds, "basic") if creds is not None else fallback

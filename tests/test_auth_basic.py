@@ -269,7 +269,7 @@ def use_cookie(client: TestClient, session_id: str | None) -> None:
     """Switch the client to another browser: this session cookie, or none."""
     client.cookies.clear()
     if session_id is not None:
-        client.cookies.set("lr_session", session_id, domain="testserver.local", path="/api")
+        client.cookies.set("lr_session", session_id, domain="testserver.local", path="/")
 
 
 # -- isolation with per-user logins --------------------------------------------------------

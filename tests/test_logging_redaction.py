@@ -156,7 +156,7 @@ def test_basic_registry_flow_logs_no_secret(
             == 404
         )
         assert rec.call(client, "DELETE", "/api/session", headers=XHR).status_code == 204
-        client.cookies.set("lr_session", session_id, domain="testserver.local", path="/api")
+        client.cookies.set("lr_session", session_id, domain="testserver.local", path="/")
         assert rec.call(client, "GET", "/api/session").json()["authenticated"] is False
     rec.check(debug_logs)
 

@@ -62,7 +62,7 @@ def set_cookie(r: httpx.Response) -> dict[str, str | bool]:
 def use_cookie(client: TestClient, session_id: str | None) -> None:
     client.cookies.clear()
     if session_id is not None:
-        client.cookies.set(COOKIE, session_id, domain="testserver.local", path="/api")
+        client.cookies.set(COOKIE, session_id, domain="testserver.local", path="/")
 
 
 def assert_csrf(r: httpx.Response) -> None:
@@ -80,7 +80,7 @@ def test_cookie_attributes(site: Site, make_gateway: Any) -> None:
         cookie = set_cookie(r)
         assert cookie.get("httponly") is True
         assert str(cookie.get("samesite", "")).lower() in ("strict", "lax")
-        assert cookie.get("path") == "/api"
+        assert cookie.get("path") == "/"
         assert "secure" not in cookie  # plain http, cookie_secure=auto, no public_url
         assert "domain" not in cookie
         assert "no-store" in r.headers.get("cache-control", "")

@@ -45,7 +45,7 @@ def test_401_leads_to_the_form_and_back(ui: UiPage, ui_auth_site: UiSite) -> Non
     # the session is server-side: the cookie is HttpOnly, scoped to the API
     cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE_NAME)
     assert cookie["httpOnly"] is True
-    assert cookie["path"] == "/api"
+    assert cookie["path"] == "/"
     assert page.evaluate("document.cookie") == ""
     # and it lasts: a reload still shows the user and the data
     page.reload()

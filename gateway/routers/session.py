@@ -10,7 +10,7 @@ from gateway.models.api import LoggedIn, Login, SessionState
 from gateway.registry.credentials import Caller, Credentials
 from gateway.routers import STATE_CHANGING, UPSTREAM, errors
 from gateway.routers.routing import GatewayRouter
-from gateway.services.sessions import COOKIE_NAME
+from gateway.services.sessions import COOKIE_NAME, cookie_path
 
 router = GatewayRouter(tags=["session"])
 
@@ -35,9 +35,10 @@ def _secure(request: Request, state: State) -> bool:
             400: (
                 (
                     "VALIDATION_ERROR",
-                    "username or password missing, empty or too long, an unknown field, or "
-                    "a body that is not JSON (not UTF-8, nested too deeply, a number with "
-                    "too many digits, truncated)",
+                    "username or password missing, empty or too long, a username with a "
+                    "colon or a control character, an unknown field, or a body that is not "
+                    "JSON (not UTF-8, nested too deeply, a number with too many digits, "
+                    "truncated)",
                 ),
             ),
             401: (
@@ -78,7 +79,7 @@ async def login(body: Login, request: Request, response: Response, state: State)
         httponly=True,
         samesite="strict" if not state.settings.cors_origins else "lax",
         secure=_secure(request, state),
-        path="/api",
+        path=cookie_path(request.scope.get("root_path", "")),
     )
     response.headers["Cache-Control"] = "no-store"
     return LoggedIn(username=body.username)
@@ -129,5 +130,6 @@ async def logout(request: Request, state: State) -> Response:
     if session is not None:
         state.registry.forget_caller(Caller(session.credentials, "session").key)
     response = Response(status_code=204)
-    response.delete_cookie(COOKIE_NAME, path="/api", httponly=True, samesite="strict")
+    path = cookie_path(request.scope.get("root_path", ""))
+    response.delete_cookie(COOKIE_NAME, path=path, httponly=True, samesite="strict")
     return response

@@ -17,7 +17,18 @@ from gateway.registry.credentials import Caller, Credentials
 
 COOKIE_NAME = "lr_session"
 #: Set-Cookie value that makes the browser drop a session cookie that no longer works.
-EXPIRED_COOKIE = f'{COOKIE_NAME}=""; Max-Age=0; Path=/api; HttpOnly; SameSite=strict'
+
+
+def cookie_path(root_path: str) -> str:
+    """The session cookie's path: everything below the gateway's mount point, so it
+    reaches /api and /v2 alike (behind ``--root-path /ui``: ``/ui/``)."""
+    return root_path.rstrip("/") + "/"
+
+
+def expired_cookie(root_path: str) -> str:
+    """The ``Set-Cookie`` that makes the browser drop its session cookie."""
+    path = cookie_path(root_path)
+    return f'{COOKIE_NAME}=""; Max-Age=0; Path={path}; HttpOnly; SameSite=strict'
 
 
 @dataclass
