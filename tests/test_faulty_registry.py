@@ -117,22 +117,15 @@ EXPECTED: dict[str, set[str]] = {
     "huge_declared": INVALID,
     "huge_chunked": INVALID | TIMEOUT,  # cut at the limit, or at the deadline first
 }
-# Bytes past an answer's end stay in the pooled connection's buffer (httpcore keeps
-# h11's trailing data when it starts the next cycle) and become the next answer read on
-# it: after the registry is good again, the first call of each endpoint still fails.
-DESYNC = (
-    "a kept-alive upstream connection with bytes past the answer's Content-Length is "
-    "reused: the next request on it reads them as its answer"
-)
+# Bytes past an answer's end stayed in the pooled connection's buffer (httpcore keeps
+# h11's trailing data when it starts the next cycle) and became the next answer read on
+# it, until gateway/registry/connection_guard.py closed such connections.
 MATRIX = [f for f in FAULTS if f != "smuggled_answer"]  # that one: its own test below
 CASES = [
     pytest.param(
         fault,
         only,
         id=f"{fault}-{'documents' if only else 'everything'}",
-        marks=[pytest.mark.xfail(strict=True, reason=DESYNC)]
-        if fault == "content_length_short"
-        else [],
     )
     for only in (None, DOCUMENTS_ONLY)
     for fault in MATRIX
@@ -238,7 +231,6 @@ def test_faulty_registry(fault: str, only: str | None, good_answers: dict[str, A
         assert _body(response) == good_answers[kind], kind
 
 
-@pytest.mark.xfail(strict=True, reason=DESYNC)
 def test_an_answer_nobody_asked_for_is_never_taken_for_the_next() -> None:
     """The registry (or a proxy in front of it) sends one answer too many on a kept-alive
     connection. One upstream connection, so the next request surely goes over it: it

@@ -1,0 +1,58 @@
+"""Never reuse an upstream connection that still holds bytes nobody asked for.
+
+When a registry (or a proxy in front of it) sends more than an answer's
+``Content-Length`` on a kept-alive connection, h11 keeps the extra bytes as the next
+cycle's data and httpcore (1.0.x) returns the connection to the pool: the next request
+sent on it reads those bytes as its own answer — another repository's tag list, taken
+and cached for this one. Bytes that arrive later, on an idle connection, are already
+safe (httpcore drops a pooled connection that has become readable); bytes that came in
+the same read as the answer are not. ``install()`` makes httpcore close such a
+connection instead of pooling it. It changes nothing for a well-behaved registry.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("gateway.upstream")
+
+_MARK = "_light_registry_guarded"
+
+
+def install() -> bool:
+    """Guard httpcore's HTTP/1.1 connections (once per process). False when httpcore
+    has changed shape and the guard could not be put in place."""
+    try:
+        http11 = importlib.import_module("httpcore._async.http11")
+    except ImportError:
+        return False
+    connection = getattr(http11, "AsyncHTTP11Connection", None)
+    original: Callable[[Any], Awaitable[None]] | None = getattr(
+        connection, "_response_closed", None
+    )
+    if connection is None or original is None:
+        log.warning("httpcore changed: the guard against desynchronised connections is off")
+        return False
+    if getattr(original, _MARK, False):
+        return True
+
+    @functools.wraps(original)
+    async def response_closed(self: Any) -> None:
+        state = getattr(self, "_h11_state", None)
+        leftover, _closed = getattr(state, "trailing_data", (b"", False))
+        if leftover:
+            log.warning(
+                "the registry sent %d bytes past the end of an answer: connection closed",
+                len(leftover),
+            )
+            await self.aclose()
+            return
+        await original(self)
+
+    setattr(response_closed, _MARK, True)
+    connection._response_closed = response_closed
+    return True
