@@ -119,3 +119,10 @@ def clip(value: object, limit: int = ECHO_LIMIT) -> str:
 
 def envelope(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": detail}}
+
+
+class StreamBroken(Exception):  # noqa: N818 - what happened, not an error answer
+    """The registry's stream failed after the gateway's answer had started (a blob cut
+    mid-download): nothing can be answered any more, the client's connection is cut so
+    it sees a short body. Deliberately not a GatewayError: no handler turns it into an
+    answer; it is logged once, as a warning."""

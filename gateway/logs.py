@@ -83,6 +83,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=True, default=str)
 
 
+def drop_stream_broken(record: logging.LogRecord) -> bool:
+    """uvicorn's traceback for a blob stream the registry broke mid-way: the gateway
+    has logged it already, as one warning (gateway.errors.StreamBroken)."""
+    from gateway.errors import StreamBroken
+
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, StreamBroken)
+
+
 def make_formatter(fmt: LogFormat) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
 
@@ -95,5 +104,6 @@ def configure_logging(level: str, fmt: LogFormat, stream: IO[str] | None = None)
     handler.setFormatter(make_formatter(fmt))
     handler.addFilter(RequestIdFilter())
     logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler], force=True)
+    logging.getLogger("uvicorn.error").addFilter(drop_stream_broken)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

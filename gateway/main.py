@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from gateway import __version__
-from gateway.errors import GatewayError, clip, envelope
+from gateway.errors import GatewayError, StreamBroken, clip, envelope
 from gateway.middleware import (
     ApiHeadersMiddleware,
     BodyLimitMiddleware,
@@ -170,7 +170,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error: %s", type(exc).__name__)
+    if isinstance(exc, StreamBroken):  # the answer had started: it is cut, not answered
+        log.warning("%s: the client's connection is cut", exc)
+    else:
+        log.error("unexpected error: %s", type(exc).__name__)
     # Starlette sends this answer from outside every middleware: add the request id here.
     headers = {"X-Request-ID": current_request_id.get()}
     body = envelope("INTERNAL_ERROR", "unexpected error")

@@ -332,3 +332,41 @@ def _row_codes(answer: Any) -> set[str]:
     if isinstance(answer, list):
         return set().union(*(_row_codes(v) for v in answer)) if answer else set()
     return set()
+
+
+def test_a_blob_stream_the_registry_breaks_is_cut_and_logged_once_as_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The registry resets the connection in the middle of a blob: the answer has started,
+    so the client's connection is cut (a short body, never a clean end), and the gateway
+    logs one warning — not an "unexpected error" with uvicorn's traceback."""
+    import logging
+
+    from gateway.errors import StreamBroken
+    from gateway.logs import drop_stream_broken
+
+    caplog.set_level(logging.INFO)
+    with faulty_registry(DOCS) as registry:
+        gateway = GatewayServer(registry.url, free_port(), **SETTINGS).start()
+        try:
+            registry.fault("reset_mid_body", only=r"/blobs/")
+            http = httpx.Client(base_url=gateway.url, trust_env=False, timeout=BOUND + 10)
+            with http, pytest.raises(httpx.TransportError):
+                http.get(ENDPOINTS["blob"]).read()
+        finally:
+            gateway.stop()
+    gateway_records = [r for r in caplog.records if r.name == "gateway"]
+    assert any(
+        r.levelno == logging.WARNING and "stream broke" in r.getMessage() for r in gateway_records
+    ), [r.getMessage() for r in gateway_records]
+    assert not any("unexpected error" in r.getMessage() for r in gateway_records)
+
+    # uvicorn's own traceback line for it is dropped by the gateway's log set-up
+    # (python -m gateway; here uvicorn's loggers do not reach caplog).
+    def record(exc: BaseException) -> logging.LogRecord:
+        return logging.LogRecord(
+            "uvicorn.error", logging.ERROR, __file__, 1, "Exception", None, (type(exc), exc, None)
+        )
+
+    assert not drop_stream_broken(record(StreamBroken("cut")))
+    assert drop_stream_broken(record(RuntimeError("anything else")))

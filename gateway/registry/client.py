@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
-from gateway.errors import Unauthorized, UpstreamInvalid
+from gateway.errors import StreamBroken, Unauthorized, UpstreamInvalid
 from gateway.models.oci import manifest_media_type
 from gateway.registry import media_types as mt
 from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
@@ -26,7 +26,7 @@ from gateway.registry.metrics import UpstreamTotals
 from gateway.registry.names import is_digest, is_name, is_tag
 from gateway.registry.realm_policy import RealmPolicy
 from gateway.registry.transport import Upstream, sha256_digest
-from gateway.registry.upstream_errors import Subject, error_for_transport
+from gateway.registry.upstream_errors import Subject
 from gateway.telemetry import Metrics
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what the registry itself accepts on push
@@ -383,11 +383,17 @@ class RegistryClient:
         return content_headers(response)
 
     async def stream(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The body as it comes; a failure on the way is ``StreamBroken`` (the answer to
+        the client has started by then: it can only be cut)."""
+        sent = 0
         try:
             async for chunk in response.aiter_raw():
+                sent += len(chunk)
                 yield chunk
         except httpx.HTTPError as exc:
-            raise error_for_transport(exc) from None
+            raise StreamBroken(
+                f"the registry's stream broke after {sent} bytes ({type(exc).__name__})"
+            ) from None
         finally:
             await response.aclose()
 
