@@ -27,6 +27,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,7 +63,8 @@ from tests.support.registry import RegistryProcess, free_port
 
 DOCUMENT = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 EVENTS_TOKEN = "fuzz-events-7c1e"
-USERS = {"alice": "alice-Fz-91c2", "bob": "bob-Fz-3d7a"}
+# bob's password has a colon: Basic allows one there, never in the user-id.
+USERS = {"alice": "alice-Fz-91c2", "bob": "bob:Fz-3d7a"}
 XHR = {"X-Requested-With": "XMLHttpRequest"}
 UPSTREAM_CODES = {
     "UPSTREAM_UNAVAILABLE",
@@ -147,6 +150,19 @@ def error_envelope(ctx: Any, response: Any, case: Any) -> None:
     if status == 401:
         challenges = response.headers.get("www-authenticate") or []
         assert not any(c.lower().startswith("basic") for c in challenges), challenges
+
+
+def logged_in_as_a_registry_user(users: dict[str, str]) -> Callable[..., None]:
+    """A session is only ever for a user the registry has, under that user's name."""
+
+    def check(ctx: Any, response: Any, case: Any) -> None:
+        label = case.operation.label
+        if response.status_code != 200 or label not in ("POST /api/session", "GET /api/session"):
+            return
+        username = _json(response).get("username")
+        assert username is None or username in users, f"logged in as {username!r}"
+
+    return check
 
 
 CHECKS: list[Callable[..., Any]] = [
@@ -263,7 +279,13 @@ def _login(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
     as_json = {"headers": XHR, "media_type": "application/json"}
     right = [{**as_json, "body": {"username": u, "password": p}} for u, p in logins.items()]
     wrong = [{**as_json, "body": {"username": u, "password": p[:-1]}} for u, p in logins.items()]
-    return right * 2 + wrong + [{"headers": XHR}]
+    # The user-id and password split at another colon: the same Basic header.
+    shifted = [
+        {**as_json, "body": {"username": f"{u}:{p.split(':')[0]}", "password": p.split(":", 1)[1]}}
+        for u, p in logins.items()
+        if ":" in p
+    ]
+    return right * 2 + wrong + shifted + [{"headers": XHR}]
 
 
 def _session(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
@@ -375,6 +397,7 @@ def _run_operation(
     op: Any, target: Target, session: requests.Session, examples: int, outcome: Outcome
 ) -> None:
     statuses = outcome.statuses.setdefault(op.label, Counter())
+    checks = CHECKS + ([logged_in_as_a_registry_user(target.logins)] if target.logins else [])
 
     @settings(
         max_examples=examples,
@@ -391,7 +414,7 @@ def _run_operation(
         outcome.cases[op.label] += 1
         statuses[response.status_code] += 1
         try:
-            case.validate_response(response, checks=CHECKS, headers=headers)
+            case.validate_response(response, checks=checks, headers=headers)
         except AssertionError as exc:  # schemathesis' FailureGroup is one too
             title = str(exc).strip().splitlines()[0][:160]
             outcome.failures.setdefault((op.label, title), str(exc)[:4000])
@@ -427,14 +450,33 @@ def assert_clean(outcome: Outcome, budget: dict[str, int]) -> None:
 
 
 @contextmanager
-def _gateway(registry_url: str, **settings: Any) -> Iterator[str]:
+def _gateway(registry_url: str, *, reachable: bool = True, **settings: Any) -> Iterator[str]:
     server = GatewayServer(
         registry_url, free_port(), events_token=EVENTS_TOKEN, catalog_page_size=10, **settings
-    ).start()
+    )
     try:
+        if reachable:
+            server.start()  # waits until /api/health answers 200
+        else:
+            server.thread.start()
+            _wait_live(server.url)
         yield server.url
     finally:
         server.stop()
+
+
+def _wait_live(url: str) -> None:
+    deadline = time.monotonic() + 10
+    with requests.Session() as session:
+        session.trust_env = False
+        while True:
+            try:
+                if session.get(f"{url}/api/health/live", timeout=2).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -490,6 +532,13 @@ def login_target(registry_factory: Any) -> Iterator[Target]:
         yield Target(url, Known.of(images), logins=dict(USERS))
 
 
+@pytest.fixture(scope="module")
+def unreachable_target() -> Iterator[Target]:
+    """A gateway whose registry does not answer (nothing listens on its port)."""
+    with _gateway(f"http://127.0.0.1:{free_port()}", reachable=False) as url:
+        yield Target(url, Known.of({}))
+
+
 # -- the tests --------------------------------------------------------------------------
 
 PLAIN = {
@@ -522,12 +571,13 @@ LOGGED_IN = {
     "DELETE /api/session": 30,
 }
 DELETING = {**{label: 70 for label in DELETES}, "GET /api/repositories/{name}/tags": 20}
+UNREACHABLE = {label: 10 for label in EVERYTHING}
 
 
 def test_the_budgets_cover_every_operation_with_1000_cases() -> None:
     assert set(EVERYTHING) == _labels()
     # assert_clean holds each test to 90% of its budget at least.
-    budgets = (EVERYTHING, LOGGED_IN, DELETING)
+    budgets = (EVERYTHING, LOGGED_IN, DELETING, UNREACHABLE)
     assert sum(0.9 * _scaled(n) for budget in budgets for n in budget.values()) >= 1000
 
 
@@ -557,3 +607,63 @@ def test_fuzz_deletes_enabled_over_a_registry_of_its_own(delete_target: Target) 
     assert_clean(outcome, DELETING)
     for label in DELETES:
         assert outcome.statuses[label][202] > 0, outcome.statuses  # real deletes
+
+
+def test_fuzz_every_operation_with_the_registry_unreachable(unreachable_target: Target) -> None:
+    """Every operation that needs the registry answers the documented 503 envelope."""
+    outcome = fuzz(unreachable_target, UNREACHABLE)
+    assert_clean(outcome, UNREACHABLE)
+    for label in READS:
+        assert outcome.statuses[label][503] > 0, outcome.statuses
+    assert outcome.statuses["GET /api/health"][503] > 0
+
+
+# -- methods the document does not list ---------------------------------------------------
+
+DIGEST = "sha256:" + "0" * 64
+PROBED = [
+    "/api/config",
+    "/api/health",
+    "/api/health/live",
+    "/api/health/ready",
+    "/api/repositories",
+    "/api/repositories/oci/app/tags",
+    "/api/repositories/oci/app/tags/1.0",
+    "/api/repositories/oci/app/images/1.0",
+    f"/api/repositories/oci/app/images/{DIGEST}",
+    "/api/repositories/oci/app/images/1.0/config",
+    "/api/repositories/oci/app/manifests/1.0",
+    f"/api/repositories/oci/app/blobs/{DIGEST}",
+    "/api/session",
+    "/api/events",
+]
+
+
+def _documented_methods(url: str) -> set[str]:
+    """The methods of every path template that matches ``url``: ``.../images/{digest}``
+    (DELETE) and ``.../images/{reference}`` (GET) are the same URLs."""
+    methods: set[str] = set()
+    for path, item in _document()["paths"].items():
+        pattern = "".join(
+            ".+" if part == "{name}" else "[^/]+" if part.startswith("{") else re.escape(part)
+            for part in re.split(r"(\{[^}]+\})", path)
+        )
+        if re.fullmatch(pattern, url):
+            methods |= {method.upper() for method in item}
+    return methods
+
+
+@pytest.mark.parametrize("url", PROBED)
+def test_a_method_the_document_does_not_list_is_405_with_the_envelope(api: Any, url: str) -> None:
+    """What schemathesis' unsupported-method check asks, with the overlap above allowed.
+    ``Allow`` may add HEAD to a GET (not in the document)."""
+    documented = _documented_methods(url)
+    assert documented, url
+    for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - documented):
+        r = api.request(method, url, headers=XHR)
+        assert r.status_code == 405, (method, url, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/json"
+        assert r.json()["error"]["code"] == "METHOD_NOT_ALLOWED", r.text
+        assert set(r.json()["error"]) == {"code", "message", "detail"}
+        allowed = set(r.headers["allow"].split(", "))
+        assert documented <= allowed <= documented | {"HEAD"}, (method, url, allowed)

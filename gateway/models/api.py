@@ -493,7 +493,15 @@ class TagDeleted(_Api):
 class Login(_Api):
     """Registry credentials, checked against the registry before a session is made."""
 
-    username: str = Field(min_length=1, max_length=256, description="The registry username.")
+    username: str = Field(
+        min_length=1,
+        max_length=256,
+        # Basic credentials end the user-id at the first colon (RFC 7617): "carol:pass"
+        # with password "word" would log in as carol and show "carol:pass".
+        pattern=r"^[^:\x00-\x1f\x7f]+$",
+        description="The registry username: no colon (Basic credentials end the name at "
+        "the first one) and no control characters.",
+    )
     password: str = Field(
         min_length=1,
         max_length=4096,
