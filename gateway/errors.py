@@ -4,9 +4,14 @@
 
     GatewayError                      status, code, message, detail
     ├── InvalidRequest                400  VALIDATION_ERROR, NAME_INVALID, TAG_INVALID, ...
+    │   └── DigestInvalid             400  DIGEST_INVALID
     ├── Unauthorized                  401  UNAUTHORIZED (never with WWW-Authenticate: Basic)
     ├── Forbidden                     403  DENIED, DELETE_DISABLED, CSRF_FAILED
-    ├── NotFound                      404  NAME_UNKNOWN, MANIFEST_UNKNOWN, BLOB_UNKNOWN, NOT_FOUND
+    ├── NotFound                      404  NOT_FOUND (no such route)
+    │   ├── NameUnknown               404  NAME_UNKNOWN (no such repository, or never tagged)
+    │   ├── ManifestUnknown           404  MANIFEST_UNKNOWN
+    │   ├── BlobUnknown               404  BLOB_UNKNOWN
+    │   └── BlobUploadUnknown         404  BLOB_UPLOAD_UNKNOWN
     ├── Unsupported                   405  UNSUPPORTED (the registry refuses the operation)
     ├── TooManyRequests               429  TOOMANYREQUESTS (+ Retry-After)
     └── UpstreamError                      the registry failed us
@@ -15,9 +20,15 @@
         ├── UpstreamInvalid           502  UPSTREAM_INVALID (bad JSON, digest mismatch, too big)
         └── RealmNotAllowed           502  REALM_NOT_ALLOWED (a token realm we refuse to trust)
 
-Services raise these; one exception handler (``gateway.main``) turns them into
-``{"error": {"code", "message", "detail"}}``. Registry statuses are mapped to this tree
-in one place: ``gateway.registry.upstream_errors``.
+Services raise these and catch them by type, never by comparing code strings; one
+exception handler (``gateway.main``) turns them into ``{"error": {"code", "message",
+"detail"}}``. Registry statuses are mapped to this tree in one place:
+``gateway.registry.upstream_errors``.
+
+One rule says which failures abort a whole page (``aborts_page``): those about the
+caller, not about a row — a login is needed (401), or the registry asks everyone to wait
+(429, with Retry-After). Any other failure of one row of a page (a repository's tag
+count, a tag's details) is that row's ``error``, and the page answers with the others.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from typing import Any
 class GatewayError(Exception):
     status: int = 500
     code: str = "INTERNAL_ERROR"
+    aborts_page: bool = False  # see the module's docstring
 
     def __init__(
         self,
@@ -56,9 +68,14 @@ class InvalidRequest(GatewayError):
     code = "VALIDATION_ERROR"
 
 
+class DigestInvalid(InvalidRequest):
+    code = "DIGEST_INVALID"
+
+
 class Unauthorized(GatewayError):
     status = 401
     code = "UNAUTHORIZED"
+    aborts_page = True
 
 
 class Forbidden(GatewayError):
@@ -71,6 +88,22 @@ class NotFound(GatewayError):
     code = "NOT_FOUND"
 
 
+class NameUnknown(NotFound):
+    code = "NAME_UNKNOWN"
+
+
+class ManifestUnknown(NotFound):
+    code = "MANIFEST_UNKNOWN"
+
+
+class BlobUnknown(NotFound):
+    code = "BLOB_UNKNOWN"
+
+
+class BlobUploadUnknown(NotFound):
+    code = "BLOB_UPLOAD_UNKNOWN"
+
+
 class Unsupported(GatewayError):
     status = 405
     code = "UNSUPPORTED"
@@ -79,6 +112,7 @@ class Unsupported(GatewayError):
 class TooManyRequests(GatewayError):
     status = 429
     code = "TOOMANYREQUESTS"
+    aborts_page = True
 
 
 class UpstreamError(GatewayError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.errors import InvalidRequest, clip
+from gateway.errors import DigestInvalid, InvalidRequest, clip
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 NAME_PATTERN = rf"{_COMPONENT}(?:/{_COMPONENT})*"
@@ -73,15 +73,9 @@ def check_tag(value: str) -> str:
 
 def check_digest(value: str) -> str:
     if not is_digest(value):
-        raise InvalidRequest(
-            "invalid digest", code="DIGEST_INVALID", detail={"digest": clip(value)}
-        )
+        raise DigestInvalid("invalid digest", detail={"digest": clip(value)})
     if SHA256_RE.fullmatch(value) is None:
-        raise InvalidRequest(
-            "only sha256 digests are supported",
-            code="DIGEST_INVALID",
-            detail={"digest": clip(value)},
-        )
+        raise DigestInvalid("only sha256 digests are supported", detail={"digest": clip(value)})
     return value
 
 

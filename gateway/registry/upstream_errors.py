@@ -8,9 +8,14 @@ from typing import Literal
 import httpx
 
 from gateway.errors import (
+    BlobUnknown,
+    BlobUploadUnknown,
+    DigestInvalid,
     Forbidden,
     GatewayError,
     InvalidRequest,
+    ManifestUnknown,
+    NameUnknown,
     NotFound,
     TooManyRequests,
     Unauthorized,
@@ -22,14 +27,16 @@ from gateway.errors import (
 
 Subject = Literal["registry", "repository", "manifest", "blob", "catalog"]
 
-_NOT_FOUND_DEFAULT = {
-    "repository": "NAME_UNKNOWN",
-    "manifest": "MANIFEST_UNKNOWN",
-    "blob": "BLOB_UNKNOWN",
-    "catalog": "NOT_FOUND",
-    "registry": "NOT_FOUND",
+_NOT_FOUND_DEFAULT: dict[Subject, type[NotFound]] = {
+    "repository": NameUnknown,
+    "manifest": ManifestUnknown,
+    "blob": BlobUnknown,
+    "catalog": NotFound,
+    "registry": NotFound,
 }
-_KNOWN_404 = {"NAME_UNKNOWN", "MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN"}
+_KNOWN_404: dict[str, type[NotFound]] = {
+    kind.code: kind for kind in (NameUnknown, ManifestUnknown, BlobUnknown, BlobUploadUnknown)
+}
 _KNOWN_400 = {
     "NAME_INVALID",
     "TAG_INVALID",
@@ -73,8 +80,8 @@ def error_for_status(
     code = codes[0][0] if codes else None
     message = codes[0][1] if codes and codes[0][1] else None
     if status == 404:
-        code = code if code in _KNOWN_404 else _NOT_FOUND_DEFAULT[subject]
-        return NotFound(message or f"{subject} not found", code=code)
+        kind = _KNOWN_404.get(code or "", _NOT_FOUND_DEFAULT[subject])
+        return kind(message or f"{subject} not found")
     if status == 401:
         if denied_scope and not anonymous:
             return Forbidden("the registry denied access for these credentials", code="DENIED")
@@ -91,6 +98,8 @@ def error_for_status(
         if retry_after and len(retry_after) < 64 and retry_after.isprintable():
             headers["Retry-After"] = retry_after
         return TooManyRequests(message or "the registry is rate limiting", headers=headers)
+    if status == 400 and code == DigestInvalid.code:
+        return DigestInvalid(message or "the registry refused the digest")
     if status == 400 and code in _KNOWN_400:
         return InvalidRequest(message or "the registry refused the request", code=code)
     if status >= 500:

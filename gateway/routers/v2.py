@@ -16,7 +16,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import BlobUploadUnknown, GatewayError, NotFound
 from gateway.registry.client import CONTENT_HEADERS, Passed
 from gateway.registry.names import check_digest, check_name
 from gateway.routers.routing import GatewayRouter
@@ -165,7 +165,7 @@ async def v2_upload(
 
 
 def _no_such_upload() -> NotFound:
-    return NotFound("no such upload", code="BLOB_UPLOAD_UNKNOWN")
+    return BlobUploadUnknown("no such upload")
 
 
 # An upload id as distribution makes them (a UUID); anything else is no upload of ours.

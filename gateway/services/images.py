@@ -12,7 +12,14 @@ from typing import Literal
 
 from cachetools import LRUCache
 
-from gateway.errors import GatewayError, NotFound, UpstreamTimeout, UpstreamUnavailable
+from gateway.errors import (
+    GatewayError,
+    ManifestUnknown,
+    NameUnknown,
+    NotFound,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from gateway.models import api, oci
 from gateway.registry import media_types as mt
 from gateway.registry.client import Manifest
@@ -29,7 +36,7 @@ UNREAD = frozenset({"UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT"})
 
 
 def unsupported(manifest: Manifest, message: str = "unsupported manifest type") -> NotFound:
-    return NotFound(message, code="MANIFEST_UNKNOWN", detail={"media_type": manifest.media_type})
+    return ManifestUnknown(message, detail={"media_type": manifest.media_type})
 
 
 def _error(exc: GatewayError) -> api.ErrorBody:
@@ -228,9 +235,7 @@ class ImageService:
         """The tags of ``repo`` whose digest is ``digest``."""
         try:
             tags = await self.registry.tags(caller, repo)
-        except NotFound as exc:
-            if exc.code != "NAME_UNKNOWN":
-                raise
+        except NameUnknown:
             return []  # the manifest was found: a repository that was never tagged
 
         async def matches(tag: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.errors import InvalidRequest, NotFound
+from gateway.errors import InvalidRequest, ManifestUnknown
 from gateway.models import api, oci
 
 
@@ -62,7 +62,7 @@ def choose_platform(
         if len(runnable) == 1:
             return runnable[0]
         if not runnable:
-            raise NotFound("no image for that os_version in this index", code="MANIFEST_UNKNOWN")
+            raise ManifestUnknown("no image for that os_version in this index")
         raise InvalidRequest(
             "this reference is a multi-platform index: choose a platform",
             detail=_choices(runnable),
@@ -79,11 +79,7 @@ def choose_platform(
     if len(exact) == 1:
         return exact[0]
     if not exact:
-        raise NotFound(
-            "no image for that platform in this index",
-            code="MANIFEST_UNKNOWN",
-            detail=_choices(runnable),
-        )
+        raise ManifestUnknown("no image for that platform in this index", detail=_choices(runnable))
     raise InvalidRequest(
         "the platform matches several images: add the variant or os_version",
         detail=_choices(exact),

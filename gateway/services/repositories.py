@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, NameUnknown
 from gateway.models import api
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
@@ -32,12 +32,12 @@ class RepositoryService:
     async def _count(self, caller: Caller, name: str) -> api.RepositorySummary:
         try:
             tags = await self.registry.tags(caller, name)
+        except NameUnknown:
+            # In the catalog but never tagged: the registry has no tag list for it.
+            return api.RepositorySummary(name=name, tag_count=0)
         except GatewayError as exc:
-            if exc.status in (401, 429):  # a login, or Retry-After, for the whole page
+            if exc.aborts_page:  # a login, or Retry-After, for the whole page
                 raise
-            if exc.code == "NAME_UNKNOWN":
-                # In the catalog but never tagged: the registry has no tag list for it.
-                return api.RepositorySummary(name=name, tag_count=0)
             error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
             return api.RepositorySummary(name=name, tag_count=None, error=error)
         return api.RepositorySummary(name=name, tag_count=len(tags))

@@ -13,7 +13,7 @@ import contextlib
 import json
 import uuid
 
-from gateway.errors import GatewayError, InvalidRequest
+from gateway.errors import DigestInvalid, GatewayError, InvalidRequest, Unsupported
 from gateway.registry import media_types as mt
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
@@ -34,13 +34,13 @@ async def delete_tag(
     try:
         await client.delete_manifest(caller, name, tag, scope=scope)
         return "native"
+    except DigestInvalid:
+        pass  # 2.x: a tag is no digest
+    except Unsupported:
+        pass  # 405 on a tag may just mean "tags can't be deleted"; deletes may be on
     except InvalidRequest as exc:
-        if exc.code not in ("DIGEST_INVALID", "UNSUPPORTED"):
+        if exc.code != Unsupported.code:  # a 400 UNSUPPORTED, as some registries answer
             raise
-    except GatewayError as exc:
-        if exc.status != 405 or exc.code != "UNSUPPORTED":
-            raise
-        # 405 on a tag may just mean "tags can't be deleted"; deletes may still be on.
     placeholder = await _push_placeholder(client, caller, name, tag, scope)
     try:
         await client.delete_manifest(caller, name, placeholder, scope=scope)
