@@ -108,9 +108,19 @@ def _allowed_methods(request: Request) -> str:
 
 
 # The challenge /v2 sends a caller the registry refused: docker login, skopeo --creds and
-# crane send credentials only after one. /api never sends it (a browser would pop up
-# its own login dialog).
+# crane send credentials only after one. /api never sends it, nor does /v2 to a page's
+# script (a browser would hold the request for its own login dialog).
 V2_CHALLENGE = 'Basic realm="Light Registry"'
+
+
+def _from_a_script(request: Request) -> bool:
+    """A page's own fetch or XHR (not docker, skopeo or crane, not a navigation): it
+    must get the 401 itself. Given a Basic challenge, a browser holds a same-origin
+    fetch for its own login dialog instead, and the SPA never sees the answer."""
+    mode = request.headers.get("sec-fetch-mode")
+    if mode is not None and mode != "navigate":
+        return True
+    return request.headers.get("x-requested-with", "").lower() == "xmlhttprequest"
 
 
 def _answer(
@@ -122,7 +132,7 @@ def _answer(
     headers = dict(headers or {})
     if is_v2_path(route_path(request.scope)):
         error = dict(body["error"])
-        if status == 401:
+        if status == 401 and not _from_a_script(request):
             headers["WWW-Authenticate"] = V2_CHALLENGE
         if status == 405:
             error["code"] = "UNSUPPORTED"
