@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from gateway import __version__
-from gateway.registry import connection_guard
+from gateway.registry import connections as upstream_connections
 from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
@@ -59,7 +59,7 @@ def build_http(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """An upstream client; over ``transport`` when given (a test's MockTransport)."""
-    connection_guard.install()
+    upstream_connections.install()
     connections = max_connections or settings.pool_max_connections
     return httpx.AsyncClient(
         transport=transport,

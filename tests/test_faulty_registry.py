@@ -119,7 +119,7 @@ EXPECTED: dict[str, set[str]] = {
 }
 # Bytes past an answer's end stayed in the pooled connection's buffer (httpcore keeps
 # h11's trailing data when it starts the next cycle) and became the next answer read on
-# it, until gateway/registry/connection_guard.py closed such connections.
+# it, until gateway/registry/connections.py closed such connections.
 MATRIX = [f for f in FAULTS if f != "smuggled_answer"]  # that one: its own test below
 CASES = [
     pytest.param(

@@ -150,3 +150,29 @@ def h11_port() -> Iterator[int]:
 @pytest.mark.parametrize("case", ["Content-Length: -1", "not HTTP at all"])
 def test_over_h11_too(h11_port: int, case: str) -> None:
     assert_unparsable_answer(*exchange(h11_port, UNPARSABLE[case]))
+
+
+def test_the_protocol_lets_a_pushed_body_fill_a_larger_buffer() -> None:
+    from uvicorn.protocols.http import h11_impl
+
+    from gateway.http_protocol import BODY_BUFFER
+
+    chosen = protocol_class()
+    if chosen is EnvelopeH11Protocol:
+        assert h11_impl.HIGH_WATER_LIMIT == BODY_BUFFER
+    else:
+        from uvicorn.protocols.http import httptools_impl
+
+        assert httptools_impl.HIGH_WATER_LIMIT == BODY_BUFFER == 1024 * 1024
+
+
+def test_upstream_connections_read_in_larger_pieces_and_drop_leftovers() -> None:
+    import importlib
+
+    from gateway.registry import connections
+
+    assert connections.install()
+    http11 = importlib.import_module("httpcore._async.http11")
+    assert http11.AsyncHTTP11Connection.READ_NUM_BYTES == 256 * 1024
+    assert getattr(http11.AsyncHTTP11Connection._response_closed, connections._MARK)
+    assert connections.install()  # once: a second call changes nothing
