@@ -217,6 +217,11 @@ class CsrfMiddleware:
         crane send no Origin."""
         if scope.get("method") not in STATE_CHANGING or not is_v2_path(route_path(scope)):
             return False
+        return self._foreign_origin(scope)
+
+    def _foreign_origin(self, scope: Scope) -> bool:
+        """An ``Origin`` that is neither the gateway's own nor an allowed one (none
+        sent: not a cross-site page)."""
         origin = _header(scope, b"origin")
         if origin is None:
             return False
@@ -234,11 +239,7 @@ class CsrfMiddleware:
             return False
         if (_header(scope, b"x-requested-with") or "").lower() != "xmlhttprequest":
             return True
-        origin = _header(scope, b"origin")
-        if origin is None:
-            return False
-        origin = origin.lower().rstrip("/")
-        return origin != self._own_origin(scope) and origin not in self.allowed
+        return self._foreign_origin(scope)
 
 
 class ApiHeadersMiddleware:

@@ -7,17 +7,9 @@ from fastapi.responses import StreamingResponse
 
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
 from gateway.routers import UPSTREAM, errors
-from gateway.routers.routing import GatewayRouter
+from gateway.routers.routing import GatewayRouter, not_modified
 
 router = GatewayRouter(tags=["raw"], head=False)
-
-
-def _not_modified(request: Request, digest: str) -> bool:
-    header = request.headers.get("if-none-match")
-    if not header:
-        return False
-    tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
-    return digest in tags or "*" in tags
 
 
 @router.get(
@@ -55,7 +47,7 @@ async def get_manifest(
         headers["Cache-Control"] = "private, max-age=31536000, immutable"
     else:
         headers["Cache-Control"] = "private, no-cache"
-    if _not_modified(request, manifest.digest):
+    if not_modified(request, manifest.digest):
         return Response(status_code=304, headers=headers)
     return Response(content=manifest.body, media_type=manifest.media_type, headers=headers)
 
@@ -69,6 +61,14 @@ async def head_manifest(
     answer = await get_manifest(request, state, caller, name, reference)
     headers = dict(answer.headers)
     return Response(status_code=answer.status_code, headers=headers)
+
+
+def _blob_headers(digest: str) -> dict[str, str]:
+    return {
+        "Docker-Content-Digest": digest,
+        "ETag": f'"{digest}"',
+        "Cache-Control": "private, max-age=31536000, immutable",
+    }
 
 
 @router.get(
@@ -93,12 +93,8 @@ async def get_blob(
     """A blob (layer or config) streamed from the registry, any size, constant memory, as
     an attachment (``Content-Disposition``) with ``Docker-Content-Digest`` and ``ETag``."""
     await state.blobs.ensure_readable(caller, name, digest)
-    headers = {
-        "Docker-Content-Digest": digest,
-        "ETag": f'"{digest}"',
-        "Cache-Control": "private, max-age=31536000, immutable",
-    }
-    if _not_modified(request, digest):
+    headers = _blob_headers(digest)
+    if not_modified(request, digest):
         return Response(status_code=304, headers=headers)
     upstream = await state.blobs.open(caller, name, digest)
     length = upstream.headers.get("content-length")
@@ -119,12 +115,8 @@ async def head_blob(
 ) -> Response:
     """The download's headers (size, digest), no body, and no download started."""
     await state.blobs.ensure_readable(caller, name, digest)
-    headers = {
-        "Docker-Content-Digest": digest,
-        "ETag": f'"{digest}"',
-        "Cache-Control": "private, max-age=31536000, immutable",
-    }
-    if _not_modified(request, digest):
+    headers = _blob_headers(digest)
+    if not_modified(request, digest):
         return Response(status_code=304, headers=headers)
     upstream = await state.blobs.head(caller, name, digest)
     length = upstream.get("content-length", "")

@@ -79,3 +79,12 @@ class GatewayRouter(APIRouter):
                 "name": f"{name}_head",
             }
             super().add_api_route(path, endpoint, *args, **twin)
+
+
+def not_modified(request: Request, digest: str) -> bool:
+    """Whether ``If-None-Match`` names this digest (its ETag) or ``*``."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+    return digest in tags or "*" in tags

@@ -19,7 +19,7 @@ from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, Sta
 from gateway.errors import BlobUploadUnknown, GatewayError, NotFound
 from gateway.registry.client import CONTENT_HEADERS, Passed
 from gateway.registry.names import check_digest, check_name
-from gateway.routers.routing import GatewayRouter
+from gateway.routers.routing import GatewayRouter, not_modified
 from gateway.services.v2_proxy import MAX_MANIFEST_BYTES, refused_in_pull_mode
 
 router = GatewayRouter(head=False, include_in_schema=False)
@@ -32,14 +32,6 @@ def _link(request: Request, path: str, last: str, n: int | None) -> str:
     root = request.scope.get("root_path", "")
     query = f"last={quote(last, safe='')}" + (f"&n={n}" if n is not None else "")
     return f'<{root}{path}?{query}>; rel="next"'
-
-
-def _not_modified(request: Request, digest: str) -> bool:
-    header = request.headers.get("if-none-match")
-    if not header:
-        return False
-    tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
-    return digest in tags or "*" in tags
 
 
 @router.api_route("/v2/", methods=["GET", "HEAD"])
@@ -92,7 +84,7 @@ async def v2_manifest(
     digest = headers.get("docker-content-digest", "")
     if digest:
         headers["etag"] = f'"{digest}"'
-        if _not_modified(request, digest):
+        if not_modified(request, digest):
             headers.pop("content-length", None)
             return Response(status_code=304, headers=headers)
     media_type = headers.pop("content-type", None)
