@@ -2,7 +2,11 @@
 
 Isolation rules (content is immutable, access is not):
 
-- catalog and tag lists are cached per caller (``caller.key`` in the key);
+- catalog and tag lists are cached per caller (``caller.key`` in the key): the entry
+  records that the registry answered that list to that caller. The list itself is
+  interned by content (``gateway.shared_lists``): callers answered the same entries
+  point at one immutable copy, while each still gets only what the registry answered
+  for them (sharing needs equal content, never mere digest equality);
 - a repository's data reaches a caller only after the registry confirmed that caller's
   access to that repository (a tag list or manifest fetched with the caller's own
   credentials), remembered per (caller, repository) for ``access_ttl``;
@@ -17,7 +21,8 @@ Isolation rules (content is immutable, access is not):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Awaitable, Callable, Collection
+import sys
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TypeVar
 
 from cachetools import LRUCache
@@ -30,6 +35,7 @@ from gateway.registry.client import Manifest, RegistryClient
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import note_cache
 from gateway.registry.names import is_digest
+from gateway.shared_lists import ListInterner, SharedList
 
 T = TypeVar("T")
 P = TypeVar("P", oci.Index, oci.ImageManifest, oci.ImageConfig)
@@ -51,8 +57,10 @@ class CachedRegistry:
         self.content = ContentCache(content_bytes)
         # Indexed by the key parts invalidation names (see forget_*): keys are
         # (caller,), (caller, repo), (repo, tag), (caller, repo), (repo, digest).
-        self.catalogs: TTLStore[tuple[str], list[str]] = TTLStore(ttl, maxsize=1000)
-        self.tag_lists: TTLStore[tuple[str, str], list[str]] = TTLStore(
+        # Catalogs and tag lists are SharedLists from ``lists``: one copy per content.
+        self.lists = ListInterner()
+        self.catalogs: TTLStore[tuple[str], Sequence[str]] = TTLStore(ttl, maxsize=1000)
+        self.tag_lists: TTLStore[tuple[str, str], Sequence[str]] = TTLStore(
             ttl, indexes={"repo": _second, "caller": _first}
         )
         self.tag_digests: TTLStore[tuple[str, str], str] = TTLStore(ttl, indexes={"repo": _first})
@@ -71,35 +79,37 @@ class CachedRegistry:
     async def _once(self, key: tuple[object, ...], factory: Callable[[], Awaitable[T]]) -> T:
         return await self.flights.run(key, factory)
 
-    # -- lists (per caller) ---------------------------------------------------------------
+    # -- lists (per caller, content shared) -------------------------------------------
+    # Both answer an immutable, shared list (a SharedList refuses changes): callers
+    # filter or sort into a list of their own.
 
-    async def catalog(self, caller: Caller) -> list[str]:
-        key = (caller.key,)
+    async def catalog(self, caller: Caller) -> Sequence[str]:
+        key = (_stored_key(caller),)
         cached = self.catalogs.get(key)
         note_cache(hit=cached is not None)
         if cached is not None:
             return cached
 
-        async def fetch() -> list[str]:
+        async def fetch() -> SharedList:
             generation = self.catalogs.generation
-            names = await self.client.catalog(caller)
+            names = self.lists.intern(await self.client.catalog(caller))
             self.catalogs.put(key, names, generation)
             return names
 
         return await self._once(("catalog", caller.key), fetch)
 
-    async def tags(self, caller: Caller, repo: str) -> list[str]:
-        key = (caller.key, repo)
+    async def tags(self, caller: Caller, repo: str) -> Sequence[str]:
+        key = (_stored_key(caller), repo)
         cached = self.tag_lists.get(key)
         note_cache(hit=cached is not None)
         if cached is not None:
             return cached
 
-        async def fetch() -> list[str]:
+        async def fetch() -> SharedList:
             generation = self.tag_lists.generation
-            tags = await self.client.tags(caller, repo)
+            tags = self.lists.intern(await self.client.tags(caller, repo))
             self.tag_lists.put(key, tags, generation)
-            self.access.put((caller.key, repo), True)
+            self.access.put((_stored_key(caller), repo), True)
             return tags
 
         return await self._once(("tags", caller.key, repo), fetch)
@@ -133,7 +143,7 @@ class CachedRegistry:
                 await proof()
             except NotFound:
                 raise exc from None  # nothing there either: an unknown repository
-            self.access.put((caller.key, repo), True)
+            self.access.put((_stored_key(caller), repo), True)
 
     # -- content (shared by digest, gated per caller) -------------------------------------
 
@@ -195,7 +205,7 @@ class CachedRegistry:
             manifest = await self.client.manifest(caller, repo, reference)
             self._remember(repo, Blob(manifest.digest, manifest.media_type, manifest.body))
             self._remember_references(repo, manifest)
-            self.access.put((caller.key, repo), True)
+            self.access.put((_stored_key(caller), repo), True)
             if not is_digest(reference):
                 self.tag_digests.put((repo, reference), manifest.digest, generation)
             return manifest
@@ -226,7 +236,7 @@ class CachedRegistry:
             # Cached for another repository: one HEAD proves it is here and readable.
             await head()
             self.membership.put((repo, digest), True)
-            self.access.put((caller.key, repo), True)
+            self.access.put((_stored_key(caller), repo), True)
             return Manifest(blob.digest, blob.media_type, blob.body)
         return await self._get_manifest(caller, repo, digest)
 
@@ -244,7 +254,7 @@ class CachedRegistry:
         async def fetch() -> bytes:
             body = await self.client.blob(caller, repo, digest, self.max_config_bytes)
             self._remember(repo, Blob(digest, "", body))
-            self.access.put((caller.key, repo), True)
+            self.access.put((_stored_key(caller), repo), True)
             return body
 
         return await self._once(("blob", caller.key, repo, digest), fetch)
@@ -272,11 +282,21 @@ class CachedRegistry:
             self.forget_catalogs_lacking(repos)
 
     def forget_catalogs_lacking(self, repos: Collection[str]) -> None:
-        """Drop each cached catalog that lacks one of ``repos`` (it may be new)."""
+        """Drop each cached catalog that lacks one of ``repos`` (it may be new): each
+        distinct (shared) catalog is checked once, however many callers hold it."""
         if not repos:
             return
         wanted = sorted(set(repos))
-        self.catalogs.drop_where(lambda _k, names: not _lists_all(names, wanted))
+        # By id: every value stays alive during the pass (drop_where lists them first).
+        verdicts: dict[int, bool] = {}
+
+        def lacking(_key: tuple[str], names: Sequence[str]) -> bool:
+            verdict = verdicts.get(id(names))
+            if verdict is None:
+                verdict = verdicts[id(names)] = not _lists_all(names, wanted)
+            return verdict
+
+        self.catalogs.drop_where(lacking)
 
     def forget_caller(self, caller_key: str) -> None:
         self.catalogs.drop_where(lambda k, _v: k[0] == caller_key)
@@ -288,6 +308,13 @@ class CachedRegistry:
         return NotFound("repository not found", code="NAME_UNKNOWN", detail={"repository": repo})
 
 
+def _stored_key(caller: Caller) -> str:
+    """The caller's key as stored in long-lived cache keys: one string per caller
+    (interned), not one per entry (a caller's tag lists and access confirmations are
+    one entry per repository)."""
+    return sys.intern(caller.key)
+
+
 def _first(key: tuple[str, ...]) -> str:
     return key[0]
 
@@ -296,7 +323,7 @@ def _second(key: tuple[str, ...]) -> str:
     return key[1]
 
 
-def _lists_all(names: list[str], wanted: list[str]) -> bool:
+def _lists_all(names: Sequence[str], wanted: list[str]) -> bool:
     """Whether the sorted, duplicate-free ``names`` (a cached catalog) holds every one
     of the sorted, duplicate-free ``wanted``: at most len(wanted) bisections, each
     starting where the last one matched; none when there are more wanted than names."""

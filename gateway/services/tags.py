@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,7 +18,7 @@ Sort = Literal["name", "-name", "version", "-version", "created", "-created"]
 SORTS: tuple[str, ...] = ("name", "-name", "version", "-version", "created", "-created")
 
 
-def _version_order(tags: list[str], newest_first: bool) -> list[str]:
+def _version_order(tags: Sequence[str], newest_first: bool) -> list[str]:
     versions = [(key, t) for t in tags if (key := version_key(t)) is not None]
     others = sorted(t for t in tags if version_key(t) is None)
     versions.sort(key=lambda pair: pair[0], reverse=newest_first)
@@ -85,7 +85,7 @@ class TagService:
         self.registry = registry
         self.images = images
 
-    async def _rows(self, caller: Caller, repo: str, tags: list[str]) -> dict[str, api.TagInfo]:
+    async def _rows(self, caller: Caller, repo: str, tags: Sequence[str]) -> dict[str, api.TagInfo]:
         async def one(tag: str) -> api.TagInfo:
             try:
                 return _row(tag, await self.images.summary(caller, repo, tag))
