@@ -14,13 +14,13 @@ requests, origins). Every answer must be:
   operation and status; a 401 never asks for Basic;
 - after a login, a session for a user the registry has, under that user's name.
 
-Four gateways: the shared standard registry (deletes off: the delete operations answer
+Five gateways: the shared standard registry (deletes off: the delete operations answer
 403 and nothing is destroyed), a registry of its own with deletes on (the fuzzer deletes
-what it finds there), an htpasswd registry for the login operations (the session cookie
-a real login sets is kept and sent on the following cases), and one whose registry does
-not answer (the documented 503s). About 1,250 cases in all, every operation of the
-document on the first gateway; each test asserts its count. Methods the document does
-not list are probed too (405 with the envelope).
+what it finds there), an htpasswd registry and a Bearer-token registry for the login
+operations (the session cookie a real login sets is kept and sent on the following
+cases), and one whose registry does not answer (the documented 503s). About 1,400 cases
+in all, every operation of the document on the first gateway; each test asserts its
+count. Methods the document does not list are probed too (405 with the envelope).
 
 Generation is derandomized: the same cases on every run. ``LR_FUZZ_SCALE`` multiplies
 the number of cases (``LR_FUZZ_SCALE=10`` for a long run).
@@ -107,6 +107,31 @@ def login_target(registry_factory: Any) -> Iterator[Target]:
         yield Target(url, Known.of(images), logins=dict(USERS))
 
 
+# The token registry: admin may do anything, reader pull team/*, anyone pull public/*.
+TOKEN_USERS = {"admin": "admin-Fz:5e1b", "reader": "reader-Fz-77b0"}
+
+
+def _grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[str]:
+    if user == "admin":
+        return list(actions)
+    if (user == "reader" and name.startswith("team/")) or name.startswith("public/"):
+        return [a for a in actions if a == "pull"]
+    return []
+
+
+@pytest.fixture(scope="module")
+def token_target(registry_factory: Any, token_server_factory: Any) -> Iterator[Target]:
+    """A Bearer-token registry: tokens fetched per user, scopes granted or refused."""
+    tokens = token_server_factory(TOKEN_USERS, _grant)
+    reg: RegistryProcess = registry_factory(auth="token", token=tokens)
+    images: Images = {}
+    with Pusher(reg.url, "admin", TOKEN_USERS["admin"]) as p:
+        for repo in ("team/app", "public/base", "secret/vault"):
+            images[f"{repo}:1.0"] = push_image(p, repo, "1.0", n_layers=1)
+    with serve_gateway(reg.url) as url:
+        yield Target(url, Known.of(images), logins=dict(TOKEN_USERS))
+
+
 @pytest.fixture(scope="module")
 def unreachable_target() -> Iterator[Target]:
     """A gateway whose registry does not answer (nothing listens on its port)."""
@@ -146,13 +171,19 @@ LOGGED_IN = {
     "DELETE /api/session": 30,
 }
 DELETING = {**{label: 70 for label in DELETES}, "GET /api/repositories/{name}/tags": 20}
+TOKENS = {
+    "POST /api/session": 30,
+    "GET /api/session": 15,
+    **{label: 20 for label in READS},
+    "DELETE /api/session": 15,
+}
 UNREACHABLE = {label: 8 for label in EVERYTHING}
 
 
 def test_the_budgets_cover_every_operation_with_1000_cases() -> None:
     assert set(EVERYTHING) == labels()
     # assert_clean holds each test to 90% of its budget at least.
-    budgets = (EVERYTHING, LOGGED_IN, DELETING, UNREACHABLE)
+    budgets = (EVERYTHING, LOGGED_IN, DELETING, TOKENS, UNREACHABLE)
     assert sum(0.9 * scaled(n) for budget in budgets for n in budget.values()) >= 1000
 
 
@@ -175,6 +206,14 @@ def test_fuzz_logins_and_reads_over_an_htpasswd_registry(login_target: Target) -
     for label in READS:  # reads as a logged-in user, and refused
         assert outcome.answered(label, 200, 400) > 0, outcome.statuses
         assert outcome.statuses[label][401] > 0, outcome.statuses
+
+
+def test_fuzz_logins_and_reads_over_a_token_registry(token_target: Target) -> None:
+    outcome = fuzz(token_target, TOKENS)
+    assert_clean(outcome, TOKENS)
+    assert outcome.answered("POST /api/session", 200, 300) > 0
+    for label in READS:
+        assert outcome.answered(label, 200, 400) > 0, outcome.statuses
 
 
 def test_fuzz_deletes_enabled_over_a_registry_of_its_own(delete_target: Target) -> None:
