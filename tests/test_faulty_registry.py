@@ -370,3 +370,17 @@ def test_a_blob_stream_the_registry_breaks_is_cut_and_logged_once_as_a_warning(
 
     assert not drop_stream_broken(record(StreamBroken("cut")))
     assert drop_stream_broken(record(RuntimeError("anything else")))
+
+
+def test_a_healthy_registrys_unread_body_is_no_desync(
+    registry: Any, make_gateway: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A login check reads the status of GET /v2/ and leaves its body (``{}``) unread:
+    that connection is closed by httpcore as usual, without the desync warning."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="gateway.upstream")
+    with make_gateway(registry.url) as client:
+        for _ in range(3):
+            client.get("/api/session", headers={"Authorization": "Basic dTpw"})
+    assert "past the end of an answer" not in caplog.text

@@ -14,9 +14,13 @@ import pytest
 
 from gateway.cache import Blob, ContentCache, SingleFlight, TTLStore
 from gateway.errors import (
+    BlobUnknown,
+    DigestInvalid,
     Forbidden,
     GatewayError,
     InvalidRequest,
+    ManifestUnknown,
+    NameUnknown,
     NotFound,
     TooManyRequests,
     Unauthorized,
@@ -574,17 +578,25 @@ def _errors(*codes: str) -> bytes:
 @pytest.mark.parametrize(
     ("status", "body", "subject", "kwargs", "cls", "http", "code"),
     [
-        (404, _errors("NAME_UNKNOWN"), "repository", {}, NotFound, 404, "NAME_UNKNOWN"),
-        (404, _errors("MANIFEST_UNKNOWN"), "manifest", {}, NotFound, 404, "MANIFEST_UNKNOWN"),
-        (404, _errors("BLOB_UNKNOWN"), "blob", {}, NotFound, 404, "BLOB_UNKNOWN"),
-        (404, _errors("NAME_UNKNOWN"), "manifest", {}, NotFound, 404, "NAME_UNKNOWN"),
-        (404, b"", "repository", {}, NotFound, 404, "NAME_UNKNOWN"),
-        (404, b"", "manifest", {}, NotFound, 404, "MANIFEST_UNKNOWN"),
-        (404, b"", "blob", {}, NotFound, 404, "BLOB_UNKNOWN"),
+        (404, _errors("NAME_UNKNOWN"), "repository", {}, NameUnknown, 404, "NAME_UNKNOWN"),
+        (
+            404,
+            _errors("MANIFEST_UNKNOWN"),
+            "manifest",
+            {},
+            ManifestUnknown,
+            404,
+            "MANIFEST_UNKNOWN",
+        ),
+        (404, _errors("BLOB_UNKNOWN"), "blob", {}, BlobUnknown, 404, "BLOB_UNKNOWN"),
+        (404, _errors("NAME_UNKNOWN"), "manifest", {}, NameUnknown, 404, "NAME_UNKNOWN"),
+        (404, b"", "repository", {}, NameUnknown, 404, "NAME_UNKNOWN"),
+        (404, b"", "manifest", {}, ManifestUnknown, 404, "MANIFEST_UNKNOWN"),
+        (404, b"", "blob", {}, BlobUnknown, 404, "BLOB_UNKNOWN"),
         (404, b"", "catalog", {}, NotFound, 404, "NOT_FOUND"),
         (404, b"", "registry", {}, NotFound, 404, "NOT_FOUND"),
-        (404, _errors("WHATEVER"), "manifest", {}, NotFound, 404, "MANIFEST_UNKNOWN"),
-        (404, b"<html>", "blob", {}, NotFound, 404, "BLOB_UNKNOWN"),
+        (404, _errors("WHATEVER"), "manifest", {}, ManifestUnknown, 404, "MANIFEST_UNKNOWN"),
+        (404, b"<html>", "blob", {}, BlobUnknown, 404, "BLOB_UNKNOWN"),
         (
             401,
             _errors("UNAUTHORIZED"),
@@ -610,7 +622,7 @@ def _errors(*codes: str) -> bytes:
         (405, _errors("UNSUPPORTED"), "manifest", {}, Unsupported, 405, "UNSUPPORTED"),
         (405, b"", "manifest", {}, Unsupported, 405, "UNSUPPORTED"),
         (429, _errors("TOOMANYREQUESTS"), "manifest", {}, TooManyRequests, 429, "TOOMANYREQUESTS"),
-        (400, _errors("DIGEST_INVALID"), "manifest", {}, InvalidRequest, 400, "DIGEST_INVALID"),
+        (400, _errors("DIGEST_INVALID"), "manifest", {}, DigestInvalid, 400, "DIGEST_INVALID"),
         (400, _errors("NAME_INVALID"), "repository", {}, InvalidRequest, 400, "NAME_INVALID"),
         (400, _errors("TAG_INVALID"), "manifest", {}, InvalidRequest, 400, "TAG_INVALID"),
         (

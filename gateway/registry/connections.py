@@ -27,6 +27,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import h11
+
 log = logging.getLogger("gateway.upstream")
 
 _MARK = "_light_registry_guarded"
@@ -56,7 +58,9 @@ def install() -> bool:
     async def response_closed(self: Any) -> None:
         state = getattr(self, "_h11_state", None)
         leftover, _closed = getattr(state, "trailing_data", (b"", False))
-        if leftover:
+        # Only after a whole answer: a body left unread (a status that was the answer)
+        # is no desync, and httpcore closes that connection itself.
+        if leftover and getattr(state, "their_state", None) is h11.DONE:
             log.warning(
                 "the registry sent %d bytes past the end of an answer: connection closed",
                 len(leftover),
