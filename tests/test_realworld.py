@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.errors import UpstreamInvalid
+from gateway.models import media_types as mt
 from gateway.models import oci
-from gateway.registry import media_types as mt
 from tests.conftest import gateway_for
 from tests.support.fixtures import RealWorldRegistry
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.errors import UpstreamInvalid
-from gateway.registry import media_types as mt
+from gateway.models import media_types as mt
 
 
 def _none_to(default: Any) -> Any:

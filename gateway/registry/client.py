@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import httpx
 
 from gateway.errors import StreamBroken, Unauthorized, UpstreamInvalid
+from gateway.models import media_types as mt
 from gateway.models.oci import manifest_media_type
-from gateway.registry import media_types as mt
 from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
 from gateway.registry.credentials import ANONYMOUS, Caller
 from gateway.registry.metrics import UpstreamTotals

@@ -28,9 +28,9 @@ from typing import TypeVar
 from cachetools import LRUCache
 
 from gateway.cache import Blob, ContentCache, SingleFlight, TTLStore
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError, NameUnknown, NotFound
+from gateway.models import media_types as mt
 from gateway.models import oci
-from gateway.registry import media_types as mt
 from gateway.registry.client import Manifest, RegistryClient
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import note_cache
@@ -136,8 +136,8 @@ class CachedRegistry:
             return
         try:
             await self.tags(caller, repo)
-        except NotFound as exc:
-            if proof is None or exc.code != "NAME_UNKNOWN":
+        except NameUnknown as exc:
+            if proof is None:
                 raise
             try:
                 await proof()
@@ -304,8 +304,8 @@ class CachedRegistry:
         self.access.drop_groups("caller", (caller_key,))
         self.client.tokens.drop_caller(caller_key)
 
-    def not_found(self, repo: str) -> NotFound:
-        return NotFound("repository not found", code="NAME_UNKNOWN", detail={"repository": repo})
+    def not_found(self, repo: str) -> NameUnknown:
+        return NameUnknown("repository not found", detail={"repository": repo})
 
 
 def _stored_key(caller: Caller) -> str:

@@ -21,7 +21,7 @@ from gateway.errors import (
     UpstreamUnavailable,
 )
 from gateway.models import api, oci
-from gateway.registry import media_types as mt
+from gateway.models import media_types as mt
 from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry

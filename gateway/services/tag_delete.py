@@ -14,7 +14,7 @@ import json
 import uuid
 
 from gateway.errors import DigestInvalid, GatewayError, InvalidRequest, Unsupported
-from gateway.registry import media_types as mt
+from gateway.models import media_types as mt
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
 from gateway.registry.transport import sha256_digest

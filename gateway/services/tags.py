@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError, NameUnknown
 from gateway.models import api, oci
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
@@ -90,7 +90,7 @@ class TagService:
             try:
                 return _row(tag, await self.images.summary(caller, repo, tag))
             except GatewayError as exc:
-                if exc.status in (401, 403, 429):  # 429: Retry-After for the whole page
+                if exc.aborts_page:  # a login, or Retry-After, for the whole page
                     raise
                 error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
                 return api.TagInfo(name=tag, error=error)
@@ -111,11 +111,11 @@ class TagService:
     ) -> api.TagPage:
         try:
             tags = await self.registry.tags(caller, repo)
-        except NotFound as exc:
+        except NameUnknown:
             # Never tagged (pushed by digest only): the registry has no tag list for it,
             # but the caller's catalog, when we hold it, shows it exists — 0 tags, as on
             # the repositories page. Not worth a whole catalog walk for a 404, though.
-            if exc.code != "NAME_UNKNOWN" or not self.registry.in_cached_catalog(caller, repo):
+            if not self.registry.in_cached_catalog(caller, repo):
                 raise
             tags = []
         if q:

@@ -24,7 +24,7 @@ import bisect
 from collections.abc import AsyncIterable, Sequence
 
 from gateway.errors import InvalidRequest, Unauthorized, Unsupported
-from gateway.registry import media_types as mt
+from gateway.models import media_types as mt
 from gateway.registry.client import Passed
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
