@@ -176,3 +176,9 @@ def test_upstream_connections_read_in_larger_pieces_and_drop_leftovers() -> None
     assert http11.AsyncHTTP11Connection.READ_NUM_BYTES == 256 * 1024
     assert getattr(http11.AsyncHTTP11Connection._response_closed, connections._MARK)
     assert connections.install()  # once: a second call changes nothing
+
+
+def test_httpcore_finds_sniffio_and_does_not_fail_an_import_per_lock() -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("sniffio") is not None
