@@ -1,4 +1,8 @@
-"""Annotated dependencies: the app state, the caller, validated path parameters."""
+"""Annotated dependencies: the app state, the caller, validated path parameters.
+
+They are ``async def`` though none awaits: FastAPI runs a plain ``def`` dependency in
+its thread pool, a hop per dependency per request that cost a warm page more than its
+cache lookups (bench/bench_load.py). Each is quick and never blocks."""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from gateway.services.sessions import COOKIE_NAME, expired_cookie
 from gateway.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.lr
     return state
 
@@ -54,7 +58,7 @@ def basic_credentials(header: str | None) -> Credentials | None:
     return Credentials(username, password)
 
 
-def get_caller(request: Request, state: State) -> Caller:
+async def get_caller(request: Request, state: State) -> Caller:
     """Who is asking: session cookie, then Basic header, then service account, then anonymous."""
     cookie = request.cookies.get(COOKIE_NAME)
     session = state.sessions.get(cookie)
@@ -93,7 +97,7 @@ DIGEST_SCHEMA = _schema(SHA256_PATTERN, SHA256_LENGTH, SHA256_LENGTH)
 TAG_SCHEMA = _schema(TAG_PATTERN, 1, TAG_MAX)
 
 
-def _name(
+async def _name(
     name: Annotated[
         str,
         Path(
@@ -106,7 +110,7 @@ def _name(
     return check_name(name)
 
 
-def _reference(
+async def _reference(
     reference: Annotated[
         str,
         Path(
@@ -119,7 +123,7 @@ def _reference(
     return check_reference(reference)
 
 
-def _digest(
+async def _digest(
     digest: Annotated[
         str,
         Path(
@@ -132,7 +136,7 @@ def _digest(
     return check_digest(digest)
 
 
-def _tag(
+async def _tag(
     tag: Annotated[
         str,
         Path(

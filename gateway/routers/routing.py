@@ -35,7 +35,7 @@ class RepositoryNameConvertor(Convertor[str]):
 register_url_convertor("repository", RepositoryNameConvertor())
 
 
-def whole_path(request: Request) -> None:
+async def whole_path(request: Request) -> None:
     """Refuse a path that only matched because of its final newline.
 
     A route's pattern ends in ``$``, which also matches before a final newline, so
