@@ -56,18 +56,37 @@ class PushSite:
         return httpx.Client(base_url=self.registry.url, trust_env=False, timeout=60)
 
 
+SPA_INDEX = b"<!doctype html><title>an SPA written against /v2</title>"
+
+
 @pytest.fixture(scope="module")
-def push_site(registry_factory: Any) -> Iterator[PushSite]:
+def push_site(
+    registry_factory: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PushSite]:
     registry = registry_factory()
     with Pusher(registry.url) as p:
         amd = push_image(p, "src/app", None, architecture="amd64", n_layers=2)
         arm = push_image(p, "src/app", None, architecture="arm64", variant="v8", n_layers=2)
         index = push_index(p, "src/app", "1.0", [amd, arm])
-    gateway = GatewayServer(registry.url, free_port(), v2_mode="push", cache_ttl=300).start()
+    # One port for all of it: an SPA (LR_SPA_DIR), /api, and /v2 in push mode.
+    spa = tmp_path_factory.mktemp("spa")
+    (spa / "index.html").write_bytes(SPA_INDEX)
+    gateway = GatewayServer(
+        registry.url, free_port(), v2_mode="push", cache_ttl=300, spa_dir=str(spa)
+    ).start()
     try:
         yield PushSite(registry, gateway, index)
     finally:
         gateway.stop()
+
+
+def test_one_port_serves_the_spa_the_api_and_v2_push(push_site: PushSite) -> None:
+    with push_site.gw() as gw:
+        assert gw.get("/", headers={"Accept": "text/html"}).content == SPA_INDEX
+        assert gw.get("/repo/src/app", headers={"Accept": "text/html"}).content == SPA_INDEX
+        assert gw.get("/api/config").json()["features"]["v2"] == "push"
+        assert gw.get("/v2/").status_code == 200
+        assert gw.post("/v2/one/port/blobs/uploads/").status_code == 202
 
 
 def digest_of(data: bytes) -> str:
