@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     access_ttl: float = Field(default=30.0, ge=0)
     content_cache_bytes: int = Field(default=256 * MiB, ge=0)
     upstream_concurrency: int = Field(default=16, ge=1, le=1000)
+    # Repositories with more tags get tag->digest (and dates) from a background index.
+    tag_index_min_tags: int = Field(default=200, ge=0)
+    tag_index_ttl: float = Field(default=600.0, gt=0)
     catalog_page_size: int = Field(default=1000, ge=1, le=1000)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)

@@ -19,6 +19,7 @@ from gateway.services.images import ImageService
 from gateway.services.repositories import RepositoryService
 from gateway.services.sessions import Logins, SessionStore
 from gateway.services.status import RegistryStatus
+from gateway.services.tag_index import TagIndex
 from gateway.services.tags import TagService
 from gateway.services.v2_proxy import V2Proxy
 from gateway.settings import Settings
@@ -45,6 +46,7 @@ class AppState:
 
     async def aclose(self) -> None:
         self.metrics.source = None
+        await self.registry.tag_index.aclose()  # background tag index fills, before http
         await self.status.aclose()
         try:
             await self.http.aclose()
@@ -106,6 +108,13 @@ def build_state(
         ttl=settings.cache_ttl,
         access_ttl=settings.access_ttl,
         max_config_bytes=settings.max_config_bytes,
+        # Background fills of large repositories' tag index: a quarter of the upstream
+        # slots at most, so interactive requests always have the rest.
+        tag_index=TagIndex(
+            min_tags=settings.tag_index_min_tags,
+            ttl=settings.tag_index_ttl,
+            concurrency=max(1, settings.upstream_concurrency // 4),
+        ),
     )
     images = ImageService(registry)
     service_account = None

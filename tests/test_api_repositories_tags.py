@@ -334,7 +334,7 @@ def test_tags_q(api: TestClient) -> None:
     page = _tags(api, VERSIONS, q="a", sort="version")
     assert _names(page) == ["latest", "main", "sha-1a2b3c4"]
     page = _tags(api, VERSIONS, q="zzz")
-    assert page == {"repository": VERSIONS, "total": 0, "next": None, "tags": []}
+    assert page == {"repository": VERSIONS, "total": 0, "next": None, "tags": [], "complete": True}
     page = _tags(api, VERSIONS, q="1", n=2, sort="version")
     assert _names(page) == ["1.9.0", "1.10.0-rc1"]
     assert page["total"] == 6  # 1.9.0, three 1.10.0s, v2.0.1, sha-1a2b3c4
@@ -358,6 +358,7 @@ def test_tags_of_emptied_repository(api: TestClient, registry: FilledRegistry) -
         "total": 0,
         "next": None,
         "tags": [],
+        "complete": True,
     }
 
 
@@ -507,7 +508,13 @@ def test_repository_that_was_never_tagged_has_no_tags(
         # The tag page agrees once the catalog showed the repository exists...
         tags = client.get("/api/repositories/ci/untagged/tags?details=true")
         assert tags.status_code == 200, tags.text
-        assert tags.json() == {"repository": "ci/untagged", "total": 0, "next": None, "tags": []}
+        assert tags.json() == {
+            "repository": "ci/untagged",
+            "total": 0,
+            "next": None,
+            "tags": [],
+            "complete": True,
+        }
         # ...and an unknown repository is still 404.
         _error(client.get("/api/repositories/ci/unknown/tags"), 404, "NAME_UNKNOWN")
     assert page["repositories"] == [{"name": "ci/untagged", "tag_count": 0, "error": None}]

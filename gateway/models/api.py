@@ -308,6 +308,12 @@ class ImageDetail(_Api):
         description="The tags of this repository whose digest equals digest (other tags on "
         "the same image included), sorted by name."
     )
+    tags_complete: bool = Field(
+        description="Whether tags names every such tag. Always true for a repository of up "
+        "to LR_TAG_INDEX_MIN_TAGS tags. A larger one answers from the tags whose digest is "
+        "known already and reads the others in the background: false until then (tags "
+        "lists those found so far); ask again a little later for the whole list."
+    )
     platforms: list[PlatformImage] = Field(
         description="The images: one entry for kind image; for an index, one per child "
         "except attestations, in index order."
@@ -375,6 +381,15 @@ class TagPage(_Api):
     tags: list[TagInfo] = Field(
         description="This page's tags in sort order; only name is set unless details=true "
         "or sort is created/-created."
+    )
+    complete: bool = Field(
+        description="Whether the order is final. Always true for the name and version "
+        "orders, and for created/-created when at most LR_TAG_INDEX_MIN_TAGS tags match. "
+        "With more, the created orders come from the tags whose date is known already "
+        "(the others are read in the background): false until every matching tag is "
+        "dated. Then the dated tags come first, in the order asked, and the others follow "
+        "by name; the order can change from one page to the next. Ask again a little "
+        "later for the complete order."
     )
 
 

@@ -15,7 +15,12 @@ Isolation rules (content is immutable, access is not):
   allowed on one repository could read another's content by naming its digest.
   Membership comes from the registry answering for that repository, never from what a
   document claims: an index may name children its repository does not hold (a sparse
-  index, which distribution 3.x can be configured to accept, or a broken one).
+  index, which distribution 3.x can be configured to accept, or a broken one);
+- the tag index of a large repository (``tag_index``: tag → digest, digest → created,
+  filled in the background) is per repository and shared, handed to a caller only
+  after that caller's access was confirmed (``tag_index_view``), and only ever read
+  for the tags of the list the registry answered that caller. It is dropped with the
+  repository's lists (``forget_repositories``, which notifications use).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from gateway.registry.client import Manifest, RegistryClient
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import note_cache
 from gateway.registry.names import is_digest
+from gateway.services.tag_index import UNKNOWN, RepoIndex, TagIndex
 from gateway.shared_lists import ListInterner, SharedList
 
 T = TypeVar("T")
@@ -52,6 +58,7 @@ class CachedRegistry:
         membership_ttl: float = 600.0,
         max_config_bytes: int = 16 * 1024 * 1024,
         parsed_entries: int = 20_000,
+        tag_index: TagIndex | None = None,
     ) -> None:
         self.client = client
         self.content = ContentCache(content_bytes)
@@ -75,6 +82,7 @@ class CachedRegistry:
             parsed_entries
         )
         self.max_config_bytes = max_config_bytes
+        self.tag_index = tag_index if tag_index is not None else TagIndex()
 
     async def _once(self, key: tuple[object, ...], factory: Callable[[], Awaitable[T]]) -> T:
         return await self.flights.run(key, factory)
@@ -206,8 +214,9 @@ class CachedRegistry:
             self._remember(repo, Blob(manifest.digest, manifest.media_type, manifest.body))
             self._remember_references(repo, manifest)
             self.access.put((_stored_key(caller), repo), True)
-            if not is_digest(reference):
+            if not is_digest(reference) and generation == self.tag_digests.generation:
                 self.tag_digests.put((repo, reference), manifest.digest, generation)
+                self.tag_index.note(repo, reference, manifest.digest)
             return manifest
 
         return await self._once(("manifest", caller.key, repo, reference), fetch)
@@ -259,6 +268,26 @@ class CachedRegistry:
 
         return await self._once(("blob", caller.key, repo, digest), fetch)
 
+    # -- the tag index of large repositories (shared per repository, gated per caller) --
+
+    async def tag_index_view(self, caller: Caller, repo: str) -> RepoIndex:
+        """The tag index of ``repo`` (made empty if there is none), once this caller's
+        access to it is confirmed. Read it only for the tags of this caller's list."""
+        await self.ensure_access(caller, repo)
+        return self.tag_index.of(repo)
+
+    def known_digest(self, index: RepoIndex, tag: str) -> str:
+        """What is known of ``tag``'s digest without asking the registry: the index, or
+        else the tag→digest cache (then kept in the index); ``UNKNOWN`` or ``GONE``
+        (deleted since the list was read) otherwise."""
+        digest = index.digest(tag)
+        if digest == UNKNOWN:
+            cached = self.tag_digests.get((index.repo, tag))
+            if cached is not None:
+                index.note(tag, cached)
+                return cached
+        return digest
+
     # -- invalidation -----------------------------------------------------------------------
 
     def forget_repository(self, repo: str, *, new_repo_possible: bool = True) -> None:
@@ -278,6 +307,7 @@ class CachedRegistry:
         self.tag_lists.drop_groups("repo", repos)
         self.tag_digests.drop_groups("repo", repos)
         self.membership.drop_groups("repo", repos)
+        self.tag_index.forget(repos)  # and stops their fills
         if new_repo_possible:
             self.forget_catalogs_lacking(repos)
 
@@ -302,6 +332,7 @@ class CachedRegistry:
         self.catalogs.drop_where(lambda k, _v: k[0] == caller_key)
         self.tag_lists.drop_groups("caller", (caller_key,))
         self.access.drop_groups("caller", (caller_key,))
+        self.tag_index.forget_caller(caller_key)  # fills reading with their credentials
         self.client.tokens.drop_caller(caller_key)
 
     def not_found(self, repo: str) -> NameUnknown:

@@ -7,6 +7,7 @@ caller's right to see them is checked on every call through ``CachedRegistry.man
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +28,7 @@ from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.history import api_layers, build_config
 from gateway.services.platforms import choose_platform, is_runnable, platform_label, to_api
+from gateway.services.tag_index import UNKNOWN, Reader
 
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 
@@ -80,6 +82,17 @@ class ImageService:
         self.registry = registry
         self._images: LRUCache[str, api.PlatformImage] = LRUCache(derived_entries)
         self._summaries: LRUCache[str, Summary] = LRUCache(derived_entries)
+        # How the tag index of a large repository reads a tag in the background: its
+        # digest, and that digest's date (what sort=created needs).
+        self.index_reader = Reader(resolve=registry.resolve, describe=self._created)
+
+    async def _created(self, caller: Caller, repo: str, digest: str) -> str | None:
+        return (await self.summary(caller, repo, digest)).created
+
+    def known_created(self, digest: str) -> tuple[bool, str | None]:
+        """(known, created) of a digest from the summaries already made (no upstream)."""
+        summary = self._summaries.get(digest)
+        return (False, None) if summary is None else (True, summary.created)
 
     # -- one image manifest -----------------------------------------------------------
 
@@ -208,10 +221,10 @@ class ImageService:
 
     async def detail(self, caller: Caller, repo: str, reference: str) -> api.ImageDetail:
         manifest = await self.registry.manifest(caller, repo, reference)
-        tags_task = asyncio.ensure_future(self.tags_on(caller, repo, manifest.digest))
+        tags_task = asyncio.ensure_future(self.tags_known(caller, repo, manifest.digest))
         try:
             resolved = await self._resolve(caller, repo, manifest)
-            tags = await tags_task
+            tags, tags_complete = await tags_task
         finally:
             if not tags_task.done():
                 tags_task.cancel()
@@ -227,16 +240,49 @@ class ImageService:
             annotations=resolved.annotations,
             artifact_type=resolved.artifact_type,
             tags=tags,
+            tags_complete=tags_complete,
             platforms=resolved.platforms,
             attestations=resolved.attestations,
         )
 
+    async def tags_known(self, caller: Caller, repo: str, digest: str) -> tuple[list[str], bool]:
+        """(the tags of ``repo`` whose digest is ``digest``, whether that is all of them).
+
+        A repository of up to ``min_tags`` tags is resolved at once (complete). A larger
+        one answers from what is known already (its tag index, the tag→digest cache),
+        with no upstream request but the caller's tag list, and the tags not known yet
+        are read into the index in the background: a later answer is complete.
+        """
+        try:
+            tags = await self.registry.tags(caller, repo)
+        except NameUnknown:
+            return [], True  # the manifest was found: a repository that was never tagged
+        if not self.registry.tag_index.is_large(len(tags)):
+            return await self._tags_on(caller, repo, digest, tags), True
+        index = await self.registry.tag_index_view(caller, repo)
+        found: list[str] = []
+        unknown: list[str] = []
+        for tag in tags:
+            known = self.registry.known_digest(index, tag)
+            if known == digest:
+                found.append(tag)
+            elif known == UNKNOWN:
+                unknown.append(tag)
+        self.registry.tag_index.fill(caller, index, unknown, self.index_reader, every=tags)
+        return found, not unknown
+
     async def tags_on(self, caller: Caller, repo: str, digest: str) -> list[str]:
-        """The tags of ``repo`` whose digest is ``digest``."""
+        """The tags of ``repo`` whose digest is ``digest``, every tag resolved (deletes
+        name what they untag)."""
         try:
             tags = await self.registry.tags(caller, repo)
         except NameUnknown:
             return []  # the manifest was found: a repository that was never tagged
+        return await self._tags_on(caller, repo, digest, tags)
+
+    async def _tags_on(
+        self, caller: Caller, repo: str, digest: str, tags: Sequence[str]
+    ) -> list[str]:
 
         async def matches(tag: str) -> bool:
             try:

@@ -1,4 +1,11 @@
-"""Tag pages: filtered, sorted (name, version, created), paged, optionally detailed."""
+"""Tag pages: filtered, sorted (name, version, created), paged, optionally detailed.
+
+The created orders need every matching tag's date. Up to ``min_tags`` matching tags
+(``TagIndex``) they are all resolved for the page, as the name orders' details are;
+beyond it the order comes from the dates known already (the repository's tag index and
+the summaries cached by digest), the page says whether that was all (``complete``), and
+the rest is read into the index in the background.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from gateway.models import api, oci
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService, Summary
+from gateway.services.tag_index import GONE, UNKNOWN
 from gateway.services.versions import version_key
 
 Sort = Literal["name", "-name", "version", "-version", "created", "-created"]
@@ -85,10 +93,20 @@ class TagService:
         self.registry = registry
         self.images = images
 
-    async def _rows(self, caller: Caller, repo: str, tags: Sequence[str]) -> dict[str, api.TagInfo]:
+    async def _rows(
+        self,
+        caller: Caller,
+        repo: str,
+        tags: Sequence[str],
+        digests: dict[str, str] | None = None,
+    ) -> dict[str, api.TagInfo]:
+        """Each tag's row; by the digest ``digests`` holds for it when it does (the one
+        its place in the order came from), else by the tag."""
+        known = digests or {}
+
         async def one(tag: str) -> api.TagInfo:
             try:
-                return _row(tag, await self.images.summary(caller, repo, tag))
+                return _row(tag, await self.images.summary(caller, repo, known.get(tag, tag)))
             except GatewayError as exc:
                 if exc.aborts_page:  # a login, or Retry-After, for the whole page
                     raise
@@ -122,21 +140,61 @@ class TagService:
             needle = q.lower()
             tags = [t for t in tags if needle in t.lower()]
         rows: dict[str, api.TagInfo] = {}
+        digests: dict[str, str] = {}
+        complete = True
         if sort in ("name", "-name"):
             ordered = sorted(tags, reverse=sort == "-name")
         elif sort in ("version", "-version"):
             ordered = _version_order(tags, newest_first=sort == "-version")
+        elif self.registry.tag_index.is_large(len(tags)):
+            ordered, digests, complete = await self._indexed_order(caller, repo, tags, sort)
         else:
             rows = await self._rows(caller, repo, tags)
             ordered = sorted(tags, key=_created_key(rows), reverse=sort == "-created")
         page, next_cursor = _page(ordered, last, n, sort)
         if details or sort in ("created", "-created"):
             missing = [t for t in page if t not in rows]
-            rows.update(await self._rows(caller, repo, missing))
+            rows.update(await self._rows(caller, repo, missing, digests))
             out = [rows[t] for t in page]
         else:
             out = [api.TagInfo(name=t) for t in page]
-        return api.TagPage(repository=repo, total=len(tags), next=next_cursor, tags=out)
+        return api.TagPage(
+            repository=repo, total=len(tags), next=next_cursor, tags=out, complete=complete
+        )
+
+    async def _indexed_order(
+        self, caller: Caller, repo: str, tags: Sequence[str], sort: Sort
+    ) -> tuple[list[str], dict[str, str], bool]:
+        """(the created order from what is known, the digests known, complete) for more
+        tags than a request can resolve; the unknown ones are queued for the index."""
+        index = await self.registry.tag_index_view(caller, repo)
+        dated: list[tuple[datetime, str]] = []
+        digests: dict[str, str] = {}
+        unknown: list[str] = []
+        for tag in tags:
+            digest = self.registry.known_digest(index, tag)
+            if digest == UNKNOWN:
+                unknown.append(tag)
+                continue
+            if digest == GONE:
+                # Deleted since the list was read: its row says so, among the undated.
+                dated.append((oci.time_order(None), tag))
+                continue
+            if digest in index.created:
+                created = index.created[digest]
+            else:
+                known, created = self.images.known_created(digest)
+                if not known:
+                    unknown.append(tag)
+                    continue
+                index.created[digest] = created
+            digests[tag] = digest
+            dated.append((oci.time_order(created), tag))
+        dated.sort(reverse=sort == "-created")
+        self.registry.tag_index.fill(
+            caller, index, unknown, self.images.index_reader, every=tags, dates=True
+        )
+        return [tag for _, tag in dated] + sorted(unknown), digests, not unknown
 
 
 def _created_key(rows: dict[str, api.TagInfo]) -> Callable[[str], Any]:
