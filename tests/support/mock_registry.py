@@ -172,3 +172,40 @@ def answering(
         return fn(request)
 
     return responder
+
+
+# Every read endpoint of the gateway, over what FakeRegistry holds.
+ENDPOINTS = {
+    "catalog": "/api/repositories",
+    "tags": "/api/repositories/app/tags",
+    "tags_details": "/api/repositories/app/tags?details=true",
+    "tags_created": "/api/repositories/app/tags?sort=-created",
+    "image": "/api/repositories/app/images/1.0",
+    "image_digest": f"/api/repositories/app/images/{DIGEST}",
+    "config": "/api/repositories/app/images/1.0/config",
+    "manifest": "/api/repositories/app/manifests/1.0",
+    "manifest_digest": f"/api/repositories/app/manifests/{DIGEST}",
+    "blob": f"/api/repositories/app/blobs/{CONFIG_DIGEST}",
+}
+
+
+def raising(exc_type: type[httpx.TransportError]) -> Responder:
+    async def responder(request: httpx.Request) -> httpx.Response | None:
+        raise exc_type("simulated", request=request)
+
+    return responder
+
+
+def answering_status(status: int, headers: dict[str, str] | None = None) -> Responder:
+    code = {429: "TOOMANYREQUESTS", 401: "UNAUTHORIZED"}.get(status, "UNKNOWN")
+    return answering(lambda _r: registry_error(status, code, headers))
+
+
+def garbage(_request: httpx.Request) -> httpx.Response:
+    return httpx.Response(
+        200, content=b"<html>not json</html>", headers={"Content-Type": "text/html"}
+    )
+
+
+# A manifest whose bytes no longer match its digest.
+TAMPERED = MANIFEST.replace(b'"size":1234', b'"size":1235')
