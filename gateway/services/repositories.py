@@ -10,19 +10,20 @@ from gateway.errors import GatewayError, NameUnknown
 from gateway.models import api
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
+from gateway.services.name_search import NameSearch
 
 
 class RepositoryService:
     def __init__(self, registry: CachedRegistry) -> None:
         self.registry = registry
+        self.search = NameSearch()
 
     async def page(
         self, caller: Caller, *, n: int, last: str | None, q: str | None
     ) -> api.RepositoryPage:
         names = await self.registry.catalog(caller)
         if q:
-            needle = q.lower()
-            names = [name for name in names if needle in name]
+            names = self.search.find(names, q.lower())
         start = bisect.bisect_right(names, last) if last else 0
         page = names[start : start + n]
         next_cursor = page[-1] if page and start + n < len(names) else None
