@@ -445,3 +445,41 @@ def test_failures_never_poison_the_index() -> None:
         await index.aclose()
 
     asyncio.run(main())
+
+
+def test_an_old_index_is_read_again_and_a_logout_stops_its_fill() -> None:
+    reads: list[str] = []
+    digest = {"a": "sha256:" + "3" * 64}
+
+    async def resolve(caller: Any, repo: str, tag: str) -> str:
+        reads.append(tag)
+        await asyncio.sleep(0.01)
+        return digest["a"]
+
+    async def describe(caller: Any, repo: str, digest: str) -> str | None:
+        return None
+
+    async def main() -> None:
+        index = TagIndex(min_tags=1, ttl=0.05, concurrency=1)
+        repo = index.of("r")
+        reader = Reader(resolve, describe)
+        index.fill(ANONYMOUS, repo, ["a"], reader, every=["a"])
+        assert repo.task is not None
+        await repo.task
+        index.fill(ANONYMOUS, repo, [], reader, every=["a"])  # fresh: nothing to read
+        assert repo.task is None and reads == ["a"]
+        await asyncio.sleep(0.06)
+        digest["a"] = "sha256:" + "4" * 64  # the tag was pushed again
+        index.fill(ANONYMOUS, repo, [], reader, every=["a"])  # old: read again
+        assert repo.digest("a") == "sha256:" + "3" * 64  # still answered meanwhile
+        assert repo.task is not None
+        await repo.task
+        assert repo.digest("a") == "sha256:" + "4" * 64 and reads == ["a", "a"]
+        # A logout stops the fill reading with that caller's credentials.
+        index.fill(ANONYMOUS, repo, ["b", "c"], reader)
+        index.forget_caller(ANONYMOUS.key)
+        await asyncio.sleep(0.05)
+        assert repo.task is None and "c" in repo.pending
+        await index.aclose()
+
+    asyncio.run(main())
