@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache, TTLCache
 
-from gateway.deadline import within_deadline
+from gateway.deadline import DeadlinePassed, has_time_left, within_deadline
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -216,17 +216,26 @@ class SingleFlight:
         self.coalesced = 0  # callers that joined a task in flight (a metric)
 
     async def run(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
-        task = self._inflight.get(key)
-        if task is None:
-            task = asyncio.ensure_future(factory())
-            self._inflight[key] = task
-            task.add_done_callback(functools.partial(self._forget, key))
-        else:
-            self.coalesced += 1
-        # Each caller waits within its own request's deadline, the task within the
-        # deadline of the request that started it (its context's).
-        result: T = await within_deadline(asyncio.shield(task))
-        return result
+        while True:
+            task = self._inflight.get(key)
+            joined = task is not None
+            if task is None:
+                task = asyncio.ensure_future(factory())
+                self._inflight[key] = task
+                task.add_done_callback(functools.partial(self._forget, key))
+            else:
+                self.coalesced += 1
+            # Each caller waits within its own request's deadline, the task within the
+            # deadline of the request that started it (its context's).
+            try:
+                result: T = await within_deadline(asyncio.shield(task))
+            except DeadlinePassed:
+                # Cut by the deadline of the caller that started it, while this one
+                # still has time: this caller makes the call again (a new flight).
+                if joined and has_time_left():
+                    continue
+                raise
+            return result
 
     def _forget(self, key: Hashable, task: asyncio.Task[Any]) -> None:
         if self._inflight.get(key) is task:

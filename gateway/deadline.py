@@ -50,8 +50,20 @@ def is_binding(limit: float) -> bool:
     return deadline is not None and deadline - asyncio.get_running_loop().time() < limit
 
 
+class DeadlinePassed(UpstreamTimeout):
+    """A call cut short because its request's deadline passed (not because the registry
+    was slow past the per-call bound): for a caller whose own deadline is later, the
+    same call may still be worth making (see SingleFlight)."""
+
+
 def passed() -> UpstreamTimeout:
-    return UpstreamTimeout("the registry did not answer within the request deadline")
+    return DeadlinePassed("the registry did not answer within the request deadline")
+
+
+def has_time_left() -> bool:
+    """Whether the current request's deadline is still ahead (True outside a request)."""
+    deadline = current_deadline.get()
+    return deadline is None or deadline > asyncio.get_running_loop().time()
 
 
 async def within_deadline(awaitable: Awaitable[T]) -> T:

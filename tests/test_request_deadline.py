@@ -22,7 +22,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.cache import SingleFlight
-from gateway.deadline import GRACE, request_deadline
+from gateway.deadline import GRACE, request_deadline, within_deadline
 from gateway.errors import UpstreamTimeout
 from gateway.main import create_app
 from gateway.middleware import DeadlineMiddleware
@@ -232,6 +232,29 @@ async def test_a_joined_flight_is_waited_for_within_each_callers_own_deadline() 
     assert flights.coalesced == 1
     release.set()
     assert await patient == "done"  # the flight went on for the other caller
+
+
+async def test_a_flight_cut_by_its_starters_deadline_is_made_again_for_a_later_one() -> None:
+    flights = SingleFlight()
+    calls = 0
+
+    async def work() -> str:
+        nonlocal calls
+        calls += 1
+        await within_deadline(asyncio.sleep(0.4))  # as an upstream call does
+        return "done"
+
+    async def caller(seconds: float) -> str:
+        with request_deadline(seconds):
+            return await flights.run("key", work)
+
+    hasty = asyncio.create_task(caller(0.1))
+    await asyncio.sleep(0)
+    patient = asyncio.create_task(caller(5.0))  # joins the hasty caller's flight
+    with pytest.raises(UpstreamTimeout):
+        await hasty
+    assert await patient == "done"  # not the hasty caller's timeout
+    assert calls == 2
 
 
 async def test_slots_go_to_the_earliest_deadline_and_survive_cancelled_waiters() -> None:
