@@ -774,3 +774,43 @@ def test_bare_commit_ids_are_not_versions(tag: str) -> None:
 @pytest.mark.parametrize("tag", ["1234567", "20240102", "1.0.0", "3.19-alpine"])
 def test_numbers_and_versions_stay_versions(tag: str) -> None:
     assert version_key(tag) is not None
+
+
+# -- the TTL store's own dict ------------------------------------------------------------
+
+
+def test_ttl_store_expires_sweeps_and_evicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway import cache as cache_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(cache_module.time, "monotonic", lambda: clock[0])
+    store: cache_module.TTLStore[tuple[str], int] = cache_module.TTLStore(10.0, maxsize=3)
+    store.put(("a",), 1)
+    clock[0] += 5
+    store.put(("b",), 2)
+    assert store.get(("a",)) == 1 and len(store) == 2
+    clock[0] += 6  # a expired (11 s old), b did not (6 s)
+    assert store.get(("a",)) is None
+    assert store.get(("b",)) == 2
+    store.put(("c",), 3)
+    store.put(("d",), 4)
+    store.put(("e",), 5)  # full with b, c, d: b, the oldest put, goes
+    assert store.get(("b",)) is None and store.evictions == 1
+    assert [store.get((k,)) for k in "cde"] == [3, 4, 5]
+    clock[0] += 11  # everything expired: swept by the next puts, not evictions
+    store.put(("f",), 6)
+    assert len(store) == 1 and store.evictions == 1
+    clock[0] += 3
+    store.put(("c",), 7)  # a fresh put of a key restarts its life
+    clock[0] += 6
+    assert store.get(("c",)) == 7 and store.get(("f",)) == 6
+    clock[0] += 2  # f is 11 s old, c 8 s
+    assert store.get(("c",)) == 7 and store.get(("f",)) is None
+
+
+def test_ttl_store_with_no_ttl_keeps_nothing() -> None:
+    from gateway.cache import TTLStore
+
+    store: TTLStore[tuple[str], int] = TTLStore(0.0)
+    store.put(("a",), 1)
+    assert store.get(("a",)) is None and len(store) == 0
