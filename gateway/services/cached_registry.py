@@ -106,6 +106,30 @@ class CachedRegistry:
 
         return await self._once(("catalog", caller.key), fetch)
 
+    def peek_tags(self, caller: Caller, repo: str) -> Sequence[str] | None:
+        """The tag list cached for this caller, or None: no I/O, no task (the warm path
+        of a page that needs many of them)."""
+        cached = self.tag_lists.get((_stored_key(caller), repo))
+        if cached is not None:
+            note_cache(hit=True)
+        return cached
+
+    def peek_digest(self, caller: Caller, repo: str, reference: str) -> str | None:
+        """The digest ``reference`` names here, when everything serving its manifest to
+        this caller needs is already known — the tag's digest, this caller's confirmed
+        access, the digest's membership of the repository, the verified bytes — else
+        None (then ``manifest`` decides, with I/O). Never a looser rule than it."""
+        digest = reference if is_digest(reference) else self.tag_digests.get((repo, reference))
+        if digest is None or not self.access.get((caller.key, repo)):
+            return None
+        if not self.membership.get((repo, digest)):
+            return None
+        blob = self.content.get(digest)
+        if blob is None or not blob.media_type:
+            return None
+        note_cache(hit=True)
+        return digest
+
     async def tags(self, caller: Caller, repo: str) -> Sequence[str]:
         key = (_stored_key(caller), repo)
         cached = self.tag_lists.get(key)

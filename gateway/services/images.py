@@ -293,6 +293,12 @@ class ImageService:
         found = await asyncio.gather(*(matches(t) for t in tags))
         return [tag for tag, hit in zip(tags, found, strict=True) if hit]
 
+    def peek_summary(self, caller: Caller, repo: str, reference: str) -> Summary | None:
+        """A tag row's summary when all of it is already known for this caller (no I/O,
+        no task); None sends the row the long way, through ``summary``."""
+        digest = self.registry.peek_digest(caller, repo, reference)
+        return None if digest is None else self._summaries.get(digest)
+
     async def summary(self, caller: Caller, repo: str, reference: str) -> Summary:
         """Digest, kind, platforms, size and created of a tag or digest (for tag rows)."""
         manifest = await self.registry.manifest(caller, repo, reference)

@@ -27,8 +27,22 @@ class RepositoryService:
         start = bisect.bisect_right(names, last) if last else 0
         page = names[start : start + n]
         next_cursor = page[-1] if page and start + n < len(names) else None
-        counts = await asyncio.gather(*(self._count(caller, name) for name in page))
-        return api.RepositoryPage(repositories=counts, total=len(names), next=next_cursor)
+        # Counts already cached are read here, without a task each; the others go the
+        # long way, concurrently.
+        counts: dict[str, api.RepositorySummary] = {}
+        pending: list[str] = []
+        for name in page:
+            tags = self.registry.peek_tags(caller, name)
+            if tags is None:
+                pending.append(name)
+            else:
+                counts[name] = api.RepositorySummary(name=name, tag_count=len(tags))
+        if pending:
+            for row in await asyncio.gather(*(self._count(caller, name) for name in pending)):
+                counts[row.name] = row
+        return api.RepositoryPage(
+            repositories=[counts[name] for name in page], total=len(names), next=next_cursor
+        )
 
     async def _count(self, caller: Caller, name: str) -> api.RepositorySummary:
         try:

@@ -113,8 +113,20 @@ class TagService:
                 error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
                 return api.TagInfo(name=tag, error=error)
 
-        rows = await asyncio.gather(*(one(t) for t in tags))
-        return {row.name: row for row in rows}
+        # Rows whose every part is already known are made here, without a task each; only
+        # the others go the long way, concurrently.
+        rows: dict[str, api.TagInfo] = {}
+        pending: list[str] = []
+        for tag in tags:
+            summary = self.images.peek_summary(caller, repo, known.get(tag, tag))
+            if summary is None:
+                pending.append(tag)
+            else:
+                rows[tag] = _row(tag, summary)
+        if pending:
+            for row in await asyncio.gather(*(one(t) for t in pending)):
+                rows[row.name] = row
+        return {tag: rows[tag] for tag in tags}
 
     async def page(
         self,
