@@ -814,3 +814,37 @@ def test_ttl_store_with_no_ttl_keeps_nothing() -> None:
     store: TTLStore[tuple[str], int] = TTLStore(0.0)
     store.put(("a",), 1)
     assert store.get(("a",)) is None and len(store) == 0
+
+
+# -- the warm path's peeks follow the same rules as the long way ---------------------------
+
+
+def test_peeks_serve_nothing_a_caller_has_not_been_confirmed_for() -> None:
+    import httpx as _httpx
+
+    from gateway.cache import Blob
+    from gateway.registry.client import RegistryClient
+    from gateway.registry.credentials import Caller, Credentials
+    from gateway.services.cached_registry import CachedRegistry
+
+    client = RegistryClient(_httpx.AsyncClient(), "http://registry.test")
+    registry = CachedRegistry(client, content_bytes=1 << 20, ttl=30, access_ttl=30)
+    alice = Caller(Credentials("alice", "a-pw"), "basic")
+    bob = Caller(Credentials("bob", "b-pw"), "basic")
+    digest = "sha256:" + "a" * 64
+    registry.content.put(Blob(digest, "application/vnd.oci.image.manifest.v1+json", b"{}"))
+    registry.membership.put(("team/app", digest), True)
+    registry.tag_digests.put(("team/app", "1.0"), digest)
+    registry.access.put((alice.key, "team/app"), True)
+    registry.tag_lists.put((alice.key, "team/app"), ["1.0"])
+
+    assert registry.peek_digest(alice, "team/app", "1.0") == digest
+    assert registry.peek_digest(alice, "team/app", digest) == digest
+    assert registry.peek_tags(alice, "team/app") == ["1.0"]
+    # Bob was never confirmed for team/app: the long way decides for him.
+    assert registry.peek_digest(bob, "team/app", "1.0") is None
+    assert registry.peek_digest(bob, "team/app", digest) is None
+    assert registry.peek_tags(bob, "team/app") is None
+    # Content of another repository is not this one's until the registry says so.
+    registry.access.put((alice.key, "other/app"), True)
+    assert registry.peek_digest(alice, "other/app", digest) is None
