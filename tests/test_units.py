@@ -845,6 +845,8 @@ def test_peeks_serve_nothing_a_caller_has_not_been_confirmed_for() -> None:
     assert registry.peek_digest(bob, "team/app", "1.0") is None
     assert registry.peek_digest(bob, "team/app", digest) is None
     assert registry.peek_tags(bob, "team/app") is None
+    assert registry.peek_tag_digest(alice, "team/app", "1.0") == digest
+    assert registry.peek_tag_digest(bob, "team/app", "1.0") is None
     # Content of another repository is not this one's until the registry says so.
     registry.access.put((alice.key, "other/app"), True)
     assert registry.peek_digest(alice, "other/app", digest) is None

@@ -114,6 +114,15 @@ class CachedRegistry:
             note_cache(hit=True)
         return cached
 
+    def peek_tag_digest(self, caller: Caller, repo: str, tag: str) -> str | None:
+        """What ``resolve`` answers for a tag when it needs no I/O: the cached digest,
+        for a caller whose access to the repository is confirmed; else None."""
+        digest = self.tag_digests.get((repo, tag))
+        if digest is None or not self.access.get((caller.key, repo)):
+            return None
+        note_cache(hit=True)
+        return digest
+
     def peek_digest(self, caller: Caller, repo: str, reference: str) -> str | None:
         """The digest ``reference`` names here, when everything serving its manifest to
         this caller needs is already known — the tag's digest, this caller's confirmed

@@ -290,8 +290,19 @@ class ImageService:
             except NotFound:
                 return False  # deleted since the list was read
 
-        found = await asyncio.gather(*(matches(t) for t in tags))
-        return [tag for tag, hit in zip(tags, found, strict=True) if hit]
+        # Tags whose digest is known already are compared here, without a task each.
+        hits: dict[str, bool] = {}
+        pending: list[str] = []
+        for tag in tags:
+            known = self.registry.peek_tag_digest(caller, repo, tag)
+            if known is None:
+                pending.append(tag)
+            else:
+                hits[tag] = known == digest
+        if pending:
+            found = await asyncio.gather(*(matches(t) for t in pending))
+            hits.update(zip(pending, found, strict=True))
+        return [tag for tag in tags if hits[tag]]
 
     def peek_summary(self, caller: Caller, repo: str, reference: str) -> Summary | None:
         """A tag row's summary when all of it is already known for this caller (no I/O,
