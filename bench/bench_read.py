@@ -51,6 +51,7 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
+from bench.report import write_report  # noqa: E402
 from gateway.main import create_app  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from tests.support.images import (  # noqa: E402
@@ -734,14 +735,7 @@ def main(argv: list[str] | None = None) -> int:
             registry.stop()
 
     text, ok = report(results, layout, settings, args.runs)
-    out = Path(args.out)
-    if not out.is_absolute():
-        out = ROOT / out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print()
-    print(text, end="")
-    print(f"\nwritten to {out}")
+    write_report(text, args.out)
     return 1 if args.fail_on_miss and not ok else 0
 
 

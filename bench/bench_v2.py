@@ -38,7 +38,6 @@ import argparse
 import hashlib
 import os
 import platform
-import re
 import shutil
 import signal
 import statistics
@@ -56,6 +55,8 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
+from bench.report import write_report  # noqa: E402
+from bench.wrk import WrkResult, parse_wrk  # noqa: E402
 from tests.support.images import ACCEPT_ALL, Pusher, push_image  # noqa: E402
 from tests.support.registry import RegistryProcess, free_port, start_registry  # noqa: E402
 
@@ -174,48 +175,6 @@ class Gateway:
 
 
 # -- warm manifests with wrk ---------------------------------------------------------------
-
-
-@dataclass
-class WrkResult:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: str = ""
-
-
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _ms(text: str) -> float:
-    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
-    if not m:
-        raise ValueError(f"unparsed wrk latency {text!r}")
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
-def parse_wrk(out: str) -> WrkResult:
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
-    total = re.search(r"(\d+) requests in", out)
-    if not (rps and p50 and p99 and total):
-        raise RuntimeError(f"could not read wrk's output:\n{out}")
-    errors = []
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non2xx:
-        errors.append(f"{non2xx.group(1)} non-2xx")
-    sock = re.search(r"Socket errors: (.*)", out)
-    if sock:
-        errors.append("socket errors " + sock.group(1).strip())
-    return WrkResult(
-        float(rps.group(1)),
-        _ms(p50.group(1)),
-        _ms(p99.group(1)),
-        int(total.group(1)),
-        "; ".join(errors),
-    )
 
 
 def run_wrk(url: str, connections: int, seconds: float, headers: dict[str, str]) -> WrkResult:
@@ -664,14 +623,7 @@ def main(argv: list[str] | None = None) -> int:
         args.load = (load_start, os.getloadavg()[0])
         text, ok = report(m, b, args, registry)
 
-    out = Path(args.out)
-    if not out.is_absolute():
-        out = ROOT / out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    print()
-    print(text, end="")
-    print(f"\nwritten to {out}")
+    write_report(text, args.out)
     return 1 if args.fail_on_miss and not ok else 0
 
 

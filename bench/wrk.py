@@ -1,0 +1,49 @@
+"""wrk's output read into numbers: requests per second, p50 and p99 latency (``--latency``),
+and what went wrong. Shared by the benchmarks that drive wrk."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: str = ""
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        raise ValueError(f"unparsed wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(out: str) -> WrkResult:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    total = re.search(r"(\d+) requests in", out)
+    if not (rps and p50 and p99 and total):
+        raise RuntimeError(f"could not read wrk's output:\n{out}")
+    errors = []
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        errors.append(f"{non2xx.group(1)} non-2xx")
+    sock = re.search(r"Socket errors: (.*)", out)
+    if sock:
+        errors.append("socket errors " + sock.group(1).strip())
+    return WrkResult(
+        float(rps.group(1)),
+        _ms(p50.group(1)),
+        _ms(p99.group(1)),
+        int(total.group(1)),
+        "; ".join(errors),
+    )
