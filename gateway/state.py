@@ -12,6 +12,7 @@ from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
 from gateway.registry.realm_policy import RealmPolicy
+from gateway.services.answers import AnswerCache
 from gateway.services.blobs import BlobService
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
@@ -38,6 +39,7 @@ class AppState:
     deletes: DeleteService
     v2: V2Proxy
     blobs: BlobService
+    answers: AnswerCache
     logins: Logins
     sessions: SessionStore
     status: RegistryStatus
@@ -138,6 +140,7 @@ def build_state(
             push_enabled=settings.v2_mode == "push",
         ),
         blobs=BlobService(registry, metrics),
+        answers=AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl),
         logins=Logins(client),
         sessions=SessionStore(
             settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count

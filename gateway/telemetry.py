@@ -127,6 +127,11 @@ def state_families(state: AppState) -> Iterator[Metric]:
         misses.add_metric([name], store.misses)
         evictions.add_metric([name], store.evictions)
         entries.add_metric([name], len(store))
+    answers = state.answers  # warm answers kept as the bytes sent
+    hits.add_metric(["answers"], answers.hits)
+    misses.add_metric(["answers"], answers.misses)
+    evictions.add_metric(["answers"], answers.evictions)
+    entries.add_metric(["answers"], len(answers))
     tokens = state.client.tokens
     entries.add_metric(["token"], len(tokens))
     yield from (hits, misses, evictions, entries, size)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from gateway.dependencies import CurrentCaller, Reference, RepoName, State
 from gateway.models.api import ImageConfig, ImageDetail
-from gateway.routers import UPSTREAM, errors
+from gateway.routers import UPSTREAM, errors, warm
 from gateway.routers.routing import GatewayRouter
 
 router = GatewayRouter(tags=["images"])
@@ -93,8 +93,17 @@ async def get_image_config(
 )
 async def get_image(
     state: State, caller: CurrentCaller, name: RepoName, reference: Reference
-) -> ImageDetail:
+) -> Response:
     """A tag or digest resolved: every platform image with its layers, the attestations
     apart, sizes and the tags on the same digest. A child of an index that cannot be read
     is an entry with ``error`` set, not a failed answer."""
-    return await state.images.detail(caller, name, reference)
+    return await warm.answer(
+        state,
+        ("image", caller.key, name, reference),
+        lambda: state.images.detail(caller, name, reference),
+        lambda image: (
+            image.tags_complete
+            and not any(p.error for p in image.platforms)
+            and not any(a.error for a in image.attestations)
+        ),
+    )

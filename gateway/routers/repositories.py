@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Response
 
 from gateway.dependencies import CurrentCaller, RepoName, State
 from gateway.models.api import RepositoryPage, TagPage
@@ -14,7 +14,7 @@ from gateway.registry.names import (
     TAG_PATTERN,
     anchored,
 )
-from gateway.routers import UPSTREAM, errors
+from gateway.routers import UPSTREAM, errors, warm
 from gateway.routers.routing import GatewayRouter
 from gateway.services.tags import Sort
 
@@ -60,10 +60,15 @@ async def list_repositories(
             description="Case-insensitive substring of the name.",
         ),
     ] = None,
-) -> RepositoryPage:
+) -> Response:
     """One page of repositories (sorted by name) with their tag counts. ``q`` filters the
     whole catalog; a repository whose tags cannot be counted is a row with ``error``."""
-    return await state.repositories.page(caller, n=n, last=last or None, q=q or None)
+    return await warm.answer(
+        state,
+        ("repositories", caller.key, n, last or None, q or None),
+        lambda: state.repositories.page(caller, n=n, last=last or None, q=q or None),
+        lambda page: not any(row.error for row in page.repositories),
+    )
 
 
 @router.get(
@@ -111,10 +116,15 @@ async def list_tags(
     details: Annotated[
         bool, Query(description="Fill digest, kind, platforms, size and created.")
     ] = False,
-) -> TagPage:
+) -> Response:
     """One page of a repository's tags, optionally with each tag's resolved details
     (``details=true``: digest, kind, platforms, size, created). A tag whose details cannot
     be read is a row with ``error``."""
-    return await state.tags.page(
-        caller, name, n=n, last=last or None, q=q or None, sort=sort, details=details
+    return await warm.answer(
+        state,
+        ("tags", caller.key, name, n, last or None, q or None, sort, details),
+        lambda: state.tags.page(
+            caller, name, n=n, last=last or None, q=q or None, sort=sort, details=details
+        ),
+        lambda page: page.complete and not any(row.error for row in page.tags),
     )
