@@ -60,8 +60,8 @@ import httpx  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import Response  # noqa: E402
 
-from bench.report import write_report  # noqa: E402
-from bench.wrk import WrkResult, parse_wrk  # noqa: E402
+from bench.report import git_describe, verdict, write_report  # noqa: E402
+from bench.wrk import WrkResult, connection_counts, parse_wrk  # noqa: E402
 
 RATIO_TARGET = 0.5  # gateway req/s >= 0.5 x bare
 RSS_TARGET_MB = 200.0
@@ -715,31 +715,6 @@ def memory_part(args: argparse.Namespace, tmp: Path, cpus: set[int] | None) -> M
 # -- report ------------------------------------------------------------------------------
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def _git_head() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "gateway"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return head + (" (gateway/ modified)" if dirty else "")
-
-
 def _f(v: float) -> str:
     return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
@@ -750,7 +725,7 @@ def render(
     lines = [
         "# Light Registry load and memory benchmark",
         "",
-        f"- {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, commit {_git_head()}, "
+        f"- {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, commit {git_describe()}, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
         f"- servers: uvicorn, 1 worker, loop={LOOP}, http={HTTP}, access log off, "
         "log level warning; the gateway with cache_ttl = access_ttl = 3600 s",
@@ -776,7 +751,7 @@ def render(
             lines.append(
                 f"| {r.page} | {r.connections} | {r.gateway.rps:,.0f} | {r.bare.rps:,.0f} | "
                 f"{r.ratio:.2f} | {_f(r.gateway.p50_ms)} / {_f(r.gateway.p99_ms)} | "
-                f"{_f(r.bare.p50_ms)} / {_f(r.bare.p99_ms)} | {_verdict(passed)}{note} |"
+                f"{_f(r.bare.p50_ms)} / {_f(r.bare.p99_ms)} | {verdict(passed)}{note} |"
             )
     if load and load.profiles:
         lines += ["", *load.profiles]
@@ -800,11 +775,11 @@ def render(
             f"| started, nothing cached | {mem.rss_start:.1f} | | |",
             f"| one user: {mem.repos:,}-repository catalog + {args.memory_manifests:,} manifests "
             f"and their configs cached ({mem.seconds_base:.0f} s) | {mem.rss_base:.1f} | "
-            f"≤ {RSS_TARGET_MB:g} MB | {_verdict(ok_base)} |",
+            f"≤ {RSS_TARGET_MB:g} MB | {verdict(ok_base)} |",
             f"| then {mem.users} distinct users each listed that catalog "
             f"(repositories n={REPO_PAGE}, {args.user_concurrency} at a time, "
             f"{mem.seconds_users:.0f} s) | {mem.rss_users:.1f} (+{delta:.1f}) | "
-            f"≤ +{USERS_TARGET_MB:g} MB | {_verdict(ok_users)} |",
+            f"≤ +{USERS_TARGET_MB:g} MB | {verdict(ok_users)} |",
         ]
     return "\n".join(lines) + "\n", ok
 
@@ -820,16 +795,6 @@ def _cpu_split() -> tuple[set[int], set[int]] | None:
     return {cpus[-1]}, set(cpus[:-1])
 
 
-def _connections(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of numbers") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("connection counts must be >= 1")
-    return values
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "serve":
@@ -839,7 +804,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (5)")
     parser.add_argument("--warmup", type=float, default=1.0, help="discarded wrk run first (1 s)")
-    parser.add_argument("--connections", type=_connections, default=[1, 16, 64])
+    parser.add_argument("--connections", type=connection_counts, default=[1, 16, 64])
     parser.add_argument("--repos", type=int, default=200, help="repositories pushed (200)")
     parser.add_argument("--workers", type=int, default=8, help="threads filling the registry")
     parser.add_argument("--users", type=int, default=200, help="distinct users listing (200)")

@@ -31,7 +31,6 @@ import os
 import platform
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,7 +50,7 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
-from bench.report import write_report  # noqa: E402
+from bench.report import git_describe, verdict, write_report  # noqa: E402
 from gateway.main import create_app  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from tests.support.images import (  # noqa: E402
@@ -560,38 +559,13 @@ def _fmt_count(values: list[int]) -> str:
     return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def _git_describe() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "gateway"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return head + (" (gateway/ modified)" if dirty else "")
-
-
 def report(
     results: list[Result], layout: Layout, settings: Settings, runs: int
 ) -> tuple[str, bool]:
     lines = [
         "# Light Registry read benchmark",
         "",
-        f"- {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, commit {_git_describe()}, "
+        f"- {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, commit {git_describe()}, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs",
         f"- registry: distribution on 127.0.0.1, {layout.repositories} repositories, "
         f"{layout.tags} tags ({layout.indexes} on multi-platform indexes); "
@@ -630,9 +604,9 @@ def report(
         ok_count = max(r.cold_requests) <= min(r.raw_requests)
         all_ok = all_ok and ok_ratio and ok_speed and ok_zero and not r.problems
         checks.append(
-            f"| {r.name} | {_verdict(ok_ratio)} ({ratio:.2f}×) | {_verdict(ok_speed)} "
-            f"({speedup:.0f}×) | {_verdict(ok_zero)} ({_fmt_count(r.warm_requests)}) | "
-            f"{_verdict(ok_count)} ({_fmt_count(r.cold_requests)} vs "
+            f"| {r.name} | {verdict(ok_ratio)} ({ratio:.2f}×) | {verdict(ok_speed)} "
+            f"({speedup:.0f}×) | {verdict(ok_zero)} ({_fmt_count(r.warm_requests)}) | "
+            f"{verdict(ok_count)} ({_fmt_count(r.cold_requests)} vs "
             f"{_fmt_count(r.raw_requests)}) |"
         )
     lines += checks

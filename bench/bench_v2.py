@@ -55,8 +55,8 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from bench.report import write_report  # noqa: E402
-from bench.wrk import WrkResult, parse_wrk  # noqa: E402
+from bench.report import verdict, write_report  # noqa: E402
+from bench.wrk import WrkResult, connection_counts, parse_wrk  # noqa: E402
 from tests.support.images import ACCEPT_ALL, Pusher, push_image  # noqa: E402
 from tests.support.registry import RegistryProcess, free_port, start_registry  # noqa: E402
 
@@ -408,10 +408,6 @@ def bench_blob(gw: Gateway, registry: RegistryProcess, size: int, rounds: int) -
 # -- the report ----------------------------------------------------------------------------
 
 
-def _verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def _mib(kib: int) -> str:
     return f"{kib / 1024:.1f}"
 
@@ -466,7 +462,7 @@ def report(
             f"Upstream requests: cold {m.cold_upstream}; warm (`x-upstream-requests`) "
             f"{', '.join(map(str, m.warm_upstream))}; during the {total:,} warm requests of "
             f"the load runs (`lr_upstream_requests_total`) {m.load_upstream:g} — "
-            f"**{_verdict(warm_zero)}** (target: 0). The throughput ratio has no target.",
+            f"**{verdict(warm_zero)}** (target: 0). The throughput ratio has no target.",
         ]
         if m.problems:
             lines += ["", "Problems:", "", *(f"- {p}" for p in m.problems)]
@@ -494,13 +490,13 @@ def report(
             lines.append(
                 f"| {op} {size} | {b.median(op, 'gateway'):,.0f} | "
                 f"{b.median(op, 'registry'):,.0f} | {b.ratio(op):.2f}× | "
-                f"**{_verdict(ok)}** (≥ {BLOB_RATIO_TARGET}×) |"
+                f"**{verdict(ok)}** (≥ {BLOB_RATIO_TARGET}×) |"
             )
         lines += [
             "",
             f"Gateway RSS: {_mib(b.rss_before_kib)} MiB before the rounds, "
             f"{_mib(b.rss_after_kib)} MiB after, at most {_mib(b.rss_max_kib)} MiB read "
-            f"after a transfer; growth {b.growth_mib():.1f} MiB — **{_verdict(rss_ok)}** "
+            f"after a transfer; growth {b.growth_mib():.1f} MiB — **{verdict(rss_ok)}** "
             f"(target: < {RSS_GROWTH_TARGET_MIB:g} MiB). Peak (`VmHWM`): "
             f"{_mib(b.hwm_before_kib)} MiB before, {_mib(b.hwm_after_kib)} MiB after.",
             "",
@@ -563,21 +559,11 @@ def temp_root() -> str | None:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
-def _connections(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of numbers") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("connection counts must be >= 1")
-    return values
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (5)")
     parser.add_argument(
-        "--connections", type=_connections, default=[1, 16], help="wrk connections (1,16)"
+        "--connections", type=connection_counts, default=[1, 16], help="wrk connections (1,16)"
     )
     parser.add_argument("--blob-mib", type=int, default=200, help="blob size in MiB (200)")
     parser.add_argument("--rounds", type=int, default=7, help="blob rounds (7)")

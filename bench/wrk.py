@@ -3,6 +3,7 @@ and what went wrong. Shared by the benchmarks that drive wrk."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass
 
@@ -47,3 +48,14 @@ def parse_wrk(out: str) -> WrkResult:
         int(total.group(1)),
         "; ".join(errors),
     )
+
+
+def connection_counts(text: str) -> list[int]:
+    """``--connections 1,16,64`` read for argparse."""
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of numbers") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("connection counts must be >= 1")
+    return values
