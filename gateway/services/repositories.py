@@ -4,13 +4,13 @@ over all of it, paged by name, with the tag counts of the page fetched concurren
 from __future__ import annotations
 
 import asyncio
-import bisect
 
 from gateway.errors import GatewayError, NameUnknown
 from gateway.models import api
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.name_search import NameSearch
+from gateway.services.paging import page_of
 
 
 class RepositoryService:
@@ -24,9 +24,8 @@ class RepositoryService:
         names = await self.registry.catalog(caller)
         if q:
             names = self.search.find(names, q.lower())
-        start = bisect.bisect_right(names, last) if last else 0
-        page = names[start : start + n]
-        next_cursor = page[-1] if page and start + n < len(names) else None
+        page, more = page_of(names, n, last)
+        next_cursor = page[-1] if more else None
         # Counts already cached are read here, without a task each; the others go the
         # long way, concurrently.
         counts: dict[str, api.RepositorySummary] = {}

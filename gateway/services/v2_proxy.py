@@ -20,14 +20,14 @@ auth, realm policy and caches as /api.
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable
 
 from gateway.errors import InvalidRequest, Unauthorized, Unsupported
 from gateway.models import media_types as mt
 from gateway.registry.client import Passed
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
+from gateway.services.paging import page_of
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what distribution takes on push
 CATALOG_DEFAULT_PAGE = 100  # distribution's default page of _catalog
@@ -44,15 +44,6 @@ def page_size(n: str | None, default: int | None) -> int | None:
             f"n must be a number from 0 to {MAX_PAGE}", code="PAGINATION_NUMBER_INVALID"
         )
     return int(n)
-
-
-def page_of(entries: Sequence[str], n: int | None, last: str | None) -> tuple[list[str], bool]:
-    """The entries after ``last`` (sorted lists), at most ``n``; and whether more follow."""
-    start = bisect.bisect_right(entries, last) if last else 0
-    if n is None:
-        return list(entries[start:]), False
-    page = list(entries[start : start + n])
-    return page, n > 0 and start + n < len(entries)
 
 
 def accepted_types(accept: str | None) -> frozenset[str]:
