@@ -27,7 +27,6 @@ from gateway.registry.names import is_digest, is_name, is_tag
 from gateway.registry.realm_policy import RealmPolicy
 from gateway.registry.transport import Upstream, sha256_digest
 from gateway.registry.upstream_errors import Subject
-from gateway.telemetry import Metrics
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what the registry itself accepts on push
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tag-list page
@@ -166,10 +165,6 @@ class RegistryClient:
     @property
     def totals(self) -> UpstreamTotals:
         return self.transport.totals
-
-    @property
-    def metrics(self) -> Metrics:
-        return self.transport.metrics
 
     # -- base -------------------------------------------------------------------------
 

@@ -16,11 +16,11 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
-from gateway.errors import BlobUploadUnknown, GatewayError, NotFound
+from gateway.errors import BlobUploadUnknown, GatewayError
 from gateway.registry.client import CONTENT_HEADERS, Passed
 from gateway.registry.names import check_digest, check_name
 from gateway.routers.routing import GatewayRouter, not_modified
-from gateway.services.v2_proxy import MAX_MANIFEST_BYTES, refused_in_pull_mode
+from gateway.services.v2_proxy import MAX_MANIFEST_BYTES
 
 router = GatewayRouter(head=False, include_in_schema=False)
 
@@ -146,7 +146,7 @@ async def v2_upload(
     of the ``Location`` it answered) passed back to it as it was."""
     state.v2.check_push(caller)
     if request.method not in ("PATCH", "PUT", "GET", "DELETE") or not _UPLOAD_ID.fullmatch(session):
-        raise refused_in_pull_mode() if not state.v2.push_enabled else _no_such_upload()
+        raise BlobUploadUnknown("no such upload")
     query = request.url.query
     path = f"/v2/{name}/blobs/uploads/{session}" + (f"?{query}" if query else "")
     body = _body_of(request) if request.method in ("PATCH", "PUT") else None
@@ -154,10 +154,6 @@ async def v2_upload(
         caller, name, request.method, path, _upload_headers(request), body
     )
     return _passed(request, passed)
-
-
-def _no_such_upload() -> NotFound:
-    return BlobUploadUnknown("no such upload")
 
 
 # An upload id as distribution makes them (a UUID); anything else is no upload of ours.

@@ -132,7 +132,7 @@ class V2Proxy:
 
     def check_push(self, caller: Caller) -> None:
         if not self.push_enabled:
-            raise refused_in_pull_mode()
+            raise Unsupported("this gateway serves the v2 API read-only (LR_V2_MODE=pull)")
         if caller.source == "service":
             raise Unauthorized("pushing needs your own credentials")
 
@@ -171,7 +171,3 @@ class V2Proxy:
                 location, f"/v2/{name}/manifests/"
             )
         return passed
-
-
-def refused_in_pull_mode() -> Unsupported:
-    return Unsupported("this gateway serves the v2 API read-only (LR_V2_MODE=pull)")
