@@ -39,6 +39,7 @@ from tests.support.mock_registry import (
     MANIFEST,
     OCI_INDEX,
     OCI_MANIFEST,
+    ONE_CHILD_INDEX,
     config_doc,
     dumps,
     manifest_doc,
@@ -59,20 +60,7 @@ SETTINGS: dict[str, Any] = {
 }
 DOCUMENTS_ONLY = r"/manifests/|/blobs/"
 
-INDEX = dumps(
-    {
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [
-            {
-                "mediaType": OCI_MANIFEST,
-                "digest": DIGEST,
-                "size": len(MANIFEST),
-                "platform": {"os": "linux", "architecture": "amd64"},
-            }
-        ],
-    }
-)
+INDEX = ONE_CHILD_INDEX
 DOCS = Documents(
     {
         "app": {"1.0": MANIFEST, "latest": MANIFEST, DIGEST: MANIFEST, "2.0": INDEX},

@@ -30,6 +30,7 @@ from tests.support.mock_registry import (
     OCI_INDEX,
     OCI_LAYER,
     OCI_MANIFEST,
+    ONE_CHILD_INDEX,
     OTHER_DIGEST,
     REGISTRY,
     TAMPERED,
@@ -142,20 +143,7 @@ def test_429_on_rows_and_children_is_passed_through() -> None:
     """The list answers but the per-row (or per-child) requests are rate limited: the
     page is a 429 with Retry-After, not a 200 of error rows (nor a created order that
     takes every rate-limited row for undated)."""
-    index = dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_INDEX,
-            "manifests": [
-                {
-                    "mediaType": OCI_MANIFEST,
-                    "digest": DIGEST,
-                    "size": len(MANIFEST),
-                    "platform": {"os": "linux", "architecture": "amd64"},
-                }
-            ],
-        }
-    )
+    index = ONE_CHILD_INDEX
 
     async def limited(request: httpx.Request) -> httpx.Response | None:
         path = request.url.path

@@ -23,6 +23,7 @@ from tests.support.mock_registry import (
     OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
+    ONE_CHILD_INDEX,
     OTHER_DIGEST,
     REGISTRY,
     FakeRegistry,
@@ -228,20 +229,7 @@ def test_index_children_are_not_taken_as_members_of_the_index_repository() -> No
     index in ``public`` may name a child that lives only in the private ``app``. Pushing
     such an index must not let a ``public``-only user read ``app``'s manifest through the
     shared content cache once someone allowed on ``app`` has loaded it."""
-    index = dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_INDEX,
-            "manifests": [
-                {
-                    "mediaType": OCI_MANIFEST,
-                    "digest": DIGEST,
-                    "size": len(MANIFEST),
-                    "platform": {"os": "linux", "architecture": "amd64"},
-                }
-            ],
-        }
-    )
+    index = ONE_CHILD_INDEX
     rights = {ALICE_BASIC: {"app", "public"}, MALLORY_BASIC: {"public"}}
 
     async def access(request: httpx.Request) -> httpx.Response | None:

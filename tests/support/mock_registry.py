@@ -209,3 +209,20 @@ def garbage(_request: httpx.Request) -> httpx.Response:
 
 # A manifest whose bytes no longer match its digest.
 TAMPERED = MANIFEST.replace(b'"size":1234', b'"size":1235')
+
+
+# An OCI index whose one child (linux/amd64) is MANIFEST.
+ONE_CHILD_INDEX = dumps(
+    {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": DIGEST,
+                "size": len(MANIFEST),
+                "platform": {"os": "linux", "architecture": "amd64"},
+            }
+        ],
+    }
+)
