@@ -850,3 +850,23 @@ def test_peeks_serve_nothing_a_caller_has_not_been_confirmed_for() -> None:
     # Content of another repository is not this one's until the registry says so.
     registry.access.put((alice.key, "other/app"), True)
     assert registry.peek_digest(alice, "other/app", digest) is None
+
+
+def test_artifact_tags() -> None:
+    from gateway.models import artifact_tags as at
+
+    hex64 = "a" * 64
+    assert at.is_artifact_tag(f"sha256-{hex64}")
+    assert at.is_artifact_tag(f"sha256-{hex64}.sig")
+    assert at.suffix_of(f"sha256-{hex64}.att") == ".att"
+    assert at.suffix_of(f"sha256-{hex64}") == ""
+    assert at.subject_of(f"sha256-{hex64}.sbom") == f"sha256:{hex64}"
+    assert at.fallback_tag(f"sha256:{hex64}") == f"sha256-{hex64}"
+    for tag in (
+        "latest",
+        f"sha256-{hex64[:-1]}",
+        f"sha256-{hex64}.sig.x",
+        f"sha256-{hex64.upper()}",
+    ):
+        assert not at.is_artifact_tag(tag)
+        assert at.subject_of(tag) is None and at.suffix_of(tag) is None
