@@ -65,6 +65,7 @@ from bench.wrk import WrkResult, connection_counts, parse_wrk  # noqa: E402
 
 RATIO_TARGET = 0.5  # gateway req/s >= 0.5 x bare
 RSS_TARGET_MB = 200.0
+CATALOG_RSS_TARGET_MB = 100.0
 USERS_TARGET_MB = 50.0
 LOOP, HTTP = "uvloop", "httptools"  # the same for both servers (uvicorn's "auto" picks these)
 REPO_PAGE = 100
@@ -613,6 +614,7 @@ def _metric_sum(text: str, name: str, label: str | None = None) -> float:
 @dataclass
 class MemoryReport:
     rss_start: float = 0.0
+    rss_catalog: float = 0.0
     rss_base: float = 0.0
     rss_users: float = 0.0
     hwm: float = 0.0
@@ -666,6 +668,8 @@ def memory_part(args: argparse.Namespace, tmp: Path, cpus: set[int] | None) -> M
             first.raise_for_status()
             if first.json()["total"] != args.memory_repos:
                 raise RuntimeError(f"catalog total {first.json()['total']} != {args.memory_repos}")
+            mem.rss_catalog = _settled_rss(gateway)
+            print(f"  one user, the catalog: RSS {mem.rss_catalog:.1f} MB", flush=True)
 
             def details(name: str) -> None:
                 r = client.get(
@@ -758,8 +762,9 @@ def render(
     if mem:
         delta = mem.rss_users - mem.rss_base
         ok_base = mem.rss_base <= RSS_TARGET_MB
+        ok_catalog = mem.rss_catalog <= CATALOG_RSS_TARGET_MB
         ok_users = delta <= USERS_TARGET_MB
-        ok = ok and ok_base and ok_users
+        ok = ok and ok_base and ok_catalog and ok_users
         lines += [
             "",
             f"- memory: a stand-in registry on 127.0.0.1 (an ASGI app serving a paged "
@@ -773,6 +778,8 @@ def render(
             "| state | gateway RSS MB | target | verdict |",
             "|---|---:|---|---|",
             f"| started, nothing cached | {mem.rss_start:.1f} | | |",
+            f"| one user: the {mem.repos:,}-repository catalog listed | {mem.rss_catalog:.1f} | "
+            f"≤ {CATALOG_RSS_TARGET_MB:g} MB | {verdict(ok_catalog)} |",
             f"| one user: {mem.repos:,}-repository catalog + {args.memory_manifests:,} manifests "
             f"and their configs cached ({mem.seconds_base:.0f} s) | {mem.rss_base:.1f} | "
             f"≤ {RSS_TARGET_MB:g} MB | {verdict(ok_base)} |",

@@ -8,6 +8,10 @@
   goes through indexes by a part of the key (``drop_groups``: the entries of a repository
   or a caller, without a scan) or one pass (``drop_where``); a generation counter stops
   a fetch that began before an invalidation from storing stale data.
+- ``ModelCache``: what is derived from content by digest (parsed documents, image rows,
+  tag-row summaries), an LRU bounded by the bytes its entries hold, measured by walking
+  them (``gateway.sizing``): whatever is evicted is derived again from the content cache,
+  with no upstream request.
 - ``SingleFlight``: identical in-flight upstream calls coalesced into one task. Keys must
   include the caller whenever the call uses the caller's credentials.
 """
@@ -24,6 +28,7 @@ from typing import Any, Generic, TypeVar
 from cachetools import LRUCache
 
 from gateway.deadline import DeadlinePassed, has_time_left, within_deadline
+from gateway.sizing import deep_size
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -133,6 +138,47 @@ class ContentCache:
     def put(self, blob: Blob) -> None:
         if len(blob.body) + _ENTRY_OVERHEAD <= self.max_bytes:
             self._lru[blob.digest] = blob
+
+    @property
+    def current_bytes(self) -> int:
+        return int(self._lru.currsize)
+
+    @property
+    def evictions(self) -> int:
+        return self._lru.evictions
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+
+class ModelCache:
+    """Parsed and derived objects by key, within ``max_bytes`` of measured memory.
+
+    One budget for every kind (keys carry the kind: ``("config", digest)``), so the
+    kinds a workload uses most keep the room. An object larger than the whole budget is
+    not kept. Objects kept must not be changed by their users (they are shared).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._lru: _EvictingLRU[Hashable, tuple[Any, int]] = _EvictingLRU(
+            maxsize=max(max_bytes, 1), getsizeof=lambda entry: entry[1]
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> Any:
+        entry = self._lru.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return entry[0]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        size = deep_size(value) + _ENTRY_OVERHEAD
+        if size <= self.max_bytes:
+            self._lru[key] = (value, size)
 
     @property
     def current_bytes(self) -> int:

@@ -107,6 +107,7 @@ def build_state(
     registry = CachedRegistry(
         client,
         content_bytes=settings.content_cache_bytes,
+        model_bytes=settings.model_cache_bytes,
         ttl=settings.cache_ttl,
         access_ttl=settings.access_ttl,
         max_config_bytes=settings.max_config_bytes,

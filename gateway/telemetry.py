@@ -116,12 +116,12 @@ def state_families(state: AppState) -> Iterator[Metric]:
     )
     entries = GaugeMetricFamily("lr_cache_entries", "Entries held", labels=["cache"])
     size = GaugeMetricFamily("lr_cache_bytes", "Bytes held (where known)", labels=["cache"])
-    content = registry.content
-    hits.add_metric(["content"], content.hits)
-    misses.add_metric(["content"], content.misses)
-    evictions.add_metric(["content"], content.evictions)
-    entries.add_metric(["content"], len(content))
-    size.add_metric(["content"], content.current_bytes)
+    for name, sized in (("content", registry.content), ("models", registry.models)):
+        hits.add_metric([name], sized.hits)
+        misses.add_metric([name], sized.misses)
+        evictions.add_metric([name], sized.evictions)
+        entries.add_metric([name], len(sized))
+        size.add_metric([name], sized.current_bytes)
     for name, store in stores.items():
         hits.add_metric([name], store.hits)
         misses.add_metric([name], store.misses)

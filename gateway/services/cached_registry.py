@@ -30,9 +30,7 @@ import sys
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TypeVar
 
-from cachetools import LRUCache
-
-from gateway.cache import Blob, ContentCache, SingleFlight, TTLStore
+from gateway.cache import Blob, ContentCache, ModelCache, SingleFlight, TTLStore
 from gateway.errors import GatewayError, NameUnknown, NotFound
 from gateway.models import media_types as mt
 from gateway.models import oci
@@ -57,7 +55,7 @@ class CachedRegistry:
         access_ttl: float,
         membership_ttl: float = 600.0,
         max_config_bytes: int = 16 * 1024 * 1024,
-        parsed_entries: int = 20_000,
+        model_bytes: int = 32 * 1024 * 1024,
         tag_index: TagIndex | None = None,
     ) -> None:
         self.client = client
@@ -78,9 +76,8 @@ class CachedRegistry:
             membership_ttl, 500_000, indexes={"repo": _first}
         )
         self.flights = SingleFlight()
-        self._parsed: LRUCache[str, oci.Index | oci.ImageManifest | oci.ImageConfig] = LRUCache(
-            parsed_entries
-        )
+        # Parsed documents here, image rows and summaries in ImageService: one budget.
+        self.models = ModelCache(model_bytes)
         self.max_config_bytes = max_config_bytes
         self.tag_index = tag_index if tag_index is not None else TagIndex()
 
@@ -210,11 +207,12 @@ class CachedRegistry:
     # -- parsed documents (by digest: parsing is the main CPU cost of a cold page) -------
 
     def _parsed_as(self, digest: str, body: bytes, kind: type[P], parse: Callable[[bytes], P]) -> P:
-        parsed = self._parsed.get(digest)
-        if isinstance(parsed, kind):
-            return parsed
+        key = (kind, digest)
+        parsed = self.models.get(key)
+        if parsed is not None:
+            return parsed  # type: ignore[no-any-return]
         fresh = parse(body)
-        self._parsed[digest] = fresh
+        self.models.put(key, fresh)
         return fresh
 
     def index(self, manifest: Manifest) -> oci.Index:

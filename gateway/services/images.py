@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from cachetools import LRUCache
-
 from gateway.errors import (
     GatewayError,
     ManifestUnknown,
@@ -78,10 +76,10 @@ class Summary:
 
 
 class ImageService:
-    def __init__(self, registry: CachedRegistry, derived_entries: int = 50_000) -> None:
+    def __init__(self, registry: CachedRegistry) -> None:
         self.registry = registry
-        self._images: LRUCache[str, api.PlatformImage] = LRUCache(derived_entries)
-        self._summaries: LRUCache[str, Summary] = LRUCache(derived_entries)
+        # Image rows and tag-row summaries by digest, within the registry's model budget.
+        self._models = registry.models
         # How the tag index of a large repository reads a tag in the background: its
         # digest, and that digest's date (what sort=created needs).
         self.index_reader = Reader(resolve=registry.resolve, describe=self._created)
@@ -91,7 +89,7 @@ class ImageService:
 
     def known_created(self, digest: str) -> tuple[bool, str | None]:
         """(known, created) of a digest from the summaries already made (no upstream)."""
-        summary = self._summaries.get(digest)
+        summary = self._summary_of(digest)
         return (False, None) if summary is None else (True, summary.created)
 
     # -- one image manifest -----------------------------------------------------------
@@ -105,12 +103,12 @@ class ImageService:
     ) -> api.PlatformImage:
         """One image manifest with its config's platform and created, and its size."""
         manifest = await self.registry.manifest(caller, repo, digest)
-        cached = self._images.get(manifest.digest)
+        cached: api.PlatformImage | None = self._models.get(("image", manifest.digest))
         if cached is not None and descriptor is None:
             return cached
         image = await self._platform_image(caller, repo, manifest, descriptor)
         if descriptor is None:
-            self._images[manifest.digest] = image
+            self._models.put(("image", manifest.digest), image)
         return image
 
     async def _platform_image(
@@ -308,12 +306,12 @@ class ImageService:
         """A tag row's summary when all of it is already known for this caller (no I/O,
         no task); None sends the row the long way, through ``summary``."""
         digest = self.registry.peek_digest(caller, repo, reference)
-        return None if digest is None else self._summaries.get(digest)
+        return None if digest is None else self._summary_of(digest)
 
     async def summary(self, caller: Caller, repo: str, reference: str) -> Summary:
         """Digest, kind, platforms, size and created of a tag or digest (for tag rows)."""
         manifest = await self.registry.manifest(caller, repo, reference)
-        cached = self._summaries.get(manifest.digest)
+        cached = self._summary_of(manifest.digest)
         if cached is not None:
             return cached
         resolved = await self._resolve(caller, repo, manifest)
@@ -340,7 +338,11 @@ class ImageService:
             complete=complete,
         )
         if complete:
-            self._summaries[manifest.digest] = summary
+            self._models.put(("summary", manifest.digest), summary)
+        return summary
+
+    def _summary_of(self, digest: str) -> Summary | None:
+        summary: Summary | None = self._models.get(("summary", digest))
         return summary
 
     # -- config and history -----------------------------------------------------------
