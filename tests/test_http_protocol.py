@@ -182,3 +182,44 @@ def test_httpcore_finds_sniffio_and_does_not_fail_an_import_per_lock() -> None:
     import importlib.util
 
     assert importlib.util.find_spec("sniffio") is not None
+
+
+def test_a_kept_alive_connection_the_server_closed_is_not_reused() -> None:
+    """The cheaper readability check of idle upstream connections still tells a
+    connection the server closed: the next request opens a new one instead of failing
+    on the dead one (a real socket server on 127.0.0.1 closing after each answer)."""
+    import asyncio
+    import importlib
+
+    import httpx
+
+    from gateway.registry import connections
+
+    assert connections.install()
+    backend = importlib.import_module("httpcore._backends.anyio")
+    assert getattr(backend.AnyIOStream.get_extra_info, connections._MARK)
+
+    async def main() -> None:
+        accepted = 0
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal accepted
+            accepted += 1
+            await reader.readuntil(b"\r\n\r\n")
+            # Keep-alive announced, then closed: what a registry's idle timeout does.
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
+            )
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server, httpx.AsyncClient(trust_env=False) as client:
+            for _ in range(3):
+                answer = await client.get(f"http://127.0.0.1:{port}/")
+                assert answer.text == "ok"
+                await asyncio.sleep(0.05)  # the close reaches the idle connection
+        assert accepted == 3
+
+    asyncio.run(main())

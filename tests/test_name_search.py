@@ -56,3 +56,15 @@ def test_a_new_catalog_is_never_answered_from_an_old_ones_results() -> None:
 def test_a_plain_list_is_searched_without_being_remembered() -> None:
     search = NameSearch()
     assert search.find(["x/app", "y/web"], "app") == ["x/app"]
+
+
+def test_the_joined_text_finds_what_a_scan_finds() -> None:
+    """Matches at a name's start and end, in every name (past the find limit), none, and
+    needles no name can hold: the same names as a scan, in the same order."""
+    catalog = ListInterner().intern(NAMES)
+    for needle in ("team-0/", "999", "-", "/app-0", "t", "app-099999", "", "a\nb", "\n"):
+        assert NameSearch().find(catalog, needle) == scan(NAMES, needle), needle
+    edges = ListInterner().intern(["ab", "b", "ba", "bb"])
+    assert NameSearch().find(edges, "b") == ["ab", "b", "ba", "bb"]
+    assert NameSearch().find(edges, "ab") == ["ab"]  # not "b\nba" across names
+    assert NameSearch().find(edges, "bb") == ["bb"]

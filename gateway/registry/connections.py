@@ -1,5 +1,5 @@
-"""Two adjustments to httpcore's HTTP/1.1 connections, made once per process by
-``install()`` (httpcore has no public option for either).
+"""Three adjustments to httpcore's HTTP/1.1 connections, made once per process by
+``install()`` (httpcore has no public option for any).
 
 **Never reuse an upstream connection that still holds bytes nobody asked for.**
 
@@ -17,6 +17,14 @@ through the per-read timeout, the HTTP parser and the response in four times as 
 pieces as the event loop delivers; measured on a 200 MiB pull, the gateway's user CPU
 halved (bench/bench_v2.py). The memory held is the same: the loop hands over up to
 256 KiB per read anyway.
+
+**Ask an idle connection whether it is readable without anyio's attribute lookup.**
+httpcore checks every pooled connection each time a request joins or leaves the pool
+(``has_expired``: a server that closed a kept-alive connection makes it readable), and
+asks anyio for the socket each time; anyio builds its whole attribute mapping on every
+such lookup. It was the largest single cost of a cold tag page's upstream requests
+(bench/bench_scale.py, under cProfile). The socket of a stream never changes, so it is
+looked up once per stream; the readability test itself is httpcore's own.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ log = logging.getLogger("gateway.upstream")
 
 _MARK = "_light_registry_guarded"
 READ_BYTES = 256 * 1024
+_SOCKET = "_light_registry_socket"
+_UNSET = object()
 
 
 def install() -> bool:
@@ -71,4 +81,32 @@ def install() -> bool:
 
     setattr(response_closed, _MARK, True)
     connection._response_closed = response_closed
+    _install_readable_check()
     return True
+
+
+def _install_readable_check() -> None:
+    try:
+        backend = importlib.import_module("httpcore._backends.anyio")
+        utils = importlib.import_module("httpcore._utils")
+    except ImportError:
+        return
+    stream = getattr(backend, "AnyIOStream", None)
+    original: Callable[[Any, str], Any] | None = getattr(stream, "get_extra_info", None)
+    readable: Callable[[Any], bool] | None = getattr(utils, "is_socket_readable", None)
+    if stream is None or original is None or readable is None:
+        return
+    if getattr(original, _MARK, False):
+        return
+
+    @functools.wraps(original)
+    def get_extra_info(self: Any, info: str) -> Any:
+        if info != "is_readable":
+            return original(self, info)
+        sock = self.__dict__.get(_SOCKET, _UNSET)
+        if sock is _UNSET:
+            sock = self.__dict__[_SOCKET] = original(self, "socket")
+        return readable(sock)
+
+    setattr(get_extra_info, _MARK, True)
+    stream.get_extra_info = get_extra_info
