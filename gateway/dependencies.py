@@ -58,25 +58,37 @@ def basic_credentials(header: str | None) -> Credentials | None:
     return Credentials(username, password)
 
 
-async def get_caller(request: Request, state: State) -> Caller:
-    """Who is asking: session cookie, then Basic header, then service account, then anonymous."""
-    cookie = request.cookies.get(COOKIE_NAME)
+def caller_from(
+    state: AppState, cookie: str | None, authorization: str | None, root_path: str
+) -> Caller:
+    """Who is asking: session cookie, then Basic header, then service account, then
+    anonymous (``get_caller``, and the warm lane of routers/warm.py, which must name the
+    very same caller)."""
     session = state.sessions.get(cookie)
     if session is not None:
-        caller = Caller(session.credentials, "session")
-    else:
-        creds = basic_credentials(request.headers.get("authorization"))
-        if creds is None and cookie:
-            # A session that ended (logout, expiry, restart) must not quietly turn into
-            # the service account: the SPA has to learn that its user is logged out.
-            raise Unauthorized(
-                "the session has ended: log in again",
-                code="UNAUTHORIZED",
-                detail={"session": "expired"},
-                headers={"Set-Cookie": expired_cookie(request.scope.get("root_path", ""))},
-            )
-        fallback = state.service_account or ANONYMOUS
-        caller = Caller(creds, "basic") if creds is not None else fallback
+        return Caller(session.credentials, "session")
+    creds = basic_credentials(authorization)
+    if creds is None and cookie:
+        # A session that ended (logout, expiry, restart) must not quietly turn into
+        # the service account: the SPA has to learn that its user is logged out.
+        raise Unauthorized(
+            "the session has ended: log in again",
+            code="UNAUTHORIZED",
+            detail={"session": "expired"},
+            headers={"Set-Cookie": expired_cookie(root_path)},
+        )
+    fallback = state.service_account or ANONYMOUS
+    return Caller(creds, "basic") if creds is not None else fallback
+
+
+async def get_caller(request: Request, state: State) -> Caller:
+    """Who is asking (``caller_from``)."""
+    caller = caller_from(
+        state,
+        request.cookies.get(COOKIE_NAME),
+        request.headers.get("authorization"),
+        request.scope.get("root_path", ""),
+    )
     request.state.caller_source = caller.source
     return caller
 

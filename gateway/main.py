@@ -42,6 +42,7 @@ from gateway.routers import (
     session,
     v2,
 )
+from gateway.routers.warm import WarmLane
 from gateway.settings import Settings, get_settings
 from gateway.state import build_state
 from gateway.telemetry import Metrics
@@ -286,6 +287,7 @@ def create_app(
 
     # Innermost first: the deadline's 504, CSRF and body checks run inside CORS, so their
     # refusals carry the CORS headers a cross-origin SPA needs to read them.
+    app.add_middleware(WarmLane)  # kept answers sent again before routing (routers/warm.py)
     app.add_middleware(DeadlineMiddleware, seconds=settings.request_timeout)
     app.add_middleware(
         CsrfMiddleware, public_url=settings.public_url, cors_origins=settings.cors_origins

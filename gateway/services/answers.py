@@ -33,7 +33,7 @@ class AnswerCache:
         self.registry = registry
         self.seconds = min(MAX_SECONDS, ttl / 2, access_ttl / 2)
         self.entries = entries
-        self._answers: dict[Hashable, tuple[bytes, Stamp, float]] = {}
+        self._answers: dict[Hashable, tuple[object, Stamp, float]] = {}
         # Plain integers, read by the metrics collector at scrape time.
         self.hits = 0
         self.misses = 0
@@ -50,7 +50,7 @@ class AnswerCache:
             r.membership.generation,
         )
 
-    def get(self, key: Hashable) -> bytes | None:
+    def get(self, key: Hashable) -> object | None:
         if self.seconds <= 0:
             return None
         entry = self._answers.get(key)
@@ -66,8 +66,9 @@ class AnswerCache:
         note_cache(hit=True)
         return body
 
-    def put(self, key: Hashable, body: bytes, stamp: Stamp) -> None:
-        """Keep ``body`` unless the caches moved while it was being built."""
+    def put(self, key: Hashable, body: object, stamp: Stamp) -> None:
+        """Keep ``body`` (the bytes sent, or what the warm lane needs to send them again)
+        unless the caches moved while it was being built."""
         if self.seconds <= 0 or stamp != self.stamp():
             return
         answers = self._answers
