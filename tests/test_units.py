@@ -870,3 +870,42 @@ def test_artifact_tags() -> None:
     ):
         assert not at.is_artifact_tag(tag)
         assert at.subject_of(tag) is None and at.suffix_of(tag) is None
+
+
+def test_a_page_of_names_or_tags_is_checked_in_one_match_as_entry_by_entry() -> None:
+    from gateway.registry.names import is_name, is_tag, valid_names, valid_tags
+
+    names = [f"team-{i}/app_{i}.x" for i in range(1000)]
+    assert valid_names(names) is names  # all valid: the page itself
+    cases = [
+        ["a", "B", "c"],
+        ["a", "a\nb", "c"],  # a newline inside an entry
+        ["a", "x" * 256, "c"],  # over NAME_MAX
+        ["a", "", "c"],
+        ["a/", "a//b", "a--b", "a__b", "a___b", "-a"],
+        ["a\n", "\n"],
+    ]
+    for case in cases:
+        assert valid_names(case) == [v for v in case if is_name(v)], case
+        assert valid_tags(case) == [v for v in case if is_tag(v)], case
+    tags = ["1.0", "latest", "v" * 128]
+    assert valid_tags(tags) is tags
+    assert valid_tags(["v" * 129, "ok"]) == ["ok"]
+    assert valid_names([]) == [] and valid_tags([]) == []
+
+
+def test_a_catalog_out_of_order_or_with_duplicates_is_sorted_once() -> None:
+    import httpx
+
+    from tests.support.mock_registry import FakeRegistry, gateway
+
+    async def shuffled(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path == "/v2/_catalog":
+            return httpx.Response(200, json={"repositories": ["web", "app", "web", "db"]})
+        return None
+
+    fake = FakeRegistry(shuffled)
+    fake.tags = {"app": ["1.0"], "db": ["1.0"], "web": ["1.0"]}
+    with gateway(fake) as client:
+        page = client.get("/api/repositories")
+        assert [row["name"] for row in page.json()["repositories"]] == ["app", "db", "web"]

@@ -8,6 +8,8 @@ every digest-addressed document is verified against the digest that was asked fo
 from __future__ import annotations
 
 import asyncio
+import itertools
+import operator
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -23,7 +25,7 @@ from gateway.models.oci import manifest_media_type
 from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
 from gateway.registry.credentials import ANONYMOUS, Caller
 from gateway.registry.metrics import UpstreamTotals
-from gateway.registry.names import is_digest, is_name, is_tag
+from gateway.registry.names import is_digest, valid_names, valid_tags
 from gateway.registry.realm_policy import RealmPolicy
 from gateway.registry.transport import Upstream, sha256_digest
 from gateway.registry.upstream_errors import Subject
@@ -219,10 +221,12 @@ class RegistryClient:
         scope: str,
         subject: Subject,
         what: str,
-        valid: Callable[[str], bool],
+        valid: Callable[[list[str]], list[str]],
     ) -> list[str]:
         """Every entry of a paged list (catalog or tags): ``n`` ≤ 1000, each next page
-        rebuilt against the configured registry from the Link header's ``last`` only."""
+        rebuilt against the configured registry from the Link header's ``last`` only.
+        Sorted and without duplicates: as the registry sends them, usually, which one
+        pass checks (sorting 100,000 names again cost more than walking them)."""
         entries: list[str] = []
         params = {"n": str(self.transport.page_size)}
         for _ in range(MAX_PAGES):
@@ -232,13 +236,15 @@ class RegistryClient:
             page = self.transport.json_object(body, what).get(key)
             if page is None:
                 page = []  # 2.8 answers "tags": null once every tag was deleted
-            if not isinstance(page, list) or not all(isinstance(e, str) for e in page):
+            if not isinstance(page, list) or not all(type(e) is str for e in page):
                 raise UpstreamInvalid(f"the registry answered a malformed {what}")
-            entries.extend(e for e in page if valid(e))
+            entries.extend(valid(page))
             link = next_link(response.headers.get("link"))
             if not link or not page or (params.get("last") and link["last"] <= params["last"]):
                 break  # the end, or a Link that does not move forward
             params = {"n": str(self.transport.page_size), "last": link["last"]}
+        if all(map(operator.lt, entries, itertools.islice(entries, 1, None))):
+            return entries  # strictly increasing: sorted, no duplicates
         return sorted(set(entries))
 
     async def catalog(self, caller: Caller) -> list[str]:
@@ -250,7 +256,7 @@ class RegistryClient:
             scope=CATALOG_SCOPE,
             subject="catalog",
             what="catalog",
-            valid=is_name,
+            valid=valid_names,
         )
 
     async def tags(self, caller: Caller, name: str) -> list[str]:
@@ -262,7 +268,7 @@ class RegistryClient:
             scope=pull_scope(name),
             subject="repository",
             what="tag list",
-            valid=is_tag,
+            valid=valid_tags,
         )
 
     # -- manifests --------------------------------------------------------------------
