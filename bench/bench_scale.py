@@ -322,7 +322,8 @@ def render(args: argparse.Namespace, fig: Figures) -> tuple[str, bool]:
         and big["later_complete"] is True
         and big["created_later_complete"] is True
     )
-    minimum = 1 + 2 * DETAIL_TAGS  # tag list, then a manifest and a config per tag
+    # A manifest and a config per tag: the tag lists were read by the repositories page.
+    minimum = 2 * DETAIL_TAGS
     lines = [
         "# Light Registry scale benchmark",
         "",
