@@ -61,7 +61,7 @@ def basic_credentials(header: str | None) -> Credentials | None:
 async def get_caller(request: Request, state: State) -> Caller:
     """Who is asking: session cookie, then Basic header, then service account, then anonymous."""
     cookie = request.cookies.get(COOKIE_NAME)
-    session = state.sessions.get(cookie)
+    session = await state.sessions.get(cookie)
     if session is not None:
         caller = Caller(session.credentials, "session")
     else:

@@ -18,12 +18,15 @@ from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.repositories import RepositoryService
-from gateway.services.sessions import Logins, SessionStore
+from gateway.services.sessions import Logins, Sessions, SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tag_index import TagIndex
 from gateway.services.tags import TagService
 from gateway.services.v2_proxy import V2Proxy
 from gateway.settings import Settings
+from gateway.shared_state.keys import Sealer
+from gateway.shared_state.sessions import SharedSessions
+from gateway.shared_state.store import RedisStore
 from gateway.telemetry import Metrics, state_families
 
 
@@ -41,10 +44,11 @@ class AppState:
     blobs: BlobService
     answers: AnswerCache
     logins: Logins
-    sessions: SessionStore
+    sessions: Sessions
     status: RegistryStatus
     service_account: Caller | None
     metrics: Metrics
+    shared: RedisStore | None = None  # LR_REDIS_URL: state shared with other replicas
 
     async def aclose(self) -> None:
         self.metrics.source = None
@@ -55,6 +59,8 @@ class AppState:
         finally:
             if self.client.downloads is not self.http:
                 await self.client.downloads.aclose()
+            if self.shared is not None:
+                await self.shared.aclose()
 
 
 def build_http(
@@ -119,6 +125,14 @@ def build_state(
         ),
     )
     images = ImageService(registry)
+    shared, sealer = _shared_state(settings)
+    sessions: Sessions = SessionStore(
+        settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
+    )
+    if shared is not None and sealer is not None:
+        sessions = SharedSessions(
+            shared, sealer, settings.session_idle_seconds, settings.session_max_seconds
+        )
     service_account = None
     if settings.registry_username and settings.registry_password is not None:
         creds = Credentials(
@@ -142,12 +156,24 @@ def build_state(
         blobs=BlobService(registry, metrics),
         answers=AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl),
         logins=Logins(client),
-        sessions=SessionStore(
-            settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
-        ),
+        sessions=sessions,
         status=RegistryStatus(client, timeout=settings.connect_timeout),
         service_account=service_account,
         metrics=metrics,
+        shared=shared,
     )
     metrics.source = lambda: state_families(state)
     return state
+
+
+def _shared_state(settings: Settings) -> tuple[RedisStore | None, Sealer | None]:
+    """The Redis store and the sealer when ``LR_REDIS_URL`` is set, else (None, None)."""
+    keys = settings.secret_keys
+    if settings.redis_url is None or keys is None:
+        return None, None
+    store = RedisStore(
+        settings.redis_url.get_secret_value(),
+        timeout=settings.redis_timeout,
+        pool_size=settings.redis_pool_size,
+    )
+    return store, Sealer(*keys)

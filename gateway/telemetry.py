@@ -155,9 +155,11 @@ def state_families(state: AppState) -> Iterator[Metric]:
     )
     renewals.add_metric([], tokens.renewals)
     yield renewals
-    sessions = GaugeMetricFamily("lr_sessions_active", "Login sessions not expired")
-    sessions.add_metric([], state.sessions.active())
-    yield sessions
+    active = state.sessions.active()  # None when they live in Redis (every replica's)
+    if active is not None:
+        sessions = GaugeMetricFamily("lr_sessions_active", "Login sessions not expired")
+        sessions.add_metric([], active)
+        yield sessions
 
 
 async def counted_stream(chunks: AsyncIterator[bytes], metrics: Metrics) -> AsyncIterator[bytes]:
