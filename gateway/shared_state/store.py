@@ -7,8 +7,9 @@
   allowed`` from a full Redis (``maxmemory`` with ``noeviction``) — is one type,
   ``StoreUnavailable``. What callers do with it is theirs: a cache reads it as a miss
   and goes upstream, a session lookup answers 503 ``SESSION_STORE_UNAVAILABLE``.
-- No retries inside a call (the bound leaves no room for them); the pool reconnects on
-  the next call, so the gateway recovers by itself when Redis is back.
+- One immediate retry on a broken connection, within the same bound: after a Redis
+  restart every pooled connection is dead, and each would otherwise fail one call. The
+  pool reconnects by itself, so the gateway recovers without a restart.
 - ``healthy`` is what the last call saw; after a failure the caches skip Redis for
   ``BACKOFF`` seconds (``usable``), so a Redis that is down costs the warm path nothing
   and a cold one a single bounded try per second. Sessions never skip: they must ask.
@@ -51,10 +52,10 @@ class RedisStore:
             timeout=timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1),
             health_check_interval=0,
         )
-        self.redis = aioredis.Redis(connection_pool=self._pool, retry=Retry(NoBackoff(), 0))
+        self.redis = aioredis.Redis(connection_pool=self._pool, retry=Retry(NoBackoff(), 1))
         self.healthy = True
         self._down_until = 0.0
         # Plain integers, read by the metrics collector at scrape time.
