@@ -202,3 +202,31 @@ def test_redis_holds_no_password_token_or_session_id_in_clear(world: World) -> N
         for secret in secrets:
             assert secret not in name, name
             assert secret not in value, name
+
+
+def _cold_detail(world: World, repo: str, replicas_asking: list[Replica]) -> int:
+    """Upstream requests (manifests, configs, tag lists) the replicas spent answering,
+    all at once, the image detail of a repository none of them has seen."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Pusher(world.registry.url, "admin", USERS["admin"]) as p:
+        push_image(p, repo, "1.0")
+    before = [r.upstream() for r in replicas_asking]
+    path = f"/api/repositories/{repo}/images/1.0"
+    with ThreadPoolExecutor(len(replicas_asking) * 3) as pool:
+        answers = list(pool.map(lambda r: get(r, path, basic("admin")), replicas_asking * 3))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    assert len({a.content for a in answers}) == 1
+    spent = 0
+    for replica, counts in zip(replicas_asking, before, strict=True):
+        used = delta(replica.upstream(), counts)
+        spent += sum(used.get(kind, 0) for kind in ("manifest", "blob", "tags"))
+    return spent
+
+
+def test_two_cold_replicas_fetch_about_once(world: World) -> None:
+    one = _cold_detail(world, "cold/one", [world.a])
+    two = _cold_detail(world, "cold/two", [world.a, world.b])
+    assert one > 0
+    # Without the lock each replica would fetch everything: about twice as much.
+    assert two <= one + 1, (one, two)

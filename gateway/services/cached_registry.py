@@ -120,7 +120,11 @@ class CachedRegistry:
                     names = self.lists.intern(found)
                     self.catalogs.put(key, names, generation)
                     return names
-            names = self.lists.intern(await self.client.catalog(caller))
+            names = self.lists.intern(
+                await self._coalesced(
+                    caller, ("catalog",), self._shared_catalog(caller), self.client.catalog
+                )
+            )
             self.catalogs.put(key, names, generation)
             if self.shared is not None:
                 await self.shared.put_catalog(caller, names, stamp)
@@ -178,7 +182,14 @@ class CachedRegistry:
                     self.tag_lists.put(key, tags, generation)
                     self.access.put((_stored_key(caller), repo), True)
                     return tags
-            tags = self.lists.intern(await self.client.tags(caller, repo))
+            tags = self.lists.intern(
+                await self._coalesced(
+                    caller,
+                    ("tags", repo),
+                    self._shared_tags(caller, repo),
+                    lambda c: self.client.tags(c, repo),
+                )
+            )
             self.tag_lists.put(key, tags, generation)
             await self._confirm(caller, repo)
             if self.shared is not None:
@@ -286,6 +297,77 @@ class CachedRegistry:
         self.membership.put((repo, config), True)
         return config
 
+    # -- coalescing across replicas (a cold fetch done by one of them) -----------------
+
+    async def _coalesced(
+        self,
+        caller: Caller,
+        what: tuple[str, ...],
+        ready: Callable[[], Awaitable[T | None]],
+        fetch: Callable[[Caller], Awaitable[T]],
+    ) -> T:
+        """``fetch(caller)`` from upstream; with Redis, once across the replicas: a
+        replica doing the same fetch for the same caller is waited for, and its result
+        taken from Redis (``ready``)."""
+        if self.shared is None:
+            return await fetch(caller)
+        return await self.shared.once(caller, what, ready, lambda: fetch(caller))
+
+    def _shared_catalog(self, caller: Caller) -> Callable[[], Awaitable[list[str] | None]]:
+        shared = self.shared
+
+        async def ready() -> list[str] | None:
+            return None if shared is None else (await shared.catalog(caller))[0]
+
+        return ready
+
+    def _shared_tags(self, caller: Caller, repo: str) -> Callable[[], Awaitable[list[str] | None]]:
+        shared = self.shared
+
+        async def ready() -> list[str] | None:
+            return None if shared is None else (await shared.tags(caller, repo))[0]
+
+        return ready
+
+    def _shared_manifest(
+        self, caller: Caller, repo: str, reference: str
+    ) -> Callable[[], Awaitable[Manifest | None]]:
+        """A manifest another replica fetched for this caller: its access confirmed,
+        the digest a member of the repository, the bytes verified again."""
+        shared = self.shared
+
+        async def ready() -> Manifest | None:
+            if shared is None:
+                return None
+            digest: str | None = reference
+            if not is_digest(reference):
+                digest = (await shared.tag_digest(repo, reference))[0]
+            if digest is None or not await shared.access(caller, repo):
+                return None
+            if not await shared.member(repo, digest):
+                return None
+            blob = await shared.blob(digest)
+            if blob is None or not blob.media_type:
+                return None
+            return Manifest(blob.digest, blob.media_type, blob.body)
+
+        return ready
+
+    def _shared_config(
+        self, caller: Caller, repo: str, digest: str
+    ) -> Callable[[], Awaitable[bytes | None]]:
+        shared = self.shared
+
+        async def ready() -> bytes | None:
+            if shared is None or not await shared.access(caller, repo):
+                return None
+            if not await shared.member(repo, digest):
+                return None
+            blob = await shared.blob(digest)
+            return None if blob is None else blob.body
+
+        return ready
+
     # -- parsed documents (by digest: parsing is the main CPU cost of a cold page) -------
 
     def _parsed_as(self, digest: str, body: bytes, kind: type[P], parse: Callable[[bytes], P]) -> P:
@@ -323,7 +405,12 @@ class CachedRegistry:
         async def fetch() -> Manifest:
             generation = self.tag_digests.generation
             stamp = None if self.shared is None else await self.shared.stamp(repo)
-            manifest = await self.client.manifest(caller, repo, reference)
+            manifest = await self._coalesced(
+                caller,
+                ("manifest", repo, reference),
+                self._shared_manifest(caller, repo, reference),
+                lambda c: self.client.manifest(c, repo, reference),
+            )
             blob = Blob(manifest.digest, manifest.media_type, manifest.body)
             self._remember(repo, blob)
             config = self._remember_references(repo, manifest)
@@ -384,7 +471,12 @@ class CachedRegistry:
 
         async def fetch() -> bytes:
             stamp = None if self.shared is None else await self.shared.stamp(repo)
-            body = await self.client.blob(caller, repo, digest, self.max_config_bytes)
+            body = await self._coalesced(
+                caller,
+                ("blob", repo, digest),
+                self._shared_config(caller, repo, digest),
+                lambda c: self.client.blob(c, repo, digest, self.max_config_bytes),
+            )
             blob = Blob(digest, "", body)
             self._remember(repo, blob)
             await self._confirm(caller, repo)

@@ -34,6 +34,13 @@ other replica's subscriber drops its in-process entries (lists, pointers, member
 the tag index, and through the stores' generations the kept answers) when the message
 arrives. A subscription that was cut may have missed messages: on every (re)subscribe a
 replica drops all its in-process lists, which the TTL would have done anyway.
+
+Coalescing across replicas (``once``): a cold upstream fetch takes a short lock
+(``SET k:<h(what)> NX PX``, ``LOCK_SECONDS``); a replica that finds it taken polls Redis
+for the holder's result (every ``POLL_SECONDS``, up to ``LOCK_WAIT_SECONDS``) and
+fetches itself only if none came. Locks are per caller (what they guard is read with
+the caller's credentials), so the result a waiter takes is one the registry answered
+to that same caller; the holder deletes its lock when done (compare-and-delete).
 """
 
 from __future__ import annotations
@@ -45,8 +52,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Collection, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from typing import Any, TypeVar
 
 from cachetools import LRUCache
 
@@ -58,9 +65,15 @@ from gateway.shared_state.store import KEY_PREFIX, RedisStore, StoreUnavailable
 CHANNEL = KEY_PREFIX + "invalidate"
 MAX_VALUE_BYTES = 4 * 1024 * 1024  # larger catalogs or blobs stay in process only
 CATALOG_SCOPE = "catalog"
+LOCK_SECONDS = 2.0  # a lock outlives a holder that died by this much at most
+LOCK_WAIT_SECONDS = 1.0
+POLL_SECONDS = 0.015
+# Deletes the lock only if it still holds this holder's token.
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 log = logging.getLogger("gateway.shared_state")
 
 Stamp = bytes  # the generation a value was read under (b"" for none set yet)
+T = TypeVar("T")
 
 
 def _repo_scope(repo: str) -> str:
@@ -106,6 +119,7 @@ class SharedCaches:
         self.hits = 0
         self.misses = 0
         self.received = 0
+        self.coalesced = 0  # fetches answered by another replica's (a metric)
 
     # -- names ----------------------------------------------------------------------------
 
@@ -269,6 +283,49 @@ class SharedCaches:
         with contextlib.suppress(StoreUnavailable):
             value = blob.media_type.encode() + b"\n" + blob.body
             await self.store.set(f"{KEY_PREFIX}b:{blob.digest}", value, self.membership_ttl)
+
+    # -- coalescing across replicas -------------------------------------------------------
+
+    async def once(
+        self,
+        caller: Caller,
+        what: tuple[str, ...],
+        ready: Callable[[], Awaitable[T | None]],
+        fetch: Callable[[], Awaitable[T]],
+    ) -> T:
+        """``fetch()``, unless another replica is doing the same fetch for the same
+        caller: then its result, as ``ready()`` finds it in Redis (None: not yet)."""
+        if not self.store.usable:
+            return await fetch()
+        key = self._key("k", self.caller_name(caller), *what)
+        token = secrets.token_hex(8).encode()
+        try:
+            mine = await self.store.set(key, token, LOCK_SECONDS, nx=True)
+        except StoreUnavailable:
+            return await fetch()
+        if mine:
+            try:
+                return await fetch()
+            finally:
+                with contextlib.suppress(StoreUnavailable):
+                    await self.store.call(lambda: self.store.redis.eval(_RELEASE, 1, key, token))
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while time.monotonic() < deadline and self.store.usable:
+            await asyncio.sleep(POLL_SECONDS)
+            found = await ready()
+            if found is not None:
+                self.coalesced += 1
+                return found
+            try:
+                if await self.store.get(key) is None:
+                    break  # released without a result (it failed): fetch ourselves
+            except StoreUnavailable:
+                break
+        found = await ready() if self.store.usable else None
+        if found is not None:  # written just before its lock was released
+            self.coalesced += 1
+            return found
+        return await fetch()
 
     # -- invalidation ---------------------------------------------------------------------
 
