@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import bisect
 import sys
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import TypeVar
 
 from cachetools import LRUCache
@@ -120,14 +120,17 @@ class CachedRegistry:
                     names = self.lists.intern(found)
                     self.catalogs.put(key, names, generation)
                     return names
+
+            async def share(found: Iterable[str]) -> None:
+                if self.shared is not None:
+                    await self.shared.put_catalog(caller, list(found), stamp)
+
             names = self.lists.intern(
                 await self._coalesced(
-                    caller, ("catalog",), self._shared_catalog(caller), self.client.catalog
+                    caller, ("catalog",), self._shared_catalog(caller), self.client.catalog, share
                 )
             )
             self.catalogs.put(key, names, generation)
-            if self.shared is not None:
-                await self.shared.put_catalog(caller, names, stamp)
             return names
 
         return await self._once(("catalog", caller.key), fetch)
@@ -182,18 +185,23 @@ class CachedRegistry:
                     self.tag_lists.put(key, tags, generation)
                     self.access.put((_stored_key(caller), repo), True)
                     return tags
+
+            async def share(found: Iterable[str]) -> None:
+                if self.shared is not None:
+                    await self.shared.put_access(caller, repo)
+                    await self.shared.put_tags(caller, repo, list(found), stamp)
+
             tags = self.lists.intern(
                 await self._coalesced(
                     caller,
                     ("tags", repo),
                     self._shared_tags(caller, repo),
                     lambda c: self.client.tags(c, repo),
+                    share,
                 )
             )
             self.tag_lists.put(key, tags, generation)
-            await self._confirm(caller, repo)
-            if self.shared is not None:
-                await self.shared.put_tags(caller, repo, tags, stamp)
+            self.access.put((_stored_key(caller), repo), True)
             return tags
 
         return await self._once(("tags", caller.key, repo), fetch)
@@ -305,13 +313,21 @@ class CachedRegistry:
         what: tuple[str, ...],
         ready: Callable[[], Awaitable[T | None]],
         fetch: Callable[[Caller], Awaitable[T]],
+        share: Callable[[T], Awaitable[None]],
     ) -> T:
         """``fetch(caller)`` from upstream; with Redis, once across the replicas: a
         replica doing the same fetch for the same caller is waited for, and its result
-        taken from Redis (``ready``)."""
+        taken from Redis (``ready``). What was fetched goes to Redis (``share``) before
+        the lock is released, so a waiter finds it there."""
         if self.shared is None:
             return await fetch(caller)
-        return await self.shared.once(caller, what, ready, lambda: fetch(caller))
+
+        async def fetch_and_share() -> T:
+            result = await fetch(caller)
+            await share(result)
+            return result
+
+        return await self.shared.once(caller, what, ready, fetch_and_share)
 
     def _shared_catalog(self, caller: Caller) -> Callable[[], Awaitable[list[str] | None]]:
         shared = self.shared
@@ -405,24 +421,30 @@ class CachedRegistry:
         async def fetch() -> Manifest:
             generation = self.tag_digests.generation
             stamp = None if self.shared is None else await self.shared.stamp(repo)
+
+            async def share(found: Manifest) -> None:
+                if self.shared is None:
+                    return
+                await self.shared.put_access(caller, repo)
+                config = self._remember_references(repo, found)
+                blob = Blob(found.digest, found.media_type, found.body)
+                await self._share(repo, blob, stamp, *([config] if config else []))
+                if not is_digest(reference):
+                    await self.shared.put_tag_digest(repo, reference, found.digest, stamp)
+
             manifest = await self._coalesced(
                 caller,
                 ("manifest", repo, reference),
                 self._shared_manifest(caller, repo, reference),
                 lambda c: self.client.manifest(c, repo, reference),
+                share,
             )
-            blob = Blob(manifest.digest, manifest.media_type, manifest.body)
-            self._remember(repo, blob)
-            config = self._remember_references(repo, manifest)
+            self._remember(repo, Blob(manifest.digest, manifest.media_type, manifest.body))
+            self._remember_references(repo, manifest)
             self.access.put((_stored_key(caller), repo), True)
             if not is_digest(reference) and generation == self.tag_digests.generation:
                 self.tag_digests.put((repo, reference), manifest.digest, generation)
                 self.tag_index.note(repo, reference, manifest.digest)
-            if self.shared is not None:
-                await self._confirm(caller, repo)
-                await self._share(repo, blob, stamp, *([config] if config else []))
-                if not is_digest(reference):
-                    await self.shared.put_tag_digest(repo, reference, manifest.digest, stamp)
             return manifest
 
         return await self._once(("manifest", caller.key, repo, reference), fetch)
@@ -471,16 +493,21 @@ class CachedRegistry:
 
         async def fetch() -> bytes:
             stamp = None if self.shared is None else await self.shared.stamp(repo)
+
+            async def share(found: bytes) -> None:
+                if self.shared is not None:
+                    await self.shared.put_access(caller, repo)
+                    await self._share(repo, Blob(digest, "", found), stamp)
+
             body = await self._coalesced(
                 caller,
                 ("blob", repo, digest),
                 self._shared_config(caller, repo, digest),
                 lambda c: self.client.blob(c, repo, digest, self.max_config_bytes),
+                share,
             )
-            blob = Blob(digest, "", body)
-            self._remember(repo, blob)
-            await self._confirm(caller, repo)
-            await self._share(repo, blob, stamp)
+            self._remember(repo, Blob(digest, "", body))
+            self.access.put((_stored_key(caller), repo), True)
             return body
 
         return await self._once(("blob", caller.key, repo, digest), fetch)
