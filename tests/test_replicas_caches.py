@@ -230,3 +230,25 @@ def test_two_cold_replicas_fetch_about_once(world: World) -> None:
     assert one > 0
     # Without the lock each replica would fetch everything: about twice as much.
     assert two <= one + 1, (one, two)
+
+
+def test_an_in_process_hit_never_touches_redis(world: World) -> None:
+    paths = [
+        "/api/repositories/team/app/tags?details=true",
+        "/api/repositories/team/app/images/1.0",
+        f"/api/repositories/team/app/manifests/{world.team.digest}",
+    ]
+    for path in paths * 2:  # warm, in process
+        assert get(world.a, path, basic("reader")).status_code == 200
+    client = world.redis.client()
+
+    def commands() -> int:
+        return int(client.info("stats")["total_commands_processed"])
+
+    start = commands()
+    idle = commands() - start  # the INFO itself, and anything else going on
+    start = commands()
+    for path in paths * 5:
+        r = get(world.a, path, basic("reader"))
+        assert r.status_code == 200 and r.headers["x-upstream-requests"] == "0"
+    assert commands() - start - idle == 0

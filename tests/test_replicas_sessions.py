@@ -9,6 +9,7 @@ reads without one go on; Redis back, sessions work again without a restart.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -160,6 +161,55 @@ def test_redis_down_sessions_answer_503_reads_go_on_then_recover(pair: Pair) -> 
         assert c.get("/api/health").json()["redis"]["reachable"] is True
 
 
+def test_a_full_redis_refuses_logins_with_503_and_reads_go_on(pair: Pair) -> None:
+    session_id = login(pair.a, "alice")
+    client = pair.redis.client()
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "1")  # full: every write is refused (OOM)
+    try:
+        for replica in (pair.a, pair.b):
+            with replica.client() as c:
+                assert c.get("/api/repositories/team/app/tags").status_code == 200
+                body = {"username": "bob", "password": USERS["bob"]}
+                assert_envelope(
+                    c.post("/api/session", json=body, headers=XHR),
+                    503,
+                    "SESSION_STORE_UNAVAILABLE",
+                )
+                # Reading a session (and renewing its idle expiry) needs no memory:
+                # Redis allows it, and the session still works, as its own user.
+                r = c.get("/api/session", headers=with_cookie(session_id))
+                assert r.json() == {
+                    "authenticated": True,
+                    "username": "alice",
+                    "source": "session",
+                }
+    finally:
+        client.config_set("maxmemory", "0")
+    assert who(pair.b, session_id).json()["username"] == "alice"
+
+
+def test_a_rotated_key_still_opens_the_sessions_sealed_before(
+    pair: Pair, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    old, new = secrets.token_hex(32), secrets.token_hex(32)
+    settings = {
+        "LR_REGISTRY_URL": pair.registry.url,
+        "LR_REGISTRY_USERNAME": "svc",
+        "LR_REGISTRY_PASSWORD": USERS["svc"],
+        "LR_REDIS_URL": pair.redis.url,
+    }
+    root = tmp_path_factory.mktemp("rotation")
+    with replicas(root, 1, LR_SECRET_KEY=old, **settings) as (before,):
+        session_id = login(before, "alice")
+    rotated = {"LR_SECRET_KEY": new, "LR_SECRET_KEY_PREVIOUS": old}
+    with replicas(root, 1, **rotated, **settings) as (after,):
+        assert who(after, session_id).json()["username"] == "alice"
+    with replicas(root, 1, LR_SECRET_KEY=new, **settings) as (retired,):
+        # The previous key retired: what it sealed opens no more (no session, no error).
+        assert who(retired, session_id).json()["authenticated"] is False
+
+
 def test_redis_holds_no_password_and_no_session_id_in_clear(pair: Pair) -> None:
     sessions = [login(pair.a, "alice"), login(pair.b, "bob"), login(pair.a, "bob")]
     for session_id in sessions:
@@ -167,9 +217,9 @@ def test_redis_holds_no_password_and_no_session_id_in_clear(pair: Pair) -> None:
     client = pair.redis.client()
     names = list(client.scan_iter("*"))
     assert names, "nothing in Redis"
-    secrets = [p.encode() for p in USERS.values()] + [s.encode() for s in sessions]
+    hidden = [p.encode() for p in USERS.values()] + [s.encode() for s in sessions]
     for name in names:
         value = client.dump(name) or b""
-        for secret in secrets:
+        for secret in hidden:
             assert secret not in name, name
             assert secret not in value, name
