@@ -176,6 +176,10 @@ def test_a_notification_on_a_shows_the_tag_on_b_within_a_second(world: World) ->
     assert names == ["1.0", "2.0"]
     detail = get(world.b, "/api/repositories/team/app/images/2.0", basic("admin"))
     assert detail.json()["digest"] == pushed.digest
+    metrics = get(world.b, "/metrics", {}).text
+    assert "lr_redis_up 1.0" in metrics
+    received = [line for line in metrics.splitlines() if line.startswith("lr_redis_inval")]
+    assert received and float(received[0].split()[-1]) >= 1, received
 
 
 def test_redis_holds_no_password_token_or_session_id_in_clear(world: World) -> None:
