@@ -181,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             with ThreadPoolExecutor(2) as pool:
                 list(pool.map(lambda r: ask_all(r, pages), pair))
             cold_two = sum(upstream_total(r) for r in pair)
+            stored = redis.client()
+            redis_keys, redis_bytes = stored.dbsize(), stored.info("memory")["used_memory"]
             apart = [replica(), replica()]
             with ThreadPoolExecutor(2) as pool:
                 list(pool.map(lambda r: ask_all(r, pages), apart))
@@ -224,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         f"max {max(ms):.1f} | - | {verdict(checks['every propagation < 1 s'])} |",
         "",
         "Propagation samples (ms): " + ", ".join(f"{m:.1f}" for m in ms),
+        "",
+        f"Redis after the two cold replicas: {redis_keys} keys, "
+        f"{redis_bytes / 1024 / 1024:.1f} MiB used (an empty Redis uses about 0.9 MiB).",
         "",
     ]
     write_report("\n".join(lines), args.out)

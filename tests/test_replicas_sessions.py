@@ -9,7 +9,9 @@ reads without one go on; Redis back, sessions work again without a restart.
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -159,6 +161,44 @@ def test_redis_down_sessions_answer_503_reads_go_on_then_recover(pair: Pair) -> 
     assert_envelope(r, 401, "UNAUTHORIZED")
     with pair.a.client() as c:
         assert c.get("/api/health").json()["redis"]["reachable"] is True
+
+
+def test_a_redis_that_hangs_costs_a_bounded_wait_not_an_answer(pair: Pair) -> None:
+    session_id = login(pair.a, "alice")
+    assert pair.redis.proc is not None
+    os.kill(pair.redis.proc.pid, signal.SIGSTOP)  # alive, accepting, answering nothing
+    try:
+        with pair.b.client() as c:
+            start = time.monotonic()
+            r = c.get("/api/repositories/team/app/tags", headers=with_cookie(session_id))
+            assert time.monotonic() - start < 2
+            assert_envelope(r, 503, "SESSION_STORE_UNAVAILABLE")
+            start = time.monotonic()
+            assert c.get("/api/repositories/team/app/tags").status_code == 200
+            assert c.get(f"/api/repositories/team/app/images/{pair.image.digest}").is_success
+            assert time.monotonic() - start < 3
+    finally:
+        os.kill(pair.redis.proc.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 2
+    while who(pair.b, session_id).status_code != 200:
+        assert time.monotonic() < deadline, "the session did not work again within 2 s"
+        time.sleep(0.1)
+    assert who(pair.b, session_id).json()["username"] == "alice"
+
+
+def test_a_logout_drops_what_the_other_replica_cached_for_the_user(pair: Pair) -> None:
+    session_id = login(pair.a, "bob")
+    with pair.a.client() as c:
+        assert c.get("/api/repositories/team/app/tags", headers=with_cookie(session_id)).is_success
+    before = pair.a.metric("lr_redis_invalidations_received_total")
+    entries = pair.a.metric('lr_cache_entries{cache="tags"}')
+    with pair.b.client() as c:
+        assert c.delete("/api/session", headers=with_cookie(session_id, **XHR)).status_code == 204
+    deadline = time.monotonic() + 1
+    while pair.a.metric("lr_redis_invalidations_received_total") == before:
+        assert time.monotonic() < deadline, "A never heard of the logout"
+        time.sleep(0.02)
+    assert pair.a.metric('lr_cache_entries{cache="tags"}') == entries - 1  # bob's list
 
 
 def test_a_full_redis_refuses_logins_with_503_and_reads_go_on(pair: Pair) -> None:

@@ -37,6 +37,15 @@ class Replica(Served):
                 counts[match[1]] = counts.get(match[1], 0) + int(float(match[3]))
         return counts
 
+    def metric(self, sample: str) -> float:
+        """One sample of this replica's /metrics, by its name and labels as written."""
+        text = httpx.get(self.url + "/metrics", trust_env=False, timeout=10).text
+        for line in text.splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == sample:
+                return float(value)
+        raise AssertionError(f"{sample} not in /metrics")
+
 
 def start_replica(root: Path, env: dict[str, str]) -> Replica:
     port = free_port()
