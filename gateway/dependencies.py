@@ -58,13 +58,13 @@ def basic_credentials(header: str | None) -> Credentials | None:
     return Credentials(username, password)
 
 
-def caller_from(
+async def caller_from(
     state: AppState, cookie: str | None, authorization: str | None, root_path: str
 ) -> Caller:
     """Who is asking: session cookie, then Basic header, then service account, then
     anonymous (``get_caller``, and the warm lane of routers/warm.py, which must name the
     very same caller)."""
-    session = state.sessions.get(cookie)
+    session = await state.sessions.get(cookie)
     if session is not None:
         return Caller(session.credentials, "session")
     creds = basic_credentials(authorization)
@@ -83,7 +83,7 @@ def caller_from(
 
 async def get_caller(request: Request, state: State) -> Caller:
     """Who is asking (``caller_from``)."""
-    caller = caller_from(
+    caller = await caller_from(
         state,
         request.cookies.get(COOKIE_NAME),
         request.headers.get("authorization"),

@@ -14,6 +14,7 @@
     │   └── BlobUploadUnknown         404  BLOB_UPLOAD_UNKNOWN
     ├── Unsupported                   405  UNSUPPORTED (the registry refuses the operation)
     ├── TooManyRequests               429  TOOMANYREQUESTS (+ Retry-After)
+    ├── SessionStoreUnavailable       503  SESSION_STORE_UNAVAILABLE (Redis, for sessions)
     └── UpstreamError                      the registry failed us
         ├── UpstreamUnavailable       502/503  UPSTREAM_UNAVAILABLE
         ├── UpstreamTimeout           504  UPSTREAM_TIMEOUT
@@ -112,6 +113,16 @@ class Unsupported(GatewayError):
 class TooManyRequests(GatewayError):
     status = 429
     code = "TOOMANYREQUESTS"
+    aborts_page = True
+
+
+class SessionStoreUnavailable(GatewayError):
+    """Sessions are kept in Redis (``LR_REDIS_URL``) and it did not answer: a request
+    that depends on a session cannot be served, neither as the service account nor as
+    anyone else. Requests without a session cookie are not affected."""
+
+    status = 503
+    code = "SESSION_STORE_UNAVAILABLE"
     aborts_page = True
 
 

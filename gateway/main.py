@@ -235,6 +235,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, metrics=app_metrics, transport=transport)
         app.state.lr = state
+        state.start()
         try:
             yield
         finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     csp: str = DEFAULT_CSP
     pull_host: str | None = None
 
+    # Several replicas sharing state (gateway.shared_state); unset: all in-process.
+    redis_url: SecretStr | None = None
+    secret_key: SecretStr | None = Field(default=None, validate_default=True)
+    secret_key_previous: SecretStr | None = None
+    redis_timeout: float = Field(default=0.1, gt=0, le=10)
+    redis_pool_size: int = Field(default=32, ge=1, le=1000)
+
     @field_validator("cors_origins", "token_realm_allowlist", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
@@ -171,6 +178,48 @@ class Settings(BaseSettings):
         if _PULL_HOST_RE.fullmatch(value) is None:
             raise ValueError("must be host[:port] as used in docker pull, without a scheme")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value().strip())
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError("must be a redis:// or rediss:// URL with a host")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("secret_key", "secret_key_previous")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            if info.field_name == "secret_key" and info.data.get("redis_url") is not None:
+                raise ValueError(
+                    "is required when LR_REDIS_URL is set (32 random bytes as 64 hex "
+                    "characters: python3 -c 'import secrets; print(secrets.token_hex(32))')"
+                )
+            return None
+        from gateway.shared_state.keys import parse_secret_key
+
+        parse_secret_key(value.get_secret_value())
+        return value
+
+    @property
+    def secret_keys(self) -> tuple[bytes, bytes | None] | None:
+        """(current, previous) secret key bytes, or None without ``LR_SECRET_KEY``."""
+        from gateway.shared_state.keys import parse_secret_key
+
+        if self.secret_key is None:
+            return None
+        previous = self.secret_key_previous
+        return (
+            parse_secret_key(self.secret_key.get_secret_value()),
+            None if previous is None else parse_secret_key(previous.get_secret_value()),
+        )
 
     @property
     def registry_pull_host(self) -> str:

@@ -18,13 +18,21 @@ from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.repositories import RepositoryService
-from gateway.services.sessions import Logins, SessionStore
+from gateway.services.sessions import Logins, Sessions, SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tag_index import TagIndex
 from gateway.services.tags import TagService
 from gateway.services.v2_proxy import V2Proxy
 from gateway.settings import Settings
+from gateway.shared_state.caches import SharedCaches
+from gateway.shared_state.keys import Sealer
+from gateway.shared_state.sessions import SharedSessions
+from gateway.shared_state.store import RedisStore
+from gateway.shared_state.tokens import SharedTokens
 from gateway.telemetry import Metrics, state_families
+
+# How long a digest is known to belong to a repository (unless a notification says more).
+MEMBERSHIP_TTL = 600.0
 
 
 @dataclass
@@ -41,10 +49,17 @@ class AppState:
     blobs: BlobService
     answers: AnswerCache
     logins: Logins
-    sessions: SessionStore
+    sessions: Sessions
     status: RegistryStatus
     service_account: Caller | None
     metrics: Metrics
+    shared: RedisStore | None = None  # LR_REDIS_URL: state shared with other replicas
+    shared_caches: SharedCaches | None = None
+
+    def start(self) -> None:
+        """What runs in the background for the app's life (on its event loop)."""
+        if self.shared_caches is not None:
+            self.shared_caches.start()  # other replicas' invalidations
 
     async def aclose(self) -> None:
         self.metrics.source = None
@@ -55,6 +70,10 @@ class AppState:
         finally:
             if self.client.downloads is not self.http:
                 await self.client.downloads.aclose()
+            if self.shared_caches is not None:
+                await self.shared_caches.aclose()
+            if self.shared is not None:
+                await self.shared.aclose()
 
 
 def build_http(
@@ -91,6 +110,17 @@ def build_state(
     clients. ``metrics`` (the app's, made by ``create_app``) gets this state as its
     source of the families collected at scrape time."""
     metrics = metrics or Metrics()
+    shared, sealer = _shared_state(settings)
+    caches = tokens = None
+    if shared is not None and sealer is not None:
+        caches = SharedCaches(
+            shared,
+            sealer,
+            ttl=settings.cache_ttl,
+            access_ttl=settings.access_ttl,
+            membership_ttl=MEMBERSHIP_TTL,
+        )
+        tokens = SharedTokens(shared, sealer, caches.caller_name)
     downloads = None if http else build_http(settings, settings.pool_max_downloads, transport)
     http = http or build_http(settings, transport=transport)
     client = RegistryClient(
@@ -98,7 +128,7 @@ def build_state(
         settings.registry_url,
         concurrency=settings.upstream_concurrency,
         page_size=settings.catalog_page_size,
-        tokens=TokenCache(),
+        tokens=TokenCache(shared=tokens),
         policy=RealmPolicy(settings.registry_url, settings.token_realm_allowlist),
         overall_timeout=settings.read_timeout * 2,
         downloads=downloads,
@@ -110,6 +140,7 @@ def build_state(
         model_bytes=settings.model_cache_bytes,
         ttl=settings.cache_ttl,
         access_ttl=settings.access_ttl,
+        membership_ttl=MEMBERSHIP_TTL,
         max_config_bytes=settings.max_config_bytes,
         # Background fills of large repositories' tag index: a quarter of the upstream
         # slots at most, so interactive requests always have the rest.
@@ -118,8 +149,16 @@ def build_state(
             ttl=settings.tag_index_ttl,
             concurrency=max(1, settings.upstream_concurrency // 4),
         ),
+        shared=caches,
     )
     images = ImageService(registry)
+    sessions: Sessions = SessionStore(
+        settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
+    )
+    if shared is not None and sealer is not None:
+        sessions = SharedSessions(
+            shared, sealer, settings.session_idle_seconds, settings.session_max_seconds
+        )
     service_account = None
     if settings.registry_username and settings.registry_password is not None:
         creds = Credentials(
@@ -143,12 +182,25 @@ def build_state(
         blobs=BlobService(registry, metrics),
         answers=AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl),
         logins=Logins(client),
-        sessions=SessionStore(
-            settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
-        ),
+        sessions=sessions,
         status=RegistryStatus(client, timeout=settings.connect_timeout),
         service_account=service_account,
         metrics=metrics,
+        shared=shared,
+        shared_caches=caches,
     )
     metrics.source = lambda: state_families(state)
     return state
+
+
+def _shared_state(settings: Settings) -> tuple[RedisStore | None, Sealer | None]:
+    """The Redis store and the sealer when ``LR_REDIS_URL`` is set, else (None, None)."""
+    keys = settings.secret_keys
+    if settings.redis_url is None or keys is None:
+        return None, None
+    store = RedisStore(
+        settings.redis_url.get_secret_value(),
+        timeout=settings.redis_timeout,
+        pool_size=settings.redis_pool_size,
+    )
+    return store, Sealer(*keys)

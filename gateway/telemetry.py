@@ -134,7 +134,11 @@ def state_families(state: AppState) -> Iterator[Metric]:
     entries.add_metric(["answers"], len(answers))
     tokens = state.client.tokens
     entries.add_metric(["token"], len(tokens))
+    if state.shared_caches is not None:  # LR_REDIS_URL: the second level, in Redis
+        hits.add_metric(["redis"], state.shared_caches.hits)
+        misses.add_metric(["redis"], state.shared_caches.misses)
     yield from (hits, misses, evictions, entries, size)
+    yield from _shared_families(state)
 
     waits = CounterMetricFamily(
         "lr_singleflight_waits",
@@ -155,9 +159,35 @@ def state_families(state: AppState) -> Iterator[Metric]:
     )
     renewals.add_metric([], tokens.renewals)
     yield renewals
-    sessions = GaugeMetricFamily("lr_sessions_active", "Login sessions not expired")
-    sessions.add_metric([], state.sessions.active())
-    yield sessions
+    active = state.sessions.active()  # None when they live in Redis (every replica's)
+    if active is not None:
+        sessions = GaugeMetricFamily("lr_sessions_active", "Login sessions not expired")
+        sessions.add_metric([], active)
+        yield sessions
+
+
+def _shared_families(state: AppState) -> Iterator[Metric]:
+    """Redis, when replicas share state through it (nothing without LR_REDIS_URL)."""
+    store, caches = state.shared, state.shared_caches
+    if store is None or caches is None:
+        return
+    up = GaugeMetricFamily("lr_redis_up", "1 when the last Redis call succeeded")
+    up.add_metric([], 1 if store.healthy else 0)
+    calls = CounterMetricFamily("lr_redis_calls", "Redis calls made")
+    calls.add_metric([], store.calls)
+    failures = CounterMetricFamily(
+        "lr_redis_failures", "Redis calls that failed or ran out of time (then a miss)"
+    )
+    failures.add_metric([], store.failures)
+    coalesced = CounterMetricFamily(
+        "lr_redis_coalesced", "Cold fetches answered by another replica's (the Redis lock)"
+    )
+    coalesced.add_metric([], caches.coalesced)
+    received = CounterMetricFamily(
+        "lr_redis_invalidations_received", "Other replicas' invalidations applied here"
+    )
+    received.add_metric([], caches.received)
+    yield from (up, calls, failures, coalesced, received)
 
 
 async def counted_stream(chunks: AsyncIterator[bytes], metrics: Metrics) -> AsyncIterator[bytes]:

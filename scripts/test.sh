@@ -7,7 +7,7 @@
 #
 # On a fresh Debian/Ubuntu machine it first installs what the tests need (as root, or
 # through sudo): a real registry (docker-registry), skopeo, htpasswd (apache2-utils),
-# python3-venv and pip, chromium, Node.js and npm; then creates .venv (Python >= 3.11;
+# python3-venv and pip, chromium, Node.js and npm, redis-server; then creates .venv (Python >= 3.11;
 # set PYTHON=... to pick the interpreter) and installs the package with its test extra. The browser tests drive
 # Debian's chromium through Playwright for Python (Playwright's own browser downloads
 # are never used). Set LR_SKIP_APT=1 to skip the system packages.
@@ -21,7 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
 
 lr_ensure_apt_packages docker-registry skopeo apache2-utils python3-venv python3-pip \
-    chromium fonts-dejavu-core nodejs
+    chromium fonts-dejavu-core nodejs redis-server
 # npm: Debian's package, unless a Node.js that ships its own npm is installed.
 command -v npm >/dev/null 2>&1 || lr_ensure_apt_packages npm
 lr_ensure_venv

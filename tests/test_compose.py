@@ -144,3 +144,75 @@ def test_the_composed_registry_notifies_the_gateway(
             assert names == ["composed/app"]
     finally:
         server.stop()
+
+
+# -- docker-compose.replicas.yml: two replicas, Redis, a round-robin load balancer -------
+
+REPLICAS = yaml.safe_load((ROOT / "docker-compose.replicas.yml").read_text(encoding="utf-8"))
+LB_CONF = (ROOT / "deploy" / "lb-nginx.conf").read_text(encoding="utf-8")
+_REQUIRED = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):\?[^}]*\}")
+
+
+def _gateways() -> dict[str, Any]:
+    services = REPLICAS["services"]
+    return {n: s for n, s in services.items() if s.get("image") == GATEWAY["image"]}
+
+
+def test_replicas_are_two_identical_gateways_sharing_redis() -> None:
+    gateways = _gateways()
+    assert sorted(gateways) == ["gateway-a", "gateway-b"]
+    a, b = gateways.values()
+    assert a == b  # one definition: same image, same settings, same secret key
+    env = a["environment"]
+    assert "@redis:6379" in env["LR_REDIS_URL"] and env["LR_REDIS_URL"].startswith(
+        "${LR_REDIS_URL:-redis://"
+    )
+    # The secret key has no default: compose refuses to start without it.
+    assert _REQUIRED.fullmatch(env["LR_SECRET_KEY"])["name"] == "LR_SECRET_KEY"  # type: ignore[index]
+    assert a["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert a["depends_on"]["registry"]["condition"] == "service_healthy"
+    assert {"path": ".env", "required": False} in a["env_file"]
+    assert "ports" not in a  # reached through the load balancer only
+
+
+def test_replicas_redis_is_private_bounded_and_keeps_generation_keys() -> None:
+    redis = REPLICAS["services"]["redis"]
+    assert "ports" not in redis
+    command = redis["command"]
+    option = {command[i]: command[i + 1] for i in range(1, len(command) - 1, 2)}
+    assert option["--save"] == "" and option["--appendonly"] == "no"
+    assert option["--maxmemory"].startswith("${REDIS_MAXMEMORY:-")
+    # Only keys with a TTL are evicted: the generation keys (no TTL) survive.
+    assert option["--maxmemory-policy"] == "volatile-lru"
+    assert _REQUIRED.fullmatch(option["--requirepass"])["name"] == "REDIS_PASSWORD"  # type: ignore[index]
+
+
+def test_replicas_balancer_is_round_robin_over_both_without_stickiness() -> None:
+    lb = REPLICAS["services"]["lb"]
+    assert lb["ports"] == ["127.0.0.1:8000:8000"]
+    upstream = re.search(r"upstream gateways \{(.*?)\}", LB_CONF, re.S)
+    assert upstream is not None
+    servers = re.findall(r"^\s*server (\S+)", upstream.group(1), re.M)
+    assert servers == ["gateway-a:8000", "gateway-b:8000"]
+    for sticky in ("ip_hash", "hash ", "sticky", "least_conn"):
+        assert sticky not in upstream.group(1)
+    assert "proxy_pass http://gateways;" in LB_CONF
+    assert "./deploy/lb-nginx.conf:/etc/nginx/nginx.conf:ro" in lb["volumes"]
+
+
+def test_replicas_registry_notifies_through_the_balancer() -> None:
+    registry = REPLICAS["services"]["registry"]
+    assert registry["image"] == REGISTRY["image"]
+    endpoints = yaml.safe_load(
+        interpolate(registry["environment"]["REGISTRY_NOTIFICATIONS_ENDPOINTS"], {})
+    )
+    main = yaml.safe_load(
+        interpolate(REGISTRY["environment"]["REGISTRY_NOTIFICATIONS_ENDPOINTS"], {})
+    )
+    assert [e["url"] for e in endpoints] == ["http://lb:8000/api/events"]
+    # Otherwise the same endpoint as the single-gateway file.
+    for endpoint in main:
+        endpoint["url"] = "http://lb:8000/api/events"
+    assert endpoints == main
+    published = [p for s in REPLICAS["services"].values() for p in s.get("ports", [])]
+    assert all(p.startswith("127.0.0.1:") for p in published), published

@@ -67,6 +67,15 @@ class RegistryStatus(_Api):
     latency_ms: float = Field(description="How long GET /v2/ took, in milliseconds.")
 
 
+class SharedStoreStatus(_Api):
+    """Redis as the gateway last saw it (one PING, within LR_REDIS_TIMEOUT)."""
+
+    reachable: bool = Field(description="Whether PING answered in time.")
+    latency_ms: float | None = Field(
+        description="How long PING took, in milliseconds; null when it did not answer."
+    )
+
+
 class Health(_Api):
     """Whether the gateway can reach its registry."""
 
@@ -76,6 +85,11 @@ class Health(_Api):
     )
     version: str = Field(description="The gateway's version.")
     registry: RegistryStatus = Field(description="The registry's answer to GET /v2/.")
+    redis: SharedStoreStatus | None = Field(
+        default=None,
+        description="The Redis that replicas share state through (LR_REDIS_URL); null "
+        "without one. Its state does not change the status: reads go on without it.",
+    )
 
 
 class Liveness(_Api):

@@ -3,7 +3,10 @@
 The flow (httpx's documented pattern): send the request (with a cached token when one
 fits), read a 401's challenge, fetch a token from the realm for exactly the scopes
 needed, resend. Tokens are cached per (caller credentials, realm, service, scopes) and
-renewed a little before they expire; they are never shared between callers. Realms are
+renewed a little before they expire; they are never shared between callers. With
+``LR_REDIS_URL`` a second level (``SharedTokenLevel``, in Redis, sealed) lets every
+replica use a token any of them fetched for the same caller, realm, service and scopes;
+the in-process LRU stays in front of it. Realms are
 checked against ``RealmPolicy`` before any request goes there. An ``insufficient_scope``
 answer is retried once with the scope the registry asked for.
 """
@@ -14,6 +17,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 from cachetools import LRUCache
@@ -34,11 +38,27 @@ class _Token:
     expires_at: float
 
 
-class TokenCache:
-    """Bearer tokens by (caller key, realm, service, scopes). Bounded, never shared."""
+TokenKey = tuple[str, str, str, tuple[str, ...]]
 
-    def __init__(self, maxsize: int = 20000) -> None:
+
+class SharedTokenLevel(Protocol):
+    """Tokens kept for other replicas too (``gateway.shared_state.tokens``): keyed by
+    the caller's credentials, never by this process' caller key. Failures are misses."""
+
+    async def get(self, caller: Caller, key: TokenKey) -> tuple[str, float] | None:
+        """(token, seconds it is still valid) or None."""
+        ...
+
+    async def put(self, caller: Caller, key: TokenKey, value: str, lifetime: float) -> None: ...
+
+
+class TokenCache:
+    """Bearer tokens by (caller key, realm, service, scopes). Bounded, never shared
+    between callers; ``shared`` (Redis) is a second level, shared between replicas."""
+
+    def __init__(self, maxsize: int = 20000, shared: SharedTokenLevel | None = None) -> None:
         self._tokens: LRUCache[tuple[str, str, str, tuple[str, ...]], _Token] = LRUCache(maxsize)
+        self.shared = shared
         # Plain integers, read by the metrics collector at scrape time: token fetches by
         # outcome (ok, denied, error), and cached tokens dropped to be renewed.
         self.fetches: dict[str, int] = {}
@@ -65,6 +85,23 @@ class TokenCache:
 
     def put(self, key: tuple[str, str, str, tuple[str, ...]], value: str, expires_in: int) -> None:
         self._tokens[key] = _Token(value, time.monotonic() + max(expires_in, MIN_EXPIRES_IN))
+
+    async def aget(self, caller: Caller, key: TokenKey) -> str | None:
+        """``get``, then the shared level on a miss (kept here for what is left of it)."""
+        token = self.get(key)
+        if token is not None or self.shared is None:
+            return token
+        found = await self.shared.get(caller, key)
+        if found is None or found[1] <= RENEW_MARGIN:
+            return None
+        self._tokens[key] = _Token(found[0], time.monotonic() + found[1])
+        return found[0]
+
+    async def aput(self, caller: Caller, key: TokenKey, value: str, expires_in: int) -> None:
+        """``put``, and to the shared level until it is due for renewal."""
+        self.put(key, value, expires_in)
+        if self.shared is not None:
+            await self.shared.put(caller, key, value, max(expires_in, MIN_EXPIRES_IN))
 
     def drop(self, key: tuple[str, str, str, tuple[str, ...]]) -> None:
         self._tokens.pop(key, None)
@@ -138,14 +175,14 @@ class RegistryAuth(httpx.Auth):
     def _bearer_known(self) -> bool:
         return self.hints.scheme == "bearer" and bool(self.hints.realm) and bool(self.scope)
 
-    def _apply_cached(self, request: httpx.Request) -> bool:
+    async def _apply_cached(self, request: httpx.Request) -> bool:
         """Put a cached token (or Basic credentials) on the request; False if none fits."""
         creds = self.caller.credentials
         if self._bearer_known():
             key = self.tokens.key(
                 self.caller, self.hints.realm or "", self.hints.service, [self.scope or ""]
             )
-            token = self.tokens.get(key)
+            token = await self.tokens.aget(self.caller, key)
             if token:
                 request.headers["Authorization"] = f"Bearer {token}"
                 return True
@@ -160,7 +197,7 @@ class RegistryAuth(httpx.Auth):
         self._last = request
         bearer_tries = 0
         proactive: tuple[str, str] | None = None  # the realm and service of a token fetched first
-        if not self._apply_cached(request) and self._bearer_known():
+        if not await self._apply_cached(request) and self._bearer_known():
             # A token registry, and no token cached for this scope (new, or renewed before
             # expiry): fetch one first instead of learning the challenge again from a 401.
             realm = self.policy.check(self.hints.realm)
@@ -173,7 +210,8 @@ class RegistryAuth(httpx.Auth):
                 # service): the next request learns the current one from a challenge.
                 self._forget_hints(realm, service)
                 raise
-            self.tokens.put(self.tokens.key(self.caller, realm, service, scopes), fresh, lifetime)
+            fresh_key = self.tokens.key(self.caller, realm, service, scopes)
+            await self.tokens.aput(self.caller, fresh_key, fresh, lifetime)
             request.headers["Authorization"] = f"Bearer {fresh}"
             bearer_tries = 1  # counts as the first try: one retry remains
             proactive = (realm, service)
@@ -196,15 +234,17 @@ class RegistryAuth(httpx.Auth):
                 service = bearer.service or ""
                 scopes = self._scopes(bearer.scopes)
                 key = self.tokens.key(self.caller, realm, service, scopes)
-                token = self.tokens.get(key) if bearer_tries == 1 and not bearer.error else None
+                token = None
+                if bearer_tries == 1 and not bearer.error:
+                    token = await self.tokens.aget(self.caller, key)
                 if token is None:
                     token_response = yield self._token_request(realm, service, scopes)
                     token, expires_in = await self._read_token(token_response)
-                    self.tokens.put(key, token, expires_in)
+                    await self.tokens.aput(self.caller, key, token, expires_in)
                     if self.scope and scopes != [self.scope]:
                         # Also file it under the request's own scope for the proactive path.
                         own = self.tokens.key(self.caller, realm, service, [self.scope])
-                        self.tokens.put(own, token, expires_in)
+                        await self.tokens.aput(self.caller, own, token, expires_in)
                 self.hints.scheme, self.hints.realm, self.hints.service = "bearer", realm, service
                 request.headers["Authorization"] = f"Bearer {token}"
                 response = yield request

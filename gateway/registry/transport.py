@@ -71,7 +71,7 @@ class Upstream:
         self.downloads = downloads or http
         self.base = registry_url.rstrip("/")
         self.page_size = max(1, min(page_size, 1000))
-        self.tokens = tokens or TokenCache()
+        self.tokens = tokens if tokens is not None else TokenCache()  # empty is falsy
         self.policy = policy or RealmPolicy(registry_url)
         self.hints = AuthHints()
         self.totals = UpstreamTotals()

@@ -59,6 +59,9 @@ MEANINGS = {
     "UPSTREAM_INVALID": "the registry answered something malformed: bad JSON, a digest "
     "mismatch, an oversized document, an unexpected status",
     "REALM_NOT_ALLOWED": "the registry's token realm is not trusted (LR_TOKEN_REALM_ALLOWLIST)",
+    "SESSION_STORE_UNAVAILABLE": "sessions are kept in Redis (LR_REDIS_URL) and it does not "
+    "answer: a request with a session cookie, and a login, cannot be served now (never as "
+    "another user); try again after Retry-After",
 }
 # UPSTREAM_UNAVAILABLE means different things under 502 and 503.
 _UNAVAILABLE = {
@@ -89,6 +92,8 @@ UPSTREAM: dict[int, tuple[Code, ...]] = {
     503: ("UPSTREAM_UNAVAILABLE",),
     504: ("UPSTREAM_TIMEOUT",),
 }
+# Sessions kept in Redis: a call that needs one answers 503 while Redis does not.
+SESSION_STORE: dict[int, tuple[Code, ...]] = {503: ("SESSION_STORE_UNAVAILABLE",)}
 # State-changing requests under /api pass the CSRF check and the body limit first.
 STATE_CHANGING: dict[int, tuple[Code, ...]] = {
     403: ("CSRF_FAILED",),

@@ -34,7 +34,7 @@ async def config(state: State) -> Config:
             delete=settings.delete_enabled,
             events=settings.events_token is not None,
             v2=settings.v2_mode,
-            redis=False,
+            redis=state.shared is not None,
         ),
         registry=RegistryConfig(pull_host=settings.registry_pull_host, reachable=ping.reachable),
     )

@@ -9,9 +9,10 @@ from __future__ import annotations
 from gateway import __version__
 from gateway.dependencies import State
 from gateway.errors import UpstreamUnavailable
-from gateway.models.api import Health, Liveness, RegistryStatus
+from gateway.models.api import Health, Liveness, RegistryStatus, SharedStoreStatus
 from gateway.routers import errors
 from gateway.routers.routing import GatewayRouter
+from gateway.shared_state.store import StoreUnavailable
 
 router = GatewayRouter(tags=["health"])
 
@@ -58,12 +59,23 @@ async def health(state: State) -> Health:
             auth=auth,
             latency_ms=ping.latency_ms,
         ),
+        redis=await _redis_status(state),
     )
     if not ping.reachable:
         raise UpstreamUnavailable(
             "the registry does not answer", status=503, detail=body.model_dump()
         )
     return body
+
+
+async def _redis_status(state: State) -> SharedStoreStatus | None:
+    if state.shared is None:
+        return None
+    try:
+        latency = await state.shared.ping()
+    except StoreUnavailable:
+        return SharedStoreStatus(reachable=False, latency_ms=None)
+    return SharedStoreStatus(reachable=True, latency_ms=round(latency, 2))
 
 
 router.add_api_route(

@@ -8,7 +8,7 @@ from gateway.dependencies import State, basic_credentials
 from gateway.errors import Unauthorized
 from gateway.models.api import LoggedIn, Login, SessionState
 from gateway.registry.credentials import Caller, Credentials
-from gateway.routers import STATE_CHANGING, UPSTREAM, errors
+from gateway.routers import SESSION_STORE, STATE_CHANGING, UPSTREAM, errors
 from gateway.routers.routing import GatewayRouter
 from gateway.services.sessions import COOKIE_NAME, cookie_path
 
@@ -58,6 +58,7 @@ def _secure(request: Request, state: State) -> bool:
         },
         UPSTREAM,
         STATE_CHANGING,
+        SESSION_STORE,
     ),
 )
 async def login(body: Login, request: Request, response: Response, state: State) -> LoggedIn:
@@ -68,10 +69,10 @@ async def login(body: Login, request: Request, response: Response, state: State)
         await state.logins.check(caller)
     except Unauthorized:
         raise Unauthorized("the registry rejected these credentials") from None
-    old = state.sessions.delete(request.cookies.get(COOKIE_NAME))
+    old = await state.sessions.delete(request.cookies.get(COOKIE_NAME))
     if old is not None:
-        state.registry.forget_caller(Caller(old.credentials, "session").key)
-    session_id = state.sessions.create(caller.credentials)  # type: ignore[arg-type]
+        state.registry.forget_caller(Caller(old.credentials, "session"))
+    session_id = await state.sessions.create(caller.credentials)  # type: ignore[arg-type]
     response.set_cookie(
         COOKIE_NAME,
         session_id,
@@ -94,12 +95,13 @@ async def login(body: Login, request: Request, response: Response, state: State)
         # A Basic header is checked with the registry, which can fail as usual; its
         # rejection is a 200 with authenticated false, not a 401.
         {status: codes for status, codes in UPSTREAM.items() if status != 401},
+        SESSION_STORE,
     ),
 )
 async def who_am_i(request: Request, state: State) -> SessionState:
     """Who the gateway serves this browser as. A rejected Basic header answers 200 with
     ``authenticated: false``."""
-    session = state.sessions.get(request.cookies.get(COOKIE_NAME))
+    session = await state.sessions.get(request.cookies.get(COOKIE_NAME))
     if session is not None:
         return SessionState(
             authenticated=True, username=session.credentials.username, source="session"
@@ -122,13 +124,13 @@ async def who_am_i(request: Request, state: State) -> SessionState:
     status_code=204,
     response_class=Response,
     summary="Log out",
-    responses=errors(STATE_CHANGING),
+    responses=errors(STATE_CHANGING, SESSION_STORE),
 )
 async def logout(request: Request, state: State) -> Response:
     """Log out: the session is forgotten server-side, with its cached lists and tokens."""
-    session = state.sessions.delete(request.cookies.get(COOKIE_NAME))
+    session = await state.sessions.delete(request.cookies.get(COOKIE_NAME))
     if session is not None:
-        state.registry.forget_caller(Caller(session.credentials, "session").key)
+        state.registry.forget_caller(Caller(session.credentials, "session"))
     response = Response(status_code=204)
     path = cookie_path(request.scope.get("root_path", ""))
     response.delete_cookie(COOKIE_NAME, path=path, httponly=True, samesite="strict")

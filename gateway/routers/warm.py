@@ -101,7 +101,7 @@ class WarmLane:
             return
         cookies = _first_header(scope, b"cookie")
         try:
-            caller = caller_from(
+            caller = await caller_from(
                 state,
                 cookie_parser(cookies).get(COOKIE_NAME) if cookies else None,
                 _first_header(scope, b"authorization"),

@@ -21,13 +21,20 @@ Isolation rules (content is immutable, access is not):
   after that caller's access was confirmed (``tag_index_view``), and only ever read
   for the tags of the list the registry answered that caller. It is dropped with the
   repository's lists (``forget_repositories``, which notifications use).
+
+With ``LR_REDIS_URL`` (``shared``, ``gateway.shared_state.caches``) Redis is a second
+level behind each of these stores, under the same rules and keyed the same way (the
+caller by its shared name): consulted on a local miss before going upstream, written
+with what came from upstream, never read by the ``peek_*`` warm path. ``forget_*``
+also make the Redis entries stale and tell the other replicas, whose subscribers drop
+their own copies (``apply_remote``).
 """
 
 from __future__ import annotations
 
 import bisect
 import sys
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import TypeVar
 
 from gateway.cache import Blob, ContentCache, ModelCache, SingleFlight, TTLStore
@@ -40,6 +47,7 @@ from gateway.registry.metrics import note_cache
 from gateway.registry.names import is_digest
 from gateway.services.tag_index import UNKNOWN, RepoIndex, TagIndex
 from gateway.shared_lists import ListInterner, SharedList
+from gateway.shared_state.caches import Invalidation, SharedCaches
 
 T = TypeVar("T")
 P = TypeVar("P", oci.Index, oci.ImageManifest, oci.ImageConfig)
@@ -57,6 +65,7 @@ class CachedRegistry:
         max_config_bytes: int = 16 * 1024 * 1024,
         model_bytes: int = 32 * 1024 * 1024,
         tag_index: TagIndex | None = None,
+        shared: SharedCaches | None = None,
     ) -> None:
         self.client = client
         self.content = ContentCache(content_bytes)
@@ -80,6 +89,10 @@ class CachedRegistry:
         self.models = ModelCache(model_bytes)
         self.max_config_bytes = max_config_bytes
         self.tag_index = tag_index if tag_index is not None else TagIndex()
+        self.shared = shared
+        if shared is not None:
+            shared.on_invalidation = self.apply_remote
+            shared.on_gap = self.forget_all_lists
 
     async def _once(self, key: tuple[object, ...], factory: Callable[[], Awaitable[T]]) -> T:
         return await self.flights.run(key, factory)
@@ -97,7 +110,23 @@ class CachedRegistry:
 
         async def fetch() -> SharedList:
             generation = self.catalogs.generation
-            names = self.lists.intern(await self.client.catalog(caller))
+            stamp = None
+            if self.shared is not None:
+                found, stamp = await self.shared.catalog(caller)
+                if found is not None:
+                    names = self.lists.intern(found)
+                    self.catalogs.put(key, names, generation)
+                    return names
+
+            async def share(found: Iterable[str]) -> None:
+                if self.shared is not None:
+                    await self.shared.put_catalog(caller, list(found), stamp)
+
+            names = self.lists.intern(
+                await self._coalesced(
+                    caller, ("catalog",), self._shared_catalog(caller), self.client.catalog, share
+                )
+            )
             self.catalogs.put(key, names, generation)
             return names
 
@@ -145,7 +174,29 @@ class CachedRegistry:
 
         async def fetch() -> SharedList:
             generation = self.tag_lists.generation
-            tags = self.lists.intern(await self.client.tags(caller, repo))
+            stamp = None
+            if self.shared is not None:
+                found, stamp = await self.shared.tags(caller, repo)
+                if found is not None:  # the registry answered this list to this caller
+                    tags = self.lists.intern(found)
+                    self.tag_lists.put(key, tags, generation)
+                    self.access.put((_stored_key(caller), repo), True)
+                    return tags
+
+            async def share(found: Iterable[str]) -> None:
+                if self.shared is not None:
+                    await self.shared.put_access(caller, repo)
+                    await self.shared.put_tags(caller, repo, list(found), stamp)
+
+            tags = self.lists.intern(
+                await self._coalesced(
+                    caller,
+                    ("tags", repo),
+                    self._shared_tags(caller, repo),
+                    lambda c: self.client.tags(c, repo),
+                    share,
+                )
+            )
             self.tag_lists.put(key, tags, generation)
             self.access.put((_stored_key(caller), repo), True)
             return tags
@@ -172,6 +223,9 @@ class CachedRegistry:
         """
         if self.access.get((caller.key, repo)):
             return
+        if self.shared is not None and await self.shared.access(caller, repo):
+            self.access.put((_stored_key(caller), repo), True)
+            return
         try:
             await self.tags(caller, repo)
         except NameUnknown as exc:
@@ -181,7 +235,13 @@ class CachedRegistry:
                 await proof()
             except NotFound:
                 raise exc from None  # nothing there either: an unknown repository
-            self.access.put((_stored_key(caller), repo), True)
+            await self._confirm(caller, repo)
+
+    async def _confirm(self, caller: Caller, repo: str) -> None:
+        """Remember that the registry let this caller read this repository (both levels)."""
+        self.access.put((_stored_key(caller), repo), True)
+        if self.shared is not None:
+            await self.shared.put_access(caller, repo)
 
     # -- content (shared by digest, gated per caller) -------------------------------------
 
@@ -189,7 +249,44 @@ class CachedRegistry:
         self.content.put(blob)
         self.membership.put((repo, blob.digest), True)
 
-    def _remember_references(self, repo: str, manifest: Manifest) -> None:
+    async def _share(self, repo: str, blob: Blob, stamp: bytes | None, *members: str) -> None:
+        """What ``_remember`` (and ``_remember_references``) kept, into Redis too: the
+        verified bytes, and the membership of ``blob`` and ``members`` in ``repo``."""
+        if self.shared is None:
+            return
+        await self.shared.put_blob(blob)
+        await self.shared.put_member(repo, [blob.digest, *members], stamp)
+
+    async def _shared_blob(self, digest: str) -> Blob | None:
+        """Content by digest from Redis (verified again there), kept in process."""
+        if self.shared is None:
+            return None
+        blob = await self.shared.blob(digest)
+        if blob is not None:
+            self.content.put(blob)
+        return blob
+
+    async def _member(self, repo: str, digest: str) -> bool:
+        """Whether ``digest`` is known to belong to ``repo`` (in process, then Redis)."""
+        if self.membership.get((repo, digest)):
+            return True
+        if self.shared is not None and await self.shared.member(repo, digest):
+            self.membership.put((repo, digest), True)
+            return True
+        return False
+
+    async def _tag_digest(self, repo: str, tag: str) -> str | None:
+        """A tag's cached digest (in process, then Redis, then kept in process)."""
+        digest = self.tag_digests.get((repo, tag))
+        if digest is not None or self.shared is None:
+            return digest
+        generation = self.tag_digests.generation
+        digest, _stamp = await self.shared.tag_digest(repo, tag)
+        if digest is not None:
+            self.tag_digests.put((repo, tag), digest, generation)
+        return digest
+
+    def _remember_references(self, repo: str, manifest: Manifest) -> str | None:
         """The config of an image manifest of ``repo`` lives in ``repo`` too: a registry
         refuses an image manifest whose blobs the repository does not hold.
 
@@ -197,12 +294,92 @@ class CachedRegistry:
         repository lacks, so a child is a member only once the registry served it here.
         """
         if manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
-            return
+            return None
         try:
             config = self.image_manifest(manifest).config.digest
         except GatewayError:  # malformed documents are reported where they are used
-            return
+            return None
         self.membership.put((repo, config), True)
+        return config
+
+    # -- coalescing across replicas (a cold fetch done by one of them) -----------------
+
+    async def _coalesced(
+        self,
+        caller: Caller,
+        what: tuple[str, ...],
+        ready: Callable[[], Awaitable[T | None]],
+        fetch: Callable[[Caller], Awaitable[T]],
+        share: Callable[[T], Awaitable[None]],
+    ) -> T:
+        """``fetch(caller)`` from upstream; with Redis, once across the replicas: a
+        replica doing the same fetch for the same caller is waited for, and its result
+        taken from Redis (``ready``). What was fetched goes to Redis (``share``) before
+        the lock is released, so a waiter finds it there."""
+        if self.shared is None:
+            return await fetch(caller)
+
+        async def fetch_and_share() -> T:
+            result = await fetch(caller)
+            await share(result)
+            return result
+
+        return await self.shared.once(caller, what, ready, fetch_and_share)
+
+    def _shared_catalog(self, caller: Caller) -> Callable[[], Awaitable[list[str] | None]]:
+        shared = self.shared
+
+        async def ready() -> list[str] | None:
+            return None if shared is None else (await shared.catalog(caller))[0]
+
+        return ready
+
+    def _shared_tags(self, caller: Caller, repo: str) -> Callable[[], Awaitable[list[str] | None]]:
+        shared = self.shared
+
+        async def ready() -> list[str] | None:
+            return None if shared is None else (await shared.tags(caller, repo))[0]
+
+        return ready
+
+    def _shared_manifest(
+        self, caller: Caller, repo: str, reference: str
+    ) -> Callable[[], Awaitable[Manifest | None]]:
+        """A manifest another replica fetched for this caller: its access confirmed,
+        the digest a member of the repository, the bytes verified again."""
+        shared = self.shared
+
+        async def ready() -> Manifest | None:
+            if shared is None:
+                return None
+            digest: str | None = reference
+            if not is_digest(reference):
+                digest = (await shared.tag_digest(repo, reference))[0]
+            if digest is None or not await shared.access(caller, repo):
+                return None
+            if not await shared.member(repo, digest):
+                return None
+            blob = await shared.blob(digest)
+            if blob is None or not blob.media_type:
+                return None
+            return Manifest(blob.digest, blob.media_type, blob.body)
+
+        return ready
+
+    def _shared_config(
+        self, caller: Caller, repo: str, digest: str
+    ) -> Callable[[], Awaitable[bytes | None]]:
+        shared = self.shared
+
+        async def ready() -> bytes | None:
+            if shared is None or not await shared.access(caller, repo):
+                return None
+            if not await shared.member(repo, digest):
+                return None
+            blob = await shared.blob(digest)
+            return None if blob is None else blob.body
+
+        return ready
 
     # -- parsed documents (by digest: parsing is the main CPU cost of a cold page) -------
 
@@ -230,7 +407,7 @@ class CachedRegistry:
         """The digest a tag points at (or the digest itself), for this caller."""
         if is_digest(reference):
             return reference
-        cached = self.tag_digests.get((repo, reference))
+        cached = await self._tag_digest(repo, reference)
         note_cache(hit=cached is not None)
         if cached is not None:
             await self.ensure_access(caller, repo)
@@ -241,7 +418,25 @@ class CachedRegistry:
     async def _get_manifest(self, caller: Caller, repo: str, reference: str) -> Manifest:
         async def fetch() -> Manifest:
             generation = self.tag_digests.generation
-            manifest = await self.client.manifest(caller, repo, reference)
+            stamp = None if self.shared is None else await self.shared.stamp(repo)
+
+            async def share(found: Manifest) -> None:
+                if self.shared is None:
+                    return
+                await self.shared.put_access(caller, repo)
+                config = self._remember_references(repo, found)
+                blob = Blob(found.digest, found.media_type, found.body)
+                await self._share(repo, blob, stamp, *([config] if config else []))
+                if not is_digest(reference):
+                    await self.shared.put_tag_digest(repo, reference, found.digest, stamp)
+
+            manifest = await self._coalesced(
+                caller,
+                ("manifest", repo, reference),
+                self._shared_manifest(caller, repo, reference),
+                lambda c: self.client.manifest(c, repo, reference),
+                share,
+            )
             self._remember(repo, Blob(manifest.digest, manifest.media_type, manifest.body))
             self._remember_references(repo, manifest)
             self.access.put((_stored_key(caller), repo), True)
@@ -254,13 +449,13 @@ class CachedRegistry:
 
     async def manifest(self, caller: Caller, repo: str, reference: str) -> Manifest:
         """A manifest by tag or digest, verified, from the cache when this caller may."""
-        if not is_digest(reference) and self.tag_digests.get((repo, reference)) is None:
+        if not is_digest(reference) and await self._tag_digest(repo, reference) is None:
             # Resolving the tag fetches the manifest: that answer is the one to return
             # (with the content cache off or full it would be fetched again by digest).
             note_cache(hit=False)
             return await self._get_manifest(caller, repo, reference)
         digest = await self.resolve(caller, repo, reference)
-        blob = self.content.get(digest)
+        blob = self.content.get(digest) or await self._shared_blob(digest)
         note_cache(hit=blob is not None and bool(blob.media_type))
         if blob is not None and blob.media_type:
 
@@ -270,20 +465,23 @@ class CachedRegistry:
                     lambda: self.client.head_manifest(caller, repo, digest),
                 )
 
-            if self.membership.get((repo, digest)):
+            if await self._member(repo, digest):
                 await self.ensure_access(caller, repo, proof=head)
                 return Manifest(blob.digest, blob.media_type, blob.body)
             # Cached for another repository: one HEAD proves it is here and readable.
+            stamp = None if self.shared is None else await self.shared.stamp(repo)
             await head()
             self.membership.put((repo, digest), True)
-            self.access.put((_stored_key(caller), repo), True)
+            await self._confirm(caller, repo)
+            if self.shared is not None:
+                await self.shared.put_member(repo, [digest], stamp)
             return Manifest(blob.digest, blob.media_type, blob.body)
         return await self._get_manifest(caller, repo, digest)
 
     async def config(self, caller: Caller, repo: str, digest: str) -> bytes:
         """A config blob (small, read whole), verified and cached by digest."""
-        blob = self.content.get(digest)
-        here = blob is not None and bool(self.membership.get((repo, digest)))
+        blob = self.content.get(digest) or await self._shared_blob(digest)
+        here = blob is not None and await self._member(repo, digest)
         note_cache(hit=here)
         if blob is not None and here:
             await self.ensure_access(
@@ -292,7 +490,20 @@ class CachedRegistry:
             return blob.body
 
         async def fetch() -> bytes:
-            body = await self.client.blob(caller, repo, digest, self.max_config_bytes)
+            stamp = None if self.shared is None else await self.shared.stamp(repo)
+
+            async def share(found: bytes) -> None:
+                if self.shared is not None:
+                    await self.shared.put_access(caller, repo)
+                    await self._share(repo, Blob(digest, "", found), stamp)
+
+            body = await self._coalesced(
+                caller,
+                ("blob", repo, digest),
+                self._shared_config(caller, repo, digest),
+                lambda c: self.client.blob(c, repo, digest, self.max_config_bytes),
+                share,
+            )
             self._remember(repo, Blob(digest, "", body))
             self.access.put((_stored_key(caller), repo), True)
             return body
@@ -327,7 +538,7 @@ class CachedRegistry:
         self.forget_repositories([repo], new_repo_possible=new_repo_possible)
 
     def forget_repositories(
-        self, repos: Collection[str], *, new_repo_possible: bool = True
+        self, repos: Collection[str], *, new_repo_possible: bool = True, publish: bool = True
     ) -> None:
         """``forget_repository`` for many at once, in O(repositories + entries dropped)
         (through the stores' indexes by repository) plus one pass over the cached
@@ -340,13 +551,17 @@ class CachedRegistry:
         self.membership.drop_groups("repo", repos)
         self.tag_index.forget(repos)  # and stops their fills
         if new_repo_possible:
-            self.forget_catalogs_lacking(repos)
+            self.forget_catalogs_lacking(repos, publish=False)
+        if self.shared is not None and publish:
+            self.shared.invalidate(repos, catalogs=new_repo_possible)
 
-    def forget_catalogs_lacking(self, repos: Collection[str]) -> None:
+    def forget_catalogs_lacking(self, repos: Collection[str], *, publish: bool = True) -> None:
         """Drop each cached catalog that lacks one of ``repos`` (it may be new): each
         distinct (shared) catalog is checked once, however many callers hold it."""
         if not repos:
             return
+        if self.shared is not None and publish:
+            self.shared.invalidate(repos, lists=False, catalogs=True)
         wanted = sorted(set(repos))
         # By id: every value stays alive during the pass (drop_where lists them first).
         verdicts: dict[int, bool] = {}
@@ -359,12 +574,36 @@ class CachedRegistry:
 
         self.catalogs.drop_where(lacking)
 
-    def forget_caller(self, caller_key: str) -> None:
+    def forget_caller(self, caller: Caller | str, *, publish: bool = True) -> None:
+        """Drop what is cached for a caller (a logout); ``caller`` or its key."""
+        caller_key = caller if isinstance(caller, str) else caller.key
+        if self.shared is not None and publish and not isinstance(caller, str):
+            self.shared.invalidate((), lists=False, caller=caller)
         self.catalogs.drop_where(lambda k, _v: k[0] == caller_key)
         self.tag_lists.drop_groups("caller", (caller_key,))
         self.access.drop_groups("caller", (caller_key,))
         self.tag_index.forget_caller(caller_key)  # fills reading with their credentials
         self.client.tokens.drop_caller(caller_key)
+
+    def apply_remote(self, invalidation: Invalidation) -> None:
+        """Another replica's invalidation: drop the in-process copies (not published)."""
+        if invalidation.lists and invalidation.repos:
+            self.forget_repositories(invalidation.repos, new_repo_possible=False, publish=False)
+        if invalidation.catalogs:
+            self.forget_catalogs_lacking(invalidation.repos, publish=False)
+        if invalidation.caller is not None and self.shared is not None:
+            local = self.shared.local_key(invalidation.caller)
+            if local is not None:
+                self.forget_caller(local, publish=False)
+
+    def forget_all_lists(self) -> None:
+        """Drop every list, pointer and membership held in process (not content, which
+        is immutable, nor access): after invalidations may have been missed."""
+        self.catalogs.clear()
+        self.tag_lists.clear()
+        self.tag_digests.clear()
+        self.membership.clear()
+        self.tag_index.forget_all()
 
     def not_found(self, repo: str) -> NameUnknown:
         return NameUnknown("repository not found", detail={"repository": repo})

@@ -3,6 +3,11 @@
 The cookie holds only a random id (256 bits); the store is keyed by its sha256 so even a
 memory dump of the index does not give usable cookie values. Credentials never leave
 the process: not in the cookie, not in a log line, not in an error.
+
+``SessionStore`` keeps them in this process (one replica). With ``LR_REDIS_URL``,
+``gateway.shared_state.sessions.SharedSessions`` keeps them in Redis instead (every
+replica sees a login and a logout at once), with the same methods (``Sessions``); it
+raises ``SessionStoreUnavailable`` (503) when Redis does not answer, never "no session".
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
@@ -38,6 +44,18 @@ class Session:
     last_seen: float
 
 
+class Sessions(Protocol):
+    """What the routers and the caller dependency use, whichever store holds sessions."""
+
+    async def create(self, credentials: Credentials) -> str: ...
+
+    async def get(self, session_id: str | None) -> Session | None: ...
+
+    async def delete(self, session_id: str | None) -> Session | None: ...
+
+    def active(self) -> int | None: ...
+
+
 def _index(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
@@ -49,7 +67,7 @@ class SessionStore:
         self.max_count = max_count
         self._sessions: dict[str, Session] = {}
 
-    def create(self, credentials: Credentials) -> str:
+    async def create(self, credentials: Credentials) -> str:
         self._purge()
         while len(self._sessions) >= self.max_count:
             oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
@@ -59,7 +77,7 @@ class SessionStore:
         self._sessions[_index(session_id)] = Session(credentials, now, now)
         return session_id
 
-    def get(self, session_id: str | None) -> Session | None:
+    async def get(self, session_id: str | None) -> Session | None:
         if not session_id or len(session_id) > 128:
             return None
         key = _index(session_id)
@@ -73,7 +91,7 @@ class SessionStore:
         session.last_seen = now
         return session
 
-    def delete(self, session_id: str | None) -> Session | None:
+    async def delete(self, session_id: str | None) -> Session | None:
         if not session_id:
             return None
         return self._sessions.pop(_index(session_id), None)
@@ -87,7 +105,7 @@ class SessionStore:
         ]:
             del self._sessions[key]
 
-    def active(self) -> int:
+    def active(self) -> int | None:
         """Sessions not expired (expired ones are dropped on the way)."""
         self._purge()
         return len(self._sessions)

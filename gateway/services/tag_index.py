@@ -143,6 +143,10 @@ class TagIndex:
             if index is not None:
                 self._drop(index)
 
+    def forget_all(self) -> None:
+        """Drop every repository's index (invalidations may have been missed)."""
+        self.forget(list(self._repos))
+
     def forget_caller(self, caller_key: str) -> None:
         """Stop the fills that read with this caller's credentials (a logout): what they
         read stays; the next reader's answer starts a fill of its own."""

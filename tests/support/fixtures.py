@@ -17,6 +17,7 @@ import pytest
 from tests.support.content import Content, fill_standard
 from tests.support.images import PushedImage, Pusher, push_image
 from tests.support.realworld import push_realworld
+from tests.support.redis_server import RedisProcess, redis_available
 from tests.support.registry import RegistryProcess, registry_binary, start_registry
 from tests.support.tokenserver import Grant, TokenServer
 
@@ -24,6 +25,7 @@ __all__ = [
     "FilledRegistry",
     "RealWorldRegistry",
     "realworld_registry",
+    "redis_server",
     "registry",
     "registry_factory",
     "token_server_factory",
@@ -142,3 +144,15 @@ def untagged_registry(registry_factory: RegistryFactory) -> Iterator[UntaggedReg
         assert pusher.catalog() == ["ci/untagged"]
         assert pusher.request("GET", "/v2/ci/untagged/tags/list").status_code == 404
     yield UntaggedRegistry(process=process, image=image)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """One real Redis for the session (no persistence). A test that stops it starts it
+    again (same port) before it ends; tests share it, so each uses keys of its own
+    gateways only or flushes it first."""
+    if not redis_available():
+        pytest.fail("redis-server not found: install Debian's redis-server (scripts/test.sh)")
+    server = RedisProcess(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()

@@ -78,6 +78,7 @@ class TokenServer:
         self.host = host
         self.certbundle = root / "token-certbundle.pem"
         self.requests: list[dict[str, Any]] = []
+        self.issued: list[str] = []  # every token signed (tests look for them elsewhere)
         self.realm = ""
         self.port = 0
         self._lock = threading.Lock()
@@ -147,6 +148,8 @@ class TokenServer:
         token = jwt.encode(
             claims, self._key, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"}
         )
+        with self._lock:
+            self.issued.append(token)
         return token, access
 
     def _self_signed_cert(self, key: rsa.RSAPrivateKey) -> bytes:
