@@ -17,6 +17,7 @@ from gateway.services.blobs import BlobService
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
+from gateway.services.referrers import ReferrerService
 from gateway.services.repositories import RepositoryService
 from gateway.services.sessions import Logins, SessionStore
 from gateway.services.status import RegistryStatus
@@ -45,6 +46,7 @@ class AppState:
     status: RegistryStatus
     service_account: Caller | None
     metrics: Metrics
+    referrers: ReferrerService
 
     async def aclose(self) -> None:
         self.metrics.source = None
@@ -119,6 +121,7 @@ def build_state(
         ),
     )
     images = ImageService(registry)
+    referrers = ReferrerService(registry, images)
     service_account = None
     if settings.registry_username and settings.registry_password is not None:
         creds = Credentials(
@@ -131,13 +134,14 @@ def build_state(
         client=client,
         registry=registry,
         images=images,
-        tags=TagService(registry, images),
+        tags=TagService(registry, images, referrers),
         repositories=RepositoryService(registry),
-        deletes=DeleteService(registry, images, settings.delete_enabled),
+        deletes=DeleteService(registry, images, settings.delete_enabled, referrers),
         v2=V2Proxy(
             registry,
             deletes_enabled=settings.delete_enabled,
             push_enabled=settings.v2_mode == "push",
+            referrers=referrers,
         ),
         blobs=BlobService(registry, metrics),
         answers=AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl),
@@ -148,6 +152,7 @@ def build_state(
         status=RegistryStatus(client, timeout=settings.connect_timeout),
         service_account=service_account,
         metrics=metrics,
+        referrers=referrers,
     )
     metrics.source = lambda: state_families(state)
     return state
