@@ -122,6 +122,7 @@ def build_state(
     )
     images = ImageService(registry)
     referrers = ReferrerService(registry, images)
+    images.referrer_counts = referrers.counts_in
     service_account = None
     if settings.registry_username and settings.registry_password is not None:
         creds = Credentials(

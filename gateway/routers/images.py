@@ -100,7 +100,7 @@ async def get_image(
     return await warm.answer(
         state,
         ("image", caller.key, name, reference),
-        lambda: state.referrers.detail(caller, name, reference),
+        lambda: state.images.detail(caller, name, reference),
         lambda image: (
             image.tags_complete
             and not any(p.error for p in image.platforms)

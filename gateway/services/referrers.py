@@ -257,12 +257,11 @@ class ReferrerService:
             return peeked
         return (await self.lookup(caller, repo, digest)).counts
 
-    async def detail(self, caller: Caller, repo: str, reference: str) -> api.ImageDetail:
-        """The image detail with its referrer counts."""
-        detail = await self.images.detail(caller, repo, reference)
-        subjects = artifact_subjects(await self._tags(caller, repo))
-        detail.referrers = await self.counts(caller, repo, detail.digest, subjects)
-        return detail
+    async def counts_in(
+        self, caller: Caller, repo: str, digest: str, tags: Sequence[str]
+    ) -> dict[str, int]:
+        """``counts`` given the caller's tag list (the image detail's)."""
+        return await self.counts(caller, repo, digest, artifact_subjects(tags))
 
     # -- deletes ----------------------------------------------------------------------
 
