@@ -55,7 +55,8 @@ def test_image_page_shows_signed_badge_and_referrers(
     # The link opens the artifact's raw manifest, bytes as stored.
     link = rows.nth(0).get_by_role("link", name=f"Manifest of SBOM {corpus.spdx.digest}")
     href = link.get_attribute("href")
-    assert href == f"/api/repositories/{REPO}/manifests/{corpus.spdx.digest}"
+    encoded = corpus.spdx.digest.replace(":", "%3A")  # encodeURIComponent
+    assert href == f"/api/repositories/{REPO}/manifests/{encoded}"
     raw = site.api(href)
     assert raw.status_code == 200 and raw.content == corpus.spdx.manifest
     # The summary counts them by kind.

@@ -349,10 +349,13 @@ class CachedRegistry:
         return await self._once(("referrers", caller.key, repo, digest, artifact_type), fetch)
 
     def cached_referrers(
-        self, caller: Caller, repo: str, digest: str, artifact_type: str
+        self, caller: Caller, repo: str, digest: str, artifact_type: str, *, peek: bool = False
     ) -> object:
+        """What ``referrers_once`` kept for this caller, or None; ``peek`` (the warm path)
+        notes only a hit, as ``peek_tags`` does."""
         found = self.referrers.get((_stored_key(caller), repo, digest, artifact_type))
-        note_cache(hit=found is not None)
+        if found is not None or not peek:
+            note_cache(hit=found is not None)
         return found
 
     async def referrers_once(

@@ -242,7 +242,7 @@ class ReferrerService:
         """A tag row's counts when no I/O is needed: cached, or none possible (no API,
         and no fallback or cosign tag names ``digest`` in the caller's tag list, whose
         ``artifact_subjects`` are ``subjects``); else None."""
-        cached = self.registry.cached_referrers(caller, repo, digest, "")
+        cached = self.registry.cached_referrers(caller, repo, digest, "", peek=True)
         if isinstance(cached, Found):
             return cached.counts
         if self.registry.referrers_api is False and digest not in subjects:
