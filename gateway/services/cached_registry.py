@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import sys
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TypeVar
 
@@ -50,6 +51,7 @@ from gateway.services.tag_index import UNKNOWN, RepoIndex, TagIndex
 from gateway.shared_lists import ListInterner, SharedList
 
 T = TypeVar("T")
+REFERRERS_API_RECHECK = 3600.0  # seconds a verdict on the referrers API is kept
 P = TypeVar("P", oci.Index, oci.ImageManifest, oci.ImageConfig)
 
 
@@ -93,9 +95,10 @@ class CachedRegistry:
         self.referrers: TTLStore[tuple[str, str, str, str], object] = TTLStore(
             ttl, indexes={"repo": _second, "caller": _first}
         )
-        # Whether the registry answers GET /v2/<name>/referrers/<digest>: None until the
-        # first answer says (a 404 is "no"; an error says nothing).
-        self.referrers_api: bool | None = None
+        # Whether the registry answers GET /v2/<name>/referrers/<digest>, and when that
+        # was learnt: unknown until the first answer says (a 404 is "no"; an error says
+        # nothing), asked again after REFERRERS_API_RECHECK (the registry may be upgraded).
+        self._referrers_api: tuple[bool, float] | None = None
         self._learning: asyncio.Lock | None = None
 
     async def _once(self, key: tuple[object, ...], factory: Callable[[], Awaitable[T]]) -> T:
@@ -316,6 +319,18 @@ class CachedRegistry:
         return await self._once(("blob", caller.key, repo, digest), fetch)
 
     # -- referrers ------------------------------------------------------------------------
+
+    @property
+    def referrers_api(self) -> bool | None:
+        """Whether the registry has a referrers API; None while that is unknown."""
+        learnt = self._referrers_api
+        if learnt is None or time.monotonic() - learnt[1] > REFERRERS_API_RECHECK:
+            return None
+        return learnt[0]
+
+    @referrers_api.setter
+    def referrers_api(self, verdict: bool) -> None:
+        self._referrers_api = (verdict, time.monotonic())
 
     async def referrers_index(
         self, caller: Caller, repo: str, digest: str, artifact_type: str | None
