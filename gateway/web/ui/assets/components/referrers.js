@@ -79,9 +79,10 @@ function table(name, referrers) {
 export function artifactTagsToggle(page, shown, onToggle) {
   if (!shown && !page.hidden) return null;
   const button = h('button', {type: 'button', class: 'button button--quiet', 'data-testid': 'artifact-tags-toggle'},
-    shown ? 'Hide signature and SBOM tags' : `Show ${plural(page.hidden, 'signature or SBOM tag', 'signature and SBOM tags')}`);
+    shown ? 'Hide them' : 'Show them');
   button.addEventListener('click', () => onToggle(!shown));
-  return h('span', {class: 'artifact-tags', 'data-testid': 'artifact-tags'},
-    shown ? 'Listing the sha256-… tags that hold signatures, SBOMs and attestations. ' : `${plural(page.hidden, 'tag')} holding signatures, SBOMs or attestations hidden. `,
-    button);
+  const text = shown
+    ? '· signature, SBOM and attestation tags listed'
+    : `· ${plural(page.hidden, 'signature, SBOM or attestation tag', 'signature, SBOM and attestation tags')} hidden`;
+  return h('span', {class: 'artifact-tags', 'data-testid': 'artifact-tags'}, text, ' ', button);
 }
