@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,8 @@ from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService
 from gateway.services.platforms import choose_platform
+
+log = logging.getLogger(__name__)
 
 CREATED_ANNOTATION = "org.opencontainers.image.created"
 ARTIFACT_TYPE_FILTER = "artifactType"
@@ -275,7 +278,23 @@ class ReferrerService:
     async def unlist(self, caller: Caller, repo: str, manifest: Manifest) -> None:
         """After ``manifest`` was deleted: take it out of its subject's fallback index,
         when the registry keeps referrers that way (no referrers API). The index is
-        pushed again without it, or deleted when nothing is left in it."""
+        pushed again without it, or deleted when nothing is left in it.
+
+        The delete itself succeeded: a failure here (a caller who may delete but not
+        push, the registry gone meanwhile) is logged, not answered as the delete's."""
+        try:
+            await self._unlist(caller, repo, manifest)
+        except GatewayError as exc:
+            log.warning(
+                "referrers: %s@%s deleted, but its subject's fallback index was not "
+                "updated: %s (%s)",
+                repo,
+                manifest.digest,
+                exc.message,
+                exc.code,
+            )
+
+    async def _unlist(self, caller: Caller, repo: str, manifest: Manifest) -> None:
         subject = self._subject(manifest)
         if subject is None:
             return

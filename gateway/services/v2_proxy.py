@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterable
 
-from gateway.errors import InvalidRequest, NotFound, Unauthorized, Unsupported
+from gateway.errors import GatewayError, InvalidRequest, Unauthorized, Unsupported
 from gateway.models import media_types as mt
 from gateway.registry.client import Manifest, Passed
 from gateway.registry.credentials import Caller
@@ -129,8 +129,9 @@ class V2Proxy:
         self._check_deletes()
         manifest: Manifest | None = None
         if self.referrer_service is not None and is_digest(reference):
-            # What it refers to, read before it is gone (a 404: the delete's answer says so).
-            with contextlib.suppress(NotFound):
+            # What it refers to, read before it is gone. Whatever stops that read (a 404,
+            # a caller who may delete but not pull), the registry answers the delete.
+            with contextlib.suppress(GatewayError):
                 manifest = await self.registry.manifest(caller, name, reference)
         try:
             await self.client.delete_manifest(caller, name, reference)
