@@ -225,3 +225,5 @@ def test_no_referrers_costs_no_upstream_request_on_a_tag_page(
         again = c.get(f"/api/repositories/{PLAIN_REPO}/tags", params={"details": "true", "n": 2})
         assert again.status_code == 200
         assert again.headers["x-upstream-requests"] == "0"
+        # The registry was asked about its referrers API once in all.
+        assert c.app.state.lr.client.totals.by_kind.get("referrers") == 1
