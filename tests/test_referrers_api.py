@@ -5,7 +5,11 @@ present and absent, garbage answers (a 502 envelope, nothing cached), and the ve
 
 from __future__ import annotations
 
+import json
+import logging
+
 import httpx
+import pytest
 
 from tests.support.assertions import assert_envelope
 from tests.support.mock_registry import (
@@ -16,6 +20,7 @@ from tests.support.mock_registry import (
     answering,
     dumps,
     gateway,
+    registry_error,
     sha256,
 )
 
@@ -205,3 +210,67 @@ def test_a_registry_without_the_api_is_asked_once() -> None:
         assert [t["referrers"] for t in r.json()["tags"]] == [{}, {}, {}]
         assert client.get("/api/repositories/app/images/1.1/referrers").json()["source"] == "none"
         assert len(referrer_requests(fake)) == 1
+
+
+# -- the fallback index kept right on deletes (a registry without the API) ----------------
+
+
+def with_fallback_index(fake: FakeRegistry) -> str:
+    """app holds 1.0, its fallback index (the SBOM and the signature) and both artifacts.
+    Returns the fallback tag."""
+    with_artifacts(fake)
+    tag = DIGEST.replace(":", "-")
+    fallback = index(descriptor(SBOM, SPDX), descriptor(SIGNATURE, NOTATION))
+    fake.manifests[tag] = (fallback, OCI_INDEX)
+    fake.manifests[sha256(fallback)] = (fallback, OCI_INDEX)
+    fake.tags["app"] = ["1.0", tag]
+    return tag
+
+
+def test_deleting_a_referrer_pushes_the_fallback_index_without_it() -> None:
+    pushed: list[tuple[str, bytes]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "DELETE":
+            return httpx.Response(202)
+        if request.method == "PUT":
+            pushed.append((request.url.path, request.content))
+            return httpx.Response(201, headers={"Docker-Content-Digest": sha256(request.content)})
+        return None
+
+    fake = FakeRegistry(answering(answer))
+    tag = with_fallback_index(fake)
+    with gateway(fake, delete_enabled=True) as client:
+        r = client.delete(f"/api/repositories/app/images/{sha256(SBOM)}")
+        assert r.status_code == 202, r.text
+    [(path, body)] = pushed
+    assert path == f"/v2/app/manifests/{tag}"
+    assert [m["digest"] for m in json.loads(body)["manifests"]] == [sha256(SIGNATURE)]
+    [put] = [r for r in fake.requests if r.method == "PUT"]
+    assert put.headers["content-type"] == OCI_INDEX
+
+
+def test_a_fallback_index_that_cannot_be_updated_does_not_fail_the_delete(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "DELETE":
+            return httpx.Response(202)
+        if request.method == "PUT":  # may delete, may not push
+            return registry_error(403, "DENIED")
+        return None
+
+    fake = FakeRegistry(answering(answer))
+    with_fallback_index(fake)
+    with (
+        caplog.at_level(logging.WARNING, logger="gateway.services.referrers"),
+        gateway(fake, delete_enabled=True) as client,
+    ):
+        r = client.delete(f"/api/repositories/app/images/{sha256(SBOM)}")
+        assert r.status_code == 202, r.text
+        assert r.json()["deleted"] == sha256(SBOM)
+    warned = [
+        rec.getMessage() for rec in caplog.records if rec.name == "gateway.services.referrers"
+    ]
+    assert len(warned) == 1 and "fallback index was not updated" in warned[0], warned
+    assert "DENIED" in warned[0]
