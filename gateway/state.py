@@ -17,6 +17,7 @@ from gateway.services.blobs import BlobService
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
+from gateway.services.referrers import ReferrerService
 from gateway.services.repositories import RepositoryService
 from gateway.services.sessions import Logins, Sessions, SessionStore
 from gateway.services.status import RegistryStatus
@@ -53,6 +54,7 @@ class AppState:
     status: RegistryStatus
     service_account: Caller | None
     metrics: Metrics
+    referrers: ReferrerService
     shared: RedisStore | None = None  # LR_REDIS_URL: state shared with other replicas
     shared_caches: SharedCaches | None = None
 
@@ -152,6 +154,8 @@ def build_state(
         shared=caches,
     )
     images = ImageService(registry)
+    referrers = ReferrerService(registry, images)
+    images.referrer_counts = referrers.counts_in
     sessions: Sessions = SessionStore(
         settings.session_idle_seconds, settings.session_max_seconds, settings.session_max_count
     )
@@ -171,13 +175,14 @@ def build_state(
         client=client,
         registry=registry,
         images=images,
-        tags=TagService(registry, images),
+        tags=TagService(registry, images, referrers),
         repositories=RepositoryService(registry),
-        deletes=DeleteService(registry, images, settings.delete_enabled),
+        deletes=DeleteService(registry, images, settings.delete_enabled, referrers),
         v2=V2Proxy(
             registry,
             deletes_enabled=settings.delete_enabled,
             push_enabled=settings.v2_mode == "push",
+            referrers=referrers,
         ),
         blobs=BlobService(registry, metrics),
         answers=AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl),
@@ -186,6 +191,7 @@ def build_state(
         status=RegistryStatus(client, timeout=settings.connect_timeout),
         service_account=service_account,
         metrics=metrics,
+        referrers=referrers,
         shared=shared,
         shared_caches=caches,
     )

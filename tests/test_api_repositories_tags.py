@@ -334,7 +334,14 @@ def test_tags_q(api: TestClient) -> None:
     page = _tags(api, VERSIONS, q="a", sort="version")
     assert _names(page) == ["latest", "main", "sha-1a2b3c4"]
     page = _tags(api, VERSIONS, q="zzz")
-    assert page == {"repository": VERSIONS, "total": 0, "next": None, "tags": [], "complete": True}
+    assert page == {
+        "repository": VERSIONS,
+        "total": 0,
+        "next": None,
+        "tags": [],
+        "complete": True,
+        "hidden": 0,
+    }
     page = _tags(api, VERSIONS, q="1", n=2, sort="version")
     assert _names(page) == ["1.9.0", "1.10.0-rc1"]
     assert page["total"] == 6  # 1.9.0, three 1.10.0s, v2.0.1, sha-1a2b3c4
@@ -359,6 +366,7 @@ def test_tags_of_emptied_repository(api: TestClient, registry: FilledRegistry) -
         "next": None,
         "tags": [],
         "complete": True,
+        "hidden": 0,
     }
 
 
@@ -514,6 +522,7 @@ def test_repository_that_was_never_tagged_has_no_tags(
             "next": None,
             "tags": [],
             "complete": True,
+            "hidden": 0,
         }
         # ...and an unknown repository is still 404.
         _error(client.get("/api/repositories/ci/unknown/tags"), 404, "NAME_UNKNOWN")

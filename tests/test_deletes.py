@@ -307,7 +307,12 @@ def test_token_user_with_delete_rights_asks_for_the_delete_scope(
         assert r.json()["untagged"] == ["x"]
         r = client.delete(f"/api/repositories/{repo}/images/{other.digest}", headers=basic("admin"))
         assert r.status_code == 202, r.text
-        assert r.json() == {"deleted": other.digest, "untagged": ["z"]}
+        assert r.json() == {
+            "deleted": other.digest,
+            "untagged": ["z"],
+            "referrers_deleted": [],
+            "referrers_left": [],
+        }
         scopes = [s for req in tokens.requests[mark:] for s in req["scopes"]]
         assert all(req["user"] == "admin" for req in tokens.requests[mark:])
     assert any(s.startswith(f"repository:{repo}:") and "delete" in s for s in scopes), scopes

@@ -152,6 +152,7 @@ READS = {
     "GET /api/repositories/{name}/tags": 70,
     "GET /api/repositories/{name}/images/{reference}": 70,
     "GET /api/repositories/{name}/images/{reference}/config": 70,
+    "GET /api/repositories/{name}/images/{reference}/referrers": 70,
     "GET /api/repositories/{name}/manifests/{reference}": 70,
     "GET /api/repositories/{name}/blobs/{digest}": 70,
 }

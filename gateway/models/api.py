@@ -336,6 +336,12 @@ class ImageDetail(_Api):
         description="Attestation manifests of an index (platform unknown/unknown, annotation "
         "vnd.docker.reference.type: attestation-manifest); [] for a single image."
     )
+    referrers: dict[str, int] = Field(
+        default_factory=dict,
+        description="Artifacts that refer to this digest (signatures, SBOMs, attestations; "
+        'see .../referrers), counted by kind, e.g. {"signature": 1, "sbom": 1}; {} if '
+        "none.",
+    )
 
 
 # -- tags ------------------------------------------------------------------------------
@@ -381,6 +387,11 @@ class TagInfo(_Api):
         description="Set when details were asked for but could not be read (e.g. "
         "MANIFEST_UNKNOWN for a tag deleted meanwhile); the other rows are unaffected.",
     )
+    referrers: dict[str, int] | None = Field(
+        default=None,
+        description="Artifacts that refer to its digest, counted by kind as in the image "
+        f"detail ({{}} if none); {_WITHOUT_DETAILS}.",
+    )
 
 
 class TagPage(_Api):
@@ -404,6 +415,12 @@ class TagPage(_Api):
         "dated. Then the dated tags come first, in the order asked, and the others follow "
         "by name; the order can change from one page to the next. Ask again a little "
         "later for the complete order."
+    )
+    hidden: int = Field(
+        default=0,
+        description="Artifact tags matching q left out of this list (and of total): the "
+        "referrers fallback tags sha256-<64 hex> and cosign's sha256-<64 hex>.sig/.att/.sbom; "
+        "0 with include_artifacts=true, which lists them.",
     )
 
 
@@ -502,6 +519,16 @@ class ImageDeleted(_Api):
 
     deleted: str = Field(description="The digest of the manifest deleted.")
     untagged: list[str] = Field(description="The tags that pointed at it, gone with it.")
+    referrers_deleted: list[str] = Field(
+        default_factory=list,
+        description="With with_referrers=true: the digests of its referrers deleted with it "
+        "(signatures, SBOMs, attestations, and the fallback index sha256-<hex>); else [].",
+    )
+    referrers_left: list[str] = Field(
+        default_factory=list,
+        description="Without with_referrers: the digests of its referrers left in the "
+        "registry (delete them, or delete again with with_referrers=true); else [].",
+    )
 
 
 class TagDeleted(_Api):
@@ -607,3 +634,54 @@ class EventsAccepted(_Api):
 
     accepted: int = Field(description="Events understood.")
     repositories: list[str] = Field(description="Repositories whose cached lists were dropped.")
+
+
+# -- referrers -------------------------------------------------------------------------
+
+
+class Referrer(_Api):
+    """One artifact that refers to an image: a signature, an SBOM, an attestation…"""
+
+    digest: str = Field(
+        description="The artifact manifest's digest (for cosign's tags: the tag's manifest, "
+        "one entry per layer, each layer being one signature or attestation)."
+    )
+    media_type: str = Field(description="The artifact manifest's media type.")
+    artifact_type: str | None = Field(
+        description="Its artifactType, else its config media type when that is not an image "
+        "config; for cosign's tags the layer's media type."
+    )
+    kind: Literal["signature", "sbom", "attestation", "other"] = Field(
+        description="signature (cosign, notation), sbom (SPDX, CycloneDX), attestation "
+        "(in-toto), or other; for cosign's tags from the suffix (.sig, .sbom, .att)."
+    )
+    size: int = Field(
+        description="Bytes stored: manifest + config + layers, as for an image (for a cosign "
+        "layer: that layer's size)."
+    )
+    created: str | None = Field(
+        description="The annotation org.opencontainers.image.created, else its config's "
+        "created (RFC 3339 in UTC); null when neither says."
+    )
+    annotations: dict[str, str] = Field(
+        description="Its annotations (for a cosign layer: the layer's, where the signature "
+        "is); {} if none."
+    )
+    tag: str | None = Field(
+        description="The tag it was found under (cosign's sha256-<hex>.sig/.att/.sbom); "
+        "null for entries of the referrers API or of the fallback index."
+    )
+
+
+class ReferrerList(_Api):
+    """Every artifact that refers to one digest, from where the registry keeps them."""
+
+    subject: str = Field(description="The digest referred to (a child's, with platform).")
+    source: Literal["api", "tag", "cosign", "mixed", "none"] = Field(
+        description="Where they were found: api (the registry's referrers API), tag (the "
+        "fallback index tagged sha256-<hex>), cosign (sha256-<hex>.sig/.att/.sbom tags), "
+        "mixed (cosign tags and one of the others), none (nothing refers to it)."
+    )
+    referrers: list[Referrer] = Field(
+        description="The referrers, filtered by artifact_type; in the order found."
+    )

@@ -131,6 +131,32 @@ def next_link(header: str | None) -> dict[str, str] | None:
     return out if "last" in out else None
 
 
+MAX_REFERRER_PAGES = 100
+
+
+@dataclass(frozen=True)
+class ReferrersAnswer:
+    """The registry's referrers of one digest: raw descriptors, and the filters it says
+    it applied to all of them."""
+
+    descriptors: list[dict[str, object]]
+    filters_applied: frozenset[str]
+
+
+def referrers_next(header: str | None, path: str) -> dict[str, str] | None:
+    """The query of a referrers answer's ``Link: <…>; rel="next"``, when it names the
+    same referrers path; the request is rebuilt against the configured registry."""
+    if not header:
+        return None
+    m = _LINK_RE.search(header)
+    if not m:
+        return None
+    parts = urlsplit(m.group(1))
+    if parts.path != path:
+        raise UpstreamInvalid("the registry's referrers Link names another path")
+    return dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
 class RegistryClient:
     """The registry protocol, for one caller at a time. It holds its transport
     (``Upstream``: auth, slots, deadlines, redirects, error mapping) and is the one
@@ -450,6 +476,42 @@ class RegistryClient:
             params=params,
         )
         return Passed(response.status_code, content_headers(response), body)
+
+    async def referrers_index(
+        self, caller: Caller, name: str, digest: str, artifact_type: str | None
+    ) -> ReferrersAnswer:
+        """Every descriptor of ``GET /v2/<name>/referrers/<digest>``, its ``Link`` pages
+        followed (on this registry, that path only: a Link elsewhere is refused), and
+        the filters the registry says it applied (``OCI-Filters-Applied``) — on every
+        page, or the filter counts as not applied. A 404 (a registry without the API)
+        is raised as ``NotFound``; anything but an index is ``UpstreamInvalid``."""
+        path = f"/v2/{name}/referrers/{digest}"
+        params: dict[str, str] | None = {"artifactType": artifact_type} if artifact_type else None
+        descriptors: list[dict[str, object]] = []
+        applied: frozenset[str] | None = None
+        for _ in range(MAX_REFERRER_PAGES):
+            response, body = await self.transport.fetch(
+                path,
+                caller,
+                scope=pull_scope(name),
+                subject="manifest",
+                limit=MAX_MANIFEST_BYTES,
+                params=params,
+            )
+            doc = self.transport.json_object(body, "referrers index")
+            manifests = doc.get("manifests")
+            if manifests is None:
+                manifests = []
+            if not isinstance(manifests, list) or not all(isinstance(m, dict) for m in manifests):
+                raise UpstreamInvalid("the registry answered a malformed referrers index")
+            descriptors.extend(manifests)
+            header = response.headers.get("oci-filters-applied", "")
+            page_applied = frozenset(f.strip() for f in header.split(",") if f.strip())
+            applied = page_applied if applied is None else applied & page_applied
+            params = referrers_next(response.headers.get("link"), path)
+            if params is None:
+                return ReferrersAnswer(descriptors, applied)
+        raise UpstreamInvalid("the registry's referrers pages do not end")
 
     # -- deletes ----------------------------------------------------------------------
 

@@ -63,6 +63,7 @@ def kind_of(path: str) -> str:
         ("/manifests/", "manifest"),
         ("/blobs/uploads", "upload"),
         ("/blobs/", "blob"),
+        ("/referrers/", "referrers"),
     ):
         if marker in path:
             return kind

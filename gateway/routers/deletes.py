@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Query
+
 from gateway.dependencies import CurrentCaller, Digest, RepoName, State, Tag
 from gateway.models.api import ImageDeleted, TagDeleted
 from gateway.routers import STATE_CHANGING, UPSTREAM, errors
@@ -28,11 +32,23 @@ router = GatewayRouter(tags=["delete"])
     ),
 )
 async def delete_image(
-    state: State, caller: CurrentCaller, name: RepoName, digest: Digest
+    state: State,
+    caller: CurrentCaller,
+    name: RepoName,
+    digest: Digest,
+    with_referrers: Annotated[
+        bool,
+        Query(
+            description="Delete its referrers too (signatures, SBOMs, attestations and the "
+            "sha256-<hex> fallback index); without it they stay and are listed in "
+            "referrers_left."
+        ),
+    ] = False,
 ) -> ImageDeleted:
     """Delete a manifest by digest, and so every tag pointing at it (when deletes are
-    enabled; otherwise 403 ``DELETE_DISABLED`` and nothing is sent to the registry)."""
-    return await state.deletes.delete_image(caller, name, digest)
+    enabled; otherwise 403 ``DELETE_DISABLED`` and nothing is sent to the registry).
+    A deleted referrer is taken out of its subject's fallback index."""
+    return await state.deletes.delete_image(caller, name, digest, with_referrers=with_referrers)
 
 
 @router.delete(

@@ -95,8 +95,8 @@ async def get_image(
     state: State, caller: CurrentCaller, name: RepoName, reference: Reference
 ) -> Response:
     """A tag or digest resolved: every platform image with its layers, the attestations
-    apart, sizes and the tags on the same digest. A child of an index that cannot be read
-    is an entry with ``error`` set, not a failed answer."""
+    apart, sizes, the tags on the same digest and its referrers counted by kind. A child
+    of an index that cannot be read is an entry with ``error`` set, not a failed answer."""
     return await warm.answer(
         state,
         ("image", caller.key, name, reference),

@@ -114,7 +114,14 @@ async def list_tags(
     ] = None,
     sort: Annotated[Sort, Query(description="Order; created implies details.")] = "name",
     details: Annotated[
-        bool, Query(description="Fill digest, kind, platforms, size and created.")
+        bool, Query(description="Fill digest, kind, platforms, size, created and referrers.")
+    ] = False,
+    include_artifacts: Annotated[
+        bool,
+        Query(
+            description="List the artifact tags too (sha256-<hex> referrers fallback, cosign's "
+            "sha256-<hex>.sig/.att/.sbom); by default they are left out and counted in hidden."
+        ),
     ] = False,
 ) -> Response:
     """One page of a repository's tags, optionally with each tag's resolved details
@@ -122,9 +129,16 @@ async def list_tags(
     be read is a row with ``error``."""
     return await warm.answer(
         state,
-        ("tags", caller.key, name, n, last or None, q or None, sort, details),
+        ("tags", caller.key, name, n, last or None, q or None, sort, details, include_artifacts),
         lambda: state.tags.page(
-            caller, name, n=n, last=last or None, q=q or None, sort=sort, details=details
+            caller,
+            name,
+            n=n,
+            last=last or None,
+            q=q or None,
+            sort=sort,
+            details=details,
+            include_artifacts=include_artifacts,
         ),
         lambda page: page.complete and not any(row.error for row in page.tags),
     )

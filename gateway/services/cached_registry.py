@@ -20,7 +20,12 @@ Isolation rules (content is immutable, access is not):
   filled in the background) is per repository and shared, handed to a caller only
   after that caller's access was confirmed (``tag_index_view``), and only ever read
   for the tags of the list the registry answered that caller. It is dropped with the
-  repository's lists (``forget_repositories``, which notifications use).
+  repository's lists (``forget_repositories``, which notifications use);
+- the referrers of a digest (``gateway.services.referrers``) are cached per caller, for
+  the tag lists' TTL, and dropped with the repository's lists: a notification naming
+  the repository (a push of a fallback or cosign tag among them) drops them. Whether
+  the registry has a referrers API at all is learnt once (``referrers_api``): it is a
+  property of the registry, not of a caller or a repository.
 
 With ``LR_REDIS_URL`` (``shared``, ``gateway.shared_state.caches``) Redis is a second
 level behind each of these stores, under the same rules and keyed the same way (the
@@ -32,8 +37,10 @@ their own copies (``apply_remote``).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import sys
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import TypeVar
 
@@ -41,7 +48,7 @@ from gateway.cache import Blob, ContentCache, ModelCache, SingleFlight, TTLStore
 from gateway.errors import GatewayError, NameUnknown, NotFound
 from gateway.models import media_types as mt
 from gateway.models import oci
-from gateway.registry.client import Manifest, RegistryClient
+from gateway.registry.client import Manifest, ReferrersAnswer, RegistryClient
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import note_cache
 from gateway.registry.names import is_digest
@@ -50,6 +57,7 @@ from gateway.shared_lists import ListInterner, SharedList
 from gateway.shared_state.caches import Invalidation, SharedCaches
 
 T = TypeVar("T")
+REFERRERS_API_RECHECK = 3600.0  # seconds a verdict on the referrers API is kept
 P = TypeVar("P", oci.Index, oci.ImageManifest, oci.ImageConfig)
 
 
@@ -89,6 +97,15 @@ class CachedRegistry:
         self.models = ModelCache(model_bytes)
         self.max_config_bytes = max_config_bytes
         self.tag_index = tag_index if tag_index is not None else TagIndex()
+        # (caller, repo, digest, artifact type filter) -> what refers to the digest.
+        self.referrers: TTLStore[tuple[str, str, str, str], object] = TTLStore(
+            ttl, indexes={"repo": _second, "caller": _first}
+        )
+        # Whether the registry answers GET /v2/<name>/referrers/<digest>, and when that
+        # was learnt: unknown until the first answer says (a 404 is "no"; an error says
+        # nothing), asked again after REFERRERS_API_RECHECK (the registry may be upgraded).
+        self._referrers_api: tuple[bool, float] | None = None
+        self._learning: asyncio.Lock | None = None
         self.shared = shared
         if shared is not None:
             shared.on_invalidation = self.apply_remote
@@ -510,6 +527,81 @@ class CachedRegistry:
 
         return await self._once(("blob", caller.key, repo, digest), fetch)
 
+    # -- referrers ------------------------------------------------------------------------
+
+    @property
+    def referrers_api(self) -> bool | None:
+        """Whether the registry has a referrers API; None while that is unknown."""
+        learnt = self._referrers_api
+        if learnt is None or time.monotonic() - learnt[1] > REFERRERS_API_RECHECK:
+            return None
+        return learnt[0]
+
+    @referrers_api.setter
+    def referrers_api(self, verdict: bool) -> None:
+        self._referrers_api = (verdict, time.monotonic())
+
+    async def referrers_index(
+        self, caller: Caller, repo: str, digest: str, artifact_type: str | None
+    ) -> ReferrersAnswer | None:
+        """The registry's referrers API answer for ``digest``, or None when the registry
+        has no referrers API. While that is unknown, one request at a time asks (the
+        others wait for its verdict), so a page of many rows learns it once."""
+        if self.referrers_api is None:
+            if self._learning is None:
+                self._learning = asyncio.Lock()
+            async with self._learning:
+                if self.referrers_api is None:
+                    return await self._ask_referrers(caller, repo, digest, artifact_type)
+        if not self.referrers_api:
+            return None
+        return await self._ask_referrers(caller, repo, digest, artifact_type)
+
+    async def _ask_referrers(
+        self, caller: Caller, repo: str, digest: str, artifact_type: str | None
+    ) -> ReferrersAnswer | None:
+        async def fetch() -> ReferrersAnswer | None:
+            try:
+                answer = await self.client.referrers_index(caller, repo, digest, artifact_type)
+            except NotFound:
+                # Asked only for a digest the registry just served: a 404 is the route's.
+                self.referrers_api = False
+                return None
+            self.referrers_api = True
+            return answer
+
+        return await self._once(("referrers", caller.key, repo, digest, artifact_type), fetch)
+
+    def cached_referrers(
+        self, caller: Caller, repo: str, digest: str, artifact_type: str, *, peek: bool = False
+    ) -> object:
+        """What ``referrers_once`` kept for this caller, or None; ``peek`` (the warm path)
+        notes only a hit, as ``peek_tags`` does."""
+        found = self.referrers.get((_stored_key(caller), repo, digest, artifact_type))
+        if found is not None or not peek:
+            note_cache(hit=found is not None)
+        return found
+
+    async def referrers_once(
+        self,
+        caller: Caller,
+        repo: str,
+        digest: str,
+        artifact_type: str,
+        find: Callable[[], Awaitable[T]],
+    ) -> T:
+        """``find()`` run once for concurrent askers, its result kept for this caller
+        unless the repository's caches were dropped meanwhile."""
+        key = (_stored_key(caller), repo, digest, artifact_type)
+
+        async def fetch() -> T:
+            generation = self.referrers.generation
+            found = await find()
+            self.referrers.put(key, found, generation)
+            return found
+
+        return await self._once(("referrers-of", *key), fetch)
+
     # -- the tag index of large repositories (shared per repository, gated per caller) --
 
     async def tag_index_view(self, caller: Caller, repo: str) -> RepoIndex:
@@ -549,6 +641,7 @@ class CachedRegistry:
         self.tag_lists.drop_groups("repo", repos)
         self.tag_digests.drop_groups("repo", repos)
         self.membership.drop_groups("repo", repos)
+        self.referrers.drop_groups("repo", repos)
         self.tag_index.forget(repos)  # and stops their fills
         if new_repo_possible:
             self.forget_catalogs_lacking(repos, publish=False)
@@ -582,6 +675,7 @@ class CachedRegistry:
         self.catalogs.drop_where(lambda k, _v: k[0] == caller_key)
         self.tag_lists.drop_groups("caller", (caller_key,))
         self.access.drop_groups("caller", (caller_key,))
+        self.referrers.drop_groups("caller", (caller_key,))
         self.tag_index.forget_caller(caller_key)  # fills reading with their credentials
         self.client.tokens.drop_caller(caller_key)
 
@@ -603,6 +697,7 @@ class CachedRegistry:
         self.tag_lists.clear()
         self.tag_digests.clear()
         self.membership.clear()
+        self.referrers.clear()
         self.tag_index.forget_all()
 
     def not_found(self, repo: str) -> NameUnknown:

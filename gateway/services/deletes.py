@@ -1,4 +1,9 @@
-"""Deletes: a manifest by digest (every tag on it goes), or one tag (its siblings stay)."""
+"""Deletes: a manifest by digest (every tag on it goes), or one tag (its siblings stay).
+
+An image delete names the referrers it leaves behind (signatures, SBOMs…), or deletes
+them first with ``with_referrers`` (and the fallback index that listed them). Deleting
+a referrer takes it out of its subject's fallback index (gateway/services/referrers.py).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,22 @@ from gateway.models import api
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService
+from gateway.services.referrers import ReferrerService
 from gateway.services.tag_delete import delete_tag
 
 
 class DeleteService:
-    def __init__(self, registry: CachedRegistry, images: ImageService, enabled: bool) -> None:
+    def __init__(
+        self,
+        registry: CachedRegistry,
+        images: ImageService,
+        enabled: bool,
+        referrers: ReferrerService | None = None,
+    ) -> None:
         self.registry = registry
         self.images = images
         self.enabled = enabled
+        self.referrers = referrers
 
     def _check_enabled(self) -> None:
         if not self.enabled:
@@ -22,17 +35,36 @@ class DeleteService:
                 "deletes are disabled on this gateway (LR_DELETE_ENABLED)", code="DELETE_DISABLED"
             )
 
-    async def delete_image(self, caller: Caller, repo: str, digest: str) -> api.ImageDeleted:
+    async def delete_image(
+        self, caller: Caller, repo: str, digest: str, *, with_referrers: bool = False
+    ) -> api.ImageDeleted:
         self._check_enabled()
         # Fresh state: the answer must name the tags as they are now.
         self.registry.forget_repository(repo, new_repo_possible=False)
-        await self.registry.manifest(caller, repo, digest)  # 404 before anything is sent
+        manifest = await self.registry.manifest(caller, repo, digest)  # 404 before a send
         untagged = await self.images.tags_on(caller, repo, digest)
+        referrers: list[str] = []
+        fallback = None
+        if self.referrers is not None:
+            referrers, fallback = await self.referrers.doomed(caller, repo, digest)
+        deleted: list[str] = []
+        client = self.registry.client
         try:
-            await self.registry.client.delete_manifest(caller, repo, digest)
+            if with_referrers:
+                for doomed in [*referrers, *([fallback] if fallback else [])]:
+                    await client.delete_manifest(caller, repo, doomed)
+                    deleted.append(doomed)
+            await client.delete_manifest(caller, repo, digest)
         finally:
             self.registry.forget_repository(repo, new_repo_possible=False)
-        return api.ImageDeleted(deleted=digest, untagged=untagged)
+        if self.referrers is not None:
+            await self.referrers.unlist(caller, repo, manifest)
+        return api.ImageDeleted(
+            deleted=digest,
+            untagged=untagged,
+            referrers_deleted=deleted,
+            referrers_left=[] if with_referrers else referrers,
+        )
 
     async def delete_tag(self, caller: Caller, repo: str, tag: str) -> api.TagDeleted:
         self._check_enabled()

@@ -7,7 +7,7 @@ caller's right to see them is checked on every call through ``CachedRegistry.man
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +29,8 @@ from gateway.services.platforms import choose_platform, is_runnable, platform_la
 from gateway.services.tag_index import UNKNOWN, Reader
 
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
+
+ReferrerCounts = Callable[[Caller, str, str, Sequence[str]], Awaitable[dict[str, int]]]
 
 # A child the registry could not be read for (down, or slow past the deadline): a tag row
 # summed without it would show a wrong size and date as if they were right.
@@ -83,6 +85,9 @@ class ImageService:
         # How the tag index of a large repository reads a tag in the background: its
         # digest, and that digest's date (what sort=created needs).
         self.index_reader = Reader(resolve=registry.resolve, describe=self._created)
+        # The referrer counts of a digest given the caller's tag list (set by the state to
+        # ReferrerService.counts_in: the image detail carries them); None leaves them {}.
+        self.referrer_counts: ReferrerCounts | None = None
 
     async def _created(self, caller: Caller, repo: str, digest: str) -> str | None:
         return (await self.summary(caller, repo, digest)).created
@@ -219,10 +224,10 @@ class ImageService:
 
     async def detail(self, caller: Caller, repo: str, reference: str) -> api.ImageDetail:
         manifest = await self.registry.manifest(caller, repo, reference)
-        tags_task = asyncio.ensure_future(self.tags_known(caller, repo, manifest.digest))
+        tags_task = asyncio.ensure_future(self._tags_and_referrers(caller, repo, manifest.digest))
         try:
             resolved = await self._resolve(caller, repo, manifest)
-            tags, tags_complete = await tags_task
+            tags, tags_complete, referrers = await tags_task
         finally:
             if not tags_task.done():
                 tags_task.cancel()
@@ -241,7 +246,21 @@ class ImageService:
             tags_complete=tags_complete,
             platforms=resolved.platforms,
             attestations=resolved.attestations,
+            referrers=referrers,
         )
+
+    async def _tags_and_referrers(
+        self, caller: Caller, repo: str, digest: str
+    ) -> tuple[list[str], bool, dict[str, int]]:
+        """``tags_known`` and the referrer counts, from one read of the tag list (it
+        says which fallback and cosign tags exist)."""
+        try:
+            tags: Sequence[str] = await self.registry.tags(caller, repo)
+        except NameUnknown:
+            tags = []  # the manifest was found: a repository that was never tagged
+        found, complete = await self._tags_known_in(caller, repo, digest, tags)
+        counts = self.referrer_counts
+        return found, complete, {} if counts is None else await counts(caller, repo, digest, tags)
 
     async def tags_known(self, caller: Caller, repo: str, digest: str) -> tuple[list[str], bool]:
         """(the tags of ``repo`` whose digest is ``digest``, whether that is all of them).
@@ -255,6 +274,11 @@ class ImageService:
             tags = await self.registry.tags(caller, repo)
         except NameUnknown:
             return [], True  # the manifest was found: a repository that was never tagged
+        return await self._tags_known_in(caller, repo, digest, tags)
+
+    async def _tags_known_in(
+        self, caller: Caller, repo: str, digest: str, tags: Sequence[str]
+    ) -> tuple[list[str], bool]:
         if not self.registry.tag_index.is_large(len(tags)):
             return await self._tags_on(caller, repo, digest, tags), True
         index = await self.registry.tag_index_view(caller, repo)

@@ -5,6 +5,11 @@ The created orders need every matching tag's date. Up to ``min_tags`` matching t
 beyond it the order comes from the dates known already (the repository's tag index and
 the summaries cached by digest), the page says whether that was all (``complete``), and
 the rest is read into the index in the background.
+
+Artifact tags (the referrers fallback ``sha256-<hex>`` and cosign's ``.sig``/``.att``/
+``.sbom``) are left out unless asked for and counted apart (``hidden``); rows with
+details carry their digest's referrer counts, from the caller's tag list and the cached
+lookups (gateway/services/referrers.py): no request for an image nothing refers to.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from typing import Any, Literal
 
 from gateway.errors import GatewayError, NameUnknown
 from gateway.models import api, oci
+from gateway.models.artifact_tags import is_artifact_tag
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService, Summary
+from gateway.services.referrers import ReferrerService, artifact_subjects
 from gateway.services.tag_index import GONE, UNKNOWN
 from gateway.services.versions import version_key
 
@@ -75,7 +82,7 @@ def _insertion_point(ordered: list[str], last: str, sort: Sort) -> int:
     )
 
 
-def _row(tag: str, summary: Summary) -> api.TagInfo:
+def _row(tag: str, summary: Summary, referrers: dict[str, int] | None = None) -> api.TagInfo:
     return api.TagInfo(
         name=tag,
         digest=summary.digest,
@@ -85,13 +92,20 @@ def _row(tag: str, summary: Summary) -> api.TagInfo:
         size=summary.size,
         created=summary.created,
         artifact_type=summary.artifact_type,
+        referrers=referrers,
     )
 
 
 class TagService:
-    def __init__(self, registry: CachedRegistry, images: ImageService) -> None:
+    def __init__(
+        self,
+        registry: CachedRegistry,
+        images: ImageService,
+        referrers: ReferrerService | None = None,
+    ) -> None:
         self.registry = registry
         self.images = images
+        self.referrers = referrers
 
     async def _rows(
         self,
@@ -99,14 +113,21 @@ class TagService:
         repo: str,
         tags: Sequence[str],
         digests: dict[str, str] | None = None,
+        subjects: frozenset[str] = frozenset(),
     ) -> dict[str, api.TagInfo]:
         """Each tag's row; by the digest ``digests`` holds for it when it does (the one
-        its place in the order came from), else by the tag."""
+        its place in the order came from), else by the tag. ``subjects``: the digests
+        the repository's artifact tags name (``artifact_subjects``)."""
         known = digests or {}
+        referrers = self.referrers
 
         async def one(tag: str) -> api.TagInfo:
             try:
-                return _row(tag, await self.images.summary(caller, repo, known.get(tag, tag)))
+                summary = await self.images.summary(caller, repo, known.get(tag, tag))
+                counts = None
+                if referrers is not None:
+                    counts = await referrers.counts(caller, repo, summary.digest, subjects)
+                return _row(tag, summary, counts)
             except GatewayError as exc:
                 if exc.aborts_page:  # a login, or Retry-After, for the whole page
                     raise
@@ -119,10 +140,13 @@ class TagService:
         pending: list[str] = []
         for tag in tags:
             summary = self.images.peek_summary(caller, repo, known.get(tag, tag))
-            if summary is None:
+            counts = None
+            if summary is not None and referrers is not None:
+                counts = referrers.peek_counts(caller, repo, summary.digest, subjects)
+            if summary is None or (referrers is not None and counts is None):
                 pending.append(tag)
             else:
-                rows[tag] = _row(tag, summary)
+                rows[tag] = _row(tag, summary, counts)
         if pending:
             for row in await asyncio.gather(*(one(t) for t in pending)):
                 rows[row.name] = row
@@ -138,6 +162,7 @@ class TagService:
         q: str | None,
         sort: Sort,
         details: bool,
+        include_artifacts: bool = False,
     ) -> api.TagPage:
         try:
             tags = await self.registry.tags(caller, repo)
@@ -148,9 +173,14 @@ class TagService:
             if not self.registry.in_cached_catalog(caller, repo):
                 raise
             tags = []
+        subjects = artifact_subjects(tags)
         if q:
             needle = q.lower()
             tags = [t for t in tags if needle in t.lower()]
+        hidden = 0
+        if not include_artifacts and subjects:
+            shown = [t for t in tags if not is_artifact_tag(t)]
+            hidden, tags = len(tags) - len(shown), shown
         rows: dict[str, api.TagInfo] = {}
         digests: dict[str, str] = {}
         complete = True
@@ -161,17 +191,22 @@ class TagService:
         elif self.registry.tag_index.is_large(len(tags)):
             ordered, digests, complete = await self._indexed_order(caller, repo, tags, sort)
         else:
-            rows = await self._rows(caller, repo, tags)
+            rows = await self._rows(caller, repo, tags, subjects=subjects)
             ordered = sorted(tags, key=_created_key(rows), reverse=sort == "-created")
         page, next_cursor = _page(ordered, last, n, sort)
         if details or sort in ("created", "-created"):
             missing = [t for t in page if t not in rows]
-            rows.update(await self._rows(caller, repo, missing, digests))
+            rows.update(await self._rows(caller, repo, missing, digests, subjects))
             out = [rows[t] for t in page]
         else:
             out = [api.TagInfo(name=t) for t in page]
         return api.TagPage(
-            repository=repo, total=len(tags), next=next_cursor, tags=out, complete=complete
+            repository=repo,
+            total=len(tags),
+            next=next_cursor,
+            tags=out,
+            complete=complete,
+            hidden=hidden,
         )
 
     async def _indexed_order(

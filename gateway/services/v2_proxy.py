@@ -11,7 +11,9 @@ auth, realm policy and caches as /api.
 - Blobs (gateway/services/blobs.py) are streamed, never cached: the registry checks
   the caller's access itself.
 - Deletes only when enabled; afterwards the repository's cached lists and tag pointers
-  are dropped at once, notifications or not. Likewise after a manifest ``PUT``.
+  are dropped at once, notifications or not. Likewise after a manifest ``PUT``. A
+  manifest delete keeps the registry's semantics (its referrers stay), but a deleted
+  referrer is taken out of its subject's fallback index (gateway/services/referrers.py).
 - Push mode: blob uploads (monolithic, chunked, cross-repository mounts) streamed to the
   registry as they arrive, never held whole; manifests (at most 4 MiB) passed on. A
   push needs the caller's own credentials: the service account, the fallback that lets
@@ -20,14 +22,17 @@ auth, realm policy and caches as /api.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterable
 
-from gateway.errors import InvalidRequest, Unauthorized, Unsupported
+from gateway.errors import GatewayError, InvalidRequest, Unauthorized, Unsupported
 from gateway.models import media_types as mt
-from gateway.registry.client import Passed
+from gateway.registry.client import Manifest, Passed
 from gateway.registry.credentials import Caller
+from gateway.registry.names import is_digest
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.paging import page_of
+from gateway.services.referrers import ReferrerService
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what distribution takes on push
 CATALOG_DEFAULT_PAGE = 100  # distribution's default page of _catalog
@@ -62,12 +67,18 @@ def accepted_types(accept: str | None) -> frozenset[str]:
 
 class V2Proxy:
     def __init__(
-        self, registry: CachedRegistry, *, deletes_enabled: bool, push_enabled: bool = False
+        self,
+        registry: CachedRegistry,
+        *,
+        deletes_enabled: bool,
+        push_enabled: bool = False,
+        referrers: ReferrerService | None = None,
     ) -> None:
         self.registry = registry
         self.client = registry.client
         self.deletes_enabled = deletes_enabled
         self.push_enabled = push_enabled
+        self.referrer_service = referrers
 
     async def base(self, caller: Caller) -> None:
         await self.client.api_base(caller)
@@ -116,12 +127,20 @@ class V2Proxy:
 
     async def delete_manifest(self, caller: Caller, name: str, reference: str) -> None:
         self._check_deletes()
+        manifest: Manifest | None = None
+        if self.referrer_service is not None and is_digest(reference):
+            # What it refers to, read before it is gone. Whatever stops that read (a 404,
+            # a caller who may delete but not pull), the registry answers the delete.
+            with contextlib.suppress(GatewayError):
+                manifest = await self.registry.manifest(caller, name, reference)
         try:
             await self.client.delete_manifest(caller, name, reference)
         finally:
             # Whatever the answer, the registry may have changed: drop what the gateway
             # remembers of this repository (a tag delete answered late, a 202 lost).
             self.registry.forget_repository(name, new_repo_possible=False)
+        if self.referrer_service is not None and manifest is not None:
+            await self.referrer_service.unlist(caller, name, manifest)
 
     async def delete_blob(self, caller: Caller, name: str, digest: str) -> None:
         self._check_deletes()

@@ -230,6 +230,14 @@ def _config(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
+def _referrers(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
+    types = ("application/spdx+json", "application/vnd.cncf.notary.signature")
+    return _config(k, logins) + [
+        {**_path(name=r, reference=ref), "query": {"artifact_type": types[i % 2]}}
+        for i, (r, ref) in enumerate(k.refs[::3])
+    ]
+
+
 def _blobs(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
     return [_path(name=r, digest=d) for r, d in k.blobs] + [
         {**_path(name=r, digest=d), "headers": _etag(d)} for r, d in k.blobs[::4]
@@ -280,6 +288,7 @@ REAL: dict[str, Callable[[Known, dict[str, str]], list[dict[str, Any]]]] = {
     "GET /api/repositories/{name}/tags": _tags,
     "GET /api/repositories/{name}/images/{reference}": _images,
     "GET /api/repositories/{name}/images/{reference}/config": _config,
+    "GET /api/repositories/{name}/images/{reference}/referrers": _referrers,
     "GET /api/repositories/{name}/manifests/{reference}": _manifests,
     "GET /api/repositories/{name}/blobs/{digest}": _blobs,
     "DELETE /api/repositories/{name}/images/{digest}": _delete_image,

@@ -112,6 +112,7 @@ export const paths = {
   tag: (name, tag) => `${repo(name)}/tags/${encodeURIComponent(tag)}`,
   image: (name, reference) => `${repo(name)}/images/${encodeURIComponent(reference)}`,
   imageConfig: (name, reference) => `${repo(name)}/images/${encodeURIComponent(reference)}/config`,
+  referrers: (name, reference) => `${repo(name)}/images/${encodeURIComponent(reference)}/referrers`,
   manifest: (name, reference) => `${repo(name)}/manifests/${encodeURIComponent(reference)}`,
   blob: (name, digest) => `${repo(name)}/blobs/${encodeURIComponent(digest)}`,
 };
@@ -133,11 +134,14 @@ export const api = {
     request('GET', paths.repositories(), {params: {q, last, n}, signal}),
 
   /** {repository, total, next, tags: [{name, digest, kind, platforms, size, created, …}]} */
-  tags: (name, {q, last, n, sort}, signal) =>
-    request('GET', paths.tags(name), {params: {q, last, n, sort, details: 'true'}, signal}),
+  tags: (name, {q, last, n, sort, artifacts}, signal) =>
+    request('GET', paths.tags(name), {params: {q, last, n, sort, details: 'true', include_artifacts: artifacts ? 'true' : ''}, signal}),
 
   /** The image detail: platforms with layers, attestations, tags on the same digest. */
   image: (name, reference, signal) => request('GET', paths.image(name, reference), {signal}),
+
+  /** {subject, source, referrers: [{digest, kind, artifact_type, size, created, tag, …}]} */
+  referrers: (name, reference, signal) => request('GET', paths.referrers(name, reference), {signal}),
 
   /** Config and history of one platform image (platform "os/arch[/variant]" for an index). */
   imageConfig: (name, reference, platform, signal) =>

@@ -22,6 +22,7 @@ import {
 } from '../components/parts.js';
 import {errorBox, loading} from '../components/status.js';
 import {confirmImageDelete, confirmTagDelete} from '../deletes.js';
+import {referrersCard} from '../components/referrers.js';
 
 export const key = (route) => `${route.params.name}\n${route.params.reference}`;
 export const title = (route) => referenceLabel(route.params.name, route.params.reference);
@@ -78,6 +79,7 @@ export function mount(root, route, ctx) {
         h('h2', {id: 'platforms-title', class: 'section__title'}, multi ? `Platforms (${image.platforms.length})` : 'Image'),
         image.platforms.map((p) => platformCard(p, multi))),
       image.attestations.length ? attestations(image) : null,
+      referrersCard(ctx, name, image, controller.signal),
       rawManifest(image),
       h('p', {class: 'footnote'}, SIZE_NOTE),
     ];

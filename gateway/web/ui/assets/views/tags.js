@@ -21,6 +21,7 @@ import {
 } from '../components/parts.js';
 import {emptyState, errorBox, latestLoader} from '../components/status.js';
 import {confirmTagDelete} from '../deletes.js';
+import {artifactTagsToggle, signedBadge} from '../components/referrers.js';
 
 const DEFAULT_N = 20;
 const DEFAULT_SORT = 'name';
@@ -64,7 +65,7 @@ export function mount(root, route, ctx) {
     perPage.sync(query.n);
     const at = position(route);
     await loader.run(
-      (signal) => api.tags(name, {q: query.q, last: at.last, n: query.n, sort: query.sort}, signal),
+      (signal) => api.tags(name, {q: query.q, last: at.last, n: query.n, sort: query.sort, artifacts: query.artifacts}, signal),
       (page) => render(page, at),
       (error) => {
         summary.textContent = '';
@@ -77,6 +78,7 @@ export function mount(root, route, ctx) {
     summary.textContent = query.q
       ? `${plural(page.total, 'tag')} matching “${query.q}”`
       : plural(page.total, 'tag');
+    summary.append(' ', artifactTagsToggle(page, query.artifacts, (artifacts) => to({artifacts})) ?? '');
     if (!page.tags.length) {
       replace(results, query.q ? noMatch() : emptyState('This repository has no tags.'));
       return;
@@ -122,7 +124,7 @@ export function mount(root, route, ctx) {
     return h(
       'tr',
       {class: tag.error ? 'is-error' : null, dataset: {tag: tag.name}},
-      cell('Tag', h('a', {href: link.image(name, tag.name), class: 'tag-link'}, tag.name)),
+      cell('Tag', h('a', {href: link.image(name, tag.name), class: 'tag-link'}, tag.name), ' ', signedBadge(tag.referrers)),
       ...details,
       h('td', {'data-label': 'Actions', class: 'actions'}, actions),
     );
@@ -150,12 +152,13 @@ function readQuery(route) {
     q: route.query.get('q') ?? '',
     sort: SORTS.some(([k]) => k === sort) ? sort : DEFAULT_SORT,
     n: n >= 1 && n <= 1000 ? n : DEFAULT_N,
+    artifacts: route.query.get('artifacts') === '1',
   };
 }
 
 /** The query for the URL, defaults left out. */
-function urlQuery({q, sort, n, last}) {
-  return {q, sort: sort === DEFAULT_SORT ? undefined : sort, n: n === DEFAULT_N ? undefined : n, last};
+function urlQuery({q, sort, n, last, artifacts}) {
+  return {q, sort: sort === DEFAULT_SORT ? undefined : sort, n: n === DEFAULT_N ? undefined : n, last, artifacts: artifacts ? '1' : undefined};
 }
 
 function sortLabel(sort) {

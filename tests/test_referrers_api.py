@@ -1,0 +1,276 @@
+"""The registry's referrers API (``GET /v2/<name>/referrers/<digest>``), which
+distribution 2.8 lacks, played by FakeRegistry: ``Link`` paging, ``OCI-Filters-Applied``
+present and absent, garbage answers (a 502 envelope, nothing cached), and the verdict
+"no referrers API" learnt once for the whole registry."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+
+from tests.support.assertions import assert_envelope
+from tests.support.mock_registry import (
+    DIGEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    FakeRegistry,
+    answering,
+    dumps,
+    gateway,
+    registry_error,
+    sha256,
+)
+
+SPDX = "application/spdx+json"
+NOTATION = "application/vnd.cncf.notary.signature"
+EMPTY = b"{}"
+REFERRERS_PATH = f"/v2/app/referrers/{DIGEST}"
+
+
+def artifact(artifact_type: str, layer: bytes) -> bytes:
+    return dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": {
+                "mediaType": "application/vnd.oci.empty.v1+json",
+                "digest": sha256(EMPTY),
+                "size": 2,
+            },
+            "layers": [{"mediaType": artifact_type, "digest": sha256(layer), "size": len(layer)}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": DIGEST, "size": 1},
+            "annotations": {"org.opencontainers.image.created": "2024-05-01T10:00:00Z"},
+        }
+    )
+
+
+SBOM = artifact(SPDX, b'{"spdxVersion":"SPDX-2.3"}')
+SIGNATURE = artifact(NOTATION, b'{"signature":"c2ln"}')
+
+
+def descriptor(body: bytes, artifact_type: str) -> dict[str, object]:
+    return {
+        "mediaType": OCI_MANIFEST,
+        "digest": sha256(body),
+        "size": len(body),
+        "artifactType": artifact_type,
+    }
+
+
+def index(*entries: dict[str, object]) -> bytes:
+    return dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": list(entries)})
+
+
+def with_artifacts(fake: FakeRegistry) -> FakeRegistry:
+    for body in (SBOM, SIGNATURE):
+        fake.manifests[sha256(body)] = (body, OCI_MANIFEST)
+    return fake
+
+
+def referrer_requests(fake: FakeRegistry) -> list[httpx.Request]:
+    return [r for r in fake.requests if "/referrers/" in r.url.path]
+
+
+def test_link_pages_are_followed() -> None:
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path != REFERRERS_PATH:
+            return None
+        if request.url.params.get("last") == "p1":
+            return httpx.Response(
+                200,
+                content=index(descriptor(SIGNATURE, NOTATION)),
+                headers={"Content-Type": OCI_INDEX},
+            )
+        # A Link naming another host: only its path and query are kept, on this registry.
+        link = f'<https://elsewhere.test{REFERRERS_PATH}?n=1&last=p1>; rel="next"'
+        return httpx.Response(
+            200,
+            content=index(descriptor(SBOM, SPDX)),
+            headers={"Content-Type": OCI_INDEX, "Link": link},
+        )
+
+    fake = with_artifacts(FakeRegistry(answering(answer)))
+    with gateway(fake) as client:
+        r = client.get("/api/repositories/app/images/1.0/referrers")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["source"] == "api" and body["subject"] == DIGEST
+        assert [(x["digest"], x["kind"]) for x in body["referrers"]] == [
+            (sha256(SBOM), "sbom"),
+            (sha256(SIGNATURE), "signature"),
+        ]
+        assert body["referrers"][0]["size"] == len(SBOM) + 2 + len(b'{"spdxVersion":"SPDX-2.3"}')
+        assert body["referrers"][0]["created"] == "2024-05-01T10:00:00Z"
+        pages = referrer_requests(fake)
+        assert [p.url.host for p in pages] == ["registry.test", "registry.test"]
+        assert pages[1].url.params["last"] == "p1"
+        # The image detail counts them from the same cached lookup.
+        detail = client.get("/api/repositories/app/images/1.0").json()
+        assert detail["referrers"] == {"signature": 1, "sbom": 1}
+        assert len(referrer_requests(fake)) == 2
+
+
+def test_a_filter_the_registry_applied_is_taken_as_answered() -> None:
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path != REFERRERS_PATH:
+            return None
+        wanted = request.url.params.get("artifactType")
+        entries = [descriptor(SBOM, SPDX), descriptor(SIGNATURE, NOTATION)]
+        entries = [e for e in entries if wanted in (None, e["artifactType"])]
+        headers = {"Content-Type": OCI_INDEX}
+        if wanted:
+            headers["OCI-Filters-Applied"] = "artifactType"
+        return httpx.Response(200, content=index(*entries), headers=headers)
+
+    fake = with_artifacts(FakeRegistry(answering(answer)))
+    with gateway(fake) as client:
+        r = client.get("/api/repositories/app/images/1.0/referrers", params={"artifact_type": SPDX})
+        assert r.status_code == 200, r.text
+        assert [x["digest"] for x in r.json()["referrers"]] == [sha256(SBOM)]
+        [sent] = referrer_requests(fake)
+        assert sent.url.params["artifactType"] == SPDX
+
+
+def test_without_filters_applied_the_gateway_filters() -> None:
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path != REFERRERS_PATH:
+            return None
+        entries = index(descriptor(SBOM, SPDX), descriptor(SIGNATURE, NOTATION))
+        return httpx.Response(200, content=entries, headers={"Content-Type": OCI_INDEX})
+
+    fake = with_artifacts(FakeRegistry(answering(answer)))
+    with gateway(fake) as client:
+        path = "/api/repositories/app/images/1.0/referrers"
+        r = client.get(path, params={"artifact_type": NOTATION})
+        assert r.status_code == 200, r.text
+        assert [(x["digest"], x["kind"]) for x in r.json()["referrers"]] == [
+            (sha256(SIGNATURE), "signature")
+        ]
+        assert len(client.get(path).json()["referrers"]) == 2
+
+
+def test_garbage_is_a_502_envelope_and_nothing_is_cached() -> None:
+    state = {"garbage": True}
+
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path != REFERRERS_PATH:
+            return None
+        if state["garbage"]:
+            return httpx.Response(
+                200, content=b"<html>no</html>", headers={"Content-Type": "text/html"}
+            )
+        return httpx.Response(
+            200, content=index(descriptor(SBOM, SPDX)), headers={"Content-Type": OCI_INDEX}
+        )
+
+    fake = with_artifacts(FakeRegistry(answering(answer)))
+    with gateway(fake) as client:
+        path = "/api/repositories/app/images/1.0/referrers"
+        assert_envelope(client.get(path), 502, "UPSTREAM_INVALID")
+        assert_envelope(client.get("/api/repositories/app/images/1.0"), 502, "UPSTREAM_INVALID")
+        state["garbage"] = False
+        r = client.get(path)
+        assert r.status_code == 200, r.text
+        assert r.json()["source"] == "api" and len(r.json()["referrers"]) == 1
+
+
+def test_malformed_index_and_foreign_link_are_502() -> None:
+    answers = iter(
+        [
+            httpx.Response(200, json={"manifests": [{"digest": 5}]}),
+            httpx.Response(200, json={"manifests": "nope"}),
+            httpx.Response(
+                200,
+                content=index(),
+                headers={"Link": '</v2/other/referrers/sha256:abc?last=x>; rel="next"'},
+            ),
+        ]
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        return next(answers) if request.url.path == REFERRERS_PATH else None
+
+    with gateway(FakeRegistry(answering(answer))) as client:
+        for _ in range(3):
+            r = client.get("/api/repositories/app/images/1.0/referrers")
+            assert_envelope(r, 502, "UPSTREAM_INVALID")
+
+
+def test_a_registry_without_the_api_is_asked_once() -> None:
+    fake = FakeRegistry()  # its referrers path is a 404, as on distribution 2.8
+    fake.tags["app"] = ["1.0", "1.1", "1.2"]
+    fake.manifests["1.1"] = fake.manifests["1.2"] = fake.manifests["1.0"]
+    with gateway(fake) as client:
+        r = client.get("/api/repositories/app/tags", params={"details": "true"})
+        assert r.status_code == 200, r.text
+        assert [t["referrers"] for t in r.json()["tags"]] == [{}, {}, {}]
+        assert client.get("/api/repositories/app/images/1.1/referrers").json()["source"] == "none"
+        assert len(referrer_requests(fake)) == 1
+
+
+# -- the fallback index kept right on deletes (a registry without the API) ----------------
+
+
+def with_fallback_index(fake: FakeRegistry) -> str:
+    """app holds 1.0, its fallback index (the SBOM and the signature) and both artifacts.
+    Returns the fallback tag."""
+    with_artifacts(fake)
+    tag = DIGEST.replace(":", "-")
+    fallback = index(descriptor(SBOM, SPDX), descriptor(SIGNATURE, NOTATION))
+    fake.manifests[tag] = (fallback, OCI_INDEX)
+    fake.manifests[sha256(fallback)] = (fallback, OCI_INDEX)
+    fake.tags["app"] = ["1.0", tag]
+    return tag
+
+
+def test_deleting_a_referrer_pushes_the_fallback_index_without_it() -> None:
+    pushed: list[tuple[str, bytes]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "DELETE":
+            return httpx.Response(202)
+        if request.method == "PUT":
+            pushed.append((request.url.path, request.content))
+            return httpx.Response(201, headers={"Docker-Content-Digest": sha256(request.content)})
+        return None
+
+    fake = FakeRegistry(answering(answer))
+    tag = with_fallback_index(fake)
+    with gateway(fake, delete_enabled=True) as client:
+        r = client.delete(f"/api/repositories/app/images/{sha256(SBOM)}")
+        assert r.status_code == 202, r.text
+    [(path, body)] = pushed
+    assert path == f"/v2/app/manifests/{tag}"
+    assert [m["digest"] for m in json.loads(body)["manifests"]] == [sha256(SIGNATURE)]
+    [put] = [r for r in fake.requests if r.method == "PUT"]
+    assert put.headers["content-type"] == OCI_INDEX
+
+
+def test_a_fallback_index_that_cannot_be_updated_does_not_fail_the_delete(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "DELETE":
+            return httpx.Response(202)
+        if request.method == "PUT":  # may delete, may not push
+            return registry_error(403, "DENIED")
+        return None
+
+    fake = FakeRegistry(answering(answer))
+    with_fallback_index(fake)
+    with (
+        caplog.at_level(logging.WARNING, logger="gateway.services.referrers"),
+        gateway(fake, delete_enabled=True) as client,
+    ):
+        r = client.delete(f"/api/repositories/app/images/{sha256(SBOM)}")
+        assert r.status_code == 202, r.text
+        assert r.json()["deleted"] == sha256(SBOM)
+    warned = [
+        rec.getMessage() for rec in caplog.records if rec.name == "gateway.services.referrers"
+    ]
+    assert len(warned) == 1 and "fallback index was not updated" in warned[0], warned
+    assert "DENIED" in warned[0]
