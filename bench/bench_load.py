@@ -65,6 +65,7 @@ from bench.wrk import WrkResult, connection_counts, parse_wrk  # noqa: E402
 
 RATIO_TARGET = 0.5  # gateway req/s >= 0.5 x bare
 RSS_TARGET_MB = 200.0
+CPU_TARGET = 3.0  # the gateway's CPU per warm request, against the bare endpoint's
 CATALOG_RSS_TARGET_MB = 100.0
 USERS_TARGET_MB = 50.0
 LOOP, HTTP = "uvloop", "httptools"  # the same for both servers (uvicorn's "auto" picks these)
@@ -114,6 +115,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _status_kb(pid: int, field_name: str) -> int:
@@ -441,10 +448,16 @@ class LoadRow:
     connections: int
     gateway: WrkResult
     bare: WrkResult
+    gateway_cpu_ms: float = 0.0  # the server process's CPU per request answered
+    bare_cpu_ms: float = 0.0
 
     @property
     def ratio(self) -> float:
         return self.gateway.rps / self.bare.rps if self.bare.rps else 0.0
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.gateway_cpu_ms / self.bare_cpu_ms if self.bare_cpu_ms else 0.0
 
 
 @dataclass
@@ -545,11 +558,22 @@ def load_part(
         for page in pages:
             for c in args.connections:
                 results = {}
+                cpu_ms = {}
                 for server in (gateway, bare):
                     url = server.url + page.path
                     run_wrk(url, c, args.warmup, wrk_cpus)  # discarded
-                    results[server.name] = run_wrk(url, c, args.duration, wrk_cpus)
-                row = LoadRow(page.label, c, results["gateway"], results["bare"])
+                    before = process_cpu(server.pid)
+                    result = results[server.name] = run_wrk(url, c, args.duration, wrk_cpus)
+                    spent = process_cpu(server.pid) - before
+                    cpu_ms[server.name] = spent * 1000 / max(result.requests, 1)
+                row = LoadRow(
+                    page.label,
+                    c,
+                    results["gateway"],
+                    results["bare"],
+                    cpu_ms["gateway"],
+                    cpu_ms["bare"],
+                )
                 report.rows.append(row)
                 print(
                     f"  {page.label}, c={c}: gateway {row.gateway.rps:.0f} req/s, "
@@ -745,17 +769,20 @@ def render(
             + ", ".join(f"{p.label} {p.body_bytes:,} B" for p in load.pages),
             "",
             "| page | connections | gateway req/s | bare req/s | ratio | gateway p50 / p99 ms "
-            f"| bare p50 / p99 ms | ≥ {RATIO_TARGET:g}× bare |",
-            "|---|---:|---:|---:|---:|---:|---:|---|",
+            "| bare p50 / p99 ms | CPU ms per request, gateway / bare (ratio) "
+            f"| ≥ {RATIO_TARGET:g}× bare, CPU ≤ {CPU_TARGET:g}× |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for r in load.rows:
-            passed = r.ratio >= RATIO_TARGET and not r.gateway.errors
+            passed = r.ratio >= RATIO_TARGET and r.cpu_ratio <= CPU_TARGET and not r.gateway.errors
             ok = ok and passed
             note = f" ({r.gateway.errors})" if r.gateway.errors else ""
             lines.append(
                 f"| {r.page} | {r.connections} | {r.gateway.rps:,.0f} | {r.bare.rps:,.0f} | "
                 f"{r.ratio:.2f} | {_f(r.gateway.p50_ms)} / {_f(r.gateway.p99_ms)} | "
-                f"{_f(r.bare.p50_ms)} / {_f(r.bare.p99_ms)} | {verdict(passed)}{note} |"
+                f"{_f(r.bare.p50_ms)} / {_f(r.bare.p99_ms)} | "
+                f"{r.gateway_cpu_ms:.3f} / {r.bare_cpu_ms:.3f} ({r.cpu_ratio:.1f}×) | "
+                f"{verdict(passed)}{note} |"
             )
     if load and load.profiles:
         lines += ["", *load.profiles]
