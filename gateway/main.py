@@ -40,6 +40,7 @@ from gateway.routers import (
     raw,
     repositories,
     session,
+    usage,
     v2,
 )
 from gateway.settings import Settings, get_settings
@@ -263,6 +264,7 @@ def create_app(
         session.router,
         events.router,
         metrics.router,
+        usage.router,
     ):
         app.include_router(router)
     if settings.v2_mode != "off":

@@ -22,6 +22,7 @@ from gateway.services.sessions import Logins, SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tag_index import TagIndex
 from gateway.services.tags import TagService
+from gateway.services.usage import UsageService
 from gateway.services.v2_proxy import V2Proxy
 from gateway.settings import Settings
 from gateway.telemetry import Metrics, state_families
@@ -45,10 +46,12 @@ class AppState:
     status: RegistryStatus
     service_account: Caller | None
     metrics: Metrics
+    usage: UsageService
 
     async def aclose(self) -> None:
         self.metrics.source = None
         await self.registry.tag_index.aclose()  # background tag index fills, before http
+        await self.usage.aclose()  # background usage walks, before http
         await self.status.aclose()
         try:
             await self.http.aclose()
@@ -148,6 +151,12 @@ def build_state(
         status=RegistryStatus(client, timeout=settings.connect_timeout),
         service_account=service_account,
         metrics=metrics,
+        usage=UsageService(
+            registry,
+            ttl=settings.cache_ttl,
+            concurrency=settings.upstream_concurrency,
+            walk_concurrency=max(1, settings.upstream_concurrency // 4),
+        ),
     )
     metrics.source = lambda: state_families(state)
     return state

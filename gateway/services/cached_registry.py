@@ -20,7 +20,9 @@ Isolation rules (content is immutable, access is not):
   filled in the background) is per repository and shared, handed to a caller only
   after that caller's access was confirmed (``tag_index_view``), and only ever read
   for the tags of the list the registry answered that caller. It is dropped with the
-  repository's lists (``forget_repositories``, which notifications use).
+  repository's lists (``forget_repositories``, which notifications use);
+- caches of figures derived from these (``services.usage``) are per caller too and are
+  dropped at the same moments, through ``on_forget`` and ``on_forget_caller``.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ class CachedRegistry:
         )
         self.max_config_bytes = max_config_bytes
         self.tag_index = tag_index if tag_index is not None else TagIndex()
+        # Caches kept outside this class (the usage figures) drop theirs with the lists:
+        # called with the repositories forgotten, and with a caller's key on a logout.
+        self.on_forget: list[Callable[[Collection[str]], None]] = []
+        self.on_forget_caller: list[Callable[[str], None]] = []
 
     async def _once(self, key: tuple[object, ...], factory: Callable[[], Awaitable[T]]) -> T:
         return await self.flights.run(key, factory)
@@ -341,6 +347,8 @@ class CachedRegistry:
         self.tag_digests.drop_groups("repo", repos)
         self.membership.drop_groups("repo", repos)
         self.tag_index.forget(repos)  # and stops their fills
+        for hook in self.on_forget:
+            hook(repos)
         if new_repo_possible:
             self.forget_catalogs_lacking(repos)
 
@@ -367,6 +375,8 @@ class CachedRegistry:
         self.access.drop_groups("caller", (caller_key,))
         self.tag_index.forget_caller(caller_key)  # fills reading with their credentials
         self.client.tokens.drop_caller(caller_key)
+        for hook in self.on_forget_caller:
+            hook(caller_key)
 
     def not_found(self, repo: str) -> NameUnknown:
         return NameUnknown("repository not found", detail={"repository": repo})
