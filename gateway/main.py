@@ -39,6 +39,7 @@ from gateway.routers import (
     metrics,
     raw,
     repositories,
+    retention,
     session,
     usage,
     v2,
@@ -265,6 +266,7 @@ def create_app(
         events.router,
         metrics.router,
         usage.router,
+        retention.router,
     ):
         app.include_router(router)
     if settings.v2_mode != "off":

@@ -14,10 +14,12 @@ from gateway.registry.credentials import Caller, Credentials
 from gateway.registry.realm_policy import RealmPolicy
 from gateway.services.answers import AnswerCache
 from gateway.services.blobs import BlobService
+from gateway.services.bulk_delete import BulkDeleteService
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.repositories import RepositoryService
+from gateway.services.retention import RetentionService
 from gateway.services.sessions import Logins, SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tag_index import TagIndex
@@ -47,6 +49,8 @@ class AppState:
     service_account: Caller | None
     metrics: Metrics
     usage: UsageService
+    bulk_deletes: BulkDeleteService
+    retention: RetentionService
 
     async def aclose(self) -> None:
         self.metrics.source = None
@@ -128,6 +132,14 @@ def build_state(
             settings.registry_username, settings.registry_password.get_secret_value()
         )
         service_account = Caller(creds, "service")
+    deletes = DeleteService(registry, images, settings.delete_enabled)
+    usage = UsageService(
+        registry,
+        ttl=settings.cache_ttl,
+        concurrency=settings.upstream_concurrency,
+        walk_concurrency=max(1, settings.upstream_concurrency // 4),
+    )
+    bulk_deletes = BulkDeleteService(registry, deletes)
     state = AppState(
         settings=settings,
         http=http,
@@ -136,7 +148,7 @@ def build_state(
         images=images,
         tags=TagService(registry, images),
         repositories=RepositoryService(registry),
-        deletes=DeleteService(registry, images, settings.delete_enabled),
+        deletes=deletes,
         v2=V2Proxy(
             registry,
             deletes_enabled=settings.delete_enabled,
@@ -151,12 +163,9 @@ def build_state(
         status=RegistryStatus(client, timeout=settings.connect_timeout),
         service_account=service_account,
         metrics=metrics,
-        usage=UsageService(
-            registry,
-            ttl=settings.cache_ttl,
-            concurrency=settings.upstream_concurrency,
-            walk_concurrency=max(1, settings.upstream_concurrency // 4),
-        ),
+        usage=usage,
+        bulk_deletes=bulk_deletes,
+        retention=RetentionService(registry, images, usage, deletes, bulk_deletes),
     )
     metrics.source = lambda: state_families(state)
     return state

@@ -108,6 +108,10 @@ class RetentionRules(_Api):
 class PlannedTag(_Api):
     tag: str
     digest: str
+    reason: str | None = Field(
+        default=None,
+        description="Set for an artifact tag deleted with its subject (referrer of sha256:…).",
+    )
 
 
 class KeptTag(_Api):

@@ -24,6 +24,7 @@ TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Not allowed by the registry",
+    409: "Conflict",
     413: "Request body too large",
     429: "The registry is rate limiting (its Retry-After header is passed through)",
     502: "The registry failed or answered something unusable",
@@ -59,6 +60,8 @@ MEANINGS = {
     "UPSTREAM_INVALID": "the registry answered something malformed: bad JSON, a digest "
     "mismatch, an oversized document, an unexpected status",
     "REALM_NOT_ALLOWED": "the registry's token realm is not trusted (LR_TOKEN_REALM_ALLOWLIST)",
+    "PLAN_UNKNOWN": "no such retention plan for this caller, or it expired (preview again)",
+    "PLAN_STALE": "the repository changed since the retention preview; nothing was deleted",
 }
 # UPSTREAM_UNAVAILABLE means different things under 502 and 503.
 _UNAVAILABLE = {

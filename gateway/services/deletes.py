@@ -16,6 +16,10 @@ class DeleteService:
         self.images = images
         self.enabled = enabled
 
+    def check_enabled(self) -> None:
+        """403 DELETE_DISABLED unless deletes are enabled (bulk deletes ask too)."""
+        self._check_enabled()
+
     def _check_enabled(self) -> None:
         if not self.enabled:
             raise Forbidden(

@@ -99,6 +99,11 @@ class RepoFigures:
     blobs: int
     by_tag: list[TagFigures] = field(default_factory=list)
     tag_items: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+    manifest_digests: frozenset[str] = frozenset()  # which of ``items`` are manifests
+
+    @property
+    def tag_digests(self) -> dict[str, str]:
+        return {row.tag: row.digest for row in self.by_tag}
 
     @property
     def total_bytes(self) -> int:
@@ -114,7 +119,8 @@ def repository_figures(tag_digests: Mapping[str, str], nodes: Mapping[str, Node]
     everything: dict[str, int] = {}
     for items in per_digest.values():
         everything.update(items)
-    manifests = sum(1 for d in everything if d in nodes)
+    manifest_digests = frozenset(d for d in everything if d in nodes)
+    manifests = len(manifest_digests)
     by_tag = [
         TagFigures(
             tag=tag,
@@ -131,6 +137,7 @@ def repository_figures(tag_digests: Mapping[str, str], nodes: Mapping[str, Node]
         blobs=len(everything) - manifests,
         by_tag=by_tag,
         tag_items=tag_items,
+        manifest_digests=manifest_digests,
     )
 
 
