@@ -25,9 +25,11 @@ Rules:
   repositories read at once over all walks (a quarter of the upstream slots, as the
   tag index fills), in a fresh context (no request's deadline or counters) — and the
   next call serves more. A finished walk is served for ``LR_CACHE_TTL``, then the next
-  call starts a new one. A repository dropped meanwhile is read again. A 401/403/429
-  stops a walk; a repository that failed otherwise is left out (the answer stays
-  incomplete) and read again by the next walk. Walks stop on logout and on shutdown
+  call starts a new one. A repository dropped meanwhile is read again. Repositories
+  the catalog lists but the registry refuses this caller (403) are not the caller's:
+  left out of the figures and of the count. A 401/429 stops a walk; a repository that
+  failed otherwise is left out (the answer stays incomplete) and read again by the
+  next walk. Walks stop on logout and on shutdown
   (``aclose``).
 """
 
@@ -87,6 +89,7 @@ class RegistryWalk:
     caller_key: str
     results: dict[str, RepoFigures] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # repository -> error code
+    denied: set[str] = field(default_factory=set)  # in the catalog, not readable (403)
     finished_at: float | None = None
     task: asyncio.Task[None] | None = None
     generation: int = 0  # moved by every drop: a read begun before it is not stored
@@ -199,7 +202,7 @@ class UsageService:
     async def registry_usage(self, caller: Caller) -> RegistryUsage:
         names = await self.registry.catalog(caller)
         walk = self._walk_of(caller)
-        missing = [n for n in names if n not in walk.results]
+        missing = [n for n in names if n not in walk.results and n not in walk.denied]
         if missing:
             walk.finished_at = None
             self._start(caller, walk, missing)
@@ -208,12 +211,13 @@ class UsageService:
             budget = min(WAIT_SECONDS, remaining(WAIT_SECONDS + MARGIN_SECONDS) - MARGIN_SECONDS)
             if budget > 0:
                 await asyncio.wait({task}, timeout=budget)
-        counted = {n: walk.results[n].items for n in names if n in walk.results}
+        readable = [n for n in names if n not in walk.denied]
+        counted = {n: walk.results[n].items for n in readable if n in walk.results}
         return RegistryUsage(
             figures=registry_figures(counted),
-            complete=len(counted) == len(names),
+            complete=len(counted) == len(readable),
             counted=len(counted),
-            total=len(names),
+            total=len(readable),
         )
 
     def _walk_of(self, caller: Caller) -> RegistryWalk:
@@ -277,9 +281,12 @@ class UsageService:
         except NameUnknown:
             figures = EMPTY  # in the catalog but never tagged: no tag reaches anything
         except GatewayError as exc:
-            if exc.aborts_page or exc.status == 403:
+            if exc.aborts_page:
                 raise  # about the caller, not the repository: stop the walk
-            walk.failed[repo] = exc.code
+            if exc.status == 403:
+                walk.denied.add(repo)  # listed, but not this caller's to read
+            else:
+                walk.failed[repo] = exc.code
             return
         if walk.generation == generation:
             walk.results[repo] = figures
@@ -292,6 +299,7 @@ class UsageService:
             walk.generation += 1
             for repo in repos:
                 walk.results.pop(repo, None)
+                walk.denied.discard(repo)
 
     def forget_caller(self, caller_key: str) -> None:
         self.figures.drop_groups("caller", (caller_key,))
