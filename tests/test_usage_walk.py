@@ -115,8 +115,8 @@ def test_ten_thousand_repositories_answer_within_the_deadline_and_go_on() -> Non
         walks = client.app.state.lr.usage._walks  # type: ignore[attr-defined]
         task = next(iter(walks.values())).task
         assert task is not None and not task.done()
-        seen = len(requests)
     # Shutdown cancelled the walk: nothing more is asked of the registry.
     assert task.done()
+    seen = len(requests)
     time.sleep(0.2)
     assert len(requests) == seen
