@@ -21,6 +21,7 @@ import {
 } from '../components/parts.js';
 import {emptyState, errorBox, latestLoader} from '../components/status.js';
 import {confirmTagDelete} from '../deletes.js';
+import {tagUsage} from './usage.js';
 
 const DEFAULT_N = 20;
 const DEFAULT_SORT = 'name';
@@ -55,6 +56,7 @@ export function mount(root, route, ctx) {
     results,
     h('p', {class: 'footnote'}, SIZE_NOTE),
   );
+  tagUsage(root, ctx, name);
 
   async function load(route) {
     current = route;
