@@ -13,9 +13,13 @@ import {retentionButton} from '../components/retention.js';
 const POLL_MS = 1500;
 const TOP = 15;
 
+// A 401 here is the page's to handle: the view's own call gets it too and shows the
+// login form (``login: true`` keeps this secondary call from handling it a second time).
+const quiet = {login: true};
+
 export const usageApi = {
-  registry: (signal) => request('GET', '/api/usage', {signal}),
-  repository: (name, signal) => request('GET', `/api/repositories/${encodeName(name)}/usage`, {signal}),
+  registry: (signal) => request('GET', '/api/usage', {signal, ...quiet}),
+  repository: (name, signal) => request('GET', `/api/repositories/${encodeName(name)}/usage`, {signal, ...quiet}),
 };
 
 function panel(title, testid) {
@@ -26,6 +30,10 @@ function panel(title, testid) {
 
 function failed(body, error) {
   if (error?.name === 'AbortError' || error?.handled) return;
+  if (error?.status === 401) {
+    body.closest('.usage-panel')?.remove(); // the login form is on its way
+    return;
+  }
   replace(body, h('p', {class: 'row-error', role: 'note'}, `Storage could not be counted: ${error.message} `, h('code', {}, error.code ?? '')));
 }
 
@@ -74,7 +82,8 @@ export function registryUsage(root, ctx) {
     const rows = usage.repositories.slice(0, TOP).map((r) => ({
       name: r.name,
       value: r.exclusive_bytes,
-      label: h('a', {href: ctx.link.tags(r.name), class: 'repo-link'}, r.name),
+      // text, not a link: the catalog above links every repository already
+      label: h('span', {class: 'usage-chart__name'}, r.name),
     }));
     parts.push(
       rows.length
@@ -124,7 +133,7 @@ export function tagUsage(root, ctx, name) {
           h(
             'tr',
             {dataset: {tag: t.tag}},
-            h('td', {'data-label': 'Tag'}, h('a', {href: ctx.link.image(name, t.tag), class: 'tag-link'}, t.tag)),
+            h('td', {'data-label': 'Tag'}, h('code', {}, t.tag)),
             h('td', {'data-label': 'Bytes', class: 'layer-cell'}, sizeBar(t.bytes, max, {label: `${t.tag}: `})),
             h('td', {'data-label': 'Only this tag', class: 'layer-cell'}, sizeBar(t.exclusive_bytes, max, {label: `${t.tag} alone: `, kind: 'exclusive'})),
           ),
