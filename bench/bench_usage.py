@@ -248,9 +248,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"Targets: a warm repository usage makes 0 upstream requests and is ≥ "
                 f"{SPEEDUP_TARGET:g}× faster than cold; cold ≤ {COLD_RATIO_TARGET:g}× the raw "
                 "client; the registry walk makes no more upstream requests than the minimum. "
-                "The walk runs in the background with a quarter of the upstream slots (it "
-                "never starves interactive requests), so its time to complete is longer than "
-                "the raw client's, which uses all of them.",
+                "The walk reads at most a quarter of the upstream slots' worth of "
+                "repositories at once, in the background, so that interactive requests are "
+                "never starved; the raw client reads every repository at once (16 requests "
+                "in flight).",
             ]
         finally:
             registry.stop()
