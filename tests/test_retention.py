@@ -81,7 +81,10 @@ def test_keep_last_by_version_with_a_keep_regex_is_applied_exactly(
     reasons = kept(plan)
     assert set(reasons) == {"2.0.0", "2.0.0-rc1", "latest", "stable"}
     assert reasons["2.0.0"].startswith("keep_last") and reasons["latest"].startswith("keep_regex")
-    sig_row = next(row for row in plan["delete"] if row["tag"] == sig)
+    rows = {row["tag"]: row for row in plan["delete"]}
+    assert rows["1.10.0"]["reason"] == "tag only: its image stays (tagged stable)"
+    assert rows["1.2.0"]["reason"] is None
+    sig_row = rows[sig]
     assert sig_row["reason"] == f"referrer of {corpus.digest(app, '1.9.0')}"
     # 1.10.0 shares its digest with the kept stable: a tag delete, its manifest stays.
     assert set(plan["manifests"]) == {
@@ -167,6 +170,8 @@ def test_index_children_of_kept_indexes_are_protected(
     p.push_manifest(multi, "1.1.0-amd64", child.manifest, child.media_type)
     plan = preview(gateway, multi, keep_last=1, sort="version", keep_regex="^latest$")
     assert deleted_tags(plan) == {"1.0.0", "1.1.0-amd64"}
+    amd64 = next(row for row in plan["delete"] if row["tag"] == "1.1.0-amd64")
+    assert amd64["reason"] == "tag only: its image stays (in a kept index)"
     old_children = [c.digest for c in old.children + old.attestations]  # type: ignore[union-attr]
     assert plan["manifests"][0] == old.digest  # parents before children
     assert set(plan["manifests"]) == {old.digest, *old_children}

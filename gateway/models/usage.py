@@ -106,17 +106,19 @@ class RetentionRules(_Api):
 
 
 class PlannedTag(_Api):
-    tag: str
-    digest: str
+    tag: str = Field(description="The tag.")
+    digest: str = Field(description="The digest it points at (pinned by the plan).")
     reason: str | None = Field(
         default=None,
-        description="Set for an artifact tag deleted with its subject (referrer of sha256:…).",
+        description="Why it goes as it does: an artifact tag with its subject (referrer of "
+        "sha256:…), or a tag removed alone while its image stays (tag only: …); null when "
+        "its manifest goes with it.",
     )
 
 
 class KeptTag(_Api):
-    tag: str
-    digest: str
+    tag: str = Field(description="The tag.")
+    digest: str = Field(description="The digest it points at.")
     reason: str = Field(description="The rule that kept it.")
 
 
@@ -148,7 +150,9 @@ class BulkDeleteRequest(_Api):
 class ItemResult(_Api):
     tag: str | None = Field(description="The tag, or null for a manifest deleted by digest.")
     digest: str | None = Field(description="The digest concerned (null: unknown).")
-    status: Literal["deleted", "already_gone", "failed"]
+    status: Literal["deleted", "already_gone", "failed"] = Field(
+        description="deleted; already_gone (not there any more: nothing to do); failed (see error)."
+    )
     error: ErrorBody | None = Field(description="Why it failed (status failed), else null.")
 
 

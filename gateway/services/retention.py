@@ -202,6 +202,21 @@ def plan_figures(
     return deleted, keep, ordered
 
 
+def _delete_reason(
+    tag: str, digests: Mapping[str, str], deleted: Mapping[str, str], manifests: Sequence[str]
+) -> str | None:
+    """Why a planned tag goes as it does: with its subject (an artifact tag), or alone
+    while its image stays; None for a tag whose manifest goes with it."""
+    if deleted[tag]:
+        return deleted[tag]
+    digest = digests[tag]
+    if digest in manifests:
+        return None
+    siblings = sorted(t for t, d in digests.items() if d == digest and t not in deleted)
+    where = f"tagged {', '.join(siblings)}" if siblings else "in a kept index"
+    return f"tag only: its image stays ({where})"
+
+
 class RetentionService:
     def __init__(
         self,
@@ -252,7 +267,9 @@ class RetentionService:
             plan_id=plan_id,
             expires_at=expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             delete=[
-                PlannedTag(tag=t, digest=digests[t], reason=deleted[t] or None)
+                PlannedTag(
+                    tag=t, digest=digests[t], reason=_delete_reason(t, digests, deleted, manifests)
+                )
                 for t in sorted(deleted)
             ],
             keep=[KeptTag(tag=t, digest=digests[t], reason=keep[t]) for t in sorted(keep)],
