@@ -89,7 +89,7 @@ def _compile(field: str, pattern: str | None) -> re.Pattern[str] | None:
         return None
     try:
         return re.compile(pattern)
-    except re.error as exc:
+    except (re.error, RecursionError, OverflowError, ValueError) as exc:
         raise InvalidRequest(
             "invalid regular expression",
             detail=[{"loc": ["body", field], "msg": str(exc), "type": "value_error.regex"}],
