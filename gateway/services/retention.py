@@ -247,7 +247,7 @@ class RetentionService:
                 return digest, None  # unknown: kept by older_than_days, oldest by created
 
         limit = self.usage.concurrency
-        return dict(await bounded(limit, (one(d) for d in sorted(digests))))
+        return dict(await bounded(limit, one, sorted(digests)))
 
     async def preview(self, caller: Caller, repo: str, rules: RetentionRules) -> RetentionPlan:
         self.deletes.check_enabled()

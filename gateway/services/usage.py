@@ -39,7 +39,7 @@ import asyncio
 import contextvars
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -63,6 +63,7 @@ from gateway.services.storage_closure import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 WAIT_SECONDS = 5.0  # how long GET /api/usage waits for its walk before answering
 MARGIN_SECONDS = 1.0  # left of the request's deadline to build the answer
@@ -71,15 +72,16 @@ MAX_WALKS = 64  # callers whose registry walk is kept (the oldest used goes)
 EMPTY = RepoFigures(items={}, manifests=0, blobs=0)
 
 
-async def bounded(limit: int, awaitables: Iterable[Awaitable[T]]) -> list[T]:
-    """Await all, at most ``limit`` at once, in order."""
+async def bounded(limit: int, call: Callable[[K], Awaitable[T]], items: Iterable[K]) -> list[T]:
+    """``call`` of every item, at most ``limit`` at once, answers in order. Each call's
+    coroutine is made once it has its turn: a cancelled run leaves none never awaited."""
     gate = asyncio.Semaphore(max(1, limit))
 
-    async def one(awaitable: Awaitable[T]) -> T:
+    async def one(item: K) -> T:
         async with gate:
-            return await awaitable
+            return await call(item)
 
-    return list(await asyncio.gather(*(one(a) for a in awaitables)))
+    return list(await asyncio.gather(*(one(i) for i in items)))
 
 
 @dataclass(eq=False)
@@ -161,7 +163,7 @@ class UsageService:
 
         tag_digests: dict[str, str] = {}
         wanted: list[Manifest] = []
-        for tag, manifest in await bounded(self.concurrency, map(tag_manifest, tags)):
+        for tag, manifest in await bounded(self.concurrency, tag_manifest, tags):
             if manifest is None:
                 continue
             tag_digests[tag] = manifest.digest
@@ -177,7 +179,7 @@ class UsageService:
                 nodes[manifest.digest] = node
                 children.extend(c for c in node.children if c not in nodes)
             fetched = await bounded(
-                self.concurrency, (self._child(caller, repo, c) for c in dict.fromkeys(children))
+                self.concurrency, lambda c: self._child(caller, repo, c), dict.fromkeys(children)
             )
             wanted = [m for m in fetched if m is not None]
         return repository_figures(tag_digests, nodes)
