@@ -53,11 +53,16 @@ def manifest_of(repo: str) -> bytes:
     return json.dumps(doc).encode()
 
 
-def slow_registry(requests: list[str]) -> httpx.MockTransport:
+def slow_registry(requests: list[str], *, basic: bool = False) -> httpx.MockTransport:
     async def handler(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(0.003)
         path = request.url.path
         requests.append(path)
+        if basic and "authorization" not in request.headers:
+            challenge = {"WWW-Authenticate": 'Basic realm="walk"'}
+            return httpx.Response(
+                401, json={"errors": [{"code": "UNAUTHORIZED"}]}, headers=challenge
+            )
         if path == "/v2/":
             return httpx.Response(200, json={})
         if path == "/v2/_catalog":
@@ -120,3 +125,34 @@ def test_ten_thousand_repositories_answer_within_the_deadline_and_go_on() -> Non
     seen = len(requests)
     time.sleep(0.2)
     assert len(requests) == seen
+
+
+def test_a_logout_stops_that_callers_walk() -> None:
+    requests: list[str] = []
+    transport = slow_registry(requests, basic=True)
+    settings: dict[str, Any] = {"request_timeout": 2.0, "catalog_page_size": 1000}
+    xhr = {"X-Requested-With": "XMLHttpRequest"}
+    with gateway_for("http://registry.test:5000", transport=transport, **settings) as client:
+        login = client.post(
+            "/api/session", json={"username": "walker", "password": "walk-Pw-1"}, headers=xhr
+        )
+        assert login.status_code == 200, login.text
+        first = client.get("/api/usage")
+        assert first.status_code == 200 and first.json()["complete"] is False
+        usage = client.app.state.lr.usage  # type: ignore[attr-defined]
+        (walk,) = usage._walks.values()
+        task = walk.task
+        assert task is not None and not task.done()
+        assert client.delete("/api/session", headers=xhr).status_code == 204
+        deadline = time.monotonic() + 2
+        while not task.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert task.cancelled()
+        assert usage._walks == {}
+        # The reads in flight finish (each is shared by whoever waits for it), no new
+        # one starts, and what they read is not kept for the logged-out caller.
+        time.sleep(0.3)
+        seen = len(requests)
+        time.sleep(0.3)
+        assert len(requests) == seen
+        assert len(usage.figures) == 0
