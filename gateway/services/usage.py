@@ -30,7 +30,8 @@ Rules:
   left out of the figures and of the count. A 401/429 stops a walk; a repository that
   failed otherwise is left out (the answer stays incomplete) and read again by the
   next walk. Walks stop on logout and on shutdown
-  (``aclose``).
+  (``aclose``): no new read starts; a read in flight (shared by whoever waits for it)
+  finishes, and what it read after a logout is not kept.
 """
 
 from __future__ import annotations
