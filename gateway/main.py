@@ -40,7 +40,9 @@ from gateway.routers import (
     raw,
     referrers,
     repositories,
+    retention,
     session,
+    usage,
     v2,
 )
 from gateway.routers.warm import WarmLane
@@ -267,6 +269,8 @@ def create_app(
         session.router,
         events.router,
         metrics.router,
+        usage.router,
+        retention.router,
     ):
         app.include_router(router)
     if settings.v2_mode != "off":

@@ -14,15 +14,18 @@ from gateway.registry.credentials import Caller, Credentials
 from gateway.registry.realm_policy import RealmPolicy
 from gateway.services.answers import AnswerCache
 from gateway.services.blobs import BlobService
+from gateway.services.bulk_delete import BulkDeleteService
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.referrers import ReferrerService
 from gateway.services.repositories import RepositoryService
+from gateway.services.retention import RetentionService
 from gateway.services.sessions import Logins, Sessions, SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tag_index import TagIndex
 from gateway.services.tags import TagService
+from gateway.services.usage import UsageService
 from gateway.services.v2_proxy import V2Proxy
 from gateway.settings import Settings
 from gateway.shared_state.caches import SharedCaches
@@ -55,6 +58,9 @@ class AppState:
     service_account: Caller | None
     metrics: Metrics
     referrers: ReferrerService
+    usage: UsageService
+    bulk_deletes: BulkDeleteService
+    retention: RetentionService
     shared: RedisStore | None = None  # LR_REDIS_URL: state shared with other replicas
     shared_caches: SharedCaches | None = None
 
@@ -66,6 +72,7 @@ class AppState:
     async def aclose(self) -> None:
         self.metrics.source = None
         await self.registry.tag_index.aclose()  # background tag index fills, before http
+        await self.usage.aclose()  # background usage walks, before http
         await self.status.aclose()
         try:
             await self.http.aclose()
@@ -169,6 +176,14 @@ def build_state(
             settings.registry_username, settings.registry_password.get_secret_value()
         )
         service_account = Caller(creds, "service")
+    deletes = DeleteService(registry, images, settings.delete_enabled, referrers)
+    usage = UsageService(
+        registry,
+        ttl=settings.cache_ttl,
+        concurrency=settings.upstream_concurrency,
+        walk_concurrency=max(1, settings.upstream_concurrency // 4),
+    )
+    bulk_deletes = BulkDeleteService(registry, deletes)
     state = AppState(
         settings=settings,
         http=http,
@@ -177,7 +192,7 @@ def build_state(
         images=images,
         tags=TagService(registry, images, referrers),
         repositories=RepositoryService(registry),
-        deletes=DeleteService(registry, images, settings.delete_enabled, referrers),
+        deletes=deletes,
         v2=V2Proxy(
             registry,
             deletes_enabled=settings.delete_enabled,
@@ -191,6 +206,9 @@ def build_state(
         status=RegistryStatus(client, timeout=settings.connect_timeout),
         service_account=service_account,
         metrics=metrics,
+        usage=usage,
+        bulk_deletes=bulk_deletes,
+        retention=RetentionService(registry, images, usage, deletes, bulk_deletes),
         referrers=referrers,
         shared=shared,
         shared_caches=caches,

@@ -155,14 +155,22 @@ READS = {
     "GET /api/repositories/{name}/images/{reference}/referrers": 70,
     "GET /api/repositories/{name}/manifests/{reference}": 70,
     "GET /api/repositories/{name}/blobs/{digest}": 70,
+    "GET /api/repositories/{name}/usage": 40,
+    "GET /api/usage": 20,
 }
 DELETES = {
     "DELETE /api/repositories/{name}/tags/{tag}": 40,
     "DELETE /api/repositories/{name}/images/{digest}": 40,
 }
+# Retention and bulk deletes: 200 with a result per item.
+BULK = {
+    "POST /api/repositories/{name}/retention/preview": 40,
+    "POST /api/repositories/{name}/retention/apply": 30,
+    "POST /api/repositories/{name}/delete": 40,
+}
 SESSION = {"POST /api/session": 20, "GET /api/session": 15, "DELETE /api/session": 15}
 EVENTS = {"POST /api/events": 60}
-EVERYTHING = {**PLAIN, **READS, **DELETES, **SESSION, **EVENTS}
+EVERYTHING = {**PLAIN, **READS, **DELETES, **BULK, **SESSION, **EVENTS}
 # Logins first: the session a real one makes is sent on the reads; logouts last.
 LOGGED_IN = {
     "POST /api/session": 60,
@@ -171,7 +179,11 @@ LOGGED_IN = {
     "GET /api/config": 10,
     "DELETE /api/session": 30,
 }
-DELETING = {**{label: 70 for label in DELETES}, "GET /api/repositories/{name}/tags": 20}
+DELETING = {
+    **{label: 70 for label in DELETES},
+    **BULK,
+    "GET /api/repositories/{name}/tags": 20,
+}
 TOKENS = {
     "POST /api/session": 30,
     "GET /api/session": 15,
@@ -225,6 +237,11 @@ def test_fuzz_deletes_enabled_over_a_registry_of_its_own(delete_target: Target) 
     assert_clean(outcome, DELETING)
     for label in DELETES:
         assert outcome.statuses[label][202] > 0, outcome.statuses  # real deletes
+    for label in (
+        "POST /api/repositories/{name}/retention/preview",
+        "POST /api/repositories/{name}/delete",
+    ):
+        assert outcome.statuses[label][200] > 0, outcome.statuses  # real plans and deletes
 
 
 def test_fuzz_every_operation_with_the_registry_unreachable(unreachable_target: Target) -> None:

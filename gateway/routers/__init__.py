@@ -24,6 +24,7 @@ TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Not allowed by the registry",
+    409: "Conflict",
     413: "Request body too large",
     429: "The registry is rate limiting (its Retry-After header is passed through)",
     502: "The registry failed or answered something unusable",
@@ -62,6 +63,8 @@ MEANINGS = {
     "SESSION_STORE_UNAVAILABLE": "sessions are kept in Redis (LR_REDIS_URL) and it does not "
     "answer: a request with a session cookie, and a login, cannot be served now (never as "
     "another user); try again after Retry-After",
+    "PLAN_UNKNOWN": "no such retention plan for this caller, or it expired (preview again)",
+    "PLAN_STALE": "the repository changed since the retention preview; nothing was deleted",
 }
 # UPSTREAM_UNAVAILABLE means different things under 502 and 503.
 _UNAVAILABLE = {

@@ -25,7 +25,9 @@ Isolation rules (content is immutable, access is not):
   the tag lists' TTL, and dropped with the repository's lists: a notification naming
   the repository (a push of a fallback or cosign tag among them) drops them. Whether
   the registry has a referrers API at all is learnt once (``referrers_api``): it is a
-  property of the registry, not of a caller or a repository.
+  property of the registry, not of a caller or a repository;
+- caches of figures derived from these (``services.usage``) are per caller too and are
+  dropped at the same moments, through ``on_forget`` and ``on_forget_caller``.
 
 With ``LR_REDIS_URL`` (``shared``, ``gateway.shared_state.caches``) Redis is a second
 level behind each of these stores, under the same rules and keyed the same way (the
@@ -110,6 +112,11 @@ class CachedRegistry:
         if shared is not None:
             shared.on_invalidation = self.apply_remote
             shared.on_gap = self.forget_all_lists
+        # Caches kept outside this class (the usage figures) drop theirs with the lists:
+        # called with the repositories forgotten, and with a caller's key on a logout.
+        self.on_forget: list[Callable[[Collection[str]], None]] = []
+        self.on_forget_caller: list[Callable[[str], None]] = []
+        self.on_forget_all: list[Callable[[], None]] = []
 
     async def _once(self, key: tuple[object, ...], factory: Callable[[], Awaitable[T]]) -> T:
         return await self.flights.run(key, factory)
@@ -643,6 +650,8 @@ class CachedRegistry:
         self.membership.drop_groups("repo", repos)
         self.referrers.drop_groups("repo", repos)
         self.tag_index.forget(repos)  # and stops their fills
+        for hook in self.on_forget:
+            hook(repos)
         if new_repo_possible:
             self.forget_catalogs_lacking(repos, publish=False)
         if self.shared is not None and publish:
@@ -678,6 +687,8 @@ class CachedRegistry:
         self.referrers.drop_groups("caller", (caller_key,))
         self.tag_index.forget_caller(caller_key)  # fills reading with their credentials
         self.client.tokens.drop_caller(caller_key)
+        for hook in self.on_forget_caller:
+            hook(caller_key)
 
     def apply_remote(self, invalidation: Invalidation) -> None:
         """Another replica's invalidation: drop the in-process copies (not published)."""
@@ -699,6 +710,8 @@ class CachedRegistry:
         self.membership.clear()
         self.referrers.clear()
         self.tag_index.forget_all()
+        for hook in self.on_forget_all:
+            hook()
 
     def not_found(self, repo: str) -> NameUnknown:
         return NameUnknown("repository not found", detail={"repository": repo})

@@ -29,6 +29,10 @@ class DeleteService:
         self.enabled = enabled
         self.referrers = referrers
 
+    def check_enabled(self) -> None:
+        """403 DELETE_DISABLED unless deletes are enabled (bulk deletes ask too)."""
+        self._check_enabled()
+
     def _check_enabled(self) -> None:
         if not self.enabled:
             raise Forbidden(

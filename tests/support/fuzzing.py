@@ -283,6 +283,33 @@ def _events(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
     ]
 
 
+def _usage(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
+    return [_path(name=n) for n in k.names]
+
+
+def _registry_usage(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
+    return [{}]  # no parameter: with a real login (below), the registry's figures
+
+
+RULES = (
+    {"keep_last": 2, "sort": "version"},
+    {"keep_last": 1, "sort": "created", "keep_regex": "^(latest|stable)$"},
+    {"older_than_days": 30, "match_regex": "^v?1"},
+)
+
+
+def _retention(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
+    as_json = {"headers": XHR, "media_type": "application/json"}
+    return [{**as_json, **_path(name=n), "body": rules} for n in k.names for rules in RULES]
+
+
+def _bulk_delete(k: Known, logins: dict[str, str]) -> list[dict[str, Any]]:
+    as_json = {"headers": XHR, "media_type": "application/json"}
+    return [{**as_json, **_path(name=r), "body": {"tags": [t]}} for r, t in k.tags] + [
+        {**as_json, **_path(name=r), "body": {"digests": [d]}} for r, d in k.manifests
+    ]
+
+
 REAL: dict[str, Callable[[Known, dict[str, str]], list[dict[str, Any]]]] = {
     "GET /api/repositories": _repositories,
     "GET /api/repositories/{name}/tags": _tags,
@@ -297,6 +324,10 @@ REAL: dict[str, Callable[[Known, dict[str, str]], list[dict[str, Any]]]] = {
     "GET /api/session": _session,
     "DELETE /api/session": _session,
     "POST /api/events": _events,
+    "GET /api/repositories/{name}/usage": _usage,
+    "GET /api/usage": _registry_usage,
+    "POST /api/repositories/{name}/retention/preview": _retention,
+    "POST /api/repositories/{name}/delete": _bulk_delete,
 }
 
 

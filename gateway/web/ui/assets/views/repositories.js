@@ -7,6 +7,7 @@ import {pager, position} from '../components/pager.js';
 import {cell, pageTitle, scroll} from '../components/parts.js';
 import {emptyState, errorBox, latestLoader} from '../components/status.js';
 import {perPageSelect, searchBox} from '../components/controls.js';
+import {registryUsage} from './usage.js';
 
 const DEFAULT_N = 20;
 
@@ -39,6 +40,7 @@ export function mount(root, route, ctx) {
     h('div', {class: 'toolbar'}, search.element, perPage.element),
     results,
   );
+  registryUsage(root, ctx);
 
   async function load(route) {
     query = readQuery(route);

@@ -22,6 +22,7 @@ import {
 import {emptyState, errorBox, latestLoader} from '../components/status.js';
 import {confirmTagDelete} from '../deletes.js';
 import {artifactTagsToggle, signedBadge} from '../components/referrers.js';
+import {tagUsage} from './usage.js';
 
 const DEFAULT_N = 20;
 const DEFAULT_SORT = 'name';
@@ -56,6 +57,7 @@ export function mount(root, route, ctx) {
     results,
     h('p', {class: 'footnote'}, SIZE_NOTE),
   );
+  tagUsage(root, ctx, name);
 
   async function load(route) {
     current = route;
