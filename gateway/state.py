@@ -21,6 +21,7 @@ from gateway.services.images import ImageService
 from gateway.services.referrers import ReferrerService
 from gateway.services.repositories import RepositoryService
 from gateway.services.retention import RetentionService
+from gateway.services.retention_plans import PlanStore
 from gateway.services.sessions import Logins, Sessions, SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tag_index import TagIndex
@@ -208,7 +209,9 @@ def build_state(
         metrics=metrics,
         usage=usage,
         bulk_deletes=bulk_deletes,
-        retention=RetentionService(registry, images, usage, deletes, bulk_deletes),
+        retention=RetentionService(
+            registry, images, usage, deletes, bulk_deletes, PlanStore(shared, sealer)
+        ),
         referrers=referrers,
         shared=shared,
         shared_caches=caches,

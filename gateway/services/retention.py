@@ -32,7 +32,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,12 +51,12 @@ from gateway.services.bulk_delete import BulkDeleteService, TagItem, done
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
+from gateway.services.retention_plans import Plan, PlanStore
 from gateway.services.storage_closure import RepoFigures, freed_bytes, reached
 from gateway.services.usage import UsageService, bounded
 from gateway.services.versions import version_key
 
 PLAN_SECONDS = 600.0  # how long a preview's plan can be applied
-MAX_PLANS = 1000  # plans kept at most, over all callers (the oldest go first)
 
 
 class PlanStale(GatewayError):
@@ -159,18 +158,6 @@ def select(
     return Selection(delete=delete, keep=keep)
 
 
-@dataclass(frozen=True)
-class Plan:
-    plan_id: str
-    caller_key: str
-    repo: str
-    expires: float  # time.monotonic()
-    expires_at: str
-    delete: dict[str, str]  # tag -> digest
-    manifests: list[str]  # parents before children
-    answer: RetentionPlan
-
-
 def plan_figures(
     figures: RepoFigures, selection: Selection
 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
@@ -225,13 +212,14 @@ class RetentionService:
         usage: UsageService,
         deletes: DeleteService,
         bulk: BulkDeleteService,
+        plans: PlanStore | None = None,
     ) -> None:
         self.registry = registry
         self.images = images
         self.usage = usage
         self.deletes = deletes
         self.bulk = bulk
-        self._plans: OrderedDict[str, Plan] = OrderedDict()
+        self.plans = plans if plans is not None else PlanStore()
 
     async def _fresh(self, caller: Caller, repo: str) -> RepoFigures:
         self.registry.forget_repository(repo, new_repo_possible=False)
@@ -276,12 +264,12 @@ class RetentionService:
             manifests=manifests,
             freed_bytes=freed_bytes(figures.tag_items, set(deleted)),
         )
-        self._keep(
+        await self.plans.put(
             Plan(
                 plan_id=plan_id,
                 caller_key=caller.key,
                 repo=repo,
-                expires=time.monotonic() + PLAN_SECONDS,
+                expires=time.time() + PLAN_SECONDS,
                 expires_at=answer.expires_at,
                 delete={t: digests[t] for t in deleted},
                 manifests=manifests,
@@ -290,27 +278,16 @@ class RetentionService:
         )
         return answer
 
-    def _keep(self, plan: Plan) -> None:
-        now = time.monotonic()
-        for plan_id in [p.plan_id for p in self._plans.values() if p.expires <= now]:
-            del self._plans[plan_id]
-        while len(self._plans) >= MAX_PLANS:
-            self._plans.popitem(last=False)
-        self._plans[plan.plan_id] = plan
-
-    def _plan(self, caller: Caller, repo: str, plan_id: str) -> Plan:
-        plan = self._plans.get(plan_id)
-        if plan is not None and plan.expires <= time.monotonic():
-            del self._plans[plan_id]
-            plan = None
-        if plan is None or plan.caller_key != caller.key or plan.repo != repo:
+    async def _plan(self, caller: Caller, repo: str, plan_id: str) -> Plan:
+        plan = await self.plans.get(caller.key, repo, plan_id)
+        if plan is None:
             # Another caller's plan is as unknown as none: nothing tells it exists.
             raise PlanUnknown("no such plan, or it expired: preview again")
         return plan
 
     async def apply(self, caller: Caller, repo: str, plan_id: str) -> list[ItemResult]:
         self.deletes.check_enabled()
-        plan = self._plan(caller, repo, plan_id)
+        plan = await self._plan(caller, repo, plan_id)
         try:
             figures = await self._fresh(caller, repo)
         except NotFound:
@@ -326,7 +303,8 @@ class RetentionService:
                 "the repository changed since the preview: preview again",
                 detail={"moved": moved, "now_reaching_planned_manifests": reaching},
             )
-        del self._plans[plan.plan_id]  # applied once
+        if not await self.plans.take(plan):  # applied once, by one replica
+            raise PlanUnknown("no such plan, or it expired: preview again")
         try:
             tag_only = [
                 TagItem(t, d if t in now else None)
