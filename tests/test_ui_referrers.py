@@ -99,14 +99,15 @@ def test_tag_list_hides_artifact_tags_and_shows_them_on_request(
     expect(page.get_by_test_id("artifact-tags")).to_contain_text(
         "5 signature, SBOM and attestation tags hidden"
     )
-    signed = page.locator("tr[data-tag='signed']")
+    table = page.get_by_test_id("tags")  # the tag list (the usage panel lists tags too)
+    signed = table.locator("tr[data-tag='signed']")
     expect(signed.get_by_test_id("signed-badge")).to_be_visible()
-    expect(page.locator("tr[data-tag='plain']").get_by_test_id("signed-badge")).to_have_count(0)
+    expect(table.locator("tr[data-tag='plain']").get_by_test_id("signed-badge")).to_have_count(0)
     page.get_by_test_id("artifact-tags-toggle").click()
     expect(rows).to_have_count(10)
     expect(page.get_by_test_id("artifact-tags")).to_contain_text("tags listed")
     assert "artifacts=1" in ui.path()
-    expect(page.locator("tr[data-tag$='.sig']")).to_have_count(2)
+    expect(table.locator("tr[data-tag$='.sig']")).to_have_count(2)
     page.get_by_test_id("artifact-tags-toggle").click()
     expect(rows).to_have_count(5)
     assert "artifacts=1" not in ui.path()
