@@ -118,7 +118,24 @@ class Blob:
     body: bytes
 
 
-class ContentCache:
+class _ByteBounded:
+    """What the byte-bounded caches report (metrics read them at scrape time)."""
+
+    _lru: _EvictingLRU[Any, Any]
+
+    @property
+    def current_bytes(self) -> int:
+        return int(self._lru.currsize)
+
+    @property
+    def evictions(self) -> int:
+        return self._lru.evictions
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+
+class ContentCache(_ByteBounded):
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._lru: _EvictingLRU[str, Blob] = _EvictingLRU(
@@ -139,19 +156,8 @@ class ContentCache:
         if len(blob.body) + _ENTRY_OVERHEAD <= self.max_bytes:
             self._lru[blob.digest] = blob
 
-    @property
-    def current_bytes(self) -> int:
-        return int(self._lru.currsize)
 
-    @property
-    def evictions(self) -> int:
-        return self._lru.evictions
-
-    def __len__(self) -> int:
-        return len(self._lru)
-
-
-class ModelCache:
+class ModelCache(_ByteBounded):
     """Parsed and derived objects by key, within ``max_bytes`` of measured memory.
 
     One budget for every kind (keys carry the kind: ``("config", digest)``), so the
@@ -179,17 +185,6 @@ class ModelCache:
         size = deep_size(value) + _ENTRY_OVERHEAD
         if size <= self.max_bytes:
             self._lru[key] = (value, size)
-
-    @property
-    def current_bytes(self) -> int:
-        return int(self._lru.currsize)
-
-    @property
-    def evictions(self) -> int:
-        return self._lru.evictions
-
-    def __len__(self) -> int:
-        return len(self._lru)
 
 
 class _KeyIndex(Generic[K]):
