@@ -24,8 +24,7 @@ import hmac
 import os
 import re
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+# cryptography is imported when a Sealer is made (LR_REDIS_URL set), not with this module.
 
 KEY_BYTES = 32
 _VERSION = b"\x01"
@@ -71,6 +70,8 @@ class Sealer:
     """Seals and opens values under the current key (and a previous one), names keys."""
 
     def __init__(self, current: bytes, previous: bytes | None = None) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._current = (_key_id(current), AESGCM(_derive(current, b"aes-gcm")))
         self._keys = dict([self._current])
         if previous is not None:
@@ -91,7 +92,7 @@ class Sealer:
         nonce = sealed[5 : 5 + _NONCE_BYTES]
         try:
             return aead.decrypt(nonce, sealed[5 + _NONCE_BYTES :], name.encode())
-        except InvalidTag:
+        except _invalid_tag():
             raise SealError("the sealed value does not open") from None
 
     def name(self, *parts: str) -> str:
@@ -103,3 +104,9 @@ class Sealer:
 def session_name(session_id: str) -> str:
     """The key name of a session: SHA-256 of its (random, 256-bit) id."""
     return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _invalid_tag() -> type[Exception]:
+    from cryptography.exceptions import InvalidTag
+
+    return InvalidTag

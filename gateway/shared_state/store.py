@@ -16,6 +16,9 @@
 
 Key names are built by the callers from ``KEY_PREFIX`` and hashed parts
 (``gateway.shared_state.keys``); values are bytes.
+
+The ``redis`` package is imported when a store is made (``LR_REDIS_URL`` set), not with
+this module: a gateway without Redis does not carry its ~20 MB of client modules.
 """
 
 from __future__ import annotations
@@ -25,12 +28,10 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 T = TypeVar("T")
 
@@ -45,6 +46,13 @@ class StoreUnavailable(Exception):  # noqa: N818 - a state, like the other store
 
 class RedisStore:
     def __init__(self, url: str, *, timeout: float = 0.1, pool_size: int = 32) -> None:
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import RedisError
+
+        #: What a failed call raises, besides OSError and TimeoutError.
+        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
         self.timeout = timeout
         self._pool = aioredis.BlockingConnectionPool.from_url(
             url,
@@ -55,7 +63,9 @@ class RedisStore:
             retry=Retry(NoBackoff(), 1),
             health_check_interval=0,
         )
-        self.redis = aioredis.Redis(connection_pool=self._pool, retry=Retry(NoBackoff(), 1))
+        self.redis: aioredis.Redis = aioredis.Redis(
+            connection_pool=self._pool, retry=Retry(NoBackoff(), 1)
+        )
         self.healthy = True
         self._down_until = 0.0
         # Plain integers, read by the metrics collector at scrape time.
@@ -73,7 +83,7 @@ class RedisStore:
         try:
             async with asyncio.timeout(self.timeout):
                 result = await what()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._errors as exc:
             self._failed(exc)
             raise StoreUnavailable(type(exc).__name__) from None
         if not self.healthy:
@@ -147,10 +157,10 @@ class RedisStore:
                         data = message.get("data")
                         if isinstance(data, bytes) and data:
                             yield data
-            except (RedisError, OSError, TimeoutError) as exc:
+            except self._errors as exc:
                 self._failed(exc)
             finally:
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*self._errors):
                     await pubsub.aclose()
             await asyncio.sleep(0.2)
 
