@@ -892,6 +892,10 @@ def test_a_page_of_names_or_tags_is_checked_in_one_match_as_entry_by_entry() -> 
     assert valid_tags(tags) is tags
     assert valid_tags(["v" * 129, "ok"]) == ["ok"]
     assert valid_names([]) == [] and valid_tags([]) == []
+    for bad in (["a", 1], ["a", ["b"]], ["a", {"x": 1}], [None], ["a", b"b"]):
+        for check in (valid_names, valid_tags):
+            with pytest.raises(TypeError):
+                check(bad)  # type: ignore[arg-type]
 
 
 def test_a_catalog_out_of_order_or_with_duplicates_is_sorted_once() -> None:

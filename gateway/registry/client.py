@@ -262,9 +262,13 @@ class RegistryClient:
             page = self.transport.json_object(body, what).get(key)
             if page is None:
                 page = []  # 2.8 answers "tags": null once every tag was deleted
-            if not isinstance(page, list) or not all(type(e) is str for e in page):
+            if not isinstance(page, list):
                 raise UpstreamInvalid(f"the registry answered a malformed {what}")
-            entries.extend(valid(page))
+            try:
+                # An entry that is not a string fails the check's join (or len): TypeError.
+                entries.extend(valid(page))
+            except TypeError:
+                raise UpstreamInvalid(f"the registry answered a malformed {what}") from None
             link = next_link(response.headers.get("link"))
             if not link or not page or (params.get("last") and link["last"] <= params["last"]):
                 break  # the end, or a Link that does not move forward

@@ -59,14 +59,16 @@ def _all_match(pattern: re.Pattern[str], values: list[str]) -> bool:
 
 
 def valid_names(values: list[str]) -> list[str]:
-    """The entries that are repository names (all of them, usually: one match)."""
+    """The entries that are repository names (all of them, usually: one match). An
+    entry that is not a string raises TypeError."""
     if values and max(map(len, values)) <= NAME_MAX and _all_match(_NAMES_RE, values):
         return values
     return [v for v in values if is_name(v)]
 
 
 def valid_tags(values: list[str]) -> list[str]:
-    """The entries that are tags (all of them, usually: one match)."""
+    """The entries that are tags (all of them, usually: one match). An entry that is not
+    a string raises TypeError."""
     if values and _all_match(_TAGS_RE, values):
         return values
     return [v for v in values if is_tag(v)]
