@@ -80,6 +80,11 @@ def test_sort_orders_match_the_data(ui: UiPage, ui_site: UiSite) -> None:
         expect(page).to_have_url(re.compile(r"sort=-?created"))
         times = page.get_by_test_id("tags").locator('td[data-label="Created"] time')
         expect(times).to_have_count(len(everything))
+        # The URL changes before the new order is drawn, and the table of the previous
+        # order has as many rows: wait for the row that must come first, then read.
+        stamps = [times.nth(i).get_attribute("datetime") or "" for i in range(len(everything))]
+        first = max(stamps) if newest_first else min(stamps)
+        expect(times.first).to_have_attribute("datetime", first)
         stamps = [times.nth(i).get_attribute("datetime") or "" for i in range(len(everything))]
         assert stamps == sorted(stamps, reverse=newest_first), stamps
 
