@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     shutdown_timeout: int = Field(default=30, ge=1, le=3600)
 
     spa_dir: Path | None = None
+    # State kept on disk (gateway.datastore): created on first start, relative to the
+    # working folder unless absolute.
+    data_dir: Path = Path("data")
     csp: str = DEFAULT_CSP
     pull_host: str | None = None
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,7 +36,11 @@ def gateway_for(
 
     Settings are passed explicitly; the environment and any ``.env`` are ignored.
     """
-    values: dict[str, Any] = {"registry_url": registry_url, "catalog_page_size": 10}
+    values: dict[str, Any] = {
+        "registry_url": registry_url,
+        "catalog_page_size": 10,
+        "data_dir": Path(tempfile.mkdtemp(prefix="lr-data-")),
+    }
     values.update(settings)
     app = create_app(Settings(_env_file=None, **values), transport=transport)  # type: ignore[call-arg]
     with TestClient(app, base_url="http://testserver") as client:
