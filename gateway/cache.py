@@ -255,7 +255,7 @@ class TTLStore(Generic[K, V]):
         if self._cache is None:
             return
         if generation is not None and generation != self.generation:
-            return  # invalidated while this value was being fetched
+            return  # dropped (a change) while this value was being fetched
         self._cache[key] = value
         for index in self._indexes.values():
             index.add(key)

@@ -15,7 +15,6 @@ from gateway.registry.realm_policy import RealmPolicy
 from gateway.services.answers import AnswerCache
 from gateway.services.blobs import BlobService
 from gateway.services.bulk_delete import BulkDeleteService
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.referrers import ReferrerService
@@ -24,7 +23,6 @@ from gateway.services.retention import RetentionService
 from gateway.services.retention_plans import PlanStore
 from gateway.services.sessions import Logins, Sessions, SessionStore
 from gateway.services.status import RegistryStatus
-from gateway.services.tag_index import TagIndex
 from gateway.services.tags import TagService
 from gateway.services.usage import UsageService
 from gateway.services.v2_proxy import V2Proxy
@@ -35,6 +33,8 @@ from gateway.shared_state.sessions import SharedSessions
 from gateway.shared_state.store import RedisStore
 from gateway.shared_state.tokens import SharedTokens
 from gateway.telemetry import Metrics, state_families
+from gateway.view import CachedRegistry
+from gateway.view.tag_index import TagIndex
 
 # How long a digest is known to belong to a repository (unless a notification says more).
 MEMBERSHIP_TTL = 600.0
@@ -67,8 +67,7 @@ class AppState:
 
     def start(self) -> None:
         """What runs in the background for the app's life (on its event loop)."""
-        if self.shared_caches is not None:
-            self.shared_caches.start()  # other replicas' invalidations
+        self.registry.start()  # with Redis: other replicas' changes
 
     async def aclose(self) -> None:
         self.metrics.source = None
@@ -81,7 +80,7 @@ class AppState:
             if self.client.downloads is not self.http:
                 await self.client.downloads.aclose()
             if self.shared_caches is not None:
-                await self.shared_caches.aclose()
+                await self.shared_caches.bus.aclose()
             if self.shared is not None:
                 await self.shared.aclose()
 

@@ -186,7 +186,7 @@ def _shared_families(state: AppState) -> Iterator[Metric]:
     received = CounterMetricFamily(
         "lr_redis_invalidations_received", "Other replicas' invalidations applied here"
     )
-    received.add_metric([], caches.received)
+    received.add_metric([], caches.bus.received)
     yield from (up, calls, failures, coalesced, received)
 
 

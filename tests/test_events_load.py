@@ -23,7 +23,7 @@ import pytest
 
 from gateway.cache import TTLStore
 from gateway.registry.credentials import ANONYMOUS
-from gateway.services.cached_registry import CachedRegistry
+from gateway.view import CachedRegistry
 from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
 from tests.support.registry import free_port

@@ -11,8 +11,8 @@ import httpx
 
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import ANONYMOUS
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.repositories import RepositoryService
+from gateway.view import CachedRegistry
 
 NAMES = sorted(f"org{i % 97}/svc-{i:06d}" for i in range(100_000))
 

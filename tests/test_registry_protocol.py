@@ -14,7 +14,7 @@ import pytest
 
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
-from gateway.services.tag_delete import delete_tag
+from gateway.view.tag_delete import delete_tag
 
 REGISTRY = "https://registry.test"
 USER = Caller(Credentials("alice", "s3cret-pass"), "basic")

@@ -16,11 +16,11 @@ import pytest
 
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService
 from gateway.services.repositories import RepositoryService
 from gateway.services.tags import TagService
 from gateway.shared_lists import ListInterner, SharedList
+from gateway.view import CachedRegistry
 
 ALICE = Caller(Credentials("alice", "a-pass"), "basic")
 BOB = Caller(Credentials("bob", "b-pass"), "basic")

@@ -25,7 +25,7 @@ from gateway.deadline import current_deadline, request_deadline
 from gateway.errors import NotFound, Unauthorized, UpstreamUnavailable
 from gateway.registry.credentials import ANONYMOUS
 from gateway.registry.metrics import RequestStats, current_stats
-from gateway.services.tag_index import GONE, UNKNOWN, Reader, TagIndex
+from gateway.view.tag_index import GONE, UNKNOWN, Reader, TagIndex
 from tests.support.images import PushedImage, Pusher, push_image, tag_existing
 from tests.support.registry import RegistryProcess
 from tests.support.tokenserver import TokenServer

@@ -825,7 +825,7 @@ def test_peeks_serve_nothing_a_caller_has_not_been_confirmed_for() -> None:
     from gateway.cache import Blob
     from gateway.registry.client import RegistryClient
     from gateway.registry.credentials import Caller, Credentials
-    from gateway.services.cached_registry import CachedRegistry
+    from gateway.view import CachedRegistry
 
     client = RegistryClient(_httpx.AsyncClient(), "http://registry.test")
     registry = CachedRegistry(client, content_bytes=1 << 20, ttl=30, access_ttl=30)

@@ -208,7 +208,7 @@ class RegistryAuth(httpx.Auth):
             except BaseException:
                 # The realm learned earlier may be stale (the registry moved its token
                 # service): the next request learns the current one from a challenge.
-                self._forget_hints(realm, service)
+                self._drop_hints(realm, service)
                 raise
             fresh_key = self.tokens.key(self.caller, realm, service, scopes)
             await self.tokens.aput(self.caller, fresh_key, fresh, lifetime)
@@ -261,7 +261,7 @@ class RegistryAuth(httpx.Auth):
                 self.hints.scheme = "basic"
             return
 
-    def _forget_hints(self, realm: str, service: str) -> None:
+    def _drop_hints(self, realm: str, service: str) -> None:
         if (self.hints.realm, self.hints.service) == (realm, service):
             self.hints.scheme, self.hints.realm, self.hints.service = None, None, ""
 

@@ -71,7 +71,7 @@ async def login(body: Login, request: Request, response: Response, state: State)
         raise Unauthorized("the registry rejected these credentials") from None
     old = await state.sessions.delete(request.cookies.get(COOKIE_NAME))
     if old is not None:
-        state.registry.forget_caller(Caller(old.credentials, "session"))
+        state.registry.logged_out(Caller(old.credentials, "session"))
     session_id = await state.sessions.create(caller.credentials)  # type: ignore[arg-type]
     response.set_cookie(
         COOKIE_NAME,
@@ -130,7 +130,7 @@ async def logout(request: Request, state: State) -> Response:
     """Log out: the session is forgotten server-side, with its cached lists and tokens."""
     session = await state.sessions.delete(request.cookies.get(COOKIE_NAME))
     if session is not None:
-        state.registry.forget_caller(Caller(session.credentials, "session"))
+        state.registry.logged_out(Caller(session.credentials, "session"))
     response = Response(status_code=204)
     path = cookie_path(request.scope.get("root_path", ""))
     response.delete_cookie(COOKIE_NAME, path=path, httponly=True, samesite="strict")

@@ -3,9 +3,9 @@ same parameters, is answered without being rebuilt (no service call, no response
 validated or serialised again).
 
 Never one caller's answer to another: the key holds the caller's key. Never past an
-invalidation: an answer is kept with the generations of the caches it was built from
-(catalogs, tag lists, tag pointers, access confirmations, memberships) and is dropped the
-moment one of them moved — a notification, a delete, a push through /v2, a logout.
+invalidation: the cache subscribes to the view's changes, an answer is kept with the
+count of changes seen before it was built, and is dropped the moment another one came —
+a notification, a delete, a push through /v2, a logout, another replica's message.
 Never long: an answer lives at most half of ``LR_CACHE_TTL``/``LR_ACCESS_TTL`` and at
 most ``MAX_SECONDS``, so what it shows is never more than half a cache period older than
 the caches would show. Only whole answers are kept: a page with a row that carries an
@@ -15,22 +15,23 @@ error, or one flagged incomplete, is built anew each time.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 from gateway.registry.metrics import note_cache
-from gateway.services.cached_registry import CachedRegistry
+from gateway.view import CachedRegistry, Change
 
 MAX_SECONDS = 2.0
 MAX_ENTRIES = 5_000
 
-Stamp = tuple[int, ...]
+Stamp = int
 
 
 class AnswerCache:
     def __init__(
         self, registry: CachedRegistry, *, ttl: float, access_ttl: float, entries: int = MAX_ENTRIES
     ) -> None:
-        self.registry = registry
+        self.generation = 0  # the changes seen
+        registry.subscribe(self.changed)
         self.seconds = min(MAX_SECONDS, ttl / 2, access_ttl / 2)
         self.entries = entries
         self._answers: dict[Hashable, tuple[object, Stamp, float]] = {}
@@ -39,16 +40,13 @@ class AnswerCache:
         self.misses = 0
         self.evictions = 0
 
+    def changed(self, _changes: Sequence[Change]) -> None:
+        """A subscriber of the view: whatever changed, every kept answer is stale."""
+        self.generation += 1
+
     def stamp(self) -> Stamp:
-        """The caches' generations now: take it before building an answer."""
-        r = self.registry
-        return (
-            r.catalogs.generation,
-            r.tag_lists.generation,
-            r.tag_digests.generation,
-            r.access.generation,
-            r.membership.generation,
-        )
+        """The changes seen so far: take it before building an answer."""
+        return self.generation
 
     def get(self, key: Hashable) -> object | None:
         if self.seconds <= 0:
@@ -58,7 +56,7 @@ class AnswerCache:
             self.misses += 1
             return None
         body, stamp, expires = entry
-        if expires <= time.monotonic() or stamp != self.stamp():
+        if expires <= time.monotonic() or stamp != self.generation:
             del self._answers[key]
             self.misses += 1
             return None
@@ -69,7 +67,7 @@ class AnswerCache:
     def put(self, key: Hashable, body: object, stamp: Stamp) -> None:
         """Keep ``body`` (the bytes sent, or what the warm lane needs to send them again)
         unless the caches moved while it was being built."""
-        if self.seconds <= 0 or stamp != self.stamp():
+        if self.seconds <= 0 or stamp != self.generation:
             return
         answers = self._answers
         answers.pop(key, None)

@@ -1,8 +1,8 @@
 """Deletes of many tags and manifests at once, answered per item.
 
-The registry protocol is not repeated here: a manifest goes through the client's
-``delete_manifest``, a tag through ``services.tag_delete`` (its siblings on the same
-digest survive), exactly as the single deletes of ``services.deletes`` do.
+The registry protocol is not repeated here: the items are written through the view
+(``gateway.view.writes``: a manifest by digest, a tag with its siblings kept), exactly
+as the single deletes of ``services.deletes`` are.
 
 Rules:
 
@@ -14,7 +14,7 @@ Rules:
 - tags go first, then manifests (a manifest delete removes every tag on it, so a tag
   listed too is answered by its own delete);
 - the repository's caches (tag lists, pointers, usage figures) are dropped before
-  (the items are read fresh) and after.
+  (the items are read fresh) and after (the view's write batch).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from gateway.models.api import ErrorBody
 from gateway.models.usage import ItemResult
 from gateway.registry.credentials import Caller
 from gateway.registry.names import check_digest, check_tag
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
-from gateway.services.tag_delete import delete_tag
+from gateway.view import CachedRegistry
+from gateway.view.writes import WriteBatch
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,11 @@ class BulkDeleteService:
         self.deletes.check_enabled()
         tags = [check_tag(t) for t in dict.fromkeys(tags)]
         digests = [check_digest(d) for d in dict.fromkeys(digests)]
-        self.registry.forget_repository(repo, new_repo_possible=False)
-        try:
+        self.registry.refresh(caller, repo)
+        async with self.registry.writing(caller, repo) as batch:
             items = [TagItem(tag, await self._current(caller, repo, tag)) for tag in tags]
-            results = await self.delete_tags(caller, repo, items)
-            results += await self.delete_manifests(caller, repo, digests)
-        finally:
-            self.registry.forget_repository(repo, new_repo_possible=False)
+            results = await self.delete_tags(batch, items)
+            results += await self.delete_manifests(batch, digests)
         return results
 
     async def _current(self, caller: Caller, repo: str, tag: str) -> str | None:
@@ -77,9 +75,7 @@ class BulkDeleteService:
         except NotFound:
             return None
 
-    async def delete_tags(
-        self, caller: Caller, repo: str, items: Iterable[TagItem]
-    ) -> list[ItemResult]:
+    async def delete_tags(self, batch: WriteBatch, items: Iterable[TagItem]) -> list[ItemResult]:
         """Remove each tag (its siblings stay), one after the other."""
         results: list[ItemResult] = []
         for item in items:
@@ -87,7 +83,7 @@ class BulkDeleteService:
                 results.append(done(item.tag, None, "already_gone"))
                 continue
             try:
-                await delete_tag(self.registry.client, caller, repo, item.tag, item.digest)
+                await batch.delete_tag(item.tag, item.digest)
             except NotFound:
                 results.append(done(item.tag, item.digest, "already_gone"))
             except GatewayError as exc:
@@ -96,14 +92,12 @@ class BulkDeleteService:
                 results.append(done(item.tag, item.digest, "deleted"))
         return results
 
-    async def delete_manifests(
-        self, caller: Caller, repo: str, digests: Iterable[str]
-    ) -> list[ItemResult]:
+    async def delete_manifests(self, batch: WriteBatch, digests: Iterable[str]) -> list[ItemResult]:
         """Delete each manifest by digest (every tag on it goes), one after the other."""
         results: list[ItemResult] = []
         for digest in digests:
             try:
-                await self.registry.client.delete_manifest(caller, repo, digest)
+                await batch.delete_manifest(digest)
             except NotFound:
                 results.append(done(None, digest, "already_gone"))
             except GatewayError as exc:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from gateway.errors import Forbidden
 from gateway.models import api
 from gateway.registry.credentials import Caller
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService
 from gateway.services.referrers import ReferrerService
-from gateway.services.tag_delete import delete_tag
+from gateway.view import CachedRegistry
 
 
 class DeleteService:
@@ -44,7 +43,7 @@ class DeleteService:
     ) -> api.ImageDeleted:
         self._check_enabled()
         # Fresh state: the answer must name the tags as they are now.
-        self.registry.forget_repository(repo, new_repo_possible=False)
+        self.registry.refresh(caller, repo)
         manifest = await self.registry.manifest(caller, repo, digest)  # 404 before a send
         untagged = await self.images.tags_on(caller, repo, digest)
         referrers: list[str] = []
@@ -52,15 +51,12 @@ class DeleteService:
         if self.referrers is not None:
             referrers, fallback = await self.referrers.doomed(caller, repo, digest)
         deleted: list[str] = []
-        client = self.registry.client
-        try:
+        async with self.registry.writing(caller, repo) as batch:
             if with_referrers:
                 for doomed in [*referrers, *([fallback] if fallback else [])]:
-                    await client.delete_manifest(caller, repo, doomed)
+                    await batch.delete_manifest(doomed)
                     deleted.append(doomed)
-            await client.delete_manifest(caller, repo, digest)
-        finally:
-            self.registry.forget_repository(repo, new_repo_possible=False)
+            await batch.delete_manifest(digest)
         if self.referrers is not None:
             await self.referrers.unlist(caller, repo, manifest)
         return api.ImageDeleted(
@@ -72,12 +68,9 @@ class DeleteService:
 
     async def delete_tag(self, caller: Caller, repo: str, tag: str) -> api.TagDeleted:
         self._check_enabled()
-        self.registry.forget_repository(repo, new_repo_possible=False)
+        self.registry.refresh(caller, repo)
         digest = await self.registry.resolve(caller, repo, tag)  # 404 if no such tag
-        try:
-            method = await delete_tag(self.registry.client, caller, repo, tag, digest)
-        finally:
-            self.registry.forget_repository(repo, new_repo_possible=False)
+        method = await self.registry.delete_tag(caller, repo, tag, digest)
         return api.TagDeleted(
             untagged=[tag], method="native" if method == "native" else "placeholder"
         )

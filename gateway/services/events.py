@@ -1,12 +1,14 @@
-"""The registry's notifications: drop the cached lists of the repositories they name.
+"""The registry's notifications: each event that changes something becomes a ``Change``
+(its repository, action, tag, digest, media type and actor) handed to the view, which
+drops what it made stale and tells its subscribers (``CachedRegistry.notified``).
 
 The cost is O(events + entries dropped): the envelope is parsed and checked once, the
 repositories it names are deduplicated, and each store drops them through its index by
-repository (``CachedRegistry.forget_repositories``). A large envelope is parsed in a
-worker thread, so other requests are served meanwhile. The caches are changed only on
-the event loop, after parsing, a slice of repositories at a time with a yield to other
-requests in between: each slice is one step (no await inside), and every drop bumps the
-store's generation, so a fetch that began before it cannot store what it read.
+repository. A large envelope is parsed in a worker thread, so other requests are served
+meanwhile. The caches are changed only on the event loop, after parsing, a slice of
+repositories at a time with a yield to other requests in between: each slice is one step
+(no await inside), and every drop bumps the store's generation, so a fetch that began
+before it cannot store what it read.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import anyio.to_thread
 from gateway.errors import InvalidRequest
 from gateway.models import api
 from gateway.registry.names import is_name
-from gateway.services.cached_registry import CachedRegistry
+from gateway.view import CachedRegistry, Change
+from gateway.view.changes import ACTIONS
 
 MAX_EVENTS_BYTES = 4 * 1024 * 1024
 # Bodies up to this size are parsed on the event loop (well under a millisecond);
@@ -38,7 +41,14 @@ def _problem(loc: tuple[str | int, ...], msg: str, kind: str) -> dict[str, Any]:
 
 
 def read_envelope(body: bytes) -> tuple[int, list[str]]:
-    """(events understood, repositories named, in first-named order, once each).
+    """(events understood, repositories named, in first-named order, once each)."""
+    understood, by_repo = read_changes(body)
+    return understood, list(by_repo)
+
+
+def read_changes(body: bytes) -> tuple[int, dict[str, list[Change]]]:
+    """(events understood, each repository named — in first-named order — with the
+    changes its events describe).
 
     Raises ``InvalidRequest`` (400 ``VALIDATION_ERROR``, never echoing the body) unless
     the body is a notification envelope as ``api.EventEnvelope`` describes it: JSON, an
@@ -76,6 +86,7 @@ def read_envelope(body: bytes) -> tuple[int, list[str]]:
     problems: list[dict[str, Any]] = []
     understood = 0
     named: dict[str, bool] = {}  # repository -> valid name; insertion-ordered
+    changes: dict[str, list[Change]] = {}
     for i, event in enumerate(events):
         if not isinstance(event, dict):
             problems.append(_problem(("events", i), "an event must be an object", "model_type"))
@@ -101,11 +112,28 @@ def read_envelope(body: bytes) -> tuple[int, list[str]]:
                     if valid is None:
                         valid = named[repo] = is_name(repo)
                     understood += valid
+                    if valid:
+                        changes.setdefault(repo, []).append(_change(repo, action, target, event))
         if len(problems) >= MAX_PROBLEMS:
             break
     if problems:
         raise InvalidRequest("not a notification envelope", detail=problems)
-    return understood, [repo for repo, valid in named.items() if valid]
+    return understood, changes
+
+
+def _change(repo: str, action: object, target: dict[str, Any], event: dict[str, Any]) -> Change:
+    """What one event says changed (its fields were checked to be strings or null)."""
+    actor = event.get("actor")
+    name = actor.get("name") if isinstance(actor, dict) else None
+    return Change(
+        "notification",
+        (repo,),
+        action=action if action in ACTIONS else None,  # type: ignore[arg-type]
+        tag=target.get("tag"),
+        digest=target.get("digest"),
+        media_type=target.get("mediaType"),
+        actor=name if isinstance(name, str) else None,
+    )
 
 
 def repositories_named(body: bytes) -> tuple[int, list[str]]:
@@ -118,13 +146,12 @@ def repositories_named(body: bytes) -> tuple[int, list[str]]:
 
 async def apply_events(registry: CachedRegistry, body: bytes) -> api.EventsAccepted:
     if len(body) > INLINE_BYTES:
-        understood, repos = await anyio.to_thread.run_sync(read_envelope, body)
+        understood, by_repo = await anyio.to_thread.run_sync(read_changes, body)
     else:
-        understood, repos = read_envelope(body)
+        understood, by_repo = read_changes(body)
+    repos = list(by_repo)
     for start in range(0, len(repos), SLICE):
         if start:
             await anyio.lowlevel.checkpoint()  # let other requests run between slices
-        registry.forget_repositories(repos[start : start + SLICE], new_repo_possible=False)
-    # One pass over the cached catalogs (one per caller) for all of them at once.
-    registry.forget_catalogs_lacking(repos)
+        registry.notified([c for repo in repos[start : start + SLICE] for c in by_repo[repo]])
     return api.EventsAccepted(accepted=understood, repositories=repos)

@@ -23,10 +23,10 @@ from gateway.models import api, oci
 from gateway.models import media_types as mt
 from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.history import api_layers, build_config
 from gateway.services.platforms import choose_platform, is_runnable, platform_label, to_api
-from gateway.services.tag_index import UNKNOWN, Reader
+from gateway.view import CachedRegistry
+from gateway.view.tag_index import UNKNOWN, Reader
 
 PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 

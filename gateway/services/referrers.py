@@ -10,7 +10,7 @@ Sources, in order:
 3. plus cosign's tags ``sha256-<hex>.sig``, ``.att`` and ``.sbom``: each layer of the
    tag's manifest is one signature (attestation, SBOM), its kind said by the suffix.
 
-Whether the registry has the API is learnt once (``CachedRegistry.referrers_api``); which
+Whether the registry has the API is learnt once (``gateway.view.referrers_api``); which
 fallback and cosign tags exist comes from the caller's cached tag list, so an image that
 nothing refers to costs no request at all once the API is known to be absent. A found
 list is cached per caller for the tag lists' TTL and dropped with them (notifications,
@@ -39,9 +39,9 @@ from gateway.models.artifact_tags import COSIGN_SUFFIXES, fallback_tag, subject_
 from gateway.models.referrer_kinds import counts, kind_of
 from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService
 from gateway.services.platforms import choose_platform
+from gateway.view import CachedRegistry
 
 log = logging.getLogger(__name__)
 
@@ -315,16 +315,13 @@ class ReferrerService:
         ]
         if len(kept) == len(entries):
             return
-        client = self.registry.client
-        try:
+        async with self.registry.writing(caller, repo) as batch:
             if kept:
                 doc["manifests"] = kept
                 body = json.dumps(doc, separators=(",", ":")).encode()
-                await client.put_manifest(caller, repo, tag, body, fallback.media_type)
+                await batch.put_manifest(tag, body, fallback.media_type, new_repository=False)
             else:
-                await client.delete_manifest(caller, repo, fallback.digest)
-        finally:
-            self.registry.forget_repository(repo, new_repo_possible=False)
+                await batch.delete_manifest(fallback.digest)
 
     def _subject(self, manifest: Manifest) -> str | None:
         try:

@@ -8,9 +8,9 @@ import asyncio
 from gateway.errors import GatewayError, NameUnknown
 from gateway.models import api
 from gateway.registry.credentials import Caller
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.name_search import NameSearch
 from gateway.services.paging import page_of
+from gateway.view import CachedRegistry
 
 
 class RepositoryService:

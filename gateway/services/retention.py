@@ -48,13 +48,13 @@ from gateway.models.usage import (
 )
 from gateway.registry.credentials import Caller
 from gateway.services.bulk_delete import BulkDeleteService, TagItem, done
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.retention_plans import Plan, PlanStore
 from gateway.services.storage_closure import RepoFigures, freed_bytes, reached
 from gateway.services.usage import UsageService, bounded
 from gateway.services.versions import version_key
+from gateway.view import CachedRegistry
 
 PLAN_SECONDS = 600.0  # how long a preview's plan can be applied
 
@@ -222,7 +222,7 @@ class RetentionService:
         self.plans = plans if plans is not None else PlanStore()
 
     async def _fresh(self, caller: Caller, repo: str) -> RepoFigures:
-        self.registry.forget_repository(repo, new_repo_possible=False)
+        self.registry.refresh(caller, repo)
         return await self.usage.repository(caller, repo)
 
     async def _dates(self, caller: Caller, repo: str, digests: set[str]) -> dict[str, str | None]:
@@ -305,16 +305,14 @@ class RetentionService:
             )
         if not await self.plans.take(plan):  # applied once, by one replica
             raise PlanUnknown("no such plan, or it expired: preview again")
-        try:
+        async with self.registry.writing(caller, repo) as batch:
             tag_only = [
                 TagItem(t, d if t in now else None)
                 for t, d in sorted(plan.delete.items())
                 if d not in planned
             ]
-            results = await self.bulk.delete_tags(caller, repo, tag_only)
-            removed = await self.bulk.delete_manifests(caller, repo, plan.manifests)
-        finally:
-            self.registry.forget_repository(repo, new_repo_possible=False)
+            results = await self.bulk.delete_tags(batch, tag_only)
+            removed = await self.bulk.delete_manifests(batch, plan.manifests)
         by_digest = {r.digest: r for r in removed}
         for tag, digest in sorted(plan.delete.items()):
             if digest not in planned:

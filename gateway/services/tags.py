@@ -23,11 +23,11 @@ from gateway.errors import GatewayError, NameUnknown
 from gateway.models import api, oci
 from gateway.models.artifact_tags import is_artifact_tag
 from gateway.registry.credentials import Caller
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.images import ImageService, Summary
 from gateway.services.referrers import ReferrerService, artifact_subjects
-from gateway.services.tag_index import GONE, UNKNOWN
 from gateway.services.versions import version_key
+from gateway.view import CachedRegistry
+from gateway.view.tag_index import GONE, UNKNOWN
 
 Sort = Literal["name", "-name", "version", "-version", "created", "-created"]
 SORTS: tuple[str, ...] = ("name", "-name", "version", "-version", "created", "-created")

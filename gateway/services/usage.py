@@ -11,8 +11,8 @@ Rules:
   registry's figures are one walk per caller, over that caller's catalog. Never one
   caller's figures to another.
 - **Freshness.** A repository's figures live ``LR_CACHE_TTL`` and are dropped with its
-  tag lists (notifications, deletes, pushes through /v2: ``CachedRegistry.on_forget``)
-  and with a caller's caches on a logout (``on_forget_caller``). A fetch that began
+  tag lists (notifications, deletes, pushes through /v2) and with a caller's caches on
+  a logout: the service subscribes to the view's changes (``changed``). A fetch that began
   before such a drop does not store what it read (the store's generation).
 - **Reads.** Manifests come from the content cache when this caller may read them;
   configs are not needed (a descriptor holds its blob's size). At most
@@ -40,7 +40,7 @@ import asyncio
 import contextvars
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -49,7 +49,6 @@ from gateway.deadline import remaining
 from gateway.errors import GatewayError, ManifestUnknown, NameUnknown, NotFound
 from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.storage_closure import (
     Node,
     RegistryFigures,
@@ -60,6 +59,8 @@ from gateway.services.storage_closure import (
     registry_figures,
     repository_figures,
 )
+from gateway.view import CachedRegistry, Change
+from gateway.view.changes import repositories
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +127,7 @@ class UsageService:
         self._walks: OrderedDict[str, RegistryWalk] = OrderedDict()
         self._walk_slots: asyncio.Semaphore | None = None
         self._closed = False
-        registry.on_forget.append(self.forget_repositories)
-        registry.on_forget_caller.append(self.forget_caller)
-        registry.on_forget_all.append(self.forget_all)
+        registry.subscribe(self.changed)
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -295,9 +294,22 @@ class UsageService:
         if walk.generation == generation:
             walk.results[repo] = figures
 
-    # -- invalidation -----------------------------------------------------------------------
+    # -- what changed (a subscriber of the view) ---------------------------------------------
 
-    def forget_repositories(self, repos: Collection[str]) -> None:
+    def changed(self, changes: Sequence[Change]) -> None:
+        """The figures of a repository that changed are read again; a caller who logged
+        out loses theirs and their walk; a gap drops every figure."""
+        if any(c.everything for c in changes):
+            self._drop_all()
+            return
+        repos = repositories(changes)
+        if repos:
+            self._drop_repositories(repos)
+        for change in changes:
+            if change.logout is not None:
+                self._drop_caller(change.logout)
+
+    def _drop_repositories(self, repos: Collection[str]) -> None:
         self.figures.drop_groups("repo", repos)
         for walk in self._walks.values():
             walk.generation += 1
@@ -305,15 +317,14 @@ class UsageService:
                 walk.results.pop(repo, None)
                 walk.denied.discard(repo)
 
-    def forget_all(self) -> None:
-        """Every repository's figures (invalidations from other replicas were missed)."""
+    def _drop_all(self) -> None:
         self.figures.clear()
         for walk in self._walks.values():
             walk.generation += 1
             walk.results.clear()
             walk.denied.clear()
 
-    def forget_caller(self, caller_key: str) -> None:
+    def _drop_caller(self, caller_key: str) -> None:
         self.figures.drop_groups("caller", (caller_key,))
         walk = self._walks.pop(caller_key, None)
         if walk is not None and walk.task is not None:

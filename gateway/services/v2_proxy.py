@@ -30,9 +30,9 @@ from gateway.models import media_types as mt
 from gateway.registry.client import Manifest, Passed
 from gateway.registry.credentials import Caller
 from gateway.registry.names import is_digest
-from gateway.services.cached_registry import CachedRegistry
 from gateway.services.paging import page_of
 from gateway.services.referrers import ReferrerService
+from gateway.view import CachedRegistry
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what distribution takes on push
 CATALOG_DEFAULT_PAGE = 100  # distribution's default page of _catalog
@@ -133,19 +133,15 @@ class V2Proxy:
             # a caller who may delete but not pull), the registry answers the delete.
             with contextlib.suppress(GatewayError):
                 manifest = await self.registry.manifest(caller, name, reference)
-        try:
-            await self.client.delete_manifest(caller, name, reference)
-        finally:
-            # Whatever the answer, the registry may have changed: drop what the gateway
-            # remembers of this repository (a tag delete answered late, a 202 lost).
-            self.registry.forget_repository(name, new_repo_possible=False)
+        # Whatever the answer, the view drops what it remembers of this repository (a
+        # tag delete answered late, a 202 lost).
+        await self.registry.delete_manifest(caller, name, reference)
         if self.referrer_service is not None and manifest is not None:
             await self.referrer_service.unlist(caller, name, manifest)
 
     async def delete_blob(self, caller: Caller, name: str, digest: str) -> None:
         self._check_deletes()
-        await self.client.delete_blob(caller, name, digest)
-        self.registry.forget_repository(name, new_repo_possible=False)
+        await self.registry.delete_blob(caller, name, digest)
 
     # -- push mode ----------------------------------------------------------------------
 
@@ -167,23 +163,15 @@ class V2Proxy:
         """One upload step, passed to the registry; the answer's ``Location`` as a path
         on the registry (the router puts it on the gateway)."""
         self.check_push(caller)
-        passed = await self.client.upload_step(
-            caller, name, method, path, headers=headers, content=body
-        )
-        location = passed.headers.get("location")
-        if location is not None:
-            passed.headers["location"] = self.client.registry_path(location, f"/v2/{name}/blobs/")
-        return passed
+        return await self.registry.upload(caller, name, method, path, headers, body)
 
     async def put_manifest(
         self, caller: Caller, name: str, reference: str, body: bytes, media_type: str
     ) -> Passed:
         self.check_push(caller)
-        try:
-            passed = await self.client.put_manifest(caller, name, reference, body, media_type)
-        finally:
-            # The tag may point elsewhere now, and the repository may be new.
-            self.registry.forget_repository(name)
+        # The tag may point elsewhere now, and the repository may be new: the view drops
+        # what it knew, whatever the answer.
+        passed = await self.registry.put_manifest(caller, name, reference, body, media_type)
         location = passed.headers.get("location")
         if location is not None:
             passed.headers["location"] = self.client.registry_path(

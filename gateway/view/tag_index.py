@@ -39,11 +39,12 @@ import asyncio
 import contextvars
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gateway.errors import GatewayError, NotFound
 from gateway.registry.credentials import Caller
+from gateway.view.changes import Change, repositories
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,18 @@ class TagIndex:
         index = self._repos.get(repo)
         if index is not None:
             index.note(tag, digest)
+
+    def changed(self, changes: Sequence[Change]) -> None:
+        """A subscriber of the view: a repository that changed is read again from
+        scratch; a logout stops the fills reading with that caller's credentials; a gap
+        drops everything."""
+        if any(c.everything for c in changes):
+            self.forget_all()
+            return
+        self.forget(repositories(changes))
+        for change in changes:
+            if change.logout is not None:
+                self.forget_caller(change.logout)
 
     def forget(self, repos: Iterable[str]) -> None:
         for repo in repos:
