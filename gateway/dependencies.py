@@ -82,14 +82,18 @@ async def caller_from(
 
 
 async def get_caller(request: Request, state: State) -> Caller:
-    """Who is asking (``caller_from``)."""
+    """Who is asking (``caller_from``), named once per request: the warm lane
+    (routers/warm.py) may have named it already."""
+    named: Caller | None = request.scope.get("state", {}).get("caller")
+    if named is not None:
+        return named
     caller = await caller_from(
         state,
         request.cookies.get(COOKIE_NAME),
         request.headers.get("authorization"),
         request.scope.get("root_path", ""),
     )
-    request.state.caller_source = caller.source
+    request.state.caller = caller
     return caller
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
 
 from gateway.dependencies import CurrentCaller, Reference, RepoName, State
 from gateway.models.api import ImageConfig, ImageDetail
@@ -92,14 +92,15 @@ async def get_image_config(
     ),
 )
 async def get_image(
-    state: State, caller: CurrentCaller, name: RepoName, reference: Reference
+    request: Request, state: State, caller: CurrentCaller, name: RepoName, reference: Reference
 ) -> Response:
     """A tag or digest resolved: every platform image with its layers, the attestations
     apart, sizes, the tags on the same digest and its referrers counted by kind. A child
     of an index that cannot be read is an entry with ``error`` set, not a failed answer."""
     return await warm.answer(
+        request,
         state,
-        ("image", caller.key, name, reference),
+        caller,
         lambda: state.images.detail(caller, name, reference),
         lambda image: (
             image.tags_complete

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
 
 from gateway.dependencies import CurrentCaller, Reference, RepoName, State
 from gateway.models.api import ReferrerList
@@ -42,6 +42,7 @@ router = GatewayRouter(tags=["images"])
     ),
 )
 async def get_referrers(
+    request: Request,
     state: State,
     caller: CurrentCaller,
     name: RepoName,
@@ -69,8 +70,9 @@ async def get_referrers(
     ``sha256-<hex>.sig``/``.att``/``.sbom`` tags (one entry per layer). ``source`` says
     which; ``kind`` is signature, sbom, attestation or other."""
     return await warm.answer(
+        request,
         state,
-        ("referrers", caller.key, name, reference, artifact_type or None, platform),
+        caller,
         lambda: state.referrers.listing(caller, name, reference, artifact_type or None, platform),
         lambda _found: True,
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
 
 from gateway.dependencies import CurrentCaller, RepoName, State
 from gateway.models.api import RepositoryPage, TagPage
@@ -41,6 +41,7 @@ router = GatewayRouter(tags=["repositories"])
     ),
 )
 async def list_repositories(
+    request: Request,
     state: State,
     caller: CurrentCaller,
     n: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 50,
@@ -64,8 +65,9 @@ async def list_repositories(
     """One page of repositories (sorted by name) with their tag counts. ``q`` filters the
     whole catalog; a repository whose tags cannot be counted is a row with ``error``."""
     return await warm.answer(
+        request,
         state,
-        ("repositories", caller.key, n, last or None, q or None),
+        caller,
         lambda: state.repositories.page(caller, n=n, last=last or None, q=q or None),
         lambda page: not any(row.error for row in page.repositories),
     )
@@ -92,6 +94,7 @@ async def list_repositories(
     ),
 )
 async def list_tags(
+    request: Request,
     state: State,
     caller: CurrentCaller,
     name: RepoName,
@@ -128,8 +131,9 @@ async def list_tags(
     (``details=true``: digest, kind, platforms, size, created). A tag whose details cannot
     be read is a row with ``error``."""
     return await warm.answer(
+        request,
         state,
-        ("tags", caller.key, name, n, last or None, q or None, sort, details, include_artifacts),
+        caller,
         lambda: state.tags.page(
             caller,
             name,

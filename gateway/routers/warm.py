@@ -1,29 +1,33 @@
-"""A page's answer from the warm-answer cache (gateway/services/answers.py), or built,
-sent, and kept when it is whole; and the warm lane, which sends a kept answer again
-before routing.
+"""Kept answers (gateway/services/answers.py): a page's answer sent again as the bytes
+sent before, or built, sent, and kept when it is whole; and the warm lane, which sends a
+kept answer again before routing.
 
-**The warm lane** (``WarmLane``, the innermost middleware). A warm page's own work is a
-dictionary lookup, but routing it and solving its dependencies (the caller, the path
-and query parameters: FastAPI's ``solve_dependencies``) cost several times more
-(bench/bench_load.py, under cProfile). So an answer kept for a page is also kept under
-the request exactly as it came — its path, its raw query string, and the caller named
-by ``caller_from``, the function the ``CurrentCaller`` dependency uses — and the same
-request again is answered from there without routing. It is the same answer, under the
-same rules: kept only when the route kept it (whole, built while no cache moved), with
-the same generations and lifetime, and only for the caller it was built for: a request
-whose caller cannot be named (malformed credentials, an ended session) goes the long
-way and gets the route's own error. Every middleware outside it still runs (request id,
-logs and metrics under the route's template, CORS, CSRF, the headers of every answer).
+**One key.** An answer is kept under the request as it came — its path, its raw query
+string — and the caller it was built for (``answer_key``): the route puts it there, the
+lane looks there. Never one caller's answer to another.
+
+**One caller.** The lane (``WarmLane``, the innermost middleware) names the caller with
+``caller_from``, the function of the ``CurrentCaller`` dependency, and leaves it in the
+request's state: the route's dependency takes it from there rather than asking the
+session store again. A request whose caller cannot be named (malformed credentials, an
+ended session) goes the long way and gets the route's own error.
+
+**Why a lane.** A warm page's own work is a dictionary lookup, but routing it and
+solving its dependencies (FastAPI's ``solve_dependencies``) cost several times more
+(bench/bench_load.py, under cProfile). So the same request again is answered from the
+kept bytes without routing, under the same rules: kept only when the route kept it
+(whole, built while nothing changed), for the same lifetime. Every middleware outside
+it still runs (request id, logs and metrics under the route's template — the kept
+answer remembers its route — CORS, CSRF, the headers of every answer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.requests import cookie_parser
@@ -32,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.dependencies import caller_from
 from gateway.errors import GatewayError
 from gateway.middleware import route_path
-from gateway.services.answers import Stamp
+from gateway.registry.credentials import Caller
 from gateway.services.sessions import COOKIE_NAME
 from gateway.state import AppState
 
@@ -41,38 +45,42 @@ M = TypeVar("M", bound=BaseModel)
 #: The routes whose answers are kept (and so the only paths the lane looks up).
 PREFIX = "/api/repositories"
 _JSON = (b"content-type", b"application/json")
+#: Set in the request's state by the lane when it looked and found nothing kept.
+LOOKED = "answer_looked_up"
 
 
-@dataclass
-class _Ticket:
-    """What the lane hands the route: whose answer it may keep, and what was kept."""
+@dataclass(frozen=True)
+class Kept:
+    """A kept answer: the bytes sent, and the route that built them (for the lane's
+    log line and metrics)."""
 
-    caller_key: str
-    kept: tuple[bytes, Stamp] | None = None
+    body: bytes
+    route: Any
 
 
-_ticket: ContextVar[_Ticket | None] = ContextVar("warm_lane_ticket", default=None)
+def answer_key(scope: Scope, caller: Caller) -> tuple[str, bytes, str]:
+    """The one key of a kept answer: the request as it came, and its caller."""
+    return (scope["path"], scope["query_string"], caller.key)
 
 
 async def answer(
+    request: Request,
     state: AppState,
-    key: Hashable,
+    caller: Caller,
     build: Callable[[], Awaitable[M]],
     whole: Callable[[M], bool],
 ) -> Response:
-    """``key`` is a tuple whose second part is the caller's key."""
-    body = state.answers.get(key)
-    if isinstance(body, bytes):
-        return Response(body, media_type="application/json")
+    """The kept answer to this request, or one built by ``build``, kept if ``whole``."""
+    key = answer_key(request.scope, caller)
+    if not request.scope.get("state", {}).get(LOOKED):
+        kept = state.answers.get(key)
+        if isinstance(kept, Kept):
+            return Response(kept.body, media_type="application/json")
     stamp = state.answers.stamp()
     model = await build()
     response = JSONResponse(model.model_dump(mode="json", by_alias=True))
     if whole(model):
-        kept = bytes(response.body)
-        state.answers.put(key, kept, stamp)
-        ticket = _ticket.get()
-        if ticket is not None and isinstance(key, tuple) and key[1:2] == (ticket.caller_key,):
-            ticket.kept = (kept, stamp)
+        state.answers.put(key, Kept(bytes(response.body), request.scope.get("route")), stamp)
     return response
 
 
@@ -110,27 +118,19 @@ class WarmLane:
         except GatewayError:
             await self.app(scope, receive, send)  # the route answers with the error
             return
-        key = ("lane", scope["path"], scope["query_string"], caller.key)
-        kept = state.answers.get(key)
-        if isinstance(kept, tuple):
-            body, route = kept
-            scope["route"] = route  # logs and metrics name the route, as routed
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-length", str(len(body)).encode()), _JSON],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-            return
-        ticket = _Ticket(caller.key)
-        token = _ticket.set(ticket)
-        try:
+        kept = state.answers.get(answer_key(scope, caller))
+        if not isinstance(kept, Kept):
+            request_state: dict[str, Any] = scope.setdefault("state", {})
+            request_state["caller"] = caller  # the route's CurrentCaller: named once
+            request_state[LOOKED] = True
             await self.app(scope, receive, send)
-        finally:
-            _ticket.reset(token)
-        route = scope.get("route")
-        if ticket.kept is not None and route is not None:
-            body, stamp = ticket.kept
-            state.answers.put(key, (body, route), stamp)
+            return
+        scope["route"] = kept.route  # logs and metrics name the route, as routed
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(len(kept.body)).encode()), _JSON],
+            }
+        )
+        await send({"type": "http.response.body", "body": kept.body})

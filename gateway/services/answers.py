@@ -65,8 +65,8 @@ class AnswerCache:
         return body
 
     def put(self, key: Hashable, body: object, stamp: Stamp) -> None:
-        """Keep ``body`` (the bytes sent, or what the warm lane needs to send them again)
-        unless the caches moved while it was being built."""
+        """Keep ``body`` (the bytes sent, and what the warm lane needs to send them
+        again: ``routers.warm.Kept``) unless something changed while it was built."""
         if self.seconds <= 0 or stamp != self.generation:
             return
         answers = self._answers

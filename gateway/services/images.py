@@ -23,6 +23,7 @@ from gateway.models import api, oci
 from gateway.models import media_types as mt
 from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
+from gateway.services.gathering import peek_or_gather
 from gateway.services.history import api_layers, build_config
 from gateway.services.platforms import choose_platform, is_runnable, platform_label, to_api
 from gateway.view import CachedRegistry
@@ -312,18 +313,11 @@ class ImageService:
             except NotFound:
                 return False  # deleted since the list was read
 
-        # Tags whose digest is known already are compared here, without a task each.
-        hits: dict[str, bool] = {}
-        pending: list[str] = []
-        for tag in tags:
+        def peek(tag: str) -> bool | None:
             known = self.registry.peek_tag_digest(caller, repo, tag)
-            if known is None:
-                pending.append(tag)
-            else:
-                hits[tag] = known == digest
-        if pending:
-            found = await asyncio.gather(*(matches(t) for t in pending))
-            hits.update(zip(pending, found, strict=True))
+            return None if known is None else known == digest
+
+        hits = await peek_or_gather(tags, peek, matches)
         return [tag for tag in tags if hits[tag]]
 
     def peek_summary(self, caller: Caller, repo: str, reference: str) -> Summary | None:

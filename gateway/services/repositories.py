@@ -3,11 +3,10 @@ over all of it, paged by name, with the tag counts of the page fetched concurren
 
 from __future__ import annotations
 
-import asyncio
-
 from gateway.errors import GatewayError, NameUnknown
 from gateway.models import api
 from gateway.registry.credentials import Caller
+from gateway.services.gathering import peek_or_gather
 from gateway.services.name_search import NameSearch
 from gateway.services.paging import page_of
 from gateway.view import CachedRegistry
@@ -26,22 +25,16 @@ class RepositoryService:
             names = self.search.find(names, q.lower())
         page, more = page_of(names, n, last)
         next_cursor = page[-1] if more else None
-        # Counts already cached are read here, without a task each; the others go the
-        # long way, concurrently.
-        counts: dict[str, api.RepositorySummary] = {}
-        pending: list[str] = []
-        for name in page:
-            tags = self.registry.peek_tags(caller, name)
-            if tags is None:
-                pending.append(name)
-            else:
-                counts[name] = api.RepositorySummary(name=name, tag_count=len(tags))
-        if pending:
-            for row in await asyncio.gather(*(self._count(caller, name) for name in pending)):
-                counts[row.name] = row
+        counts = await peek_or_gather(
+            page, lambda name: self._peek_count(caller, name), lambda n: self._count(caller, n)
+        )
         return api.RepositoryPage(
             repositories=[counts[name] for name in page], total=len(names), next=next_cursor
         )
+
+    def _peek_count(self, caller: Caller, name: str) -> api.RepositorySummary | None:
+        tags = self.registry.peek_tags(caller, name)
+        return None if tags is None else api.RepositorySummary(name=name, tag_count=len(tags))
 
     async def _count(self, caller: Caller, name: str) -> api.RepositorySummary:
         try:

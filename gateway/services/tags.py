@@ -14,7 +14,6 @@ lookups (gateway/services/referrers.py): no request for an image nothing refers 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -23,6 +22,7 @@ from gateway.errors import GatewayError, NameUnknown
 from gateway.models import api, oci
 from gateway.models.artifact_tags import is_artifact_tag
 from gateway.registry.credentials import Caller
+from gateway.services.gathering import peek_or_gather
 from gateway.services.images import ImageService, Summary
 from gateway.services.referrers import ReferrerService, artifact_subjects
 from gateway.services.versions import version_key
@@ -134,22 +134,18 @@ class TagService:
                 error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
                 return api.TagInfo(name=tag, error=error)
 
-        # Rows whose every part is already known are made here, without a task each; only
-        # the others go the long way, concurrently.
-        rows: dict[str, api.TagInfo] = {}
-        pending: list[str] = []
-        for tag in tags:
+        def peek(tag: str) -> api.TagInfo | None:
             summary = self.images.peek_summary(caller, repo, known.get(tag, tag))
+            if summary is None:
+                return None
             counts = None
-            if summary is not None and referrers is not None:
+            if referrers is not None:
                 counts = referrers.peek_counts(caller, repo, summary.digest, subjects)
-            if summary is None or (referrers is not None and counts is None):
-                pending.append(tag)
-            else:
-                rows[tag] = _row(tag, summary, counts)
-        if pending:
-            for row in await asyncio.gather(*(one(t) for t in pending)):
-                rows[row.name] = row
+                if counts is None:
+                    return None
+            return _row(tag, summary, counts)
+
+        rows = await peek_or_gather(tags, peek, one)
         return {tag: rows[tag] for tag in tags}
 
     async def page(

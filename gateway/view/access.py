@@ -50,7 +50,9 @@ class Gate:
         registry answers NAME_UNKNOWN to its tags/list. Then ``proof`` (a HEAD of the
         very manifest or blob asked for, with the caller's credentials) decides.
         """
-        if (await self.access.get((stored_key(caller.key), repo), caller)).value:
+        if self.sees(caller, repo):
+            return
+        if (await self.access.get((stored_key(caller.key), repo), caller, local=False)).value:
             return
         try:
             await self._tag_list(caller, repo)
@@ -74,3 +76,14 @@ class Gate:
     async def member(self, repo: str, digest: str) -> bool:
         """Whether ``digest`` is known to belong to ``repo`` (in process, then Redis)."""
         return bool((await self.membership.get((repo, digest))).value)
+
+    async def admit_content(
+        self, caller: Caller, repo: str, digest: str, proof: Proof | None = None
+    ) -> bool:
+        """``sees`` for ``digest``'s content under ``repo``, with I/O: False when the
+        digest is not known to belong to the repository; else the caller is admitted
+        (``admit``, which raises if the registry refuses) and True."""
+        if not await self.member(repo, digest):
+            return False
+        await self.admit(caller, repo, proof)
+        return True

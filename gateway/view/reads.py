@@ -275,8 +275,7 @@ class Reads(Documents):
                 lambda: self.client.head_manifest(caller, repo, digest),
             )
 
-        if await self.gate.member(repo, digest):
-            await self.gate.admit(caller, repo, proof=head)
+        if await self.gate.admit_content(caller, repo, digest, proof=head):
             return Manifest(blob.digest, blob.media_type, blob.body)
         # Cached for another repository: one HEAD proves it is here and readable.
         stamp = await self._store.stamp(repo)
