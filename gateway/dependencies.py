@@ -29,7 +29,7 @@ from gateway.registry.names import (
     check_reference,
     check_tag,
 )
-from gateway.services.sessions import COOKIE_NAME, expired_cookie
+from gateway.sessions import COOKIE_NAME, expired_cookie
 from gateway.state import AppState
 
 

@@ -26,9 +26,8 @@ from gateway.middleware import (
     CsrfMiddleware,
     DeadlineMiddleware,
     RequestLogMiddleware,
-    is_v2_path,
-    route_path,
 )
+from gateway.paths import is_v2_path, route_path
 from gateway.request_id import current_request_id
 from gateway.routers import (
     config,
@@ -48,6 +47,7 @@ from gateway.routers import (
 from gateway.routers.warm import WarmLane
 from gateway.settings import Settings, get_settings
 from gateway.state import build_state
+from gateway.state_metrics import state_families
 from gateway.telemetry import Metrics
 from gateway.web.docs import add_docs
 from gateway.web.html_headers import HtmlHeadersMiddleware
@@ -237,6 +237,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, metrics=app_metrics, transport=transport)
+        app_metrics.source = lambda: state_families(state)
         app.state.lr = state
         state.start()
         try:

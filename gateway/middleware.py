@@ -19,9 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import deadline
 from gateway.errors import envelope
+from gateway.paths import is_gateway_path, is_v2_path, route_path
 from gateway.registry.metrics import RequestStats, current_stats
 from gateway.request_id import accept_or_make, current_request_id
-from gateway.services.sessions import COOKIE_NAME
+from gateway.sessions import COOKIE_NAME
 from gateway.telemetry import UNMATCHED, Metrics
 
 log = logging.getLogger("gateway.access")
@@ -32,21 +33,6 @@ DEADLINE_PREFIXES = ("/api/", "/v2/")  # the paths that get a deadline (gateway.
 # Requests that carry a body of any size (blob uploads on /v2): no deadline while it
 # arrives; each upstream call still has its own timeouts.
 UPLOAD_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-def is_v2_path(path: str) -> bool:
-    """The registry's own API on the gateway (``/v2``, ``/v2/…``)."""
-    return path == "/v2" or path.startswith("/v2/")
-
-
-def route_path(scope: Scope) -> str:
-    """The path below the app's mount point: behind ``--root-path /ui`` the ASGI path
-    ``/ui/api/session`` is the route ``/api/session``, and every check must see that."""
-    path: str = scope.get("path", "/")
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"
-    return path
 
 
 _CONVERTOR = re.compile(r"\{(\w+):\w+\}")
@@ -62,8 +48,6 @@ def route_template(scope: Scope, unmatched: str | None = None) -> str:
     routing; ``/{spa}`` for what the SPA fallback served; for one of the gateway's own
     paths that no route matched, ``unmatched`` when given (a metric label must not carry
     raw paths), else the printable path (the log line)."""
-    from gateway.web.static_site import is_gateway_path  # it imports this module
-
     route = scope.get("route")
     template = getattr(route, "path", None)
     if isinstance(template, str) and template:

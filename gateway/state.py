@@ -17,22 +17,23 @@ from gateway.services.blobs import BlobService
 from gateway.services.bulk_delete import BulkDeleteService
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
+from gateway.services.logins import Logins
 from gateway.services.referrers import ReferrerService
 from gateway.services.repositories import RepositoryService
 from gateway.services.retention import RetentionService
 from gateway.services.retention_plans import PlanStore
-from gateway.services.sessions import Logins, Sessions, SessionStore
 from gateway.services.status import RegistryStatus
 from gateway.services.tags import TagService
 from gateway.services.usage import UsageService
 from gateway.services.v2_proxy import V2Proxy
+from gateway.sessions import Sessions, SessionStore
 from gateway.settings import Settings
 from gateway.shared_state.caches import SharedCaches
 from gateway.shared_state.keys import Sealer
 from gateway.shared_state.sessions import SharedSessions
 from gateway.shared_state.store import RedisStore
 from gateway.shared_state.tokens import SharedTokens
-from gateway.telemetry import Metrics, state_families
+from gateway.telemetry import Metrics
 from gateway.view import CachedRegistry
 from gateway.view.tag_index import TagIndex
 
@@ -116,8 +117,8 @@ def build_state(
 ) -> AppState:
     """Everything the app needs. An ``http`` given (tests) serves downloads too; a
     ``transport`` given (tests: a MockTransport playing the registry) carries both
-    clients. ``metrics`` (the app's, made by ``create_app``) gets this state as its
-    source of the families collected at scrape time."""
+    clients. ``metrics`` is the app's (made by ``create_app``, which makes this state the
+    source of its families collected at scrape time: ``gateway.state_metrics``)."""
     metrics = metrics or Metrics()
     shared, sealer = _shared_state(settings)
     caches = tokens = None
@@ -215,7 +216,6 @@ def build_state(
         shared=shared,
         shared_caches=caches,
     )
-    metrics.source = lambda: state_families(state)
     return state
 
 

@@ -14,7 +14,7 @@ import pydantic
 import pytest
 from fastapi.testclient import TestClient
 
-import gateway.services.sessions as sessions_module
+import gateway.sessions as sessions_module
 from gateway.settings import Settings, SettingsError, get_settings
 from tests.support.images import PushedImage, Pusher, push_image
 from tests.support.registry import RegistryProcess

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from playwright.sync_api import expect
 
-from gateway.services.sessions import COOKIE_NAME
+from gateway.sessions import COOKIE_NAME
 from tests.support.ui import AUTH_USERS, XHR, UiPage, UiSite
 
 

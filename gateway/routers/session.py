@@ -10,7 +10,7 @@ from gateway.models.api import LoggedIn, Login, SessionState
 from gateway.registry.credentials import Caller, Credentials
 from gateway.routers import SESSION_STORE, STATE_CHANGING, UPSTREAM, errors
 from gateway.routers.routing import GatewayRouter
-from gateway.services.sessions import COOKIE_NAME, cookie_path
+from gateway.sessions import COOKIE_NAME, cookie_path
 
 router = GatewayRouter(tags=["session"])
 

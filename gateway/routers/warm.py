@@ -35,9 +35,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.dependencies import caller_from
 from gateway.errors import GatewayError
-from gateway.middleware import route_path
+from gateway.paths import route_path
 from gateway.registry.credentials import Caller
-from gateway.services.sessions import COOKIE_NAME
+from gateway.sessions import COOKIE_NAME
 from gateway.state import AppState
 
 M = TypeVar("M", bound=BaseModel)

@@ -22,7 +22,7 @@ from typing import Any
 
 from gateway.errors import SessionStoreUnavailable
 from gateway.registry.credentials import Credentials
-from gateway.services.sessions import Session
+from gateway.sessions import Session
 from gateway.shared_state.keys import Sealer, SealError, session_name
 from gateway.shared_state.store import KEY_PREFIX, RedisStore, StoreUnavailable
 

@@ -44,11 +44,8 @@ from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from gateway.middleware import route_path
+from gateway.paths import is_gateway_path, route_path
 from gateway.web.negotiation import accepted_encodings, etag_matches
-
-# Paths the gateway answers itself: never the SPA, never index.html.
-GATEWAY_PREFIXES = ("/api", "/v2", "/docs", "/redoc", "/openapi.json", "/metrics")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
@@ -108,10 +105,6 @@ def is_fingerprinted(relative: Path) -> bool:
         return False
     digest = m.group("hash")
     return _HAS_DIGIT_OR_UPPER.search(digest) is not None and not _DIMENSIONS.match(digest)
-
-
-def is_gateway_path(path: str) -> bool:
-    return any(path == p or path.startswith(p + "/") for p in GATEWAY_PREFIXES)
 
 
 def content_type(path: Path) -> str:

@@ -1,13 +1,15 @@
-"""Server-side login sessions: random ids, idle and absolute expiry, credentials in memory.
+"""Login sessions: the model, and the in-process store (one replica).
 
-The cookie holds only a random id (256 bits); the store is keyed by its sha256 so even a
-memory dump of the index does not give usable cookie values. Credentials never leave
-the process: not in the cookie, not in a log line, not in an error.
+Random ids, idle and absolute expiry, credentials in memory. The cookie holds only a
+random id (256 bits); the store is keyed by its sha256 so even a memory dump of the index
+does not give usable cookie values. Credentials never leave the process: not in the
+cookie, not in a log line, not in an error.
 
-``SessionStore`` keeps them in this process (one replica). With ``LR_REDIS_URL``,
+``SessionStore`` keeps them in this process. With ``LR_REDIS_URL``,
 ``gateway.shared_state.sessions.SharedSessions`` keeps them in Redis instead (every
 replica sees a login and a logout at once), with the same methods (``Sessions``); it
 raises ``SessionStoreUnavailable`` (503) when Redis does not answer, never "no session".
+Below the services: the middleware, the caller dependency and the Redis store all use it.
 """
 
 from __future__ import annotations
@@ -18,11 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.registry.client import RegistryClient
-from gateway.registry.credentials import Caller, Credentials
+from gateway.registry.credentials import Credentials
 
 COOKIE_NAME = "lr_session"
-#: Set-Cookie value that makes the browser drop a session cookie that no longer works.
 
 
 def cookie_path(root_path: str) -> str:
@@ -112,15 +112,3 @@ class SessionStore:
 
     def __len__(self) -> int:
         return len(self._sessions)
-
-
-class Logins:
-    """Whether the registry accepts a user's credentials: what a login (and the session
-    endpoint, for Basic callers) asks before it says "authenticated"."""
-
-    def __init__(self, client: RegistryClient) -> None:
-        self._client = client
-
-    async def check(self, caller: Caller) -> None:
-        """Raise Unauthorized unless the registry accepted these credentials."""
-        await self._client.check_login(caller)
