@@ -27,7 +27,8 @@ from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache
 
-from gateway.deadline import DeadlinePassed, has_time_left, within_deadline
+from gateway.deadline import has_time_left, within_deadline
+from gateway.errors import DeadlinePassed
 from gateway.sizing import deep_size
 
 K = TypeVar("K", bound=Hashable)

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Iterator
 from contextvars import ContextVar
 from typing import TypeVar
 
-from gateway.errors import UpstreamTimeout
+from gateway.errors import DeadlinePassed, UpstreamTimeout
 
 T = TypeVar("T")
 
@@ -48,12 +48,6 @@ def is_binding(limit: float) -> bool:
     """Whether the request's deadline, not ``limit``, is what bounds a call now."""
     deadline = current_deadline.get()
     return deadline is not None and deadline - asyncio.get_running_loop().time() < limit
-
-
-class DeadlinePassed(UpstreamTimeout):
-    """A call cut short because its request's deadline passed (not because the registry
-    was slow past the per-call bound): for a caller whose own deadline is later, the
-    same call may still be worth making (see SingleFlight)."""
 
 
 def passed() -> UpstreamTimeout:

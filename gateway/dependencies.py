@@ -73,7 +73,6 @@ async def caller_from(
         # the service account: the SPA has to learn that its user is logged out.
         raise Unauthorized(
             "the session has ended: log in again",
-            code="UNAUTHORIZED",
             detail={"session": "expired"},
             headers={"Set-Cookie": expired_cookie(root_path)},
         )

@@ -15,12 +15,12 @@ pauses reading it, instead of 64 KiB: fewer pauses and system calls per byte pus
 from __future__ import annotations
 
 import asyncio
-import json
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from gateway.errors import envelope
+from gateway.error_answer import render
+from gateway.errors import HttpInvalid
 from gateway.request_id import accept_or_make
 
 MESSAGE = "the request could not be parsed as HTTP/1.1"
@@ -29,7 +29,7 @@ BODY_BUFFER = 1024 * 1024  # uvicorn's HIGH_WATER_LIMIT: 64 KiB
 
 def _answer() -> tuple[bytes, list[tuple[bytes, bytes]]]:
     request_id = accept_or_make(None)
-    body = json.dumps(envelope("HTTP_INVALID", MESSAGE, {"request_id": request_id})).encode()
+    body = render(HttpInvalid(MESSAGE, detail={"request_id": request_id})).body
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -1,4 +1,5 @@
-"""The app factory: lifespan, middleware, routers, and the one error handler."""
+"""The app factory: lifespan, middleware, routers, and the exception handlers (each
+answer rendered by ``gateway.error_answer``)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,22 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from gateway import __version__
-from gateway.errors import GatewayError, StreamBroken, clip, envelope
+from gateway.error_answer import render
+from gateway.errors import (
+    GatewayError,
+    HttpError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    StreamBroken,
+    clip,
+)
 from gateway.middleware import (
     ApiHeadersMiddleware,
     BodyLimitMiddleware,
@@ -27,7 +37,6 @@ from gateway.middleware import (
     DeadlineMiddleware,
     RequestLogMiddleware,
 )
-from gateway.paths import is_v2_path, route_path
 from gateway.request_id import current_request_id
 from gateway.routers import (
     config,
@@ -111,87 +120,51 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
-# The challenge /v2 sends a caller the registry refused: docker login, skopeo --creds and
-# crane send credentials only after one. /api never sends it, nor does /v2 to a page's
-# script (a browser would hold the request for its own login dialog).
-V2_CHALLENGE = 'Basic realm="Light Registry"'
-
-
-def _from_a_script(request: Request) -> bool:
-    """A page's own fetch or XHR (not docker, skopeo or crane, not a navigation): it
-    must get the 401 itself. Given a Basic challenge, a browser holds a same-origin
-    fetch for its own login dialog instead, and the SPA never sees the answer."""
-    mode = request.headers.get("sec-fetch-mode")
-    if mode is not None and mode != "navigate":
-        return True
-    return request.headers.get("x-requested-with", "").lower() == "xmlhttprequest"
-
-
-def _answer(
-    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """An error answer: the envelope, or on /v2 the registry's own format
-    ``{"errors": [{"code", "message", "detail"}]}`` (v2 clients parse that), with the
-    Basic challenge on a 401 and ``UNSUPPORTED`` for a method /v2 does not take."""
-    headers = dict(headers or {})
-    if is_v2_path(route_path(request.scope)):
-        error = dict(body["error"])
-        if status == 401 and not _from_a_script(request):
-            headers["WWW-Authenticate"] = V2_CHALLENGE
-        if status == 405:
-            error["code"] = "UNSUPPORTED"
-        return JSONResponse({"errors": [error]}, status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
+async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    return _answer(request, exc.status, exc.envelope(), dict(exc.headers))
+    return render(exc, request.scope).response()
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     detail = _validation_detail(exc)
     unreadable = any(err["type"] == "json_invalid" for err in detail)
     message = "invalid request body" if unreadable else "invalid request parameters"
-    body = envelope("VALIDATION_ERROR", message, detail)
-    return _answer(request, 400, body)
+    return render(InvalidRequest(message, detail=detail), request.scope).response()
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    detail: Any = None
     given = {k.lower(): v for k, v in (exc.headers or {}).items()}
     headers = {k: v for k, v in given.items() if k not in ("www-authenticate", "allow")}
+    error: GatewayError
     if exc.status_code == 400:
         # FastAPI's answer when json.loads raised something other than JSONDecodeError
         # (which arrives as RequestValidationError): a RecursionError for deep nesting,
         # a ValueError past Python's int-string limit, a UnicodeDecodeError. The same
         # code and detail shape as any other invalid body; the body is never echoed.
-        code, message = "VALIDATION_ERROR", "invalid request body"
         detail = [{"loc": ["body"], "msg": _unparsable(exc.__cause__), "type": "json_invalid"}]
+        error = InvalidRequest("invalid request body", detail=detail, headers=headers)
     elif exc.status_code == 404:
         default = exc.detail == "Not Found"
-        code, message = "NOT_FOUND", "no such route" if default else str(exc.detail)
+        error = NotFound("no such route" if default else str(exc.detail), headers=headers)
     elif exc.status_code == 405:
-        code, message = "METHOD_NOT_ALLOWED", "method not allowed on this route"
         # The SPA's files (no route: the router's default) keep their own Allow.
         headers["Allow"] = _allowed_methods(request) or given.get("allow", "")
+        error = MethodNotAllowed("method not allowed on this route", headers=headers)
     else:
-        code, message = "HTTP_ERROR", str(exc.detail)
-    body = envelope(code, message, detail)
-    return _answer(request, exc.status_code, body, headers)
+        error = HttpError(str(exc.detail), status=exc.status_code, headers=headers)
+    return render(error, request.scope).response()
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     if isinstance(exc, StreamBroken):  # the answer had started: it is cut, not answered
         log.warning("%s: the client's connection is cut", exc)
     else:
         log.error("unexpected error: %s", type(exc).__name__)
     # Starlette sends this answer from outside every middleware: add the request id here.
     headers = {"X-Request-ID": current_request_id.get()}
-    body = envelope("INTERNAL_ERROR", "unexpected error")
-    return _answer(request, 500, body, headers)
+    return render(GatewayError("unexpected error", headers=headers), request.scope).response()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -9,7 +9,6 @@ credentials and tokens cannot reach the log.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -18,7 +17,8 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import deadline
-from gateway.errors import envelope
+from gateway.error_answer import render
+from gateway.errors import CsrfFailed, Forbidden, PayloadTooLarge, UpstreamTimeout
 from gateway.paths import is_gateway_path, is_v2_path, route_path
 from gateway.registry.metrics import RequestStats, current_stats
 from gateway.request_id import accept_or_make, current_request_id
@@ -176,22 +176,15 @@ class CsrfMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._foreign_v2_write(scope):
-            await _reject(
-                send,
-                403,
-                "DENIED",
-                "cross-site request refused: this Origin may not change the registry",
-                registry_format=True,
-            )
+            message = "cross-site request refused: this Origin may not change the registry"
+            await render(Forbidden(message), scope).send(send)
             return
         if scope["type"] == "http" and self._rejected(scope):
-            await _reject(
-                send,
-                403,
-                "CSRF_FAILED",
+            message = (
                 "cross-site request refused: send X-Requested-With: XMLHttpRequest "
-                "from an allowed origin",
+                "from an allowed origin"
             )
+            await render(CsrfFailed(message), scope).send(send)
             return
         await self.app(scope, receive, send)
 
@@ -282,7 +275,7 @@ class BodyLimitMiddleware:
         limit = self.events_limit if route_path(scope) in CSRF_EXEMPT else self.limit
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _too_large(send, limit)
+            await render(PayloadTooLarge(limit), scope).send(send)
             return
         # Read the body now (it is small), so a chunked one is held to the limit too.
         chunks: list[bytes] = []
@@ -294,7 +287,7 @@ class BodyLimitMiddleware:
             body = message.get("body", b"")
             size += len(body)
             if size > limit:
-                await _too_large(send, limit)
+                await render(PayloadTooLarge(limit), scope).send(send)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -309,36 +302,6 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    await _reject(send, 413, "PAYLOAD_TOO_LARGE", f"request bodies are limited to {limit} bytes")
-
-
-async def _reject(
-    send: Send,
-    status: int,
-    code: str,
-    message: str,
-    detail: object = None,
-    *,
-    registry_format: bool = False,
-) -> None:
-    doc = envelope(code, message, detail)
-    if registry_format:  # /v2: {"errors": [...]}, the format v2 clients parse
-        doc = {"errors": [doc["error"]]}
-    body = json.dumps(doc).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 class DeadlineMiddleware:
@@ -373,11 +336,6 @@ class DeadlineMiddleware:
             except TimeoutError:
                 if started or not net.expired():
                     raise  # not the safety net's: someone else's timeout
-                await _reject(
-                    send,
-                    504,
-                    "UPSTREAM_TIMEOUT",
-                    "the request did not complete within its deadline",
-                    {"deadline_seconds": self.seconds},
-                    registry_format=is_v2_path(route_path(scope)),
-                )
+                message = "the request did not complete within its deadline"
+                timeout = UpstreamTimeout(message, detail={"deadline_seconds": self.seconds})
+                await render(timeout, scope).send(send)

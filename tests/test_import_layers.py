@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gateway.datastore",
             "gateway.models",
             "gateway.paths",
+            "gateway.error_answer",
             "gateway.cache",
             "gateway.sizing",
             "gateway.shared_lists",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from gateway.errors import GatewayError
 
 
 class _Api(BaseModel):
@@ -35,6 +38,11 @@ class ErrorBody(_Api):
         "without a platform: {platforms, choices}; NAME_INVALID/TAG_INVALID/"
         "DIGEST_INVALID: the value refused; upstream failures: e.g. {upstream_status}.",
     )
+
+    @classmethod
+    def of(cls, exc: GatewayError) -> ErrorBody:
+        """The error of one row of an answer (the whole answer's is the envelope)."""
+        return cls(code=exc.code, message=exc.message, detail=exc.detail)
 
 
 class ErrorResponse(_Api):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.errors import DigestInvalid, InvalidRequest, clip
+from gateway.errors import DigestInvalid, NameInvalid, TagInvalid, clip
 
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 NAME_PATTERN = rf"{_COMPONENT}(?:/{_COMPONENT})*"
@@ -88,15 +88,13 @@ def is_digest(value: str) -> bool:
 
 def check_name(value: str) -> str:
     if not is_name(value):
-        raise InvalidRequest(
-            "invalid repository name", code="NAME_INVALID", detail={"name": clip(value)}
-        )
+        raise NameInvalid("invalid repository name", detail={"name": clip(value)})
     return value
 
 
 def check_tag(value: str) -> str:
     if not is_tag(value):
-        raise InvalidRequest("invalid tag", code="TAG_INVALID", detail={"tag": clip(value)})
+        raise TagInvalid("invalid tag", detail={"tag": clip(value)})
     return value
 
 

@@ -37,6 +37,7 @@ _NOT_FOUND_DEFAULT: dict[Subject, type[NotFound]] = {
 _KNOWN_404: dict[str, type[NotFound]] = {
     kind.code: kind for kind in (NameUnknown, ManifestUnknown, BlobUnknown, BlobUploadUnknown)
 }
+# The registry's own 400 codes, passed on as they are.
 _KNOWN_400 = {
     "NAME_INVALID",
     "TAG_INVALID",
@@ -84,12 +85,12 @@ def error_for_status(
         return kind(message or f"{subject} not found")
     if status == 401:
         if denied_scope and not anonymous:
-            return Forbidden("the registry denied access for these credentials", code="DENIED")
+            return Forbidden("the registry denied access for these credentials")
         if anonymous:
             return Unauthorized("the registry requires a login")
         return Unauthorized("the registry rejected the credentials")
     if status == 403:
-        return Forbidden(message or "the registry denied access", code="DENIED")
+        return Forbidden(message or "the registry denied access")
     if status == 405:
         return Unsupported(message or "the registry does not support this operation")
     if status == 429:
@@ -103,9 +104,7 @@ def error_for_status(
     if status == 400 and code in _KNOWN_400:
         return InvalidRequest(message or "the registry refused the request", code=code)
     if status >= 500:
-        return UpstreamUnavailable(
-            "the registry failed", status=502, detail={"upstream_status": status}
-        )
+        return UpstreamUnavailable("the registry failed", detail={"upstream_status": status})
     return UpstreamInvalid(
         "the registry answered unexpectedly", detail={"upstream_status": status, "code": code}
     )

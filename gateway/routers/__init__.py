@@ -1,8 +1,9 @@
 """Thin routers: validate, call a service, return a model.
 
 ``errors()`` documents an operation's error answers: for each status, the ``error.code``
-values it can carry and what each means, so a frontend developer can branch on codes
-from the schema alone. The lists are per operation and follow the code paths (the
+values it can carry and what each means (by default the meaning its class in
+``gateway.errors`` gives), so a frontend developer can branch on codes from the schema
+alone. The lists are per operation and follow the code paths (the
 dependencies that validate names and read the caller, the services, the registry
 mapping in ``gateway.registry.upstream_errors``, the CSRF and body-size middleware).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gateway.errors import meaning
 from gateway.models.api import ErrorResponse
 
 # A code, or a code with what it means for this operation.
@@ -30,46 +32,6 @@ TITLES = {
     502: "The registry failed or answered something unusable",
     503: "The registry is unreachable",
     504: "The registry did not answer in time",
-}
-
-MEANINGS = {
-    "VALIDATION_ERROR": "a query parameter or body field is invalid; detail lists each "
-    "problem as {loc, msg, type}",
-    "NAME_INVALID": "the repository name is not valid (detail.name)",
-    "TAG_INVALID": "the tag is not valid (detail.tag)",
-    "DIGEST_INVALID": "not a sha256 digest (detail.digest)",
-    "PAGINATION_NUMBER_INVALID": "the registry refused the page size of its own list walk "
-    "(set LR_CATALOG_PAGE_SIZE to the registry's maximum)",
-    "UNAUTHORIZED": "a login is needed, the registry rejected the credentials, or the Basic "
-    'header is malformed; an ended session answers detail = {"session": "expired"} and '
-    "clears the cookie (show the login form)",
-    "DENIED": "the registry refuses this caller",
-    "DELETE_DISABLED": "deletes are off on this gateway (LR_DELETE_ENABLED); nothing was "
-    "sent to the registry",
-    "CSRF_FAILED": "a state-changing request with the session cookie (or a login) lacks "
-    "X-Requested-With: XMLHttpRequest, or comes from a foreign Origin",
-    "NAME_UNKNOWN": "no such repository",
-    "MANIFEST_UNKNOWN": "no such tag or digest in this repository, or a manifest type the "
-    "gateway does not show (detail.media_type)",
-    "BLOB_UNKNOWN": "no such blob in this repository",
-    "NOT_FOUND": "no such route",
-    "UNSUPPORTED": "the registry does not allow deletes (storage.delete.enabled is off)",
-    "PAYLOAD_TOO_LARGE": "the request body is over the limit (64 KiB; 4 MiB for /api/events)",
-    "TOOMANYREQUESTS": "try again later (after Retry-After, when the registry sent one)",
-    "UPSTREAM_TIMEOUT": "the registry (or its token server) did not answer in time",
-    "UPSTREAM_INVALID": "the registry answered something malformed: bad JSON, a digest "
-    "mismatch, an oversized document, an unexpected status",
-    "REALM_NOT_ALLOWED": "the registry's token realm is not trusted (LR_TOKEN_REALM_ALLOWLIST)",
-    "SESSION_STORE_UNAVAILABLE": "sessions are kept in Redis (LR_REDIS_URL) and it does not "
-    "answer: a request with a session cookie, and a login, cannot be served now (never as "
-    "another user); try again after Retry-After",
-    "PLAN_UNKNOWN": "no such retention plan for this caller, or it expired (preview again)",
-    "PLAN_STALE": "the repository changed since the retention preview; nothing was deleted",
-}
-# UPSTREAM_UNAVAILABLE means different things under 502 and 503.
-_UNAVAILABLE = {
-    502: "the registry (or its token server) answered 5xx, or the connection broke",
-    503: "the registry cannot be reached (connection refused)",
 }
 
 # What a bare status in ``errors(...)`` lists.
@@ -105,10 +67,8 @@ STATE_CHANGING: dict[int, tuple[Code, ...]] = {
 
 
 def _line(status: int, code: Code) -> tuple[str, str]:
-    if isinstance(code, tuple):
-        return code
-    meaning = _UNAVAILABLE[status] if code == "UPSTREAM_UNAVAILABLE" else MEANINGS[code]
-    return code, meaning
+    """A code and what it means here: given for this operation, or its class's meaning."""
+    return code if isinstance(code, tuple) else (code, meaning(code, status))
 
 
 def _response(status: int, codes: Sequence[Code]) -> dict[str, Any]:

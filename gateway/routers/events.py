@@ -85,7 +85,7 @@ async def registry_events(request: Request, state: State) -> EventsAccepted:
     """
     secret = state.settings.events_token
     if secret is None or not secret.get_secret_value():
-        raise NotFound("not found", code="NOT_FOUND")
+        raise NotFound("not found")
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     expected = secret.get_secret_value().encode()

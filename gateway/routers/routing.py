@@ -47,7 +47,7 @@ async def whole_path(request: Request) -> None:
     if path.endswith("\n") and not any(
         str(value).endswith("\n") for value in request.path_params.values()
     ):
-        raise NotFound("no such route", code="NOT_FOUND")
+        raise NotFound("no such route")
 
 
 class GatewayRouter(APIRouter):

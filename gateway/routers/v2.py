@@ -16,7 +16,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
-from gateway.errors import BlobUploadUnknown, GatewayError
+from gateway.errors import BlobUploadUnknown, ManifestTooLarge
 from gateway.registry.client import CONTENT_HEADERS, Passed
 from gateway.registry.names import check_digest, check_name
 from gateway.routers.routing import GatewayRouter, not_modified
@@ -180,23 +180,15 @@ def _body_of(request: Request) -> bytes | AsyncIterator[bytes]:
 async def _bounded_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(limit)
+        raise ManifestTooLarge(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(limit)
+            raise ManifestTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-class PayloadTooLarge(GatewayError):
-    status = 413
-    code = "SIZE_INVALID"
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"manifests are limited to {limit} bytes", detail={"limit": limit})
 
 
 def _passed(request: Request, passed: Passed) -> Response:

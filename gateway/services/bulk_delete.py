@@ -40,8 +40,7 @@ class TagItem:
 
 
 def failed(tag: str | None, digest: str | None, exc: GatewayError) -> ItemResult:
-    error = ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
-    return ItemResult(tag=tag, digest=digest, status="failed", error=error)
+    return ItemResult(tag=tag, digest=digest, status="failed", error=ErrorBody.of(exc))
 
 
 def done(

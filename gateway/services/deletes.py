@@ -7,7 +7,7 @@ a referrer takes it out of its subject's fallback index (gateway/services/referr
 
 from __future__ import annotations
 
-from gateway.errors import Forbidden
+from gateway.errors import DeleteDisabled
 from gateway.models import api
 from gateway.registry.credentials import Caller
 from gateway.services.images import ImageService
@@ -34,9 +34,7 @@ class DeleteService:
 
     def _check_enabled(self) -> None:
         if not self.enabled:
-            raise Forbidden(
-                "deletes are disabled on this gateway (LR_DELETE_ENABLED)", code="DELETE_DISABLED"
-            )
+            raise DeleteDisabled("deletes are disabled on this gateway (LR_DELETE_ENABLED)")
 
     async def delete_image(
         self, caller: Caller, repo: str, digest: str, *, with_referrers: bool = False

@@ -11,14 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.errors import (
-    GatewayError,
-    ManifestUnknown,
-    NameUnknown,
-    NotFound,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from gateway.errors import UNREAD, GatewayError, ManifestUnknown, NameUnknown, NotFound, aborts
 from gateway.models import api, oci
 from gateway.models import media_types as mt
 from gateway.registry.client import Manifest
@@ -33,23 +26,9 @@ PREDICATE_ANNOTATION = "in-toto.io/predicate-type"
 
 ReferrerCounts = Callable[[Caller, str, str, Sequence[str]], Awaitable[dict[str, int]]]
 
-# A child the registry could not be read for (down, or slow past the deadline): a tag row
-# summed without it would show a wrong size and date as if they were right.
-UNREAD = frozenset({"UPSTREAM_UNAVAILABLE", "UPSTREAM_TIMEOUT"})
-
 
 def unsupported(manifest: Manifest, message: str = "unsupported manifest type") -> NotFound:
     return ManifestUnknown(message, detail={"media_type": manifest.media_type})
-
-
-def _error(exc: GatewayError) -> api.ErrorBody:
-    return api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
-
-
-def _unread(error: api.ErrorBody) -> GatewayError:
-    """The error of a child that could not be read, raised again for its whole row."""
-    kind = UpstreamTimeout if error.code == UpstreamTimeout.code else UpstreamUnavailable
-    return kind(error.message, code=error.code, detail=error.detail)
 
 
 @dataclass(frozen=True)
@@ -62,6 +41,7 @@ class Resolved:
     size: int
     annotations: dict[str, str]
     artifact_type: str | None
+    failures: tuple[GatewayError, ...] = ()  # why the children with an error have one
 
 
 @dataclass(frozen=True)
@@ -163,26 +143,30 @@ class ImageService:
             created=None,
             layers=[],
             annotations=descriptor.annotations,
-            error=_error(exc),
+            error=api.ErrorBody.of(exc),
         )
 
     # -- children of an index ---------------------------------------------------------
 
     async def _children(
         self, caller: Caller, repo: str, index: oci.Index
-    ) -> tuple[list[api.PlatformImage], list[api.Attestation]]:
-        async def child(d: oci.Descriptor) -> api.PlatformImage:
+    ) -> tuple[list[api.PlatformImage], list[api.Attestation], tuple[GatewayError, ...]]:
+        async def child(d: oci.Descriptor) -> tuple[api.PlatformImage, GatewayError | None]:
             try:
-                return await self.platform_image(caller, repo, d.digest, d)
+                return await self.platform_image(caller, repo, d.digest, d), None
             except GatewayError as exc:
-                if exc.status in (401, 403, 429):  # 429: Retry-After for the whole answer
+                if aborts(exc, one_repository=True):  # the caller's, for the whole answer
                     raise
-                return self._broken(d, exc)
+                return self._broken(d, exc), exc
 
         results = await asyncio.gather(*(child(d) for d in index.manifests))
         platforms: list[api.PlatformImage] = []
         attestations: list[api.Attestation] = []
-        for d, result in zip(index.manifests, results, strict=True):
+        # The platforms' failures first, then the attestations' (as the rows list them).
+        failed: tuple[list[GatewayError], list[GatewayError]] = ([], [])
+        for d, (result, exc) in zip(index.manifests, results, strict=True):
+            if exc is not None:
+                failed[d.is_attestation].append(exc)
             if d.is_attestation:
                 predicates = sorted(
                     {
@@ -203,18 +187,24 @@ class ImageService:
                 )
             else:
                 platforms.append(result)
-        return platforms, attestations
+        return platforms, attestations, (*failed[0], *failed[1])
 
     # -- the resolved image -----------------------------------------------------------
 
     async def _resolve(self, caller: Caller, repo: str, manifest: Manifest) -> Resolved:
         if manifest.media_type in mt.INDEX_TYPES:
             index = self.registry.index(manifest)
-            platforms, attestations = await self._children(caller, repo, index)
+            platforms, attestations, failures = await self._children(caller, repo, index)
             size = len(manifest.body) + sum(p.size for p in platforms)
             size += sum(a.size for a in attestations)
             return Resolved(
-                "index", platforms, attestations, size, index.annotations, index.artifact_type
+                "index",
+                platforms,
+                attestations,
+                size,
+                index.annotations,
+                index.artifact_type,
+                failures,
             )
         if manifest.media_type in mt.IMAGE_MANIFEST_TYPES:
             image = await self.platform_image(caller, repo, manifest.digest)
@@ -334,16 +324,14 @@ class ImageService:
             return cached
         resolved = await self._resolve(caller, repo, manifest)
         platforms = resolved.platforms
-        errors = [p.error for p in platforms if p.error]
-        errors += [a.error for a in resolved.attestations if a.error]
-        unread = next((e for e in errors if e.code in UNREAD), None)
+        unread = next((e for e in resolved.failures if isinstance(e, UNREAD)), None)
         if unread is not None:
             # Not what the index holds but what the registry could not say right now:
             # the row carries the error rather than a size and date short of a child.
-            raise _unread(unread)
+            raise unread.again()
         # A child missing or malformed for good (a broken index) is as complete as the
         # summary can get; it is still not cached, and the image detail says which.
-        complete = not errors
+        complete = not resolved.failures
         created = max((p.created for p in platforms if p.created), key=oci.time_order, default=None)
         summary = Summary(
             digest=manifest.digest,

@@ -3,7 +3,7 @@ over all of it, paged by name, with the tag counts of the page fetched concurren
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError, NameUnknown
+from gateway.errors import GatewayError, NameUnknown, aborts
 from gateway.models import api
 from gateway.registry.credentials import Caller
 from gateway.services.gathering import peek_or_gather
@@ -43,8 +43,7 @@ class RepositoryService:
             # In the catalog but never tagged: the registry has no tag list for it.
             return api.RepositorySummary(name=name, tag_count=0)
         except GatewayError as exc:
-            if exc.aborts_page:  # a login, or Retry-After, for the whole page
+            if aborts(exc, one_repository=False):  # a login, or Retry-After, for the page
                 raise
-            error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
-            return api.RepositorySummary(name=name, tag_count=None, error=error)
+            return api.RepositorySummary(name=name, tag_count=None, error=api.ErrorBody.of(exc))
         return api.RepositorySummary(name=name, tag_count=len(tags))

@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from gateway.errors import GatewayError, InvalidRequest, NotFound
+from gateway.errors import GatewayError, InvalidRequest, NotFound, PlanStale, PlanUnknown, aborts
 from gateway.models import oci
 from gateway.models.artifact_tags import is_artifact_tag, subject_of
 from gateway.models.usage import (
@@ -57,15 +57,6 @@ from gateway.services.versions import version_key
 from gateway.view import CachedRegistry
 
 PLAN_SECONDS = 600.0  # how long a preview's plan can be applied
-
-
-class PlanStale(GatewayError):
-    status = 409
-    code = "PLAN_STALE"
-
-
-class PlanUnknown(NotFound):
-    code = "PLAN_UNKNOWN"
 
 
 @dataclass(frozen=True)
@@ -230,7 +221,7 @@ class RetentionService:
             try:
                 return digest, (await self.images.summary(caller, repo, digest)).created
             except GatewayError as exc:
-                if exc.aborts_page or exc.status == 403:
+                if aborts(exc, one_repository=True):
                     raise
                 return digest, None  # unknown: kept by older_than_days, oldest by created
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from gateway.errors import GatewayError, NameUnknown
+from gateway.errors import GatewayError, NameUnknown, aborts
 from gateway.models import api, oci
 from gateway.models.artifact_tags import is_artifact_tag
 from gateway.registry.credentials import Caller
@@ -129,10 +129,9 @@ class TagService:
                     counts = await referrers.counts(caller, repo, summary.digest, subjects)
                 return _row(tag, summary, counts)
             except GatewayError as exc:
-                if exc.aborts_page:  # a login, or Retry-After, for the whole page
+                if aborts(exc, one_repository=False):  # a login, or Retry-After
                     raise
-                error = api.ErrorBody(code=exc.code, message=exc.message, detail=exc.detail)
-                return api.TagInfo(name=tag, error=error)
+                return api.TagInfo(name=tag, error=api.ErrorBody.of(exc))
 
         def peek(tag: str) -> api.TagInfo | None:
             summary = self.images.peek_summary(caller, repo, known.get(tag, tag))

@@ -46,7 +46,7 @@ from typing import TypeVar
 
 from gateway.cache import SingleFlight, TTLStore
 from gateway.deadline import remaining
-from gateway.errors import GatewayError, ManifestUnknown, NameUnknown, NotFound
+from gateway.errors import GatewayError, ManifestUnknown, NameUnknown, NotFound, aborts
 from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
 from gateway.services.storage_closure import (
@@ -284,9 +284,9 @@ class UsageService:
         except NameUnknown:
             figures = EMPTY  # in the catalog but never tagged: no tag reaches anything
         except GatewayError as exc:
-            if exc.aborts_page:
+            if aborts(exc, one_repository=False):
                 raise  # about the caller, not the repository: stop the walk
-            if exc.status == 403:
+            if exc.denies_repository:
                 walk.denied.add(repo)  # listed, but not this caller's to read
             else:
                 walk.failed[repo] = exc.code

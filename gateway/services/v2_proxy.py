@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterable
 
-from gateway.errors import GatewayError, InvalidRequest, Unauthorized, Unsupported
+from gateway.errors import GatewayError, PaginationNumberInvalid, Unauthorized, Unsupported
 from gateway.models import media_types as mt
 from gateway.registry.client import Manifest, Passed
 from gateway.registry.credentials import Caller
@@ -45,9 +45,7 @@ def page_size(n: str | None, default: int | None) -> int | None:
     if n is None or n == "":
         return default
     if not n.isdigit() or int(n) > MAX_PAGE:
-        raise InvalidRequest(
-            f"n must be a number from 0 to {MAX_PAGE}", code="PAGINATION_NUMBER_INVALID"
-        )
+        raise PaginationNumberInvalid(f"n must be a number from 0 to {MAX_PAGE}")
     return int(n)
 
 

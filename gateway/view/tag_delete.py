@@ -13,7 +13,7 @@ import contextlib
 import json
 import uuid
 
-from gateway.errors import DigestInvalid, GatewayError, InvalidRequest, Unsupported
+from gateway.errors import DigestInvalid, GatewayError, refuses_operation
 from gateway.models import media_types as mt
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
@@ -36,10 +36,10 @@ async def delete_tag(
         return "native"
     except DigestInvalid:
         pass  # 2.x: a tag is no digest
-    except Unsupported:
-        pass  # 405 on a tag may just mean "tags can't be deleted"; deletes may be on
-    except InvalidRequest as exc:
-        if exc.code != Unsupported.code:  # a 400 UNSUPPORTED, as some registries answer
+    except GatewayError as exc:
+        # 405 (or a 400 UNSUPPORTED) on a tag may just mean "tags can't be deleted";
+        # deletes may be on.
+        if not refuses_operation(exc):
             raise
     placeholder = await _push_placeholder(client, caller, name, tag, scope)
     try:

@@ -42,7 +42,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError, NotFound, aborts
 from gateway.registry.credentials import Caller
 from gateway.view.changes import Change, repositories
 
@@ -278,7 +278,7 @@ class TagIndex:
         except NotFound:
             index.note(tag, GONE)  # deleted since the tag list was read
         except GatewayError as exc:
-            if exc.aborts_page or exc.status == 403:
+            if aborts(exc, one_repository=True):
                 raise  # about the caller, not the tag: stop the fill
             counts["failed"] += 1  # stays unknown (or undated): the next fill reads it
             return
