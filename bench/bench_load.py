@@ -264,7 +264,7 @@ def standin_app(n_repos: int, big: int, tags: int) -> Any:
     """A raw ASGI app playing a registry: Basic auth (user-NNN / bench-pw-NNN), a paged
     catalog with distribution's relative ``Link``, tag lists (``tags`` tags for the first
     ``big`` repositories, one for the others), manifests and configs by tag or digest."""
-    from tests.support.images import (
+    from harness.images import (
         OCI_CONFIG,
         OCI_LAYER,
         OCI_MANIFEST,
@@ -510,7 +510,7 @@ def load_part(
     args: argparse.Namespace, tmp: Path, cpus: tuple[set[int], set[int]] | None
 ) -> LoadReport:
     from bench.bench_read import fill
-    from tests.support.registry import start_registry
+    from harness.registry import start_registry
 
     report = LoadReport()
     server_cpus, wrk_cpus = cpus if cpus else (None, None)

@@ -53,7 +53,7 @@ import uvicorn  # noqa: E402
 from bench.report import git_describe, verdict, write_report  # noqa: E402
 from gateway.main import create_app  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from tests.support.images import (  # noqa: E402
+from harness.images import (  # noqa: E402
     ACCEPT_ALL,
     PushedImage,
     PushedIndex,
@@ -62,7 +62,7 @@ from tests.support.images import (  # noqa: E402
     push_index,
     tag_existing,
 )
-from tests.support.registry import RegistryProcess, start_registry  # noqa: E402
+from harness.registry import RegistryProcess, start_registry  # noqa: E402
 
 PAGE = 100  # the page size every scenario asks for
 CATALOG_PAGE = 1000  # what the raw client asks the catalog for (the registry's maximum)

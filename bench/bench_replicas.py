@@ -43,10 +43,10 @@ if str(ROOT) not in sys.path:
 
 
 from bench.report import git_describe, verdict, write_report  # noqa: E402
-from tests.support.images import Pusher, push_image  # noqa: E402
-from tests.support.redis_server import RedisProcess  # noqa: E402
-from tests.support.registry import RegistryProcess, start_registry  # noqa: E402
-from tests.support.replicas import Replica, start_replica  # noqa: E402
+from harness.images import Pusher, push_image  # noqa: E402
+from harness.redis_server import RedisProcess  # noqa: E402
+from harness.registry import RegistryProcess, start_registry  # noqa: E402
+from harness.replicas import Replica, start_replica  # noqa: E402
 
 EVENTS_TOKEN = "bench-events-" + secrets.token_hex(4)
 EVENT_TYPE = "application/vnd.docker.distribution.events.v1+json"

@@ -52,8 +52,8 @@ from bench.bench_read import (  # noqa: E402
 )
 from bench.report import git_describe, verdict, write_report  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from tests.support.images import ACCEPT_ALL  # noqa: E402
-from tests.support.registry import start_registry  # noqa: E402
+from harness.images import ACCEPT_ALL  # noqa: E402
+from harness.registry import start_registry  # noqa: E402
 
 SPEEDUP_TARGET = 20.0  # warm >= 20 x faster than cold
 COLD_RATIO_TARGET = 1.5  # a repository's cold usage <= 1.5 x raw

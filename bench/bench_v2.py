@@ -57,8 +57,8 @@ import httpx  # noqa: E402
 
 from bench.report import verdict, write_report  # noqa: E402
 from bench.wrk import WrkResult, connection_counts, parse_wrk  # noqa: E402
-from tests.support.images import ACCEPT_ALL, Pusher, push_image  # noqa: E402
-from tests.support.registry import RegistryProcess, free_port, start_registry  # noqa: E402
+from harness.images import ACCEPT_ALL, Pusher, push_image  # noqa: E402
+from harness.registry import RegistryProcess, free_port, start_registry  # noqa: E402
 
 MiB = 1024 * 1024
 CHUNK = MiB

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.images import (  # noqa: E402
+from harness.images import (  # noqa: E402
     PushedImage,
     PushedIndex,
     Pusher,
@@ -22,7 +22,7 @@ from tests.support.images import (  # noqa: E402
     push_index,
     tag_existing,
 )
-from tests.support.realworld import push_realworld  # noqa: E402
+from harness.realworld import push_realworld  # noqa: E402
 
 
 def seed(p: Pusher) -> list[PushedImage | PushedIndex]:

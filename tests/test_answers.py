@@ -4,15 +4,17 @@ answer to another, never past an invalidation, never a page with an error, never
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.support.images import Pusher, push_image
+import gateway.services.answers as answers_module
+from harness.images import Pusher, push_image
+from tests.support.clock import Clock
 from tests.support.mock_registry import FakeRegistry, gateway, registry_error
-from tests.test_auth_token import USERS, World, basic
-from tests.test_auth_token import world as world  # noqa: PLC0414 - the module's fixture
+from tests.support.token_world import USERS, World, basic
+from tests.support.token_world import world as world  # noqa: PLC0414 - the module's fixture
 from tests.test_events import plain_registry as plain_registry  # noqa: PLC0414 - a fixture
 
 TOKEN = "answers-events-Tk-55"
@@ -111,7 +113,8 @@ def test_pages_with_an_error_are_built_each_time() -> None:
         assert answers_of(client).hits == 0
 
 
-def test_kept_answers_live_half_a_cache_period_at_most() -> None:
+def test_kept_answers_live_half_a_cache_period_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock().install(monkeypatch, answers_module)
     fake = FakeRegistry()
     with gateway(fake, cache_ttl=0.6, access_ttl=0.6) as client:
         answers = answers_of(client)
@@ -119,7 +122,7 @@ def test_kept_answers_live_half_a_cache_period_at_most() -> None:
         client.get("/api/repositories/app/tags")
         client.get("/api/repositories/app/tags")
         assert answers.hits == 1
-        time.sleep(0.35)
+        clock.advance(0.35)
         client.get("/api/repositories/app/tags")
         assert answers.hits == 1  # expired: built again
     with gateway(FakeRegistry(), cache_ttl=0) as client:

@@ -7,9 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.support.callers import XHR
 from tests.support.fixtures import FilledRegistry
-
-XHR = {"X-Requested-With": "XMLHttpRequest"}
 
 
 def test_json_answers_are_not_stored_by_shared_caches(api: TestClient) -> None:

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.fixtures import FilledRegistry, UntaggedRegistry
-from tests.support.images import (
+from harness.images import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     OCI_CONFIG,
@@ -26,17 +25,11 @@ from tests.support.images import (
     dumps,
     sha256_digest,
 )
+from tests.support.assertions import assert_envelope
+from tests.support.fixtures import FilledRegistry, UntaggedRegistry
 
 MiB = 1024 * 1024
 UNKNOWN_DIGEST = "sha256:" + "ab" * 32
-
-
-def _error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["code"] == code, body
-    return dict(body["error"])
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -225,7 +218,7 @@ def test_detail_nested_repository_name(api: TestClient, registry: FilledRegistry
     other = _image(registry, "team/app/web:1.0")
     assert _detail(api, "team/app/web", "1.0")["digest"] == other.digest
     # content of one repository is not served under another name
-    _error(
+    assert_envelope(
         api.get(f"/api/repositories/team/app/web/images/{image.digest}"), 404, "MANIFEST_UNKNOWN"
     )
     config = _ok(_config(api, "team/app/api", "v1.2.3"))
@@ -249,7 +242,7 @@ def test_detail_broken_index(api: TestClient, registry: FilledRegistry) -> None:
     # the surviving platform's config is still there; the missing one is a 404
     config = _ok(_config(api, "broken/index", "1.0", "linux/amd64"))
     assert config["manifest_digest"] == broken.children[0].digest
-    _error(_config(api, "broken/index", "1.0", "linux/arm64/v8"), 404, "MANIFEST_UNKNOWN")
+    assert_envelope(_config(api, "broken/index", "1.0", "linux/arm64/v8"), 404, "MANIFEST_UNKNOWN")
 
 
 def test_detail_helm_artifact(api: TestClient, registry: FilledRegistry) -> None:
@@ -263,9 +256,13 @@ def test_detail_helm_artifact(api: TestClient, registry: FilledRegistry) -> None
 
 
 def test_detail_unknown_tag_and_digest(api: TestClient) -> None:
-    _error(api.get("/api/repositories/oci/app/images/no-such-tag"), 404, "MANIFEST_UNKNOWN")
-    _error(api.get(f"/api/repositories/oci/app/images/{UNKNOWN_DIGEST}"), 404, "MANIFEST_UNKNOWN")
-    _error(
+    assert_envelope(
+        api.get("/api/repositories/oci/app/images/no-such-tag"), 404, "MANIFEST_UNKNOWN"
+    )
+    assert_envelope(
+        api.get(f"/api/repositories/oci/app/images/{UNKNOWN_DIGEST}"), 404, "MANIFEST_UNKNOWN"
+    )
+    assert_envelope(
         api.get(f"/api/repositories/oci/app/images/{UNKNOWN_DIGEST}/config"),
         404,
         "MANIFEST_UNKNOWN",
@@ -280,12 +277,12 @@ def test_detail_unknown_tag_and_digest(api: TestClient) -> None:
     "reference", ["sha256:abc", "sha256:" + "A" * 64, "md5:" + "0" * 32, "sha256:" + "0" * 63]
 )
 def test_detail_bad_digest(api: TestClient, reference: str) -> None:
-    _error(api.get(f"/api/repositories/oci/app/images/{reference}"), 400, "DIGEST_INVALID")
+    assert_envelope(api.get(f"/api/repositories/oci/app/images/{reference}"), 400, "DIGEST_INVALID")
 
 
 def test_detail_bad_tag(api: TestClient) -> None:
-    _error(api.get("/api/repositories/oci/app/images/.hidden"), 400, "TAG_INVALID")
-    _error(api.get("/api/repositories/oci/app/images/" + "t" * 129), 400, "TAG_INVALID")
+    assert_envelope(api.get("/api/repositories/oci/app/images/.hidden"), 400, "TAG_INVALID")
+    assert_envelope(api.get("/api/repositories/oci/app/images/" + "t" * 129), 400, "TAG_INVALID")
 
 
 # -- config and history ---------------------------------------------------------------
@@ -407,11 +404,11 @@ def test_config_platform_required_for_a_multi_platform_index(
     api: TestClient, registry: FilledRegistry
 ) -> None:
     index = _index(registry, "multi/oci-index:1.0.0")
-    error = _error(_config(api, "multi/oci-index", "1.0.0"), 400, "VALIDATION_ERROR")
+    error = assert_envelope(_config(api, "multi/oci-index", "1.0.0"), 400, "VALIDATION_ERROR")
     assert sorted(error["detail"]["platforms"]) == sorted(index.platforms)
     # attestations are never offered as platforms
     attested = _index(registry, "multi/attested:1.0")
-    error = _error(_config(api, "multi/attested", "1.0"), 400, "VALIDATION_ERROR")
+    error = assert_envelope(_config(api, "multi/attested", "1.0"), 400, "VALIDATION_ERROR")
     assert sorted(error["detail"]["platforms"]) == sorted(attested.platforms)
     assert_config(
         _ok(_config(api, "multi/attested", "1.0", "linux/arm64/v8")), attested.children[1]
@@ -424,12 +421,14 @@ def test_config_platform_required_for_a_multi_platform_index(
 
 @pytest.mark.parametrize("platform", ["linux/s390x", "windows/amd64", "linux/arm/v6"])
 def test_config_unknown_platform(api: TestClient, platform: str) -> None:
-    error = _error(_config(api, "multi/oci-index", "1.0.0", platform), 404, "MANIFEST_UNKNOWN")
+    error = assert_envelope(
+        _config(api, "multi/oci-index", "1.0.0", platform), 404, "MANIFEST_UNKNOWN"
+    )
     assert error["detail"]["platforms"]
 
 
 def test_config_bad_platform_parameter(api: TestClient) -> None:
-    _error(_config(api, "multi/oci-index", "1.0.0", "linux"), 400, "VALIDATION_ERROR")
+    assert_envelope(_config(api, "multi/oci-index", "1.0.0", "linux"), 400, "VALIDATION_ERROR")
 
 
 # -- raw manifests --------------------------------------------------------------------
@@ -484,11 +483,11 @@ def test_raw_manifest_if_none_match(api: TestClient, registry: FilledRegistry) -
 
 
 def test_raw_manifest_errors(api: TestClient) -> None:
-    _error(api.get("/api/repositories/oci/app/manifests/nope"), 404, "MANIFEST_UNKNOWN")
-    _error(
+    assert_envelope(api.get("/api/repositories/oci/app/manifests/nope"), 404, "MANIFEST_UNKNOWN")
+    assert_envelope(
         api.get(f"/api/repositories/oci/app/manifests/{UNKNOWN_DIGEST}"), 404, "MANIFEST_UNKNOWN"
     )
-    _error(api.get("/api/repositories/oci/app/manifests/sha256:12"), 400, "DIGEST_INVALID")
+    assert_envelope(api.get("/api/repositories/oci/app/manifests/sha256:12"), 400, "DIGEST_INVALID")
     r = api.get("/api/repositories/no/such/manifests/1.0")
     assert r.status_code == 404
     assert r.json()["error"]["code"] in ("NAME_UNKNOWN", "MANIFEST_UNKNOWN")
@@ -530,12 +529,18 @@ def test_blob_if_none_match(api: TestClient, registry: FilledRegistry) -> None:
 
 
 def test_blob_errors(api: TestClient, registry: FilledRegistry) -> None:
-    _error(api.get(f"/api/repositories/oci/app/blobs/{UNKNOWN_DIGEST}"), 404, "BLOB_UNKNOWN")
-    _error(api.get("/api/repositories/oci/app/blobs/latest"), 400, "DIGEST_INVALID")
-    _error(api.get(f"/api/repositories/no/such/blobs/{UNKNOWN_DIGEST}"), 404, "NAME_UNKNOWN")
+    assert_envelope(
+        api.get(f"/api/repositories/oci/app/blobs/{UNKNOWN_DIGEST}"), 404, "BLOB_UNKNOWN"
+    )
+    assert_envelope(api.get("/api/repositories/oci/app/blobs/latest"), 400, "DIGEST_INVALID")
+    assert_envelope(
+        api.get(f"/api/repositories/no/such/blobs/{UNKNOWN_DIGEST}"), 404, "NAME_UNKNOWN"
+    )
     # a blob of another repository is not served under this one
     other = _image(registry, "schema2/app:1.0")
-    _error(api.get(f"/api/repositories/oci/app/blobs/{other.layers[0][0]}"), 404, "BLOB_UNKNOWN")
+    assert_envelope(
+        api.get(f"/api/repositories/oci/app/blobs/{other.layers[0][0]}"), 404, "BLOB_UNKNOWN"
+    )
 
 
 def test_blob_of_a_repository_that_was_never_tagged(
@@ -584,7 +589,7 @@ def test_cached_documents_of_a_repository_that_was_never_tagged(
             assert r.content == image.manifest
             config = _ok(client.get(f"{repo}/images/{image.digest}/config"))
             assert config["digest"] == image.config_digest
-        _error(client.get(f"{repo}/manifests/{UNKNOWN_DIGEST}"), 404, "MANIFEST_UNKNOWN")
+        assert_envelope(client.get(f"{repo}/manifests/{UNKNOWN_DIGEST}"), 404, "MANIFEST_UNKNOWN")
 
 
 # -- caching --------------------------------------------------------------------------

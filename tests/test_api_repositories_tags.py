@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.content import VERSION_ALIASES, VERSION_TAGS
-from tests.support.fixtures import FilledRegistry, UntaggedRegistry
-from tests.support.images import (
+from harness.images import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     HELM_CONFIG,
@@ -22,6 +20,9 @@ from tests.support.images import (
     push_image,
     push_index,
 )
+from tests.support.assertions import assert_envelope
+from tests.support.content import VERSION_ALIASES, VERSION_TAGS
+from tests.support.fixtures import FilledRegistry, UntaggedRegistry
 
 VERSIONS = "versions/app"
 
@@ -29,16 +30,6 @@ VERSIONS = "versions/app"
 # a leading "v" ignored; the non-version tags after every version, by name.
 VERSION_ORDER = ["0.9", "1.9.0", "1.10.0-rc1", "1.10.0-rc2", "1.10.0", "v2", "v2.0.1"]
 NON_VERSIONS = ["latest", "main", "sha-1a2b3c4"]
-
-
-def _error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert "detail" in body["error"]
-    return dict(body["error"])
 
 
 def _tags(api: TestClient, repo: str, **params: Any) -> dict[str, Any]:
@@ -205,7 +196,7 @@ def test_repositories_tag_counts(api: TestClient, registry: FilledRegistry) -> N
 
 @pytest.mark.parametrize("n", ["0", "-1", "1001", "abc"])
 def test_repositories_n_out_of_range(api: TestClient, n: str) -> None:
-    error = _error(api.get("/api/repositories", params={"n": n}), 400, "VALIDATION_ERROR")
+    error = assert_envelope(api.get("/api/repositories", params={"n": n}), 400, "VALIDATION_ERROR")
     assert error["detail"]
 
 
@@ -487,24 +478,30 @@ def test_tag_details_paged(api: TestClient, registry: FilledRegistry) -> None:
 
 
 def test_tags_unknown_repository(api: TestClient) -> None:
-    _error(api.get("/api/repositories/no/such/repo/tags"), 404, "NAME_UNKNOWN")
-    _error(api.get("/api/repositories/nosuchrepo/tags?details=true"), 404, "NAME_UNKNOWN")
+    assert_envelope(api.get("/api/repositories/no/such/repo/tags"), 404, "NAME_UNKNOWN")
+    assert_envelope(api.get("/api/repositories/nosuchrepo/tags?details=true"), 404, "NAME_UNKNOWN")
 
 
 @pytest.mark.parametrize("name", ["Upper/case", "bad..name", "trailing-", "a//b", "-lead"])
 def test_tags_invalid_name(api: TestClient, name: str) -> None:
-    _error(api.get(f"/api/repositories/{name}/tags"), 400, "NAME_INVALID")
+    assert_envelope(api.get(f"/api/repositories/{name}/tags"), 400, "NAME_INVALID")
 
 
 def test_tags_unknown_sort(api: TestClient) -> None:
-    error = _error(api.get(f"/api/repositories/{VERSIONS}/tags?sort=size"), 400, "VALIDATION_ERROR")
+    error = assert_envelope(
+        api.get(f"/api/repositories/{VERSIONS}/tags?sort=size"), 400, "VALIDATION_ERROR"
+    )
     assert error["detail"]
-    _error(api.get(f"/api/repositories/{VERSIONS}/tags?sort=NAME"), 400, "VALIDATION_ERROR")
+    assert_envelope(
+        api.get(f"/api/repositories/{VERSIONS}/tags?sort=NAME"), 400, "VALIDATION_ERROR"
+    )
 
 
 @pytest.mark.parametrize("n", ["0", "1001", "x"])
 def test_tags_n_out_of_range(api: TestClient, n: str) -> None:
-    _error(api.get(f"/api/repositories/{VERSIONS}/tags", params={"n": n}), 400, "VALIDATION_ERROR")
+    assert_envelope(
+        api.get(f"/api/repositories/{VERSIONS}/tags", params={"n": n}), 400, "VALIDATION_ERROR"
+    )
 
 
 def test_repository_that_was_never_tagged_has_no_tags(
@@ -525,5 +522,5 @@ def test_repository_that_was_never_tagged_has_no_tags(
             "hidden": 0,
         }
         # ...and an unknown repository is still 404.
-        _error(client.get("/api/repositories/ci/unknown/tags"), 404, "NAME_UNKNOWN")
+        assert_envelope(client.get("/api/repositories/ci/unknown/tags"), 404, "NAME_UNKNOWN")
     assert page["repositories"] == [{"name": "ci/untagged", "tag_count": 0, "error": None}]

@@ -16,16 +16,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.images import PushedImage, Pusher, push_image
-from tests.support.registry import RegistryProcess
+from harness.images import PushedImage, Pusher, push_image
+from harness.registry import RegistryProcess
+from tests.support.callers import XHR, Users
 
-USERS = {"alice": "alice-Pw-0c7e", "bob": "bob-Pw-d21f"}
-XHR = {"X-Requested-With": "XMLHttpRequest"}
+USERS = Users({"alice": "alice-Pw-0c7e", "bob": "bob-Pw-d21f"})
 
 
-def basic(user: str, password: str | None = None) -> dict[str, str]:
-    raw = f"{user}:{USERS.get(user, '') if password is None else password}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+basic = USERS.basic
 
 
 def login(client: TestClient, user: str, password: str | None = None) -> httpx.Response:

@@ -12,68 +12,14 @@ what another caller's requests put in its caches.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.images import PushedImage, Pusher, push_image
-from tests.support.registry import RegistryProcess
-from tests.support.tokenserver import TokenServer
-
-USERS = {"admin": "admin-Pw-7f3a", "reader": "reader-Pw-91c2"}
-SECRET_MARKER = "SECRET_MARKER=tk-4b1d9e"
-XHR = {"X-Requested-With": "XMLHttpRequest"}
-
-
-def grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[str]:
-    if user == "admin":
-        return list(actions)
-    if rtype != "repository":
-        return []
-    if user == "reader" and name.startswith("team/"):
-        return [a for a in actions if a == "pull"]
-    if user is None and name.startswith("public/"):
-        return [a for a in actions if a == "pull"]
-    return []
-
-
-def basic(user: str, password: str | None = None) -> dict[str, str]:
-    raw = f"{user}:{USERS[user] if password is None else password}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
-@dataclass
-class World:
-    registry: RegistryProcess
-    tokens: TokenServer
-    team: PushedImage
-    public: PushedImage
-    secret: PushedImage
-
-    @property
-    def url(self) -> str:
-        return self.registry.url
-
-    def mark(self) -> int:
-        return len(self.tokens.requests)
-
-    def since(self, mark: int) -> list[dict[str, Any]]:
-        return list(self.tokens.requests[mark:])
-
-
-@pytest.fixture(scope="module")
-def world(registry_factory: Any, token_server_factory: Any) -> Iterator[World]:
-    tokens: TokenServer = token_server_factory(USERS, grant)
-    reg: RegistryProcess = registry_factory(auth="token", token=tokens)
-    with Pusher(reg.url, "admin", USERS["admin"]) as p:
-        team = push_image(p, "team/app", "1.0")
-        public = push_image(p, "public/base", "1.0")
-        secret = push_image(p, "secret/vault", "1.0", env=[SECRET_MARKER])
-    yield World(reg, tokens, team, public, secret)
+from harness.images import PushedImage
+from tests.support.callers import XHR
+from tests.support.token_world import SECRET_MARKER, USERS, World, basic
+from tests.support.token_world import world as world  # noqa: PLC0414 - the module's fixture
 
 
 def image_paths(repo: str, image: PushedImage, reference: str | None = None) -> list[str]:

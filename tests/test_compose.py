@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,10 @@ import httpx
 import pytest
 import yaml
 
+from harness.images import Pusher, push_image
+from harness.registry import free_port, registry_binary
+from harness.waiting import eventually
 from tests.support.gateway_server import GatewayServer
-from tests.support.images import Pusher, push_image
-from tests.support.registry import free_port, registry_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -102,15 +102,13 @@ def composed_registry(tmp_path: Path) -> Iterator[tuple[str, str, int]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if httpx.get(url + "/v2/", timeout=1, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "registry did not start"
-            time.sleep(0.05)
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError("registry did not start")
+            return httpx.get(url + "/v2/", timeout=1, trust_env=False).status_code == 200
+
+        eventually(answers, what="registry did not start", retry=(httpx.TransportError,))
         yield url, token, gateway_port
     finally:
         proc.terminate()
@@ -134,13 +132,11 @@ def test_the_composed_registry_notifies_the_gateway(
             assert client.get("/api/repositories").json()["total"] == 0  # now cached
             with Pusher(url) as pusher:
                 push_image(pusher, "composed/app", "1.0")
-            deadline = time.monotonic() + 10
-            names: list[Any] = []
-            while time.monotonic() < deadline:
-                names = [r["name"] for r in client.get("/api/repositories").json()["repositories"]]
-                if names:
-                    break
-                time.sleep(0.1)
+
+            def listed() -> list[Any]:
+                return [r["name"] for r in client.get("/api/repositories").json()["repositories"]]
+
+            names = eventually(listed, every=0.1, what="the pushed repository listed")
             assert names == ["composed/app"]
     finally:
         server.stop()

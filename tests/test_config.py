@@ -15,8 +15,8 @@ from gateway import __version__
 from gateway.services.status import RegistryStatus
 from gateway.settings import Settings
 from gateway.state import build_state
+from harness.registry import RegistryProcess, free_port
 from tests.conftest import gateway_for
-from tests.support.registry import RegistryProcess, free_port
 from tests.support.stand_ins import hanging_registry
 
 PASSWORD = "svc-Pw-6b1d"

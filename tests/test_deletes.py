@@ -6,16 +6,16 @@ Deleting a tag on 2.8 needs the placeholder-manifest technique (2.8 answers 400
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.images import Pusher, push_image, tag_existing
-from tests.support.registry import RegistryProcess
-from tests.support.tokenserver import TokenServer
+from harness.images import Pusher, push_image, tag_existing
+from harness.registry import RegistryProcess
+from harness.tokenserver import TokenServer
+from tests.support.callers import Users
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +239,9 @@ def test_registry_with_deletes_off_is_unsupported_and_changes_nothing(
 
 # -- token mode: delete rights -------------------------------------------------------------
 
-TOKEN_USERS = {"admin": "admin-Pw-del-1", "writer": "writer-Pw-del-2", "reader": "reader-Pw-del-3"}
+TOKEN_USERS = Users(
+    {"admin": "admin-Pw-del-1", "writer": "writer-Pw-del-2", "reader": "reader-Pw-del-3"}
+)
 
 
 def grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[str]:
@@ -254,9 +256,7 @@ def grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[s
     return []
 
 
-def basic(user: str) -> dict[str, str]:
-    raw = f"{user}:{TOKEN_USERS[user]}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+basic = TOKEN_USERS.basic
 
 
 @pytest.fixture(scope="module")

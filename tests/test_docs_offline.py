@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 
 from gateway.settings import DEFAULT_CSP
 from gateway.web.docs import redoc_csp
+from harness.registry import free_port
 from tests.support.browser import BrowserPage
 from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
-from tests.support.registry import free_port
 
 PAGES = ("/docs", "/redoc")
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 
+from harness.images import Pusher, push_image
+from harness.registry import RegistryProcess, free_port
+from harness.waiting import eventually
 from tests.support.gateway_server import GatewayServer
-from tests.support.images import Pusher, push_image
-from tests.support.registry import RegistryProcess, free_port
 
 BLOB_BYTES = 16 * 1024 * 1024
 
@@ -81,7 +82,10 @@ def test_downloads_queued_for_the_pool_do_not_hold_up_api_calls(registry_factory
             waiting = [threading.Thread(target=queued_download) for _ in range(2)]
             for thread in waiting:
                 thread.start()
-            time.sleep(0.5)  # both are queued for the download pool now
+            eventually(  # both are queued for the download pool now
+                lambda: len(server.server.server_state.tasks) >= 3,
+                what="the two downloads waiting for the pool",
+            )
             started = time.monotonic()
             r = api.get(f"{server.url}/api/repositories/small/app/tags?details=true")
             elapsed = time.monotonic() - started

@@ -7,27 +7,17 @@ All against the real registry (the session ``api`` gateway or a fresh one).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import gateway_for
+from tests.support.assertions import assert_envelope
+from tests.support.callers import XHR_JSON
 from tests.support.fixtures import FilledRegistry
 
-LOGIN = {"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/json"}
+LOGIN = XHR_JSON
 DIGEST = "sha256:" + "0" * 64
-
-
-def _error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "detail"}
-    assert body["error"]["code"] == code, body
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 # -- 1. bodies json.loads cannot read --------------------------------------------------
@@ -49,7 +39,7 @@ def test_unparsable_login_bodies_are_validation_errors(
     api: TestClient, body: bytes, reason: str
 ) -> None:
     r = api.post("/api/session", content=body, headers=LOGIN)
-    error = _error(r, 400, "VALIDATION_ERROR")
+    error = assert_envelope(r, 400, "VALIDATION_ERROR")
     assert error["message"] == "invalid request body"
     assert reason in json.dumps(error["detail"]), error
     # Never the input back: no password, no run of the body.
@@ -65,7 +55,7 @@ def test_an_unknown_body_field_is_echoed_clipped(api: TestClient) -> None:
         content=json.dumps({"username": "u", "password": "p", key: 1}),
         headers=LOGIN,
     )
-    error = _error(r, 400, "VALIDATION_ERROR")
+    error = assert_envelope(r, 400, "VALIDATION_ERROR")
     loc = error["detail"][0]["loc"]
     assert loc[0] == "body"
     assert loc[1] == "k" * 100 + "…"
@@ -109,7 +99,7 @@ BAD_NAMES = {
 )
 def test_bad_names_are_name_invalid(api: TestClient, name: str, method: str, suffix: str) -> None:
     r = api.request(method, f"/api/repositories/{name}{suffix}")
-    error = _error(r, 400, "NAME_INVALID")
+    error = assert_envelope(r, 400, "NAME_INVALID")
     assert len(error["detail"]["name"]) <= 101
 
 
@@ -136,7 +126,7 @@ BAD_TAGS = {
     ],
 )
 def test_bad_tags_are_tag_invalid(api: TestClient, tag: str, method: str, template: str) -> None:
-    _error(api.request(method, template.format(tag)), 400, "TAG_INVALID")
+    assert_envelope(api.request(method, template.format(tag)), 400, "TAG_INVALID")
 
 
 BAD_DIGESTS = {
@@ -168,7 +158,7 @@ def test_bad_digests_are_digest_invalid(
     takes_reference = method == "GET" and "/blobs/" not in template
     if takes_reference and ":" not in digest:
         pytest.skip("a reference without ':' is a tag")
-    _error(api.request(method, template.format(digest)), 400, "DIGEST_INVALID")
+    assert_envelope(api.request(method, template.format(digest)), 400, "DIGEST_INVALID")
 
 
 @pytest.mark.parametrize(
@@ -182,7 +172,7 @@ def test_bad_digests_are_digest_invalid(
 )
 def test_a_newline_after_the_route_is_no_route(api: TestClient, path: str) -> None:
     # Not answered as the route it ends like (a route pattern's `$` matches before it).
-    _error(api.get(path), 404, "NOT_FOUND")
+    assert_envelope(api.get(path), 404, "NOT_FOUND")
 
 
 # -- 3. echoes of the input are bounded -------------------------------------------------
@@ -204,7 +194,7 @@ LONG = 10_000
 )
 def test_long_inputs_are_echoed_clipped(api: TestClient, url: str, code: str, field: str) -> None:
     r = api.get(url)
-    error = _error(r, 400, code)
+    error = assert_envelope(r, 400, code)
     echoed = error["detail"][field]
     assert len(echoed) == 101 and echoed.endswith("…"), echoed
     assert len(error["message"]) < 100
@@ -212,7 +202,7 @@ def test_long_inputs_are_echoed_clipped(api: TestClient, url: str, code: str, fi
 
 
 def test_short_inputs_are_echoed_whole(api: TestClient) -> None:
-    error = _error(api.get("/api/repositories/Demo/tags"), 400, "NAME_INVALID")
+    error = assert_envelope(api.get("/api/repositories/Demo/tags"), 400, "NAME_INVALID")
     assert error["detail"] == {"name": "Demo"}
 
 
@@ -233,7 +223,7 @@ def test_405_allow_lists_every_method_of_the_path(
     api: TestClient, method: str, path: str, allow: str
 ) -> None:
     r = api.request(method, path, headers={"X-Requested-With": "XMLHttpRequest"})
-    _error(r, 405, "METHOD_NOT_ALLOWED")
+    assert_envelope(r, 405, "METHOD_NOT_ALLOWED")
     assert r.headers["allow"] == allow
 
 
@@ -278,5 +268,5 @@ def test_head_twins_stay_out_of_the_openapi_document(registry: FilledRegistry) -
 
 def test_405_outside_the_routes_keeps_its_own_allow(api: TestClient) -> None:
     r = api.post("/index.html")
-    _error(r, 405, "METHOD_NOT_ALLOWED")
+    assert_envelope(r, 405, "METHOD_NOT_ALLOWED")
     assert r.headers["allow"] == "GET, HEAD"

@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.images import Pusher, push_image
+from harness.registry import RegistryProcess, free_port
+from harness.waiting import eventually
 from tests.support.gateway_server import GatewayServer
-from tests.support.images import Pusher, push_image
-from tests.support.registry import RegistryProcess, free_port
 
 TOKEN = secrets.token_urlsafe(24)
 POLL_SECONDS = 10.0
@@ -78,10 +79,7 @@ def _repo_names(client: httpx.Client) -> list[str]:
 
 def _wait_for(what: str, check: Callable[[], bool]) -> float:
     started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > POLL_SECONDS:
-            raise AssertionError(f"not seen within {POLL_SECONDS} s: {what}")
-        time.sleep(0.1)
+    eventually(check, within=POLL_SECONDS, every=0.1, what=what)
     return time.monotonic() - started
 
 

@@ -24,9 +24,10 @@ import pytest
 from gateway.cache import TTLStore
 from gateway.registry.credentials import ANONYMOUS
 from gateway.view import CachedRegistry
+from harness.registry import free_port
+from harness.waiting import eventually
 from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
-from tests.support.registry import free_port
 
 TOKEN = secrets.token_urlsafe(24)
 EVENTS = 40_000
@@ -92,6 +93,18 @@ class HealthPoller(threading.Thread):
                 self.failures += not ok
                 time.sleep(0.01)
 
+    def running(self) -> None:
+        """Wait until the poller has answers of its own (it is checking)."""
+        eventually(lambda: len(self.samples) >= 5, every=0.01, what="health checks answered")
+
+    def past(self, moment: float) -> None:
+        """Wait until a check started after ``moment`` was answered."""
+        eventually(
+            lambda: any(s >= moment for s, _ in list(self.samples)),
+            every=0.01,
+            what="a health check after the post",
+        )
+
     def longest_wait(self, since: float, until: float) -> float:
         """The longest wait of a check that was under way at some time in [since, until]."""
         overlapping = [w for s, w in self.samples if s <= until and s + w >= since]
@@ -136,11 +149,11 @@ def test_a_huge_envelope_is_quick_and_stalls_nothing(served: GatewayServer) -> N
 
         poller = HealthPoller(served.url)
         poller.start()
-        time.sleep(0.2)
+        poller.running()
         started = time.monotonic()
         r = client.post("/api/events", content=body, headers=headers)
         took = time.monotonic() - started
-        time.sleep(0.1)
+        poller.past(started + took)
         poller.done.set()
         poller.join(timeout=10)
 
@@ -217,12 +230,12 @@ def test_a_four_mib_envelope_is_parsed_off_the_loop(served: GatewayServer) -> No
     assert 4 * 1024 * 1024 - 2 * one < len(body) <= 4 * 1024 * 1024
     poller = HealthPoller(served.url)
     poller.start()
-    time.sleep(0.2)
+    poller.running()
     with httpx.Client(base_url=served.url, trust_env=False, timeout=60) as client:
         started = time.monotonic()
         r = client.post("/api/events", content=body, headers={"Authorization": f"Bearer {TOKEN}"})
         took = time.monotonic() - started
-    time.sleep(0.1)
+    poller.past(started + took)
     poller.done.set()
     poller.join(timeout=10)
     assert r.status_code == 200, r.text[:500]

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.registry import free_port
 from tests.support.answers import degraded_from, has_error
 from tests.support.assertions import assert_envelope
 from tests.support.gateway_server import GatewayServer
@@ -45,7 +46,6 @@ from tests.support.mock_registry import (
     manifest_doc,
     sha256,
 )
-from tests.support.registry import free_port
 from tests.support.stand_ins import FAULTS, Documents, faulty_registry
 
 REQUEST_TIMEOUT = 1.0

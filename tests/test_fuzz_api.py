@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+from harness.images import Pusher, push_image, push_index, tag_existing
+from harness.registry import RegistryProcess, free_port
 from tests.support.fixtures import FilledRegistry
 from tests.support.fuzzing import (
     XHR,
@@ -47,8 +49,6 @@ from tests.support.fuzzing import (
     scaled,
     serve_gateway,
 )
-from tests.support.images import Pusher, push_image, push_index, tag_existing
-from tests.support.registry import RegistryProcess, free_port
 
 # bob's password has a colon: Basic allows one there, never in the user-id.
 USERS = {"alice": "alice-Fz-91c2", "bob": "bob:Fz-3d7a"}

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from harness.registry import RegistryProcess
 from tests.conftest import gateway_for
-from tests.support.registry import RegistryProcess
+from tests.support.callers import XHR
 
-XHR = {"X-Requested-With": "XMLHttpRequest"}
 # A password with a colon: RFC 7617 allows one there, never in the user-id.
 USERS = {"carol": "pass:word-1"}
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway import __version__
-from tests.support.images import Pusher, push_image
-from tests.support.registry import RegistryProcess
+from harness.images import Pusher, push_image
+from harness.registry import RegistryProcess
 
 STOPPED_ENDPOINTS = [
     "/api/repositories",

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from gateway import __version__
+from harness.registry import free_port
 from tests.conftest import gateway_for
-from tests.support.registry import free_port
 from tests.support.stand_ins import hanging_registry
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +20,8 @@ import uvicorn
 from gateway.http_protocol import EnvelopeH11Protocol, protocol_class
 from gateway.main import create_app
 from gateway.settings import Settings
-from tests.support.registry import free_port
+from harness.registry import free_port
+from harness.waiting import eventually
 from tests.support.served import clean_env
 
 UNPARSABLE = {
@@ -84,14 +84,14 @@ def served_port(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
             [sys.executable, "-m", "gateway"], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
+
+        def listening() -> bool:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+
+        try:
+            eventually(listening, within=15, retry=(OSError,))
+        except AssertionError:
             pytest.fail(log.read_text())
         yield port
     finally:
@@ -138,10 +138,7 @@ def h11_port() -> Iterator[int]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
+    eventually(lambda: server.started, every=0.02, what="the server started")
     yield port
     server.should_exit = True
     thread.join(timeout=10)

@@ -7,7 +7,6 @@ session ids and the registry's bearer tokens. Every logger is captured at DEBUG
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -17,18 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.settings import Settings
-from tests.support.images import Pusher, push_image
-from tests.support.registry import RegistryProcess
-from tests.support.tokenserver import TokenServer
+from harness.images import Pusher, push_image
+from harness.registry import RegistryProcess
+from harness.tokenserver import TokenServer
+from tests.support.callers import XHR, basic_value
 
 USERS = {"alice": "alice-Pw-LOG-5a1f9c", "bob": "bob-Pw-LOG-77e3d0"}
 SERVICE = ("svc", "svc-Pw-LOG-0b2c4e")
 WRONG = "wrong-Pw-LOG-c0ffee"
-XHR = {"X-Requested-With": "XMLHttpRequest"}
-
-
-def basic_value(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 class Recorder:

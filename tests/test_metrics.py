@@ -7,7 +7,6 @@ counters start at zero), and reads the scrape with prometheus_client's own parse
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,18 +20,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.registry.auth import RENEW_MARGIN, TokenCache
 from gateway.registry.credentials import Caller, Credentials
+from harness.images import PushedImage, Pusher, push_image
+from harness.registry import RegistryProcess, free_port
 from tests.conftest import gateway_for
+from tests.support.callers import XHR, Users
 from tests.support.fixtures import FilledRegistry
-from tests.support.images import PushedImage, Pusher, push_image
-from tests.support.registry import RegistryProcess, free_port
 
-XHR = {"X-Requested-With": "XMLHttpRequest"}
-USERS = {"admin": "admin-Pw-m3tr", "carol": "carol-Pw-55aa"}
+USERS = Users({"admin": "admin-Pw-m3tr", "carol": "carol-Pw-55aa"})
 
 
-def basic(user: str, password: str | None = None) -> dict[str, str]:
-    raw = f"{user}:{USERS[user] if password is None else password}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+basic = USERS.basic
 
 
 @dataclass

@@ -16,8 +16,8 @@ import pytest
 from gateway.cache import ModelCache
 from gateway.models import oci
 from gateway.sizing import deep_size
+from harness.images import make_config
 from tests.support.fixtures import FilledRegistry
-from tests.support.images import make_config
 
 REALWORLD = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "realworld"
 

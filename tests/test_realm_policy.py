@@ -11,7 +11,6 @@ end-to-end case, a real token server on 127.0.0.2 next to a real registry on 127
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -34,9 +33,10 @@ from gateway.registry.challenge import Challenge, find, parse_challenges
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import ANONYMOUS, Caller, Credentials
 from gateway.registry.realm_policy import RealmPolicy
-from tests.support.images import Pusher, push_image
-from tests.support.registry import RegistryProcess
-from tests.support.tokenserver import TokenServer, allow_all
+from harness.images import Pusher, push_image
+from harness.registry import RegistryProcess
+from harness.tokenserver import TokenServer, allow_all
+from tests.support.callers import basic_value
 
 REGISTRY = "https://registry.test"
 PASSWORD = "pw-Realm-5e8c"
@@ -198,10 +198,6 @@ def test_realm_policy(
 
 
 # -- the token flow against stand-ins ------------------------------------------------------
-
-
-def basic_value(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 async def as_stream(data: bytes) -> AsyncIterator[bytes]:

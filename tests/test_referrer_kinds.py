@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gateway.models.referrer_kinds import counts, kind_of, kind_of_type
-from tests.support.realworld import realworld_dir
+from harness.realworld import realworld_dir
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from harness.images import Pusher, push_image
+from harness.registry import RegistryProcess
 from tests.support.assertions import assert_envelope
-from tests.support.images import Pusher, push_image
 from tests.support.referrers import (
     CYCLONEDX,
     IN_TOTO,
@@ -25,7 +26,6 @@ from tests.support.referrers import (
     fallback_tag,
     push_referrers_corpus,
 )
-from tests.support.registry import RegistryProcess
 
 REPO = "ref/app"
 PLAIN_REPO = "ref/plain"

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.images import Pusher, push_image
+from harness.images import Pusher, push_image
+from harness.registry import RegistryProcess
 from tests.support.referrers import (
     NOTATION,
     SPDX,
@@ -21,7 +22,6 @@ from tests.support.referrers import (
     push_fallback_index,
     spdx_sbom,
 )
-from tests.support.registry import RegistryProcess
 
 TOKEN = "referrers-events-token"
 

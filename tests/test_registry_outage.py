@@ -39,10 +39,10 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.images import Pusher, push_image, push_index, tag_existing
+from harness.processes import Served, clean_env
+from harness.registry import RegistryProcess, free_port
 from tests.support.answers import degraded_from, has_error
-from tests.support.images import Pusher, push_image, push_index, tag_existing
-from tests.support.registry import RegistryProcess, free_port
-from tests.support.served import Served, clean_env
 
 CLIENTS = 50
 REQUEST_TIMEOUT = 3.0  # LR_REQUEST_TIMEOUT: every /api request answers by then

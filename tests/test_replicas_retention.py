@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.images import Pusher, push_image, tag_existing
+from harness.redis_server import RedisProcess
+from harness.registry import RegistryProcess
+from harness.replicas import Replica, replicas
 from tests.support.assertions import assert_envelope
-from tests.support.images import Pusher, push_image, tag_existing
-from tests.support.redis_server import RedisProcess
-from tests.support.registry import RegistryProcess
-from tests.support.replicas import Replica, replicas
 
 REPO = "plans/app"
 

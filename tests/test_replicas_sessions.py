@@ -20,11 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.images import PushedImage, Pusher, push_image
+from harness.redis_server import RedisProcess
+from harness.registry import RegistryProcess
+from harness.replicas import Replica, replicas
+from harness.waiting import eventually
 from tests.support.assertions import assert_envelope
-from tests.support.images import PushedImage, Pusher, push_image
-from tests.support.redis_server import RedisProcess
-from tests.support.registry import RegistryProcess
-from tests.support.replicas import XHR, Replica, replicas
+from tests.support.callers import XHR
 
 USERS = {"alice": "alice-Pw-5e1c", "bob": "bob-Pw-0d7a", "svc": "svc-Pw-99b3"}
 
@@ -145,16 +147,12 @@ def test_redis_down_sessions_answer_503_reads_go_on_then_recover(pair: Pair) -> 
                 assert health.json()["redis"] == {"reachable": False, "latency_ms": None}
     finally:
         pair.redis.start()  # the same port, empty: what a Redis restart looks like
-    deadline = time.monotonic() + 2.0
-    while True:
-        try:
-            fresh = login(pair.b, "bob")
-            if who(pair.a, fresh).json().get("username") == "bob":
-                break
-        except AssertionError:
-            pass
-        assert time.monotonic() < deadline, "sessions did not work again within 2 s"
-        time.sleep(0.1)
+    eventually(
+        lambda: who(pair.a, login(pair.b, "bob")).json().get("username") == "bob",
+        within=2.0,
+        every=0.1,
+        what="sessions working again",
+    )
     # The old session was in the Redis that went away: it has ended, it is not anyone else.
     with pair.a.client() as c:
         r = c.get("/api/repositories", headers=with_cookie(session_id))
@@ -179,10 +177,12 @@ def test_a_redis_that_hangs_costs_a_bounded_wait_not_an_answer(pair: Pair) -> No
             assert time.monotonic() - start < 3
     finally:
         os.kill(pair.redis.proc.pid, signal.SIGCONT)
-    deadline = time.monotonic() + 2
-    while who(pair.b, session_id).status_code != 200:
-        assert time.monotonic() < deadline, "the session did not work again within 2 s"
-        time.sleep(0.1)
+    eventually(
+        lambda: who(pair.b, session_id).status_code == 200,
+        within=2,
+        every=0.1,
+        what="the session working again",
+    )
     assert who(pair.b, session_id).json()["username"] == "alice"
 
 
@@ -194,10 +194,12 @@ def test_a_logout_drops_what_the_other_replica_cached_for_the_user(pair: Pair) -
     entries = pair.a.metric('lr_cache_entries{cache="tags"}')
     with pair.b.client() as c:
         assert c.delete("/api/session", headers=with_cookie(session_id, **XHR)).status_code == 204
-    deadline = time.monotonic() + 1
-    while pair.a.metric("lr_redis_invalidations_received_total") == before:
-        assert time.monotonic() < deadline, "A never heard of the logout"
-        time.sleep(0.02)
+    eventually(
+        lambda: pair.a.metric("lr_redis_invalidations_received_total") != before,
+        within=1,
+        every=0.02,
+        what="A hearing of the logout",
+    )
     assert pair.a.metric('lr_cache_entries{cache="tags"}') == entries - 1  # bob's list
 
 

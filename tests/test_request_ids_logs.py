@@ -8,7 +8,6 @@ line — still with no secret in any of them.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import re
@@ -16,7 +15,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,23 +30,21 @@ from gateway.logs import LogFormat, RequestIdFilter, install_record_factory, mak
 from gateway.main import create_app
 from gateway.request_id import is_sane
 from gateway.settings import Settings
+from harness.images import PushedImage, Pusher, push_image
+from harness.registry import RegistryProcess, free_port
+from harness.tokenserver import TokenServer, allow_all
+from harness.waiting import eventually
 from tests.conftest import gateway_for
+from tests.support.callers import XHR
+from tests.support.callers import basic_value as basic
 from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
-from tests.support.images import PushedImage, Pusher, push_image
-from tests.support.registry import RegistryProcess, free_port
-from tests.support.tokenserver import TokenServer, allow_all
 from tests.test_startup import assert_one_line_error, clean_env, run_gateway
 
-XHR = {"X-Requested-With": "XMLHttpRequest"}
 MADE = re.compile(r"[0-9a-f]{32}")
 ACCESS_FIELDS = {"method", "route", "path", "status", "duration_ms", "upstream", "cache"}
 BASE_FIELDS = {"time", "level", "logger", "message", "request_id"}
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 # -- helpers: a recording proxy in front of the registry, and a log capture ----------------
@@ -557,16 +553,17 @@ def served(tmp_path: Path, registry_url: str, fmt: str) -> Iterator[tuple[str, P
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
         with httpx.Client(trust_env=False, timeout=2) as client:
-            while True:
-                assert proc.poll() is None, log.read_text(errors="replace")
-                try:
-                    client.get(url + "/api/health/live")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, log.read_text(errors="replace")
-                    time.sleep(0.05)
+
+            def live() -> httpx.Response:
+                if proc.poll() is not None:
+                    raise RuntimeError(log.read_text(errors="replace"))
+                return client.get(url + "/api/health/live")
+
+            try:
+                eventually(live, within=15, retry=(httpx.TransportError,))
+            except AssertionError:
+                raise AssertionError(log.read_text(errors="replace")) from None
         yield url, log
     finally:
         if proc.poll() is None:

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from harness.images import Pusher, push_image, tag_existing
+from harness.registry import RegistryProcess
 from tests.conftest import gateway_for
 from tests.support.assertions import assert_envelope
-from tests.support.images import Pusher, push_image, tag_existing
-from tests.support.registry import RegistryProcess
 from tests.support.usage_corpus import Corpus, RegistryWalk, push_usage_corpus
 
 

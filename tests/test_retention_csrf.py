@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.images import Pusher, push_image
+from harness.registry import RegistryProcess
 from tests.support.assertions import assert_envelope
-from tests.support.images import Pusher, push_image
-from tests.support.registry import RegistryProcess
+from tests.support.callers import XHR
 
 USERS = {"carol": "carol-Pw-ret-4"}
-XHR = {"X-Requested-With": "XMLHttpRequest"}
 
 
 def test_retention_and_bulk_delete_need_the_csrf_header_and_origin(

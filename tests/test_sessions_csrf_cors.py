@@ -6,7 +6,6 @@ import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -16,11 +15,12 @@ from fastapi.testclient import TestClient
 
 import gateway.sessions as sessions_module
 from gateway.settings import Settings, SettingsError, get_settings
-from tests.support.images import PushedImage, Pusher, push_image
-from tests.support.registry import RegistryProcess
+from harness.images import PushedImage, Pusher, push_image
+from harness.registry import RegistryProcess
+from tests.support.callers import XHR
+from tests.support.clock import Clock
 
 USERS = {"alice": "alice-Pw-6b0d"}
-XHR = {"X-Requested-With": "XMLHttpRequest"}
 COOKIE = "lr_session"
 
 
@@ -149,20 +149,10 @@ def test_logout_forgets_the_session(site: Site, make_gateway: Any) -> None:
         assert client.delete("/api/session", headers=XHR).status_code == 204
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """A controllable clock for the session store only."""
-    fake = Clock()
-    monkeypatch.setattr(sessions_module, "time", SimpleNamespace(monotonic=fake.monotonic))
-    return fake
+    return Clock(1000.0).install(monkeypatch, sessions_module)
 
 
 def test_idle_expiry(site: Site, make_gateway: Any, clock: Clock) -> None:

@@ -17,7 +17,7 @@ import pytest
 from gateway.settings import SettingsError, get_settings
 from gateway.shared_state.keys import Sealer, SealError, parse_secret_key, session_name
 from gateway.shared_state.store import RedisStore, StoreUnavailable
-from tests.support.redis_server import RedisProcess
+from harness.redis_server import RedisProcess
 from tests.support.served import clean_env
 from tests.test_startup import assert_one_line_error, run_gateway
 

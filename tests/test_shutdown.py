@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.images import Pusher
-from tests.support.registry import RegistryProcess, free_port
-from tests.support.served import Served, clean_env
+from harness.images import Pusher
+from harness.processes import Served, clean_env
+from harness.registry import RegistryProcess, free_port
+from harness.waiting import eventually
 
 BLOB_BYTES = 32 * 1024 * 1024  # more than loopback socket buffers hold
 CHUNK = 64 * 1024
@@ -106,10 +107,8 @@ def test_sigterm_lets_a_download_finish_then_exits(serve: Any, blob: Blob) -> No
     download = Download(served.url + blob.path, pause=0.004)
     thread = download.start()
     served.proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 5
-    while not refused(served.url):  # new connections are no longer accepted
-        assert time.monotonic() < deadline, "still accepting after SIGTERM"
-        time.sleep(0.05)
+    # New connections are no longer accepted.
+    eventually(lambda: refused(served.url), within=5, what="connections refused after SIGTERM")
     assert served.proc.poll() is None, "exited with a download in flight"
     thread.join(60)
     assert download.error is None, download.error

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from harness.images import PushedImage, PushedIndex
 from tests.support.fixtures import FilledRegistry
-from tests.support.images import PushedImage, PushedIndex
 
 SKOPEO = shutil.which("skopeo")
 pytestmark = pytest.mark.skipif(SKOPEO is None, reason="skopeo not installed")

@@ -19,9 +19,10 @@ from fastapi.testclient import TestClient
 
 from gateway.main import create_app
 from gateway.settings import DEFAULT_CSP, Settings
+from harness.registry import free_port
 from tests.conftest import gateway_for
+from tests.support.callers import XHR_JSON
 from tests.support.gateway_server import GatewayServer
-from tests.support.registry import free_port
 from tests.test_startup import assert_one_line_error, clean_env, run_gateway
 
 SECRET = "top-secret-outside-the-spa"
@@ -100,7 +101,7 @@ def server(spa: Path, registry: object) -> Iterator[GatewayServer]:
 
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-XHR = {"X-Requested-With": "XMLHttpRequest", "Content-Type": "application/json"}
+XHR = XHR_JSON
 
 
 def assert_index(r: httpx.Response) -> None:

@@ -20,8 +20,8 @@ import pytest
 
 from gateway import __version__
 from gateway.settings import DEFAULT_CSP
+from harness.registry import free_port
 from tests.support.gateway_server import GatewayServer
-from tests.support.registry import free_port
 
 PROJECT = Path(__file__).resolve().parent / "vite-spa"
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from gateway.settings import Settings, SettingsError, get_settings
-from tests.support.registry import RegistryProcess, free_port
+from harness.registry import RegistryProcess, free_port
 from tests.support.served import clean_env
 
 

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,8 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.fixtures import FilledRegistry, RealWorldRegistry
-from tests.support.images import (
+from harness.images import (
     ACCEPT_ALL,
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -35,9 +33,11 @@ from tests.support.images import (
     push_index,
     sha256_digest,
 )
-from tests.support.realworld import rewrite_descriptor
-from tests.support.registry import RegistryProcess, free_port
-from tests.support.tokenserver import TokenServer, libtrust_key_id, parse_scope
+from harness.realworld import rewrite_descriptor
+from harness.registry import RegistryProcess, free_port
+from harness.tokenserver import TokenServer, libtrust_key_id, parse_scope
+from harness.waiting import eventually
+from tests.support.fixtures import FilledRegistry, RealWorldRegistry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -383,12 +383,10 @@ class _Listener:
 
 
 def _wait_for(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+    try:
+        return bool(eventually(predicate, within=timeout))
+    except AssertionError:
+        return False
 
 
 def test_notifications_reach_a_listener(registry_factory: Any) -> None:

@@ -10,9 +10,7 @@ here index repositories of more than 100 tags (``LR_TAG_INDEX_MIN_TAGS``).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,11 +24,14 @@ from gateway.errors import NotFound, Unauthorized, UpstreamUnavailable
 from gateway.registry.credentials import ANONYMOUS
 from gateway.registry.metrics import RequestStats, current_stats
 from gateway.view.tag_index import GONE, UNKNOWN, Reader, TagIndex
-from tests.support.images import PushedImage, Pusher, push_image, tag_existing
-from tests.support.registry import RegistryProcess
-from tests.support.tokenserver import TokenServer
+from harness.images import PushedImage, Pusher, push_image, tag_existing
+from harness.registry import RegistryProcess
+from harness.tokenserver import TokenServer
+from harness.waiting import eventually
+from tests.support.callers import Users
+from tests.support.clock import Clock
 
-USERS = {"admin": "admin-Pw-3c9e", "outsider": "outsider-Pw-77ab"}
+USERS = Users({"admin": "admin-Pw-3c9e", "outsider": "outsider-Pw-77ab"})
 BIG = "big/app"
 EVENTS_REPO = "big/events"
 BIG_TAGS = 1500
@@ -45,9 +46,7 @@ def grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[s
     return list(actions) if user == "admin" else []
 
 
-def basic(user: str) -> dict[str, str]:
-    raw = f"{user}:{USERS[user]}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+basic = USERS.basic
 
 
 ADMIN = basic("admin")
@@ -130,16 +129,18 @@ def _poll(
     fetch: Callable[[], Any], done: Callable[[dict[str, Any]], bool]
 ) -> tuple[dict[str, Any], int, list[int]]:
     """Ask until ``done`` holds: (the last answer, how many asks, their upstream counts)."""
-    deadline = time.monotonic() + POLL_SECONDS
     counts: list[int] = []
-    while True:
+
+    def complete() -> dict[str, Any] | None:
         response = fetch()
         body = _ok(response)
         counts.append(_upstream(response))
-        if done(body):
-            return body, len(counts), counts
-        assert time.monotonic() < deadline, "the tag index was not complete in time"
-        time.sleep(0.2)
+        return body if done(body) else None
+
+    body = eventually(
+        complete, within=POLL_SECONDS, every=0.2, what="the tag index complete"
+    )
+    return body, len(counts), counts
 
 
 def _expected_tags(image: int, count: int = BIG_TAGS) -> list[str]:
@@ -438,16 +439,21 @@ def test_failures_never_poison_the_index() -> None:
         assert repo.digest("later") == UNKNOWN and "later" in repo.pending
         # Dropped (a notification): a fill in flight stores nothing more.
         index.fill(ANONYMOUS, repo, ["flaky"], reader)
+        fill = repo.task
+        assert fill is not None
         index.forget(["r"])
         assert repo.dropped and index.get("r") is None
-        await asyncio.sleep(0.05)
+        await asyncio.wait({fill})
+        await asyncio.sleep(0)  # its done callback
         assert repo.task is None
         await index.aclose()
 
     asyncio.run(main())
 
 
-def test_an_old_index_is_read_again_and_a_logout_stops_its_fill() -> None:
+def test_an_old_index_is_read_again_and_a_logout_stops_its_fill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     reads: list[str] = []
     digest = {"a": "sha256:" + "3" * 64}
 
@@ -461,6 +467,8 @@ def test_an_old_index_is_read_again_and_a_logout_stops_its_fill() -> None:
 
     async def main() -> None:
         index = TagIndex(min_tags=1, ttl=0.05, concurrency=1)
+        clock = Clock()
+        monkeypatch.setattr(index, "_now", clock.monotonic)
         repo = index.of("r")
         reader = Reader(resolve, describe)
         index.fill(ANONYMOUS, repo, ["a"], reader, every=["a"])
@@ -468,7 +476,7 @@ def test_an_old_index_is_read_again_and_a_logout_stops_its_fill() -> None:
         await repo.task
         index.fill(ANONYMOUS, repo, [], reader, every=["a"])  # fresh: nothing to read
         assert repo.task is None and reads == ["a"]
-        await asyncio.sleep(0.06)
+        clock.advance(0.06)
         digest["a"] = "sha256:" + "4" * 64  # the tag was pushed again
         index.fill(ANONYMOUS, repo, [], reader, every=["a"])  # old: read again
         assert repo.digest("a") == "sha256:" + "3" * 64  # still answered meanwhile
@@ -477,8 +485,11 @@ def test_an_old_index_is_read_again_and_a_logout_stops_its_fill() -> None:
         assert repo.digest("a") == "sha256:" + "4" * 64 and reads == ["a", "a"]
         # A logout stops the fill reading with that caller's credentials.
         index.fill(ANONYMOUS, repo, ["b", "c"], reader)
+        fill = repo.task
+        assert fill is not None
         index.forget_caller(ANONYMOUS.key)
-        await asyncio.sleep(0.05)
+        await asyncio.wait({fill})
+        await asyncio.sleep(0)  # its done callback
         assert repo.task is None and "c" in repo.pending
         await index.aclose()
 

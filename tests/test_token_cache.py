@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -14,24 +13,15 @@ from gateway.errors import UpstreamUnavailable
 from gateway.registry.auth import RENEW_MARGIN, TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
+from tests.support.clock import Clock
 
 ALICE = Caller(Credentials("alice", "alice-pw"), "basic")
 BOB = Caller(Credentials("bob", "bob-pw"), "basic")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 10_000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(auth_module, "time", SimpleNamespace(monotonic=fake.monotonic))
-    return fake
+    return Clock().install(monkeypatch, auth_module)
 
 
 def test_tokens_are_renewed_a_little_before_they_expire(clock: Clock) -> None:

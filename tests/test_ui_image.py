@@ -8,8 +8,8 @@ import json
 
 from playwright.sync_api import expect
 
+from harness.images import PushedImage, PushedIndex
 from tests.support.fixtures import FilledRegistry
-from tests.support.images import PushedImage, PushedIndex
 from tests.support.ui import UiPage, UiSite, format_bytes
 
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from harness.images import Pusher
+from harness.registry import RegistryProcess, free_port
 from tests.support.gateway_server import GatewayServer
-from tests.support.images import Pusher
 from tests.support.referrers import Corpus, push_referrers_corpus
-from tests.support.registry import RegistryProcess, free_port
 from tests.support.ui import UiPage, UiSite
 
 REPO = "ref/app"

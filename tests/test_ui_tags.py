@@ -7,9 +7,9 @@ import re
 
 from playwright.sync_api import expect
 
+from harness.images import PushedIndex
 from tests.support.content import VERSION_ALIASES, VERSION_TAGS
 from tests.support.fixtures import FilledRegistry
-from tests.support.images import PushedIndex
 from tests.support.ui import UiContext, UiPage, UiSite, format_bytes
 
 # versions/app in version order: the versions, oldest first, then the other tags by name.

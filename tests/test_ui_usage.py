@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Route, expect
 
-from tests.support.images import Pusher
-from tests.support.registry import RegistryProcess
+from harness.images import Pusher
+from harness.registry import RegistryProcess
 from tests.support.ui import UiPage, UiSite, _site, format_bytes
 from tests.support.usage_corpus import Corpus, push_usage_corpus
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import time
 from typing import Any
 
 import httpx
 import pytest
 
+from gateway import cache as cache_module
 from gateway.cache import Blob, ContentCache, SingleFlight, TTLStore
 from gateway.errors import (
     BlobUnknown,
@@ -40,6 +40,7 @@ from gateway.registry.upstream_errors import (
 from gateway.services.events import repositories_named
 from gateway.services.tags import _version_order
 from gateway.services.versions import version_key
+from tests.support.clock import Clock
 
 SHA = "sha256:" + "a" * 64
 DEEP = b"[" * 100_000 + b"]" * 100_000
@@ -388,12 +389,13 @@ def test_content_cache_counts_hits_and_misses() -> None:
 # -- TTLStore ------------------------------------------------------------------------------------
 
 
-def test_ttl_store_put_get_and_expiry() -> None:
+def test_ttl_store_put_get_and_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock().install(monkeypatch, cache_module)
     store: TTLStore[str, int] = TTLStore(ttl=0.05)
     store.put("a", 1)
     assert store.get("a") == 1
     assert store.get("b") is None
-    time.sleep(0.08)
+    clock.advance(0.08)
     assert store.get("a") is None
 
 

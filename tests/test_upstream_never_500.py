@@ -5,7 +5,6 @@ when the registry accepts sparse indexes."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import ANONYMOUS
 from tests.support.assertions import assert_envelope, error_of
+from tests.support.callers import basic_value as basic_header
 from tests.support.mock_registry import (
     CONFIG,
     CONFIG_DIGEST,
@@ -214,10 +214,6 @@ async def test_client_overall_deadline_on_a_slow_answer() -> None:
 
 
 # -- isolation when the registry accepts sparse indexes ------------------------------------
-
-
-def basic_header(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 ALICE_BASIC = basic_header("alice", "alice-pw")

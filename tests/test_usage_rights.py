@@ -4,20 +4,20 @@ with nothing deleted."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from harness.images import Pusher, push_image, tag_existing
+from harness.registry import RegistryProcess
 from tests.conftest import gateway_for
 from tests.support.assertions import assert_envelope
-from tests.support.images import Pusher, push_image, tag_existing
-from tests.support.registry import RegistryProcess
+from tests.support.callers import Users
 from tests.support.usage_corpus import RegistryWalk
 
-USERS = {"admin": "admin-Pw-use-1", "reader": "reader-Pw-use-2"}
+USERS = Users({"admin": "admin-Pw-use-1", "reader": "reader-Pw-use-2"})
 
 
 def grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[str]:
@@ -30,9 +30,7 @@ def grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[s
     return []
 
 
-def basic(user: str) -> dict[str, str]:
-    raw = f"{user}:{USERS[user]}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+basic = USERS.basic
 
 
 @pytest.fixture(scope="module")

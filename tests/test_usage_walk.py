@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from harness.waiting import eventually
 from tests.conftest import gateway_for
 
 NAMES = sorted(f"walk/repo-{i:05d}" for i in range(10_000))
@@ -144,9 +145,7 @@ def test_a_logout_stops_that_callers_walk() -> None:
         task = walk.task
         assert task is not None and not task.done()
         assert client.delete("/api/session", headers=xhr).status_code == 204
-        deadline = time.monotonic() + 2
-        while not task.done() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        eventually(task.done, within=2, every=0.01, what="the walk ended by the logout")
         assert task.cancelled()
         assert usage._walks == {}
         # The reads in flight finish (each is shared by whoever waits for it), no new

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.images import PushedImage
-from tests.test_auth_token import SECRET_MARKER, USERS, XHR, World, basic
-from tests.test_auth_token import world as world  # noqa: PLC0414 - the module's fixture
+from harness.images import PushedImage
+from tests.support.callers import XHR
+from tests.support.token_world import SECRET_MARKER, USERS, World, basic
+from tests.support.token_world import world as world  # noqa: PLC0414 - the module's fixture
 
 FOUR = ", ".join(
     (

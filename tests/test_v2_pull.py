@@ -7,7 +7,6 @@ and deletes through the gateway's port.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import shutil
@@ -20,9 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.images import PushedImage, PushedIndex, Pusher, push_image, push_index
+from harness.registry import RegistryProcess, free_port
+from tests.support.callers import basic
 from tests.support.gateway_server import GatewayServer
-from tests.support.images import PushedImage, PushedIndex, Pusher, push_image, push_index
-from tests.support.registry import RegistryProcess, free_port
 
 SKOPEO = shutil.which("skopeo")
 needs_skopeo = pytest.mark.skipif(SKOPEO is None, reason="skopeo not installed")
@@ -427,11 +427,6 @@ def locked(registry_factory: Any) -> Iterator[tuple[RegistryProcess, GatewayServ
         yield registry, gateway
     finally:
         gateway.stop()
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 def test_a_refused_caller_gets_the_basic_challenge_on_v2_only(

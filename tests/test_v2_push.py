@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,10 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.images import PushedIndex, Pusher, push_image, push_index
+from harness.registry import RegistryProcess, free_port
+from harness.waiting import eventually
 from tests.support.gateway_server import GatewayServer
-from tests.support.images import PushedIndex, Pusher, push_image, push_index
-from tests.support.registry import RegistryProcess, free_port
 from tests.support.served import clean_env
 
 SKOPEO = shutil.which("skopeo")
@@ -327,15 +327,14 @@ def test_200_mb_up_and_down_in_constant_memory(registry_factory: Any, tmp_path: 
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if httpx.get(url + "/api/health/live", trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+
+        def live() -> bool:
+            return httpx.get(url + "/api/health/live", trust_env=False).status_code == 200
+
+        try:
+            eventually(live, within=15, retry=(httpx.TransportError,))
+        except AssertionError:
+            raise AssertionError(log.read_text()) from None
         with httpx.Client(base_url=url, trust_env=False, timeout=120) as gw:
             small = b"warm-up"
             gw.post(

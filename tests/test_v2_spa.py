@@ -27,9 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.browser import BrowserPage
-from tests.support.gateway_server import GatewayServer
-from tests.support.images import (
+from harness.images import (
     ACCEPT_ALL,
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -40,7 +38,9 @@ from tests.support.images import (
     push_image,
     push_index,
 )
-from tests.support.registry import RegistryProcess, free_port
+from harness.registry import RegistryProcess, free_port
+from tests.support.browser import BrowserPage
+from tests.support.gateway_server import GatewayServer
 
 INDEX_HTML = """<!doctype html>
 <html lang="en">

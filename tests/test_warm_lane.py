@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from tests.support.assertions import assert_envelope
+from tests.support.callers import XHR
 from tests.support.mock_registry import FakeRegistry, gateway
+from tests.support.token_world import USERS, World, basic
+from tests.support.token_world import world as world  # noqa: PLC0414 - the module's fixture
 from tests.test_answers import answers_of
 from tests.test_answers import test_a_notification_ends_kept_answers as _notified
-from tests.test_auth_token import USERS, World, basic
-from tests.test_auth_token import world as world  # noqa: PLC0414 - the module's fixture
 from tests.test_events import plain_registry as plain_registry  # noqa: PLC0414 - a fixture
 
-XHR = {"X-Requested-With": "XMLHttpRequest"}
 PAGES = (
     "/api/repositories",
     "/api/repositories/team/app/tags?details=true",

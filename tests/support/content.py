@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.support.images import (
+from harness.images import (
     PushedImage,
     PushedIndex,
     Pusher,

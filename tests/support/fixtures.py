@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from harness.images import PushedImage, Pusher, push_image
+from harness.realworld import push_realworld
+from harness.redis_server import RedisProcess, redis_available
+from harness.registry import RegistryProcess, registry_binary, start_registry
+from harness.tokenserver import Grant, TokenServer
 from tests.support.content import Content, fill_standard
-from tests.support.images import PushedImage, Pusher, push_image
-from tests.support.realworld import push_realworld
-from tests.support.redis_server import RedisProcess, redis_available
-from tests.support.registry import RegistryProcess, registry_binary, start_registry
-from tests.support.tokenserver import Grant, TokenServer
 
 __all__ = [
     "FilledRegistry",

@@ -5,10 +5,8 @@ served on 127.0.0.1, and checked.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,13 +26,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from harness.images import PushedImage, PushedIndex
+from harness.registry import free_port
+from harness.waiting import eventually
+from tests.support.callers import XHR, basic_value
 from tests.support.gateway_server import GatewayServer
-from tests.support.images import PushedImage, PushedIndex
-from tests.support.registry import free_port
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 EVENTS_TOKEN = "fuzz-events-7c1e"
-XHR = {"X-Requested-With": "XMLHttpRequest"}
 UPSTREAM_CODES = {
     "UPSTREAM_UNAVAILABLE",
     "UPSTREAM_TIMEOUT",
@@ -180,10 +179,6 @@ class Known:
             self.blobs += [(repo, digest) for digest, _, _ in child.layers[:2]]
         if isinstance(item, PushedIndex):
             self.platforms += [(repo, tag, child.platform) for child in item.children]
-
-
-def _basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def _path(**values: str) -> dict[str, Any]:
@@ -364,10 +359,10 @@ class Outcome:
 def _extra_headers(target: Target) -> st.SearchStrategy[dict[str, str]]:
     """Headers the document does not describe but clients send."""
     printable = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=40)
-    real = [_basic(u, p) for u, p in target.logins.items()]
+    real = [basic_value(u, p) for u, p in target.logins.items()]
     authorization = st.one_of(
         st.sampled_from(real) if real else st.nothing(),
-        st.builds(_basic, printable, printable),
+        st.builds(basic_value, printable, printable),
         st.builds("Bearer {}".format, printable),
         printable,
     )
@@ -391,7 +386,7 @@ def _strategy(op: Any, target: Target) -> st.SearchStrategy[Any]:
         generated.append(op.as_strategy(GenerationMode.NEGATIVE))
     fixed = REAL[op.label](target.known, target.logins) if op.label in REAL else []
     if target.logins:  # the same, logged in with Basic
-        basic = {"Authorization": _basic(*next(iter(target.logins.items())))}
+        basic = {"Authorization": basic_value(*next(iter(target.logins.items())))}
         fixed += [{**parts, "headers": {**parts.get("headers", {}), **basic}} for parts in fixed]
     if not fixed:
         return st.one_of(generated)
@@ -479,14 +474,10 @@ def serve_gateway(registry_url: str, *, reachable: bool = True, **settings: Any)
 
 
 def wait_live(url: str) -> None:
-    deadline = time.monotonic() + 10
     with requests.Session() as session:
         session.trust_env = False
-        while True:
-            try:
-                if session.get(f"{url}/api/health/live", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.05)
+        eventually(
+            lambda: session.get(f"{url}/api/health/live", timeout=2).status_code == 200,
+            what="the gateway started",
+            retry=(requests.ConnectionError,),
+        )

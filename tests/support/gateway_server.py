@@ -4,7 +4,6 @@ that need a listening server: registry notifications, streaming over real socket
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import httpx
@@ -12,6 +11,7 @@ import uvicorn
 
 from gateway.main import create_app
 from gateway.settings import Settings
+from harness.waiting import eventually
 
 
 class GatewayServer:
@@ -26,17 +26,18 @@ class GatewayServer:
 
     def start(self) -> GatewayServer:
         self.thread.start()
-        deadline = time.monotonic() + 10
         with httpx.Client(trust_env=False, timeout=2) as client:
-            while time.monotonic() < deadline:
+
+            def healthy() -> bool:
                 if not self.thread.is_alive():
                     raise RuntimeError("the gateway server exited while starting")
-                try:
-                    if client.get(f"{self.url}/api/health").status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)
+                return client.get(f"{self.url}/api/health").status_code == 200
+
+            try:
+                eventually(healthy, retry=(httpx.TransportError,))
+                return self
+            except AssertionError:
+                pass
         self.stop()
         raise RuntimeError("the gateway server did not become healthy")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.images import (
+from harness.images import (
     OCI_INDEX,
     OCI_MANIFEST,
     PushedImage,
@@ -27,7 +27,7 @@ from tests.support.images import (
     push_index,
     sha256_digest,
 )
-from tests.support.realworld import realworld_dir
+from harness.realworld import realworld_dir
 
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 SPDX = "application/spdx+json"

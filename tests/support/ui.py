@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx
 import pytest
 
+from harness.images import PushedImage, Pusher, push_image, push_index, tag_existing
+from harness.registry import RegistryProcess, free_port
 from tests.support.browser import BrowserPage, open_page
+from tests.support.callers import XHR
 from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
-from tests.support.images import PushedImage, Pusher, push_image, push_index, tag_existing
-from tests.support.registry import RegistryProcess, free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -49,7 +50,6 @@ __all__ = [
 ]
 
 AUTH_USERS = {"alice": "alice-Ui-7d41"}
-XHR = {"X-Requested-With": "XMLHttpRequest"}
 
 # What chromium logs when the page's CSP blocks something.
 CSP_MARKERS = ("Content Security Policy", "Content-Security-Policy", "Refused to")

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.images import (
+from harness.images import (
     PushedImage,
     PushedIndex,
     Pusher,

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.registry import free_port
-from tests.support.served import Served, clean_env
+from harness.processes import Served, clean_env
+from harness.registry import free_port
 
-XHR = {"X-Requested-With": "XMLHttpRequest"}
 _UPSTREAM_RE = re.compile(
     r'^lr_upstream_requests_total\{operation="([^"]+)",status="([^"]+)"\} (\S+)$'
 )

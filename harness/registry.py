@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import httpx
 
 if TYPE_CHECKING:
-    from tests.support.tokenserver import TokenServer
+    from harness.tokenserver import TokenServer
 
 DEFAULT_BINARY = "/usr/bin/docker-registry"
 READY_TIMEOUT = 10.0

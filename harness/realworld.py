@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.support.images import (
+from harness.images import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
     DOCKER_LIST,
@@ -39,7 +39,7 @@ SYNTHETIC_LABEL = "org.example.realworld.synthetic"
 
 def realworld_dir() -> Path | None:
     shared = os.environ.get("LR_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[3] / "shared"
+    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
     path = base / "fixtures" / "realworld"
     return path if path.is_dir() else None
 

@@ -11,13 +11,13 @@ import atexit
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import IO
 
 import redis
 
-from tests.support.registry import free_port
+from harness.registry import free_port
+from harness.waiting import eventually
 
 BINARY = "/usr/bin/redis-server"
 READY_TIMEOUT = 10.0
@@ -56,13 +56,18 @@ class RedisProcess:
         self._log = (self.root / "redis.log").open("ab")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603
         _LIVE[id(self)] = self
-        deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+        proc = self.proc
+
+        def ready() -> bool:
+            if proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited: {self.log_text()[-2000:]}")
-            if self.ping():
-                return self
-            time.sleep(0.05)
+            return self.ping()
+
+        try:
+            eventually(ready, within=READY_TIMEOUT)
+            return self
+        except AssertionError:
+            pass
         self.stop()
         raise RuntimeError("redis-server did not become ready")
 
