@@ -5,11 +5,11 @@
                                 [--big-tags 10000] [--searches 200]
                                 [--out bench/results/scale-latest.md]
 
-The registry is the stand-in of ``bench_load.py`` (an ASGI app in a subprocess serving a
+The registry is the stand-in of ``bench/standin.py`` (an ASGI app in a subprocess serving a
 paged ``_catalog`` with ``Link`` headers, tag lists, and small manifests and configs the
 gateway verifies by digest, behind Basic auth): filling a real registry with 100,000
 repositories or a 10,000-tag repository over the v2 API takes far too long. Gateways
-run as ``python bench/bench_load.py serve`` subprocesses (uvicorn, one worker), so their
+run as ``python bench/servers.py serve`` subprocesses (uvicorn, one worker), so their
 CPU time is read from ``/proc/<pid>/stat``; the raw client runs in this process and its
 CPU is ``time.process_time()``. Everything runs on 127.0.0.1 and is stopped by PID.
 
@@ -50,14 +50,9 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from bench.bench_load import (  # noqa: E402
-    Server,
-    _basic,
-    process_cpu,
-    standin_names,
-    start_server,
-)
 from bench.report import git_describe, verdict, write_report  # noqa: E402
+from bench.servers import Server, process_cpu, start_server  # noqa: E402
+from bench.standin import standin_basic, standin_names  # noqa: E402
 from gateway.models import media_types as mt  # noqa: E402
 
 CATALOG_TARGET = 1.25
@@ -146,7 +141,7 @@ async def raw_details(url: str, auth: dict[str, str], repos: list[str]) -> int:
 
 
 def catalog_and_details(args: argparse.Namespace, tmp: Path, fig: Figures) -> None:
-    auth = _basic(0)
+    auth = standin_basic(0)
     with ExitStack() as stack:
         standin = start_server(
             "standin",
@@ -254,7 +249,7 @@ def search(c: httpx.Client, gw: Server, names: list[str], count: int, fig: Figur
 
 
 def big_repository(args: argparse.Namespace, tmp: Path, fig: Figures) -> None:
-    auth = _basic(0)
+    auth = standin_basic(0)
     with ExitStack() as stack:
         standin = start_server(
             "standin-big",

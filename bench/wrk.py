@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 from dataclasses import dataclass
+
+from bench.servers import affinity
 
 
 @dataclass
@@ -59,3 +62,26 @@ def connection_counts(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError("connection counts must be >= 1")
     return values
+
+
+def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None) -> WrkResult:
+    threads = max(1, min(connections, len(cpus) if cpus else 1))
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "30s",
+        "--latency",
+        url,
+    ]
+    out = subprocess.run(  # noqa: S603 - fixed argv
+        cmd,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+        preexec_fn=affinity(cpus),  # noqa: PLW1509
+    ).stdout
+    return parse_wrk(out)
