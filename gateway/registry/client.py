@@ -10,12 +10,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import operator
-import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 
@@ -26,141 +23,33 @@ from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
 from gateway.registry.credentials import ANONYMOUS, Caller
 from gateway.registry.metrics import UpstreamTotals
 from gateway.registry.names import is_digest, valid_names, valid_tags
+from gateway.registry.protocol import (
+    CATALOG_SCOPE,
+    MAX_LIST_BYTES,
+    MAX_MANIFEST_BYTES,
+    MAX_PAGES,
+    MAX_REFERRER_PAGES,
+    Head,
+    Manifest,
+    Passed,
+    Ping,
+    ReferrersAnswer,
+    content_headers,
+    next_link,
+    pull_scope,
+    referrers_next,
+)
 from gateway.registry.realm_policy import RealmPolicy
 from gateway.registry.transport import Upstream, sha256_digest
 from gateway.registry.upstream_errors import Subject
-
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what the registry itself accepts on push
-MAX_LIST_BYTES = 64 * 1024 * 1024  # one catalog or tag-list page
-MAX_PAGES = 100_000
-_LINK_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
+from gateway.registry.writes import RegistryWrites
 
 
-@dataclass(frozen=True)
-class Manifest:
-    digest: str
-    media_type: str
-    body: bytes
-
-
-@dataclass(frozen=True)
-class Ping:
-    reachable: bool
-    status_code: int | None
-    api_version: str | None
-    auth: str
-    latency_ms: float
-
-
-@dataclass(frozen=True)
-class Head:
-    digest: str
-    media_type: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Passed:
-    """A registry answer passed on as it came (the /v2 proxy): status, the headers worth
-    passing on, and the body (empty for HEAD)."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-# Headers of a registry answer that describe its content, passed on by the /v2 proxy.
-CONTENT_HEADERS = (
-    "content-type",
-    "content-length",
-    "content-range",
-    "accept-ranges",
-    "docker-content-digest",
-    "etag",
-    "oci-filters-applied",
-)
-
-
-def content_headers(response: httpx.Response) -> dict[str, str]:
-    return {k: response.headers[k] for k in CONTENT_HEADERS if k in response.headers}
-
-
-# Headers of an upload or manifest PUT answer, passed on by the /v2 proxy.
-UPLOAD_HEADERS = (
-    "location",
-    "range",
-    "docker-upload-uuid",
-    "docker-content-digest",
-    "oci-subject",
-    "content-length",
-)
-
-
-def upload_headers(response: httpx.Response) -> dict[str, str]:
-    return {k: response.headers[k] for k in UPLOAD_HEADERS if k in response.headers}
-
-
-def pull_scope(name: str) -> str:
-    return f"repository:{name}:pull"
-
-
-def push_scope(name: str) -> str:
-    return f"repository:{name}:pull,push"
-
-
-def delete_scope(name: str) -> str:
-    return f"repository:{name}:delete"
-
-
-CATALOG_SCOPE = "registry:catalog:*"
-
-
-def next_link(header: str | None) -> dict[str, str] | None:
-    """``n``/``last`` of a ``Link: <…>; rel="next"`` header, and nothing else of it.
-
-    The URL is never followed as given: only its query is kept, and the next request is
-    rebuilt against the configured registry, whatever host the Link names.
-    """
-    if not header:
-        return None
-    m = _LINK_RE.search(header)
-    if not m:
-        return None
-    query = dict(parse_qsl(urlsplit(m.group(1)).query, keep_blank_values=True))
-    out = {k: v for k, v in query.items() if k in ("n", "last") and v}
-    return out if "last" in out else None
-
-
-MAX_REFERRER_PAGES = 100
-
-
-@dataclass(frozen=True)
-class ReferrersAnswer:
-    """The registry's referrers of one digest: raw descriptors, and the filters it says
-    it applied to all of them."""
-
-    descriptors: list[dict[str, object]]
-    filters_applied: frozenset[str]
-
-
-def referrers_next(header: str | None, path: str) -> dict[str, str] | None:
-    """The query of a referrers answer's ``Link: <…>; rel="next"``, when it names the
-    same referrers path; the request is rebuilt against the configured registry."""
-    if not header:
-        return None
-    m = _LINK_RE.search(header)
-    if not m:
-        return None
-    parts = urlsplit(m.group(1))
-    if parts.path != path:
-        raise UpstreamInvalid("the registry's referrers Link names another path")
-    return dict(parse_qsl(parts.query, keep_blank_values=True))
-
-
-class RegistryClient:
+class RegistryClient(RegistryWrites):
     """The registry protocol, for one caller at a time. It holds its transport
     (``Upstream``: auth, slots, deadlines, redirects, error mapping) and is the one
-    place that knows the v2 paths, scopes and documents."""
+    place that knows the v2 paths, scopes and documents; its writes are
+    ``RegistryWrites``'s (gateway/registry/writes.py), its data ``protocol``'s."""
 
     def __init__(self, http: httpx.AsyncClient, registry_url: str, **transport: Any) -> None:
         self.transport = Upstream(http, registry_url, **transport)
@@ -173,10 +62,6 @@ class RegistryClient:
     @property
     def downloads(self) -> httpx.AsyncClient:
         return self.transport.downloads
-
-    @property
-    def base(self) -> str:
-        return self.transport.base
 
     @property
     def tokens(self) -> TokenCache:
@@ -516,126 +401,3 @@ class RegistryClient:
             if params is None:
                 return ReferrersAnswer(descriptors, applied)
         raise UpstreamInvalid("the registry's referrers pages do not end")
-
-    # -- deletes ----------------------------------------------------------------------
-
-    async def delete_blob(self, caller: Caller, name: str, digest: str) -> None:
-        response = await self.transport.send(
-            "DELETE",
-            f"/v2/{name}/blobs/{digest}",
-            caller,
-            scope=delete_scope(name),
-            subject="blob",
-            ok=(200, 202),
-        )
-        await response.aclose()
-
-    async def delete_manifest(
-        self, caller: Caller, name: str, reference: str, *, scope: str | None = None
-    ) -> None:
-        """Delete a manifest by digest (or, where the registry supports it, a tag:
-        distribution 3.x; 2.8 answers 400 DIGEST_INVALID)."""
-        response = await self.transport.send(
-            "DELETE",
-            f"/v2/{name}/manifests/{reference}",
-            caller,
-            scope=scope or delete_scope(name),
-            subject="manifest",
-            ok=(200, 202),
-        )
-        await response.aclose()
-
-    # -- writes -----------------------------------------------------------------------
-
-    async def put_manifest(
-        self,
-        caller: Caller,
-        name: str,
-        reference: str,
-        body: bytes,
-        media_type: str,
-        *,
-        scope: str | None = None,
-    ) -> Passed:
-        """``PUT`` a manifest under a tag or digest; the registry's 201 headers
-        (``Location``, ``Docker-Content-Digest``, ``OCI-Subject``)."""
-        response = await self.transport.send(
-            "PUT",
-            f"/v2/{name}/manifests/{reference}",
-            caller,
-            scope=scope or push_scope(name),
-            subject="manifest",
-            ok=(201,),
-            content=body,
-            headers={"Content-Type": media_type},
-        )
-        await response.aclose()
-        return Passed(response.status_code, upload_headers(response), b"")
-
-    async def upload_step(
-        self,
-        caller: Caller,
-        name: str,
-        method: str,
-        path: str,
-        *,
-        headers: dict[str, str] | None = None,
-        content: bytes | AsyncIterable[bytes] | None = None,
-        scope: str | None = None,
-    ) -> Passed:
-        """One step of a blob upload (``POST`` to start or mount, ``PATCH`` a chunk,
-        ``PUT`` to finish, ``GET`` its status, ``DELETE`` to cancel) at ``path``: a
-        ``/v2/<name>/blobs/uploads/…`` path with the registry's own query (its upload
-        state). A streamed ``content`` is sent as it arrives, never held whole."""
-        if not path.startswith(f"/v2/{name}/blobs/uploads/"):
-            raise UpstreamInvalid("not an upload path of this repository")
-        response = await self.transport.send(
-            method,
-            path,
-            caller,
-            scope=scope or push_scope(name),
-            subject="blob",
-            ok=(200, 201, 202, 204, 416),
-            content=content,
-            headers=headers,
-            download=True,  # the transfer pool and slots: uploads take long
-        )
-        await response.aclose()
-        return Passed(response.status_code, upload_headers(response), b"")
-
-    def registry_path(self, location: str, prefix: str) -> str:
-        """The path (and query) of a ``Location`` the registry answered, checked to be
-        on the registry and under ``prefix`` (an upload, a blob, a manifest of the
-        repository asked about)."""
-        parts = urlsplit(location)
-        base = urlsplit(self.base)
-        if parts.scheme and (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
-            raise UpstreamInvalid("the registry answered a location elsewhere")
-        path = parts.path.removeprefix(base.path) if parts.scheme else parts.path
-        if not path.startswith(prefix) or ".." in path.split("/"):
-            raise UpstreamInvalid("the registry answered an unusable location")
-        return path + (f"?{parts.query}" if parts.query else "")
-
-    async def upload_blob(
-        self, caller: Caller, name: str, data: bytes, *, scope: str | None = None
-    ) -> str:
-        """A small blob pushed in one piece (``POST``, then ``PUT ?digest=``); its digest."""
-        digest = sha256_digest(data)
-        started = await self.upload_step(
-            caller, name, "POST", f"/v2/{name}/blobs/uploads/", content=b"", scope=scope
-        )
-        if started.status != 202:
-            raise UpstreamInvalid("the registry did not start an upload")
-        path = self.registry_path(started.headers.get("location", ""), f"/v2/{name}/blobs/")
-        done = await self.upload_step(
-            caller,
-            name,
-            "PUT",
-            path + ("&" if "?" in path else "?") + urlencode({"digest": digest}),
-            content=data,
-            headers={"Content-Type": "application/octet-stream"},
-            scope=scope,
-        )
-        if done.status != 201:
-            raise UpstreamInvalid("the registry did not take the blob")
-        return digest

@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
 from gateway.errors import BlobUploadUnknown, ManifestTooLarge
-from gateway.registry.client import CONTENT_HEADERS, Passed
 from gateway.registry.names import check_digest, check_name
+from gateway.registry.protocol import CONTENT_HEADERS, Passed
 from gateway.routers.routing import GatewayRouter, not_modified
 from gateway.services.v2_proxy import MAX_MANIFEST_BYTES
 

@@ -14,8 +14,8 @@ from typing import Literal
 from gateway.errors import UNREAD, GatewayError, ManifestUnknown, NameUnknown, NotFound, aborts
 from gateway.models import api, oci
 from gateway.models import media_types as mt
-from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
+from gateway.registry.protocol import Manifest
 from gateway.services.gathering import peek_or_gather
 from gateway.services.history import api_layers, build_config
 from gateway.services.platforms import choose_platform, is_runnable, platform_label, to_api

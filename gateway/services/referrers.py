@@ -37,8 +37,8 @@ from gateway.models import api, oci
 from gateway.models import media_types as mt
 from gateway.models.artifact_tags import COSIGN_SUFFIXES, fallback_tag, subject_of
 from gateway.models.referrer_kinds import counts, kind_of
-from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
+from gateway.registry.protocol import Manifest
 from gateway.services.images import ImageService
 from gateway.services.platforms import choose_platform
 from gateway.view import CachedRegistry

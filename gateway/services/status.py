@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import time
 
-from gateway.registry.client import Ping, RegistryClient
+from gateway.registry.client import RegistryClient
+from gateway.registry.protocol import Ping
 
 RECENT_SECONDS = 10.0
 

@@ -47,8 +47,8 @@ from typing import TypeVar
 from gateway.cache import SingleFlight, TTLStore
 from gateway.deadline import remaining
 from gateway.errors import GatewayError, ManifestUnknown, NameUnknown, NotFound, aborts
-from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
+from gateway.registry.protocol import Manifest
 from gateway.services.storage_closure import (
     Node,
     RegistryFigures,

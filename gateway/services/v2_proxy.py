@@ -27,9 +27,9 @@ from collections.abc import AsyncIterable
 
 from gateway.errors import GatewayError, PaginationNumberInvalid, Unauthorized, Unsupported
 from gateway.models import media_types as mt
-from gateway.registry.client import Manifest, Passed
 from gateway.registry.credentials import Caller
 from gateway.registry.names import is_digest
+from gateway.registry.protocol import Manifest, Passed
 from gateway.services.paging import page_of
 from gateway.services.referrers import ReferrerService
 from gateway.view import CachedRegistry

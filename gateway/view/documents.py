@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from gateway.cache import ModelCache
 from gateway.models import oci
-from gateway.registry.client import Manifest
+from gateway.registry.protocol import Manifest
 
 P = TypeVar("P", oci.Index, oci.ImageManifest, oci.ImageConfig)
 

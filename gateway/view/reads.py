@@ -24,10 +24,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from gateway.cache import Blob
 from gateway.errors import GatewayError, NameUnknown
 from gateway.models import media_types as mt
-from gateway.registry.client import Manifest, RegistryClient
+from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import note_cache
 from gateway.registry.names import is_digest
+from gateway.registry.protocol import Manifest
 from gateway.view.access import Gate
 from gateway.view.caches import ViewCaches, stored_key
 from gateway.view.documents import Documents

@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from gateway.errors import NotFound
-from gateway.registry.client import ReferrersAnswer, RegistryClient
+from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import note_cache
+from gateway.registry.protocol import ReferrersAnswer
 from gateway.view.caches import ViewCaches, stored_key
 
 T = TypeVar("T")

@@ -15,8 +15,9 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Sequ
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
-from gateway.registry.client import Passed, ReferrersAnswer, RegistryClient
+from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
+from gateway.registry.protocol import Passed, ReferrersAnswer
 from gateway.shared_state.caches import SharedCaches
 from gateway.view.blobs import Blobs
 from gateway.view.caches import ViewCaches

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 
-from gateway.registry.client import Passed, RegistryClient
+from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
 from gateway.registry.names import is_digest
+from gateway.registry.protocol import Passed
 from gateway.registry.transport import sha256_digest
 from gateway.view.caches import ViewCaches
 from gateway.view.changes import Action, Change
