@@ -103,6 +103,23 @@ def render(
                 f"{r.gateway_cpu_ms:.3f} / {r.bare_cpu_ms:.3f} ({r.cpu_ratio:.1f}×) | "
                 f"{verdict(passed)}{note} |"
             )
+    if load and any(r.baseline is not None for r in load.rows):
+        lines += [
+            "",
+            f"- baseline: the gateway of {args.baseline_code}, served and warmed the same way, "
+            "measured right after this checkout's in each row",
+            "",
+            "| page | connections | this checkout req/s | baseline req/s | this / baseline "
+            "| CPU ms per request, this / baseline |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for r in load.rows:
+            if r.baseline is None:
+                continue
+            lines.append(
+                f"| {r.page} | {r.connections} | {r.gateway.rps:,.0f} | {r.baseline.rps:,.0f} | "
+                f"{r.vs_baseline:.2f} | {r.gateway_cpu_ms:.3f} / {r.baseline_cpu_ms:.3f} |"
+            )
     if load and load.profiles:
         lines += ["", *load.profiles]
     if mem:
@@ -166,6 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--gateway-code", help="memory part: run the gateway from this tree (e.g. an export)"
+    )
+    parser.add_argument(
+        "--baseline-code",
+        help="load part: also serve each page from the gateway of this tree (another "
+        "checkout), measured in the same run; the table gains its req/s and the ratio",
     )
     parser.add_argument(
         "--profile",

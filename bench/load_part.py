@@ -35,6 +35,16 @@ class LoadRow:
     bare: WrkResult
     gateway_cpu_ms: float = 0.0  # the server process's CPU per request answered
     bare_cpu_ms: float = 0.0
+    # --baseline-code: the same gateway page served by another checkout, in the same run
+    baseline: WrkResult | None = None
+    baseline_cpu_ms: float = 0.0
+
+    @property
+    def vs_baseline(self) -> float:
+        """This checkout's req/s against the baseline checkout's (> 1: faster)."""
+        if self.baseline is None or not self.baseline.rps:
+            return 0.0
+        return self.gateway.rps / self.baseline.rps
 
     @property
     def ratio(self) -> float:
@@ -129,6 +139,19 @@ def load_part(
         stack.callback(gateway.stop)
         bodies = warm(gateway, pages)
         upstream_warm = _upstream_total(gateway)
+        measured = [gateway]
+        if args.baseline_code:
+            baseline = start_server(
+                "baseline",
+                ["serve", "--app", "gateway", "--registry", registry.url],
+                tmp,
+                cpus=server_cpus,
+                code_root=args.baseline_code,
+                ready_path="/api/health/live",
+            )
+            stack.callback(baseline.stop)
+            warm(baseline, pages)
+            measured.append(baseline)
         bodies_file = tmp / "bodies.json"
         bodies_file.write_text(json.dumps(bodies), encoding="utf-8")
         bare = start_server(
@@ -144,7 +167,7 @@ def load_part(
             for c in args.connections:
                 results = {}
                 cpu_ms = {}
-                for server in (gateway, bare):
+                for server in (*measured, bare):
                     url = server.url + page.path
                     run_wrk(url, c, args.warmup, wrk_cpus)  # discarded
                     before = process_cpu(server.pid)
@@ -158,6 +181,8 @@ def load_part(
                     results["bare"],
                     cpu_ms["gateway"],
                     cpu_ms["bare"],
+                    results.get("baseline"),
+                    cpu_ms.get("baseline", 0.0),
                 )
                 report.rows.append(row)
                 print(
