@@ -225,9 +225,16 @@ class Settings(BaseSettings):
         )
 
     @property
-    def registry_pull_host(self) -> str:
-        """What ``docker pull`` names: LR_PULL_HOST, else the registry URL's host[:port]."""
-        return self.pull_host or urlsplit(self.registry_url).netloc
+    def registry_pull_host(self) -> str | None:
+        """What ``docker pull`` names: LR_PULL_HOST; unset, None while the gateway serves
+        ``/v2`` itself (pulls go through it: a UI shows the host it was loaded from, the
+        one name every client of the gateway can reach — the registry's may be known
+        only to a private network), else the registry URL's host[:port]."""
+        if self.pull_host:
+            return self.pull_host
+        if self.v2_mode != "off":
+            return None
+        return urlsplit(self.registry_url).netloc
 
     @property
     def registry_host(self) -> str:

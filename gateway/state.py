@@ -18,6 +18,7 @@ from gateway.services.bulk_delete import BulkDeleteService
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
+from gateway.services.last_changed import LastChanged
 from gateway.services.referrers import ReferrerService
 from gateway.services.repositories import RepositoryService
 from gateway.services.retention import RetentionService
@@ -49,6 +50,7 @@ class AppState:
     images: ImageService
     tags: TagService
     repositories: RepositoryService
+    last_changed: LastChanged
     deletes: DeleteService
     v2: V2Proxy
     blobs: BlobService
@@ -185,6 +187,7 @@ def build_state(
         walk_concurrency=max(1, settings.upstream_concurrency // 4),
     )
     bulk_deletes = BulkDeleteService(registry, deletes)
+    last_changed = LastChanged()
     state = AppState(
         settings=settings,
         http=http,
@@ -192,7 +195,8 @@ def build_state(
         registry=registry,
         images=images,
         tags=TagService(registry, images, referrers),
-        repositories=RepositoryService(registry),
+        repositories=RepositoryService(registry, usage=usage, last_changed=last_changed),
+        last_changed=last_changed,
         deletes=deletes,
         v2=V2Proxy(
             registry,
@@ -216,6 +220,7 @@ def build_state(
         shared=shared,
         shared_caches=caches,
     )
+    state.answers.versions += [lambda: usage.version, lambda: last_changed.version]
     metrics.source = lambda: state_families(state)
     return state
 

@@ -48,7 +48,9 @@ async def delete_image(
     """Delete a manifest by digest, and so every tag pointing at it (when deletes are
     enabled; otherwise 403 ``DELETE_DISABLED`` and nothing is sent to the registry).
     A deleted referrer is taken out of its subject's fallback index."""
-    return await state.deletes.delete_image(caller, name, digest, with_referrers=with_referrers)
+    deleted = await state.deletes.delete_image(caller, name, digest, with_referrers=with_referrers)
+    state.last_changed.note((name,))
+    return deleted
 
 
 @router.delete(
@@ -77,4 +79,6 @@ async def delete_image(
 async def delete_tag(state: State, caller: CurrentCaller, name: RepoName, tag: Tag) -> TagDeleted:
     """Remove one tag; other tags on the same digest survive (when deletes are enabled;
     otherwise 403 ``DELETE_DISABLED`` and nothing is sent to the registry)."""
-    return await state.deletes.delete_tag(caller, name, tag)
+    deleted = await state.deletes.delete_tag(caller, name, tag)
+    state.last_changed.note((name,))
+    return deleted

@@ -96,4 +96,6 @@ async def registry_events(request: Request, state: State) -> EventsAccepted:
         body += chunk
         if len(body) > MAX_EVENTS_BYTES:
             raise InvalidRequest("the event envelope is too large")
-    return await apply_events(state.registry, body)
+    accepted = await apply_events(state.registry, body)
+    state.last_changed.note(accepted.repositories)
+    return accepted

@@ -67,7 +67,10 @@ async def apply(
     state: State, caller: CurrentCaller, name: RepoName, body: ApplyRequest
 ) -> DeleteResults:
     """Delete exactly the plan's tags and manifests, answered per item."""
-    return DeleteResults(results=await state.retention.apply(caller, name, body.plan_id))
+    results = await state.retention.apply(caller, name, body.plan_id)
+    if any(r.status == "deleted" for r in results):
+        state.last_changed.note((name,))
+    return DeleteResults(results=results)
 
 
 @router.post(
@@ -88,4 +91,6 @@ async def bulk_delete(
     (every tag on them goes); one result per item: deleted, already_gone or failed (with
     the error, e.g. 403 DENIED for a caller without delete rights)."""
     results = await state.bulk_deletes.delete(caller, name, body.tags, body.digests)
+    if any(r.status == "deleted" for r in results):
+        state.last_changed.note((name,))
     return DeleteResults(results=results)

@@ -104,6 +104,8 @@ async def v2_put_manifest(
     body = await _bounded_body(request, MAX_MANIFEST_BYTES)
     media_type = request.headers.get("content-type", "")
     passed = await state.v2.put_manifest(caller, name, reference, body, media_type)
+    if passed.status < 300:
+        state.last_changed.note((name,))
     return _passed(request, passed)
 
 
@@ -112,6 +114,7 @@ async def v2_delete_manifest(
     state: State, caller: CurrentCaller, name: RepoName, reference: Reference
 ) -> Response:
     await state.v2.delete_manifest(caller, name, reference)
+    state.last_changed.note((name,))
     return Response(status_code=202)
 
 

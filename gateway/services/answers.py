@@ -5,7 +5,8 @@ validated or serialised again).
 Never one caller's answer to another: the key holds the caller's key. Never past an
 invalidation: an answer is kept with the generations of the caches it was built from
 (catalogs, tag lists, tag pointers, access confirmations, memberships) and is dropped the
-moment one of them moved — a notification, a delete, a push through /v2, a logout.
+moment one of them moved — a notification, a delete, a push through /v2, a logout — or
+what a page shows besides them (a repository row's size and last change) is new.
 Never long: an answer lives at most half of ``LR_CACHE_TTL``/``LR_ACCESS_TTL`` and at
 most ``MAX_SECONDS``, so what it shows is never more than half a cache period older than
 the caches would show. Only whole answers are kept: a page with a row that carries an
@@ -15,7 +16,7 @@ error, or one flagged incomplete, is built anew each time.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from gateway.registry.metrics import note_cache
 from gateway.services.cached_registry import CachedRegistry
@@ -34,6 +35,9 @@ class AnswerCache:
         self.seconds = min(MAX_SECONDS, ttl / 2, access_ttl / 2)
         self.entries = entries
         self._answers: dict[Hashable, tuple[object, Stamp, float]] = {}
+        # Versions of what answers show besides the caches (a repository row's size and
+        # last change): an answer is dropped when one of them moves, too.
+        self.versions: list[Callable[[], int]] = []
         # Plain integers, read by the metrics collector at scrape time.
         self.hits = 0
         self.misses = 0
@@ -48,6 +52,7 @@ class AnswerCache:
             r.tag_digests.generation,
             r.access.generation,
             r.membership.generation,
+            *(version() for version in self.versions),
         )
 
     def get(self, key: Hashable) -> object | None:

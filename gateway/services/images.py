@@ -24,6 +24,7 @@ from gateway.models import media_types as mt
 from gateway.registry.client import Manifest
 from gateway.registry.credentials import Caller
 from gateway.services.cached_registry import CachedRegistry
+from gateway.services.charts import chart_metadata, is_chart
 from gateway.services.history import api_layers, build_config
 from gateway.services.platforms import choose_platform, is_runnable, platform_label, to_api
 from gateway.services.tag_index import UNKNOWN, Reader
@@ -233,6 +234,9 @@ class ImageService:
                 tags_task.cancel()
             elif not tags_task.cancelled():
                 tags_task.exception()  # retrieved: the error that matters is _resolve's
+        chart = None
+        if resolved.kind == "image" and is_chart(resolved.platforms[0]):
+            chart = await self._chart(caller, repo, resolved.platforms[0])
         return api.ImageDetail(
             repository=repo,
             reference=reference,
@@ -247,7 +251,22 @@ class ImageService:
             platforms=resolved.platforms,
             attestations=resolved.attestations,
             referrers=referrers,
+            chart=chart,
         )
+
+    async def _chart(
+        self, caller: Caller, repo: str, image: api.PlatformImage
+    ) -> api.ChartMetadata | None:
+        """A chart's metadata from its config; None when the config cannot be read (the
+        page is still shown, without it)."""
+        assert image.config_digest is not None
+        try:
+            body = await self.registry.config(caller, repo, image.config_digest)
+        except GatewayError as exc:
+            if exc.aborts_page:
+                raise
+            return None
+        return chart_metadata(body)
 
     async def _tags_and_referrers(
         self, caller: Caller, repo: str, digest: str

@@ -126,6 +126,9 @@ class UsageService:
         self._walks: OrderedDict[str, RegistryWalk] = OrderedDict()
         self._walk_slots: asyncio.Semaphore | None = None
         self._closed = False
+        # Moves whenever figures are stored: an answer that shows them (a repository
+        # row's bytes) is not kept past new ones (services/answers.py).
+        self.version = 0
         registry.on_forget.append(self.forget_repositories)
         registry.on_forget_caller.append(self.forget_caller)
         registry.on_forget_all.append(self.forget_all)
@@ -149,6 +152,7 @@ class UsageService:
             generation = self.figures.generation
             figures = await self._read(caller, repo)
             self.figures.put(key, figures, generation)
+            self.version += 1
             return figures
 
         return await self.flights.run(("usage", caller.key, repo), compute)

@@ -81,9 +81,20 @@ def _site(
     """A gateway on a real socket in front of ``registry_url``, stopped afterwards."""
     server = GatewayServer(registry_url, free_port(), **settings).start()
     try:
-        yield UiSite(server, registry_url, _host(registry_url), images or {})
+        pull_host = pull_host_of(server.url, registry_url, settings)
+        yield UiSite(server, registry_url, pull_host, images or {})
     finally:
         server.stop()
+
+
+def pull_host_of(gateway_url: str, registry_url: str, settings: dict[str, Any]) -> str:
+    """The host the UI puts in pull commands: LR_PULL_HOST; else the gateway's own (the
+    page's) while it serves /v2 (the default), else the registry's."""
+    if settings.get("pull_host"):
+        return str(settings["pull_host"])
+    if settings.get("v2_mode", "pull") != "off":
+        return _host(gateway_url)
+    return _host(registry_url)
 
 
 def _host(url: str) -> str:
