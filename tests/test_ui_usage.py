@@ -115,8 +115,13 @@ def test_retention_dialog_previews_then_applies(
 
     preview = dialog.get_by_test_id("retention-preview")
     expect(preview.locator('tr[data-fate="delete"] td:first-child')).to_have_text(["1.0.0"])
-    expect(preview.locator('tr[data-tag="latest"]')).to_contain_text("keep_regex")
-    expect(preview.locator('tr[data-tag="1.1.0"]')).to_contain_text("keep_last")
+    # why, in words rather than the API's field names
+    expect(preview.locator('tr[data-tag="latest"]')).to_contain_text(
+        "Matches “^latest$”, which is always kept"
+    )
+    expect(preview.locator('tr[data-tag="1.1.0"]')).to_contain_text("The newest by version")
+    expect(preview.locator('tr[data-tag="1.0.0"]')).to_contain_text("its image goes too")
+    expect(preview).not_to_contain_text("keep_")
     expect(dialog.get_by_test_id("retention-summary")).to_contain_text("1 tag and 5 manifests")
     assert sorted(p.tags(corpus.multi) or []) == ["1.0.0", "1.1.0", "latest"]  # not yet
 
