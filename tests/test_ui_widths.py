@@ -102,6 +102,26 @@ def test_demo_pages_hold_their_layout(
     assert problems == [], "\n".join(problems)
 
 
+SORTS = ["name", "-name", "-version", "version", "-created", "created"]
+PAGE_SIZES = [10, 20, 50, 100]
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_long_tag_lists_hold_still_in_every_order_and_page_size(
+    ui_context: UiContext, demo_site: DemoSite, width: int
+) -> None:
+    """The 60- and 240-tag lists, each sort with a page size (every size in turn): every
+    load is held to the layout-shift budget (ui_context), and its rows are all there."""
+    with ui_context(demo_site, **context_options(width, "light")) as ui:
+        for repo, total in (("demo/releases", 60), ("demo/nightly", 240)):
+            for i, sort in enumerate(SORTS):
+                n = PAGE_SIZES[i % len(PAGE_SIZES)]
+                ui.goto(f"/r/{repo}?sort={sort}&n={n}")
+                rows = ui.page.get_by_test_id("tags").locator("tbody tr")
+                expect(rows).to_have_count(min(n, total))
+                expect(ui.page.get_by_test_id("tag-usage")).to_be_attached()
+
+
 @pytest.mark.parametrize(("width", "scheme"), WIDTHS, ids=IDS)
 def test_longest_names_are_cut_not_broken(
     ui_context: UiContext, long_names_site: UiSite, width: int, scheme: str

@@ -24,9 +24,15 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-from collections.abc import Callable
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from tests.support.images import (
     OCI_CONFIG,
@@ -254,3 +260,66 @@ def _seed_large(p: Pusher, keep: Callable[..., None]) -> None:
 
         for image, name in pool.map(tag, range(NIGHTLIES)):
             keep(image, name)
+
+
+@contextmanager
+def demo_stack(*, login: bool = False) -> Iterator[dict[str, str]]:
+    """For the scripts that measure or picture the demo (scripts/ui_budgets.py,
+    scripts/screenshots.py): a registry in a temporary folder holding the demo's content
+    and a gateway in front of it, as ``scripts/demo.sh`` runs them (deletes on, /v2 in
+    push mode, the registry's notifications sent to the gateway, so each repository's
+    last change is known); with ``login``, also a registry that asks for credentials
+    and its own gateway. Yields {"demo": url, "login": url}; stops everything after."""
+    import httpx
+
+    from tests.support.gateway_server import GatewayServer
+    from tests.support.registry import free_port, start_registry
+
+    with tempfile.TemporaryDirectory(prefix="lr-demo-") as tmp:
+        root = Path(tmp)
+        started: list[Any] = []
+        try:
+            port, token = free_port(), secrets.token_urlsafe(16)
+            registry = start_registry(
+                root / "registry",
+                delete_enabled=True,
+                notifications_url=f"http://127.0.0.1:{port}/api/events",
+                notifications_token=token,
+            )
+            started.append(registry)
+            gateway = GatewayServer(
+                registry.url,
+                port,
+                delete_enabled=True,
+                v2_mode="push",
+                events_token=token,
+                data_dir=root / "gateway-data",
+            ).start()
+            started.append(gateway)
+            with Pusher(registry.url) as p:
+                demo = seed_demo(p)
+            _wait_for_notifications(gateway.url, len(demo.repositories), httpx)
+            urls = {"demo": gateway.url}
+            if login:
+                users = {"alice": secrets.token_urlsafe(12)}
+                locked = start_registry(root / "login", auth="htpasswd", htpasswd_users=users)
+                started.append(locked)
+                locked_gateway = GatewayServer(
+                    locked.url, free_port(), data_dir=root / "login-data"
+                ).start()
+                started.append(locked_gateway)
+                urls["login"] = locked_gateway.url
+            yield urls
+        finally:
+            for item in reversed(started):
+                item.stop()
+
+
+def _wait_for_notifications(url: str, repositories: int, httpx: Any) -> None:
+    """Until the gateway has heard of every repository (a few seconds at most)."""
+    with httpx.Client(base_url=url, timeout=10, trust_env=False) as client:
+        for _ in range(100):
+            rows = client.get("/api/repositories", params={"n": 1000}).json()["repositories"]
+            if sum(row["last_changed"] is not None for row in rows) >= repositories:
+                return
+            time.sleep(0.1)

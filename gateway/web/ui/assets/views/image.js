@@ -7,6 +7,7 @@
 // last on the page, so that their arrival moves nothing.
 
 import {isAbort, paths} from '../api.js';
+import {remember, takeOr} from '../prefetch.js';
 import {h, replace} from '../dom.js';
 import {formatBytes, kindOf, newest, platformName, plural, shortDigest} from '../format.js';
 import {copyButton} from '../components/copy.js';
@@ -36,6 +37,11 @@ export const title = (route) => referenceLabel(route.params.name, route.params.r
 
 const isDigest = (reference) => reference.includes(':');
 
+export function prefetch(route, api) {
+  const {name, reference} = route.params;
+  remember(`image ${name} ${reference}`, api.image(name, reference));
+}
+
 /** "team/app:1.0" or "team/app@sha256:1a2b3c4d5e6f". */
 export function referenceLabel(name, reference) {
   return isDigest(reference) ? `${name}@${shortDigest(reference)}` : `${name}:${reference}`;
@@ -57,7 +63,7 @@ export function mount(root, route, ctx) {
   async function load() {
     body.setAttribute('aria-busy', 'true');
     try {
-      const image = await api.image(name, reference, controller.signal);
+      const image = await takeOr(`image ${name} ${reference}`, () => api.image(name, reference, controller.signal));
       subtitle.textContent = overview(image);
       replace(body, ...render(image));
     } catch (error) {

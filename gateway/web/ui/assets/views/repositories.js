@@ -7,6 +7,7 @@
 import {h, replace} from '../dom.js';
 import {plural} from '../format.js';
 import {onChange} from '../changes.js';
+import {remember, takeOr} from '../prefetch.js';
 import {pager, position} from '../components/pager.js';
 import {ident, pageTitle, scroll, size, timeAgo} from '../components/parts.js';
 import {emptyState, errorBox, latestLoader} from '../components/status.js';
@@ -16,6 +17,18 @@ import {registryUsage} from './usage.js';
 const DEFAULT_N = 20;
 
 export const title = () => 'Repositories';
+
+/** The request of a page of repositories, and the key prefetch.js knows it by. */
+function repositoriesRequest(api, route) {
+  const query = readQuery(route);
+  const params = {q: query.q, last: position(route).last, n: query.n};
+  return {key: `repositories ${JSON.stringify(params)}`, ask: (signal) => api.repositories(params, signal)};
+}
+
+export function prefetch(route, api) {
+  const {key, ask} = repositoriesRequest(api, route);
+  remember(key, ask());
+}
 
 export function mount(root, route, ctx) {
   const {api, link, navigate} = ctx;
@@ -56,8 +69,9 @@ export function mount(root, route, ctx) {
     search.sync(query.q);
     perPage.sync(query.n);
     const at = position(route);
+    const request = repositoriesRequest(api, route);
     await loader.run(
-      (signal) => api.repositories({q: query.q, last: at.last, n: query.n}, signal),
+      (signal) => takeOr(request.key, () => request.ask(signal)),
       (page) => {
         render(page, at);
         showUsage();

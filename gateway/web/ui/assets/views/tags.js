@@ -9,6 +9,7 @@
 import {h, replace} from '../dom.js';
 import {plural} from '../format.js';
 import {onChange} from '../changes.js';
+import {remember, takeOr} from '../prefetch.js';
 import {copyButton} from '../components/copy.js';
 import {perPageSelect, searchBox, sortSelect, SORTS} from '../components/controls.js';
 import {pager, position} from '../components/pager.js';
@@ -35,9 +36,26 @@ import {tagUsage} from './usage.js';
 
 const DEFAULT_N = 20;
 const DEFAULT_SORT = 'name';
+// A long page is drawn this many rows at a time, each part in a task of its own, so the
+// page answers input meanwhile; what goes below the list waits for its last row.
+const ROWS_AT_ONCE = 25;
 
 export const key = (route) => route.params.name;
 export const title = (route) => route.params.name;
+
+/** The request of a page of tags, and the key prefetch.js knows it by. */
+function tagsRequest(api, route) {
+  const name = route.params.name;
+  const query = readQuery(route);
+  const at = position(route);
+  const params = {q: query.q, last: at.last, n: query.n, sort: query.sort, artifacts: query.artifacts};
+  return {key: `tags ${name} ${JSON.stringify(params)}`, ask: (signal) => api.tags(name, params, signal)};
+}
+
+export function prefetch(route, api) {
+  const {key, ask} = tagsRequest(api, route);
+  remember(key, ask());
+}
 
 export function mount(root, route, ctx) {
   const {api, link, navigate} = ctx;
@@ -75,11 +93,11 @@ export function mount(root, route, ctx) {
     sort.sync(query.sort);
     perPage.sync(query.n);
     const at = position(route);
+    const request = tagsRequest(api, route);
     await loader.run(
-      (signal) => api.tags(name, {q: query.q, last: at.last, n: query.n, sort: query.sort, artifacts: query.artifacts}, signal),
-      (page) => {
-        render(page, at);
-        showBelow();
+      (signal) => takeOr(request.key, () => request.ask(signal)),
+      async (page) => {
+        if (await render(page, at)) showBelow();
       },
       (error) => {
         if (error.code === 'NAME_UNKNOWN') {
@@ -116,7 +134,11 @@ export function mount(root, route, ctx) {
     );
   }
 
-  function render(page, at) {
+  let drawing = 0; // the newest render: an older one stops adding rows
+
+  /** Draw a page of tags; → true once every row is in (false: a newer page came). */
+  async function render(page, at) {
+    const mine = ++drawing;
     summary.textContent = query.q
       ? `${plural(page.total, 'tag')} matching “${query.q}”`
       : plural(page.total, 'tag');
@@ -124,10 +146,11 @@ export function mount(root, route, ctx) {
     selected?.clear();
     if (!page.tags.length) {
       replace(results, note, query.q ? noMatch() : emptyState('This repository has no tags.'));
-      return;
+      return true;
     }
     const go = (last, cursors) => navigate(link.tags(name, urlQuery({...query, last})), {state: {cursors}});
     const columns = ['Tag', 'Kind', 'Platforms', 'Size', 'Created', 'Digest', 'Actions'];
+    const body = h('tbody', {}, page.tags.slice(0, ROWS_AT_ONCE).map(row));
     replace(
       results,
       note,
@@ -138,11 +161,17 @@ export function mount(root, route, ctx) {
           {class: 'table table--stack table--tags', 'data-testid': 'tags'},
           h('caption', {class: 'visually-hidden'}, `Tags of ${name}, ${sortLabel(query.sort)}`),
           h('thead', {}, h('tr', {}, columns.map((c) => h('th', {scope: 'col', class: c === 'Size' ? 'num' : null}, c)))),
-          h('tbody', {}, page.tags.map(row)),
+          body,
         ),
       ),
-      pager(at, page.next, go, {label: 'Tag pages'}),
     );
+    for (let start = ROWS_AT_ONCE; start < page.tags.length; start += ROWS_AT_ONCE) {
+      await nextTask();
+      if (mine !== drawing) return false;
+      body.append(...page.tags.slice(start, start + ROWS_AT_ONCE).map(row));
+    }
+    results.append(pager(at, page.next, go, {label: 'Tag pages'}) ?? '');
+    return true;
   }
 
   function row(tag) {
@@ -205,6 +234,11 @@ export function mount(root, route, ctx) {
       below?.stop();
     },
   };
+}
+
+/** A promise that settles in a task of its own (after the browser drew and took input). */
+function nextTask() {
+  return new Promise((resolve) => window.setTimeout(resolve, 0));
 }
 
 function readQuery(route) {

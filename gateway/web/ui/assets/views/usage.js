@@ -16,6 +16,8 @@ import {retentionButton} from '../components/retention.js';
 
 const POLL_MS = 1500;
 const TOP = 15;
+// Tags listed at first in a repository's panel (the largest); the others on request.
+const TAG_ROWS = 20;
 
 // A 401 here is the page's to handle: the view's own call gets it too and shows the
 // login form (``login: true`` keeps this secondary call from handling it a second time).
@@ -117,6 +119,7 @@ export function tagUsage(ctx, name) {
   const controller = new AbortController();
   let stopped = false;
   let asked = 0;
+  let everyTag = false; // the reader asked for every tag, not the largest only
 
   async function load() {
     const mine = ++asked; // a reload after a write: only the newest answer is drawn
@@ -130,6 +133,16 @@ export function tagUsage(ctx, name) {
 
   function render(usage) {
     const max = Math.max(0, ...usage.by_tag.map((t) => t.bytes));
+    const shown = everyTag ? usage.by_tag : usage.by_tag.slice(0, TAG_ROWS);
+    let more = null;
+    if (shown.length < usage.by_tag.length) {
+      more = h('button', {type: 'button', class: 'button button--quiet button--small', 'data-testid': 'tag-usage-all'},
+        `Show all ${usage.by_tag.length} tags`);
+      more.addEventListener('click', () => {
+        everyTag = true;
+        render(usage);
+      });
+    }
     const table = h(
       'table',
       {class: 'table table--stack usage-tags', 'data-testid': 'tag-usage-table'},
@@ -138,7 +151,7 @@ export function tagUsage(ctx, name) {
       h(
         'tbody',
         {},
-        usage.by_tag.map((t) =>
+        shown.map((t) =>
           h(
             'tr',
             {dataset: {tag: t.tag}},
@@ -161,6 +174,7 @@ export function tagUsage(ctx, name) {
         cleanUp,
       ),
       usage.by_tag.length ? table : h('p', {class: 'muted'}, 'No tags.'),
+      more ? h('p', {class: 'usage-more'}, `The ${shown.length} largest of ${usage.by_tag.length} tags. `, more) : null,
     );
   }
 
