@@ -10,7 +10,7 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -100,6 +100,9 @@ class Settings(BaseSettings):
 
     # Several replicas sharing state (gateway.shared_state); unset: all in-process.
     redis_url: SecretStr | None = None
+    # The password of LR_REDIS_URL's user, for a URL without one: any characters, not
+    # percent-encoded (what compose can pass on from a .env as it is).
+    redis_password: SecretStr | None = None
     secret_key: SecretStr | None = Field(default=None, validate_default=True)
     secret_key_previous: SecretStr | None = None
     redis_timeout: float = Field(default=0.1, gt=0, le=10)
@@ -195,6 +198,19 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("has an invalid port") from None
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("redis_password")
+    @classmethod
+    def _redis_password(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        url = info.data.get("redis_url")
+        if url is None:
+            raise ValueError("is set, but LR_REDIS_URL is not")
+        in_url = urlsplit(url.get_secret_value()).password
+        if in_url is not None and unquote(in_url) != value.get_secret_value():
+            raise ValueError("differs from the password in LR_REDIS_URL: keep it in one place")
+        return value
 
     @field_validator("secret_key", "secret_key_previous")
     @classmethod

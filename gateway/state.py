@@ -230,9 +230,11 @@ def _shared_state(settings: Settings) -> tuple[RedisStore | None, Sealer | None]
     keys = settings.secret_keys
     if settings.redis_url is None or keys is None:
         return None, None
+    password = settings.redis_password
     store = RedisStore(
         settings.redis_url.get_secret_value(),
         timeout=settings.redis_timeout,
         pool_size=settings.redis_pool_size,
+        password=None if password is None else password.get_secret_value(),
     )
     return store, Sealer(*keys)

@@ -41,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
             if per_repo[repo] > 5:
                 continue  # the large repositories get one line each, below
             kind = "index" if isinstance(item, PushedIndex) else "image"
-            if "helm" in getattr(item, "config_media_type", ""):
+            config_type = getattr(item, "config_media_type", "")
+            if "helm" in config_type:
                 kind = "chart"
+            elif config_type and "image.config" not in config_type:
+                kind = "artifact"
             print(f"{kind:6} {key:40} {item.digest}")
         for repo, count in sorted(per_repo.items()):
             if count > 5:
