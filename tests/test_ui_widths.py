@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 
 from tests.support.images import Pusher, push_image, push_index
 from tests.support.layout import layout_problems
+from tests.support.lighthouse import AXE
 from tests.support.registry import RegistryProcess
 from tests.support.ui import DemoSite, UiContext, UiPage, UiSite, _site
 
@@ -137,4 +138,36 @@ def test_longest_names_are_cut_not_broken(
         link = ui.page.get_by_test_id("tags").get_by_role("link", name=LONG_TAG, exact=True)
         expect(link).to_have_attribute("title", LONG_TAG)
         expect(link).to_have_text(LONG_TAG)
+    assert problems == [], "\n".join(problems)
+
+
+AXE_RUN = """async () => {
+  const found = await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'best-practice']});
+  const where = (v) => v.nodes.map((n) => n.target.join(' ')).join(', ');
+  return found.violations.map((v) => `${v.id}: ${where(v)}`);
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+def test_the_dark_scheme_passes_the_accessibility_rules(
+    ui_context: UiContext, demo_site: DemoSite, width: int
+) -> None:
+    """Lighthouse audits the light scheme; axe (the engine it runs) checks the dark one
+    here, contrast included, on the demo's pages and in a confirmation dialog."""
+    if not AXE.is_file():
+        pytest.skip("axe-core comes with Lighthouse: npm ci --prefix tests/lighthouse")
+    script = AXE.read_text(encoding="utf-8")
+    problems: list[str] = []
+    options = {**context_options(width, "dark"), "bypass_csp": True}  # to add axe's script
+    with ui_context(demo_site, **options) as ui:
+        for path, testid in DEMO_PAGES:
+            check(ui, path, testid)
+            ui.page.add_script_tag(content=script)
+            problems += [f"{path}: {p}" for p in ui.page.evaluate(AXE_RUN)]
+        ui.goto("/r/demo/hello/-/image/1.0")
+        ui.page.get_by_role("button", name="Delete image").click()
+        expect(ui.page.get_by_role("dialog")).to_be_visible()
+        ui.page.add_script_tag(content=script)
+        problems += [f"delete dialog: {p}" for p in ui.page.evaluate(AXE_RUN)]
+        ui.page.keyboard.press("Escape")
     assert problems == [], "\n".join(problems)

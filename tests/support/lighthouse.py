@@ -23,6 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "tests" / "lighthouse" / "run.mjs"
 INSTALLED = ROOT / "tests" / "lighthouse" / "node_modules" / "lighthouse"
+# axe-core, the accessibility engine Lighthouse runs (installed with it): the browser
+# tests run it themselves where Lighthouse does not look (the dark scheme, dialogs).
+AXE = ROOT / "tests" / "lighthouse" / "node_modules" / "axe-core" / "axe.min.js"
 CHROME = os.environ.get("LR_TEST_CHROMIUM", "/usr/bin/chromium")
 
 PRESETS = ("mobile", "desktop")
