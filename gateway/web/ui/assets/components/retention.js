@@ -172,7 +172,8 @@ export function openRetention(ctx, name) {
         h('strong', {}, formatBytes(plan.freed_bytes)),
         `; ${plural(plan.keep.length, 'tag')} stay.`,
       ),
-      h('div', {class: 'table-scroll retention__scroll'}, table),
+      // it scrolls: reachable from the keyboard, and named for screen readers
+      h('div', {class: 'table-scroll retention__scroll', tabindex: '0', role: 'region', 'aria-label': 'Preview'}, table),
       h('p', {class: 'muted'}, 'A tag that shares its image with a kept tag is removed on its own; the image stays. This cannot be undone.'),
     );
     replace(actions, close, back, apply);
@@ -202,7 +203,7 @@ export function openRetention(ctx, name) {
     replace(
       content,
       h('p', {role: 'status', 'data-testid': 'retention-done'}, failed.length ? `${plural(failed.length, 'item')} could not be deleted.` : `Done: ${plural(results.length, 'item')} deleted or already gone.`),
-      h('div', {class: 'table-scroll retention__scroll'}, table),
+      h('div', {class: 'table-scroll retention__scroll', tabindex: '0', role: 'region', 'aria-label': 'Results'}, table),
     );
     close.textContent = 'Close';
     replace(actions, close);
