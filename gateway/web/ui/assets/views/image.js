@@ -283,7 +283,7 @@ export function mount(root, route, ctx) {
 
 /** "index · 3 platforms · 2 attestations · 7.6 KiB" */
 function overview(image) {
-  const parts = [kindOf(image)];
+  const parts = [isHelmChart(image) ? 'Helm chart' : kindOf(image)];
   if (image.kind === 'index') parts.push(plural(image.platforms.length, 'platform'));
   else if (image.platforms[0] && platformName(image.platforms[0].platform)) parts.push(platformName(image.platforms[0].platform));
   if (image.attestations.length) parts.push(plural(image.attestations.length, 'attestation'));
