@@ -10,7 +10,7 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -100,6 +100,9 @@ class Settings(BaseSettings):
 
     # Several replicas sharing state (gateway.shared_state); unset: all in-process.
     redis_url: SecretStr | None = None
+    # The password of LR_REDIS_URL's user, for a URL without one: any characters, not
+    # percent-encoded (what compose can pass on from a .env as it is).
+    redis_password: SecretStr | None = None
     secret_key: SecretStr | None = Field(default=None, validate_default=True)
     secret_key_previous: SecretStr | None = None
     redis_timeout: float = Field(default=0.1, gt=0, le=10)
@@ -196,6 +199,19 @@ class Settings(BaseSettings):
             raise ValueError("has an invalid port") from None
         return SecretStr(value.get_secret_value().strip())
 
+    @field_validator("redis_password")
+    @classmethod
+    def _redis_password(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        url = info.data.get("redis_url")
+        if url is None:
+            raise ValueError("is set, but LR_REDIS_URL is not")
+        in_url = urlsplit(url.get_secret_value()).password
+        if in_url is not None and unquote(in_url) != value.get_secret_value():
+            raise ValueError("differs from the password in LR_REDIS_URL: keep it in one place")
+        return value
+
     @field_validator("secret_key", "secret_key_previous")
     @classmethod
     def _secret_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
@@ -225,9 +241,16 @@ class Settings(BaseSettings):
         )
 
     @property
-    def registry_pull_host(self) -> str:
-        """What ``docker pull`` names: LR_PULL_HOST, else the registry URL's host[:port]."""
-        return self.pull_host or urlsplit(self.registry_url).netloc
+    def registry_pull_host(self) -> str | None:
+        """What ``docker pull`` names: LR_PULL_HOST; unset, None while the gateway serves
+        ``/v2`` itself (pulls go through it: a UI shows the host it was loaded from, the
+        one name every client of the gateway can reach — the registry's may be known
+        only to a private network), else the registry URL's host[:port]."""
+        if self.pull_host:
+            return self.pull_host
+        if self.v2_mode != "off":
+            return None
+        return urlsplit(self.registry_url).netloc
 
     @property
     def registry_host(self) -> str:

@@ -17,6 +17,7 @@ from gateway.services.blobs import BlobService
 from gateway.services.bulk_delete import BulkDeleteService
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
+from gateway.services.last_changed import LastChanged
 from gateway.services.logins import Logins
 from gateway.services.referrers import ReferrerService
 from gateway.services.repositories import RepositoryService
@@ -50,6 +51,7 @@ class AppState:
     images: ImageService
     tags: TagService
     repositories: RepositoryService
+    last_changed: LastChanged
     deletes: DeleteService
     v2: V2Proxy
     blobs: BlobService
@@ -185,6 +187,7 @@ def build_state(
         walk_concurrency=max(1, settings.upstream_concurrency // 4),
     )
     bulk_deletes = BulkDeleteService(registry, deletes)
+    last_changed = LastChanged(registry)  # a subscriber of the view
     state = AppState(
         settings=settings,
         http=http,
@@ -192,7 +195,8 @@ def build_state(
         registry=registry,
         images=images,
         tags=TagService(registry, images, referrers),
-        repositories=RepositoryService(registry),
+        repositories=RepositoryService(registry, usage=usage, last_changed=last_changed),
+        last_changed=last_changed,
         deletes=deletes,
         v2=V2Proxy(
             registry,
@@ -216,6 +220,7 @@ def build_state(
         shared=shared,
         shared_caches=caches,
     )
+    usage.stored = state.answers.stale  # a row's size is shown: a kept page ends
     return state
 
 
@@ -224,9 +229,11 @@ def _shared_state(settings: Settings) -> tuple[RedisStore | None, Sealer | None]
     keys = settings.secret_keys
     if settings.redis_url is None or keys is None:
         return None, None
+    password = settings.redis_password
     store = RedisStore(
         settings.redis_url.get_secret_value(),
         timeout=settings.redis_timeout,
         pool_size=settings.redis_pool_size,
+        password=None if password is None else password.get_secret_value(),
     )
     return store, Sealer(*keys)

@@ -30,10 +30,17 @@ def redis_available() -> bool:
 
 
 class RedisProcess:
-    def __init__(self, root: Path, port: int | None = None, maxmemory: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        port: int | None = None,
+        maxmemory: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.root = root
         self.port = port or free_port()
         self.maxmemory = maxmemory
+        self.password = password  # of the default user (requirepass), any characters
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -53,6 +60,8 @@ class RedisProcess:
         ]  # fmt: skip
         if self.maxmemory:
             argv += ["--maxmemory", self.maxmemory, "--maxmemory-policy", "noeviction"]
+        if self.password is not None:
+            argv += ["--requirepass", self.password]
         self._log = (self.root / "redis.log").open("ab")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603
         _LIVE[id(self)] = self
@@ -74,6 +83,11 @@ class RedisProcess:
     def ping(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                if self.password is not None:
+                    secret = self.password.encode()
+                    s.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret))
+                    if not s.recv(64).startswith(b"+OK"):
+                        return False
                 s.sendall(b"PING\r\n")
                 return s.recv(64).startswith(b"+PONG")
         except OSError:
@@ -81,7 +95,7 @@ class RedisProcess:
 
     def client(self) -> redis.Redis:
         """A synchronous client, for a test to look at (or change) what Redis holds."""
-        return redis.Redis.from_url(self.url, socket_timeout=2)
+        return redis.Redis.from_url(self.url, socket_timeout=2, password=self.password)
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -11,12 +11,15 @@
 # Registry: when LR_REGISTRY_URL is set and its /v2/ answers (200 or 401), that one is
 # used as it is. Otherwise a local registry is started on 127.0.0.1:5000 (or the next
 # free port), with its data in .demo/data and its log in .demo/registry.log, filled
-# with demo images by scripts/seed_registry.py, and wired to the gateway's
+# with the demo's content by scripts/seed_registry.py (docs/demo.md: a signed image
+# with an SBOM, a multi-platform index with BuildKit attestations, a Helm chart, an
+# oras artifact, repositories of 60 and 240 tags), and wired to the gateway's
 # /api/events with a random LR_EVENTS_TOKEN. `rm -rf .demo` starts over.
 #
-# The gateway runs in the foreground with deletes enabled (LR_DELETE_ENABLED=true) on
-# LR_PORT (default 8000, or the next free port); open it in a browser for the reference
-# UI. To try the login flow, a second registry that requires a login (htpasswd, users
+# The gateway runs in the foreground with deletes enabled (LR_DELETE_ENABLED=true) and
+# the registry's v2 API in push mode (LR_V2_MODE=push: docker push and pull go through
+# it) on LR_PORT (default 8000, or the next free port); open it in a browser for the
+# reference UI. To try the login flow, a second registry that requires a login (htpasswd, users
 # alice and bob with passwords made on each start and printed) is started with its own
 # gateway on the next free port (data in .demo/login; LR_DEMO_LOGIN=0 skips it).
 # Ctrl-C stops the gateways and the registries this script started.
@@ -132,7 +135,7 @@ if [ "${LR_DEMO_LOGIN:-1}" != "0" ]; then
     login_registry_pid=$!
     if lr_wait_registry "$login_registry_url" 15 && kill -0 "$login_registry_pid" 2>/dev/null; then
         python scripts/seed_registry.py "$login_registry_url" --username alice \
-            --password "$alice_pw" >/dev/null
+            --password "$alice_pw" --small >/dev/null
         LR_REGISTRY_URL="$login_registry_url" LR_HOST="$host" LR_PORT="$login_port" \
             LR_DELETE_ENABLED=true LR_EVENTS_TOKEN="$login_events_token" \
             LR_REGISTRY_USERNAME='' LR_REGISTRY_PASSWORD='' \
@@ -158,6 +161,7 @@ export LR_REGISTRY_URL="$registry_url"
 export LR_HOST="$host"
 export LR_PORT="$port"
 export LR_DELETE_ENABLED=true
+export LR_V2_MODE=push
 
 # A repository and tag for the examples below (a multi-arch one when there is one),
 # when the registry is readable anonymously.
@@ -201,6 +205,15 @@ Try:
   curl -s '$gateway_url/api/repositories?n=20'
   curl -s '$gateway_url/api/repositories/$example_repo/tags?details=true&sort=-version'
   curl -s '$gateway_url/api/repositories/$example_repo/images/$example_tag'
+
+Push and pull through the gateway (it serves the registry's v2 API, push mode):
+  docker pull $host:$port/demo/hello:1.0
+  docker tag $host:$port/demo/hello:1.0 $host:$port/demo/mine:1.0
+  docker push $host:$port/demo/mine:1.0
+  skopeo copy --src-tls-verify=false --dest-tls-verify=false docker://$host:$port/demo/hello:1.0 docker://$host:$port/demo/copy:1.0
+  helm pull oci://$host:$port/charts/nginx --version 15.0.2 --plain-http
+  oras pull --plain-http $host:$port/demo/notes:1.0
+(docs/demo.md has more; a push shows up in the UI at once.)
 
 Ctrl-C stops everything this script started.
 

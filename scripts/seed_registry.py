@@ -1,70 +1,24 @@
-"""Fill a registry with a small demo set: python scripts/seed_registry.py URL [--username U].
+"""Fill a registry with the demo set: python scripts/seed_registry.py URL [--username U].
 
-Pushes a few images, a 3-platform index with attestations, nested repository names and
-version tags. Content is deterministic, so running it again pushes the same digests.
+Pushes what the reference UI can show (tests/support/demo.py): a signed image with an
+SBOM, a 3-platform index with BuildKit attestations, a Helm chart, a Docker schema 2
+image, nested names and version tags, and repositories of 60 and 240 tags (--small
+leaves those two out). Content is deterministic, so running it again pushes the same
+digests.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.images import (  # noqa: E402
-    PushedImage,
-    PushedIndex,
-    Pusher,
-    push_artifact,
-    push_image,
-    push_index,
-    tag_existing,
-)
+from harness.images import PushedIndex, Pusher  # noqa: E402
 from harness.realworld import push_realworld  # noqa: E402
-
-
-def seed(p: Pusher) -> list[PushedImage | PushedIndex]:
-    pushed: list[PushedImage | PushedIndex] = []
-    hello = push_image(
-        p,
-        "demo/hello",
-        "1.0",
-        labels={"org.opencontainers.image.title": "hello"},
-        cmd=["/hello"],
-        exposed_ports=["8080/tcp"],
-        created="2024-05-01T10:00:00Z",
-    )
-    tag_existing(p, "demo/hello", "latest", hello)
-    pushed += [hello, dataclasses.replace(hello, tag="latest")]
-
-    repo = "demo/multiarch"
-    children = [
-        push_image(p, repo, None, architecture="amd64", created="2024-05-02T10:00:00Z"),
-        push_image(
-            p, repo, None, architecture="arm64", variant="v8", created="2024-05-02T10:05:00Z"
-        ),
-        push_image(p, repo, None, architecture="arm", variant="v7", created="2024-05-02T10:02:00Z"),
-    ]
-    index = push_index(p, repo, "1.0.0", children, attest=True)
-    tag_existing(p, repo, "latest", index)
-    pushed += [index, dataclasses.replace(index, tag="latest")]
-
-    pushed.append(
-        push_image(p, "demo/legacy", "1.0", oci=False, env=["MODE=legacy"], empty_history=2)
-    )
-    for tag, created in (
-        ("v1.0.0", "2024-01-10T09:00:00Z"),
-        ("v1.1.0", "2024-02-10T09:00:00Z"),
-        ("v1.2.0-rc1", "2024-03-10T09:00:00Z"),
-    ):
-        pushed.append(push_image(p, "team/backend/api", tag, created=created, n_layers=1))
-    tag_existing(p, "team/backend/api", "latest", pushed[-2])
-    pushed.append(dataclasses.replace(pushed[-2], tag="latest"))
-    pushed.append(push_image(p, "team/frontend/web", "2024.05.01", n_layers=1))
-    pushed.append(push_artifact(p, "charts/demo", "0.1.0"))
-    return pushed
+from tests.support.demo import seed_demo  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,13 +27,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--username")
     parser.add_argument("--password")
     parser.add_argument(
+        "--small", action="store_true", help="leave out the 60- and 240-tag repositories"
+    )
+    parser.add_argument(
         "--realworld", action="store_true", help="also push the real-world fixture documents"
     )
     args = parser.parse_args(argv)
     with Pusher(args.url, args.username, args.password) as p:
-        for item in seed(p):
+        demo = seed_demo(p, large=not args.small)
+        per_repo = Counter(key.split(":", 1)[0] for key in demo.pushed)
+        for key, item in demo.pushed.items():
+            repo = key.split(":", 1)[0]
+            if per_repo[repo] > 5:
+                continue  # the large repositories get one line each, below
             kind = "index" if isinstance(item, PushedIndex) else "image"
-            print(f"{kind:6} {item.reference:40} {item.digest}")
+            config_type = getattr(item, "config_media_type", "")
+            if "helm" in config_type:
+                kind = "chart"
+            elif config_type and "image.config" not in config_type:
+                kind = "artifact"
+            print(f"{kind:6} {key:40} {item.digest}")
+        for repo, count in sorted(per_repo.items()):
+            if count > 5:
+                print(f"{'tags':6} {repo + ':…':40} {count} tags")
+        print(f"{'signed':6} {demo.signed:40} signature {demo.signature}")
+        print(f"{'sbom':6} {demo.signed:40} SPDX SBOM {demo.sbom}")
         if args.realworld:
             for ref, outcome in push_realworld(p).items():
                 print(f"{'real':6} {ref:40} {outcome}")

@@ -34,6 +34,13 @@ if command -v npm >/dev/null 2>&1; then
     done
 fi
 
+# Lighthouse, for the reference UI's budgets (tests/test_ui_lighthouse.py; the marker
+# "lighthouse" selects them): pinned by its lockfile, run on Debian's chromium.
+if command -v npm >/dev/null 2>&1; then
+    lr_say "npm ci --prefix tests/lighthouse"
+    npm ci --prefix tests/lighthouse --no-audit --no-fund --loglevel=error
+fi
+
 lint_failed=()
 if [ "${LR_SKIP_LINT:-0}" != "1" ]; then
     lr_say "ruff check ."

@@ -136,7 +136,15 @@ def test_catalog_walk_follows_several_registry_pages(
         assert r.status_code == 200, r.text
         # versions/app sorts last: it is on the registry's last catalog page
         assert r.json() == {
-            "repositories": [{"name": VERSIONS, "tag_count": 10, "error": None}],
+            "repositories": [
+                {
+                    "name": VERSIONS,
+                    "tag_count": 10,
+                    "error": None,
+                    "bytes": None,
+                    "last_changed": None,
+                }
+            ],
             "total": 1,
             "next": None,
         }
@@ -523,4 +531,6 @@ def test_repository_that_was_never_tagged_has_no_tags(
         }
         # ...and an unknown repository is still 404.
         assert_envelope(client.get("/api/repositories/ci/unknown/tags"), 404, "NAME_UNKNOWN")
-    assert page["repositories"] == [{"name": "ci/untagged", "tag_count": 0, "error": None}]
+    assert page["repositories"] == [
+        {"name": "ci/untagged", "tag_count": 0, "error": None, "bytes": None, "last_changed": None}
+    ]

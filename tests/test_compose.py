@@ -8,8 +8,10 @@ notifying a real gateway.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,10 @@ import httpx
 import pytest
 import yaml
 
+from gateway.settings import Settings
+from gateway.shared_state.store import RedisStore
 from harness.images import Pusher, push_image
+from harness.redis_server import RedisProcess, redis_available
 from harness.registry import free_port, registry_binary
 from harness.waiting import eventually
 from tests.support.gateway_server import GatewayServer
@@ -28,12 +33,26 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 REGISTRY = COMPOSE["services"]["registry"]
 GATEWAY = COMPOSE["services"]["gateway"]
-_VAR = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::-(?P<default>[^}]*))?\}")
+_VAR = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::-(?P<default>[^}]*)|:\?(?P<required>[^}]*))?\}")
+
+
+class Refused(Exception):
+    """What docker compose does with ``${NAME:?message}`` when NAME is unset or empty."""
 
 
 def interpolate(text: str, env: dict[str, str]) -> str:
-    """Compose's ``${NAME:-default}``, as docker compose fills it from ``.env``."""
-    return _VAR.sub(lambda m: env.get(m["name"]) or (m["default"] or ""), text)
+    """Compose's ``${NAME:-default}`` and ``${NAME:?message}``, as docker compose fills
+    them from ``.env``."""
+
+    def value(m: re.Match[str]) -> str:
+        found = env.get(m["name"])
+        if found:
+            return found
+        if m["required"] is not None:
+            raise Refused(f"{m['name']}: {m['required']}")
+        return m["default"] or ""
+
+    return _VAR.sub(value, text)
 
 
 def test_values_from_dotenv_are_never_overridden() -> None:
@@ -43,10 +62,19 @@ def test_values_from_dotenv_are_never_overridden() -> None:
         assert m is not None and m["name"] == key, f"{key}: {value!r} would override .env"
 
 
-def test_the_events_token_is_set_in_one_place() -> None:
-    raw = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
-    uses = re.findall(r"\$\{LR_EVENTS_TOKEN(:-[^}]*)?\}", raw)
-    assert len(uses) == 2 and len(set(uses)) == 1, uses  # registry and gateway, one default
+@pytest.mark.parametrize("compose", ["docker-compose.yml", "docker-compose.replicas.yml"])
+def test_the_events_token_is_required_and_set_in_one_place(compose: str) -> None:
+    """No known placeholder: without LR_EVENTS_TOKEN in .env, compose refuses to start."""
+    raw = (ROOT / compose).read_text(encoding="utf-8")
+    uses = re.findall(r"\$\{LR_EVENTS_TOKEN([^}]*)\}", raw)
+    # the registry's endpoint and the gateway(s), every one required, none a default
+    assert len(uses) == 2 and all(u.startswith(":?") for u in uses), uses
+    assert "change-me" not in raw
+    with pytest.raises(Refused, match="LR_EVENTS_TOKEN"):
+        interpolate(raw, {"LR_SECRET_KEY": "k", "REDIS_PASSWORD": "p"})
+    assert "Bearer tok-1" in interpolate(
+        raw, {"LR_EVENTS_TOKEN": "tok-1", "LR_SECRET_KEY": "k", "REDIS_PASSWORD": "p"}
+    )
     config = (ROOT / "deploy" / "registry-config.yml").read_text(encoding="utf-8")
     assert "Bearer" not in config
     assert "notifications" not in yaml.safe_load(config)
@@ -58,13 +86,13 @@ def test_the_gateway_waits_for_a_healthy_registry() -> None:
     assert check[0] == "CMD-SHELL" and "/v2/" in check[1]
 
 
-def test_readme_example_is_the_composed_endpoint() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```yaml\n(notifications:\n.*?)```", readme, re.S)
+def test_documented_example_is_the_composed_endpoint() -> None:
+    doc = (ROOT / "docs" / "auth.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(notifications:\n.*?)```", doc, re.S)
     assert block is not None
     documented = yaml.safe_load(block.group(1))["notifications"]["endpoints"]
     composed = yaml.safe_load(
-        interpolate(REGISTRY["environment"]["REGISTRY_NOTIFICATIONS_ENDPOINTS"], {})
+        interpolate(REGISTRY["environment"]["REGISTRY_NOTIFICATIONS_ENDPOINTS"], TOKEN_ONLY)
     )
     for endpoint in (*documented, *composed):
         endpoint["headers"]["Authorization"] = ["<token>"]
@@ -144,6 +172,7 @@ def test_the_composed_registry_notifies_the_gateway(
 
 # -- docker-compose.replicas.yml: two replicas, Redis, a round-robin load balancer -------
 
+TOKEN_ONLY = {"LR_EVENTS_TOKEN": "t"}
 REPLICAS = yaml.safe_load((ROOT / "docker-compose.replicas.yml").read_text(encoding="utf-8"))
 LB_CONF = (ROOT / "deploy" / "lb-nginx.conf").read_text(encoding="utf-8")
 _REQUIRED = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):\?[^}]*\}")
@@ -163,6 +192,9 @@ def test_replicas_are_two_identical_gateways_sharing_redis() -> None:
     assert "@redis:6379" in env["LR_REDIS_URL"] and env["LR_REDIS_URL"].startswith(
         "${LR_REDIS_URL:-redis://"
     )
+    # the password goes beside the URL, as it is: no character of it can break the URL
+    assert ":" not in env["LR_REDIS_URL"].split("//", 1)[1].split("@")[0]
+    assert _REQUIRED.fullmatch(env["LR_REDIS_PASSWORD"])["name"] == "REDIS_PASSWORD"  # type: ignore[index]
     # The secret key has no default: compose refuses to start without it.
     assert _REQUIRED.fullmatch(env["LR_SECRET_KEY"])["name"] == "LR_SECRET_KEY"  # type: ignore[index]
     assert a["depends_on"]["redis"]["condition"] == "service_healthy"
@@ -200,10 +232,10 @@ def test_replicas_registry_notifies_through_the_balancer() -> None:
     registry = REPLICAS["services"]["registry"]
     assert registry["image"] == REGISTRY["image"]
     endpoints = yaml.safe_load(
-        interpolate(registry["environment"]["REGISTRY_NOTIFICATIONS_ENDPOINTS"], {})
+        interpolate(registry["environment"]["REGISTRY_NOTIFICATIONS_ENDPOINTS"], TOKEN_ONLY)
     )
     main = yaml.safe_load(
-        interpolate(REGISTRY["environment"]["REGISTRY_NOTIFICATIONS_ENDPOINTS"], {})
+        interpolate(REGISTRY["environment"]["REGISTRY_NOTIFICATIONS_ENDPOINTS"], TOKEN_ONLY)
     )
     assert [e["url"] for e in endpoints] == ["http://lb:8000/api/events"]
     # Otherwise the same endpoint as the single-gateway file.
@@ -212,3 +244,58 @@ def test_replicas_registry_notifies_through_the_balancer() -> None:
     assert endpoints == main
     published = [p for s in REPLICAS["services"].values() for p in s.get("ports", [])]
     assert all(p.startswith("127.0.0.1:") for p in published), published
+
+
+def test_a_redis_password_of_any_characters_reaches_redis(tmp_path: Path) -> None:
+    """REDIS_PASSWORD with @ : / % and # in it: the gateways' settings, as
+    docker-compose.replicas.yml fills them, open a real Redis that requires it."""
+    if not redis_available():
+        pytest.skip("redis-server is not installed")
+    password = "p@ss:w/rd%2F#1"
+    server = RedisProcess(tmp_path, password=password).start()
+    try:
+        env = {
+            key: interpolate(str(value), {"REDIS_PASSWORD": password, "LR_SECRET_KEY": "x"})
+            for key, value in _gateways()["gateway-a"]["environment"].items()
+            if key.startswith("LR_REDIS")
+        }
+        url = env["LR_REDIS_URL"].replace("@redis:6379", f"@127.0.0.1:{server.port}")
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            redis_url=url,
+            redis_password=env["LR_REDIS_PASSWORD"],
+            secret_key=secrets.token_hex(32),
+        )
+        assert settings.redis_password is not None
+
+        async def round_trip() -> bytes | None:
+            store = RedisStore(url, timeout=2, password=settings.redis_password.get_secret_value())
+            try:
+                await store.set("lr:compose:test", b"ok", 5)
+                return await store.get("lr:compose:test")
+            finally:
+                await store.aclose()
+
+        assert asyncio.run(round_trip()) == b"ok"
+    finally:
+        server.stop()
+
+
+def test_the_redis_password_setting_is_checked() -> None:
+    key = secrets.token_hex(32)
+    ok = Settings(
+        _env_file=None, redis_url="redis://u@r:6379/0", redis_password="a@b", secret_key=key
+    )  # type: ignore[call-arg]
+    assert ok.redis_password is not None and ok.redis_password.get_secret_value() == "a@b"
+    # the same in both places is one password; two different ones, or none to go with it,
+    # stop start-up
+    same = Settings(
+        _env_file=None, redis_url="redis://u:a%40b@r:6379/0", redis_password="a@b", secret_key=key
+    )  # type: ignore[call-arg]
+    assert same.redis_password is not None
+    with pytest.raises(ValueError, match="keep it in one place"):
+        Settings(
+            _env_file=None, redis_url="redis://u:x@r:6379/0", redis_password="y", secret_key=key
+        )  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="LR_REDIS_URL is not"):
+        Settings(_env_file=None, redis_password="y")  # type: ignore[call-arg]

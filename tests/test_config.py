@@ -37,8 +37,19 @@ def test_open_registry(api: TestClient, registry: Any) -> None:
         "version": __version__,
         "auth": {"registry": "none", "service_account": False, "login": False},
         "features": {"delete": False, "events": False, "v2": "pull", "redis": False},
-        "registry": {"pull_host": registry.process.host, "reachable": True},
+        # /v2 is served (pull mode, the default): pulls go through the gateway, and a
+        # UI shows the host it was loaded from
+        "registry": {"pull_host": None, "reachable": True},
     }
+
+
+def test_pull_host_is_the_registrys_only_when_v2_is_off(registry: Any) -> None:
+    with gateway_for(registry.url, v2_mode="off") as client:
+        assert config_of(client)["registry"]["pull_host"] == registry.process.host
+    with gateway_for(registry.url, v2_mode="push") as client:
+        assert config_of(client)["registry"]["pull_host"] is None
+    with gateway_for(registry.url, v2_mode="off", pull_host="pull.example.com:443") as client:
+        assert config_of(client)["registry"]["pull_host"] == "pull.example.com:443"
 
 
 def test_features_and_pull_host_follow_the_settings(registry: Any) -> None:

@@ -32,6 +32,7 @@ ASSET_TYPES = {
     "redoc.standalone.js": "text/javascript",
     "favicon.png": "image/png",
     "swagger-init.js": "text/javascript",
+    "swagger-dark.css": "text/css",
 }
 VENDOR = files("fastapi_offline") / "static"
 
@@ -193,6 +194,30 @@ def test_swagger_ui_renders_the_operations(docs_server: GatewayServer, page: Bro
     assert '"repositories"' in answer.locator(".microlight").first.inner_text()
     assert ui.title() == "Light Registry gateway"
     _assert_clean(page, refused)
+
+
+def test_swagger_ui_follows_the_dark_scheme(docs_server: GatewayServer, browser: Any) -> None:
+    """In a dark-scheme browser the page is dark (Swagger UI itself has a light theme
+    only: it is drawn inverted over a dark background); in a light one, as it ships."""
+    seen: dict[str, dict[str, str]] = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme)
+        try:
+            page = context.new_page()
+            page.goto(docs_server.url + "/docs")
+            page.locator(".information-container .title").wait_for()
+            seen[scheme] = page.evaluate(
+                """() => ({
+                    body: getComputedStyle(document.body).backgroundColor,
+                    filter: getComputedStyle(document.querySelector('.swagger-ui')).filter,
+                })"""
+            )
+        finally:
+            context.close()
+    assert seen["light"]["filter"] == "none", seen
+    assert seen["light"]["body"] in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)"), seen
+    assert seen["dark"]["body"] == "rgb(14, 17, 22)", seen
+    assert "invert" in seen["dark"]["filter"], seen
 
 
 def test_redoc_renders_and_searches(docs_server: GatewayServer, page: BrowserPage) -> None:

@@ -126,9 +126,16 @@ def test_events_keep_cached_lists_fresh(
         r = client.get(f"/api/repositories/{repo}/images/2.0")
         assert r.status_code == 404
         assert r.json()["error"]["code"] == "MANIFEST_UNKNOWN"
-        assert _get(client, "/api/repositories", q="events/app")["repositories"] == [
-            {"name": repo, "tag_count": 1, "error": None}
-        ]
+        [row] = _get(client, "/api/repositories", q="events/app")["repositories"]
+        assert row | {"last_changed": None} == {
+            "name": repo,
+            "tag_count": 1,
+            "error": None,
+            "bytes": None,
+            "last_changed": None,
+        }
+        # the notifications said when it changed (no registry request asks)
+        assert row["last_changed"] is not None and row["last_changed"].endswith("Z")
 
 
 def test_events_need_the_token(notified: tuple[RegistryProcess, GatewayServer]) -> None:

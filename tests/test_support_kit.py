@@ -472,7 +472,8 @@ def test_seed_script_runs_twice(registry_factory: Any) -> None:
     outputs = []
     for _ in range(2):
         out = subprocess.run(
-            [sys.executable, str(REPO_ROOT / "scripts" / "seed_registry.py"), reg.url],
+            # --small: without the 60- and 240-tag repositories (pushed the same way)
+            [sys.executable, str(REPO_ROOT / "scripts" / "seed_registry.py"), reg.url, "--small"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -482,9 +483,11 @@ def test_seed_script_runs_twice(registry_factory: Any) -> None:
         outputs.append(out.stdout)
     assert outputs[0] == outputs[1]
     assert "demo/multiarch:1.0.0" in outputs[0]
+    assert "signature sha256:" in outputs[0] and "SPDX SBOM sha256:" in outputs[0]
     with Pusher(reg.url) as p:
         catalog = p.catalog()
-        assert {"demo/hello", "demo/multiarch", "team/backend/api"} <= set(catalog)
+        assert {"demo/hello", "demo/multiarch", "team/backend/api", "charts/nginx"} <= set(catalog)
+        assert "demo/releases" not in catalog
         index = json.loads(p.get_manifest("demo/multiarch", "1.0.0").content)
         assert len(index["manifests"]) == 6  # 3 platforms + 3 attestations
 

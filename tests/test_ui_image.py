@@ -116,7 +116,7 @@ def test_blob_download_links(ui: UiPage, ui_site: UiSite, registry: FilledRegist
     assert href == f"/api/repositories/schema2/app/blobs/{layer_digest.replace(':', '%3A')}"
     assert link.get_attribute("download") == ""
     assert ui_site.api(href).content == image.layer_data[0]
-    config = page.get_by_role("link", name="Download the config blob of linux/amd64")
+    config = page.get_by_role("link", name="Download config of linux/amd64")
     config_href = config.get_attribute("href") or ""
     assert ui_site.api(config_href).content == image.config
     # the browser downloads it (Content-Disposition: attachment) rather than navigating

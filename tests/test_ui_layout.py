@@ -1,20 +1,17 @@
 """The reference UI in chromium: themes, a phone's width, the keyboard, and what the
-files may not contain under the page's Content-Security-Policy. With
-LR_UI_SCREENSHOTS=1 it also refreshes the README's screenshots in docs/."""
+files may not contain under the page's Content-Security-Policy. (The README's
+screenshots come from scripts/screenshots.py.)"""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.support.ui import UiContext, UiPage, UiSite
 
 UI_DIR = Path(__file__).resolve().parents[1] / "gateway" / "web" / "ui"
-DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
 
 PHONE = {"width": 390, "height": 844}
 
@@ -181,6 +178,15 @@ def test_javascript_builds_dom_without_html_strings() -> None:
             assert (path.parent / target).resolve().is_file(), (path.name, target)
 
 
+def test_every_module_is_preloaded() -> None:
+    """index.html names every module for the browser to fetch at once, rather than one
+    level of imports after another (a round trip each on a phone's network)."""
+    html = (UI_DIR / "index.html").read_text(encoding="utf-8")
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/(assets/[^"]+)">', html))
+    modules = {str(p.relative_to(UI_DIR)) for p in ui_files(".js")} - {"assets/app.js"}
+    assert preloaded == modules
+
+
 def test_html_answers_carry_the_csp(ui_site: UiSite) -> None:
     for path in ("/", "/r/multi/oci-index", "/r/team/app/-/image/1.0/history?platform=linux/amd64"):
         r = ui_site.api(path, headers={"Accept": "text/html"})
@@ -191,19 +197,3 @@ def test_html_answers_carry_the_csp(ui_site: UiSite) -> None:
     for asset in ("/assets/app.js", "/assets/views/tags.js", "/assets/app.css"):
         assert ui_site.api(asset).status_code == 200, asset
     assert ui_site.api("/assets/missing.js").status_code == 404
-
-
-# -- the README's screenshots -----------------------------------------------------------------
-
-
-@pytest.mark.skipif(not os.environ.get("LR_UI_SCREENSHOTS"), reason="set LR_UI_SCREENSHOTS=1")
-def test_refresh_readme_screenshots(ui_context: UiContext, ui_site: UiSite) -> None:
-    DOCS_DIR.mkdir(exist_ok=True)
-    with ui_context(ui_site, viewport={"width": 1280, "height": 800}) as ui:
-        ui.goto("/r/multi/oci-index")
-        expect(ui.page.get_by_test_id("tags").locator("tbody tr")).to_have_count(2)
-        ui.page.mouse.move(0, 0)
-        ui.page.screenshot(path=str(DOCS_DIR / "screenshot-tags.png"))
-        ui.goto("/r/multi/attested/-/image/1.0")
-        expect(ui.page.get_by_test_id("attestations")).to_be_visible()
-        ui.page.screenshot(path=str(DOCS_DIR / "screenshot-image.png"))

@@ -1,9 +1,11 @@
 """The reference UI in chromium: signatures, SBOMs and attestations on the image page (a
-"signed" badge, the entries with a link to each raw artifact manifest) and the artifact
-tags the tag list hides, with the button that lists them."""
+"has signature" badge: a signature exists, not verified; the entries with a link to each
+raw artifact manifest) and the artifact tags the tag list hides, with the button that
+lists them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -43,7 +45,10 @@ def test_image_page_shows_signed_badge_and_referrers(
     ui.goto(f"/r/{REPO}/-/image/sbom", site)
     card = page.get_by_test_id("referrers")
     expect(card.get_by_role("heading")).to_have_text("Signatures and SBOMs (2)")
-    expect(card.get_by_test_id("signed-badge")).to_have_text("signed")
+    # it says that a signature exists, not that it was verified
+    badge = card.get_by_test_id("signed-badge")
+    expect(badge).to_have_text("has signature (not verified)")
+    expect(badge).to_have_attribute("title", re.compile("not verified"))
     expect(card).to_contain_text("from the referrers index tag")
     rows = card.locator("tbody tr")
     expect(rows).to_have_count(2)

@@ -46,10 +46,12 @@ def test_tag_row_details(ui: UiPage, ui_site: UiSite, registry: FilledRegistry) 
     # the note on units
     expect(ui.page.get_by_text("binary units (1 KiB = 1024 bytes)")).to_be_visible()
 
-    # a single image and an artifact
+    # a single image and an artifact (a Helm chart says so, and is pulled with helm)
     ui.goto("/r/artifacts/helm-chart", ui_site)
     row = ui.page.locator('tr[data-tag="15.0.2"]')
-    expect(row.locator('td[data-label="Kind"]')).to_have_text("artifact")
+    expect(row.locator('td[data-label="Kind"]')).to_have_text("chart")
+    helm = row.get_by_role("button", name="Copy pull command for 15.0.2 (helm pull)")
+    expect(helm).to_be_visible()
     ui.goto("/r/schema2/app", ui_site)
     row = ui.page.locator('tr[data-tag="1.0"]')
     expect(row.locator('td[data-label="Kind"]')).to_have_text("image")
@@ -137,7 +139,7 @@ def test_copy_pull_command_and_digest(ui_context: UiContext, ui_site: UiSite) ->
         ui.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
         ui.goto("/r/multi/oci-index")
         row = ui.page.locator('tr[data-tag="1.0.0"]')
-        button = row.get_by_role("button", name="Copy docker pull command for 1.0.0")
+        button = row.get_by_role("button", name="Copy pull command for 1.0.0")
         button.click()
         expect(button).to_have_text("Copied")
         pasted = ui.page.evaluate("navigator.clipboard.readText()")
@@ -154,7 +156,7 @@ def test_copy_fallback_without_clipboard_api(ui_context: UiContext, ui_site: UiS
     with ui_context(ui_site) as ui:
         ui.page.add_init_script("Object.defineProperty(navigator, 'clipboard', {value: undefined})")
         ui.goto("/r/multi/oci-index")
-        ui.page.get_by_role("button", name="Copy docker pull command for latest").click()
+        ui.page.get_by_role("button", name="Copy pull command for latest").click()
         fallback = ui.page.get_by_test_id("copy-fallback")
         command = f"docker pull {ui_site.pull_host}/multi/oci-index:latest"
         expect(fallback).to_have_value(command)
@@ -166,13 +168,21 @@ def test_copy_fallback_without_clipboard_api(ui_context: UiContext, ui_site: UiS
         expect(fallback).to_have_count(0)
 
 
-def test_unknown_repository_shows_the_envelope(ui: UiPage, ui_site: UiSite) -> None:
+def test_unknown_repository_gets_a_page_of_its_own(ui: UiPage, ui_site: UiSite) -> None:
+    """One message, and none of the controls of a repository (search, sort, storage,
+    clean-up) that could only fail again."""
+    page = ui.page
     ui.goto("/r/no/such/repo", ui_site)
-    alert = ui.page.get_by_role("alert")
-    expect(alert).to_contain_text("The tags of no/such/repo could not be listed")
-    expect(alert).to_contain_text("repository name not known to registry")
-    expect(alert).to_contain_text("NAME_UNKNOWN")
-    expect(alert).to_contain_text("HTTP 404")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Repository not found")
+    state = page.get_by_test_id("unknown-repository")
+    expect(state).to_contain_text("no/such/repo")
+    expect(state).to_contain_text("NAME_UNKNOWN · HTTP 404")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(page.get_by_label("Search tags")).to_have_count(0)
+    expect(page.get_by_test_id("tag-usage")).to_have_count(0)
+    expect(page.get_by_test_id("retention-open")).to_have_count(0)
+    state.get_by_role("link", name="Show all repositories").click()
+    expect(page.get_by_test_id("repositories")).to_be_visible()
 
 
 def test_a_tag_whose_details_failed_says_why(ui: UiPage, ui_site: UiSite) -> None:

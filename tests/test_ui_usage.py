@@ -8,6 +8,7 @@ preview (what stays and why) → confirm → per-item results."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -115,8 +116,13 @@ def test_retention_dialog_previews_then_applies(
 
     preview = dialog.get_by_test_id("retention-preview")
     expect(preview.locator('tr[data-fate="delete"] td:first-child')).to_have_text(["1.0.0"])
-    expect(preview.locator('tr[data-tag="latest"]')).to_contain_text("keep_regex")
-    expect(preview.locator('tr[data-tag="1.1.0"]')).to_contain_text("keep_last")
+    # why, in words rather than the API's field names
+    expect(preview.locator('tr[data-tag="latest"]')).to_contain_text(
+        "Matches “^latest$”, which is always kept"
+    )
+    expect(preview.locator('tr[data-tag="1.1.0"]')).to_contain_text("The newest by version")
+    expect(preview.locator('tr[data-tag="1.0.0"]')).to_contain_text("its image goes too")
+    expect(preview).not_to_contain_text("keep_")
     expect(dialog.get_by_test_id("retention-summary")).to_contain_text("1 tag and 5 manifests")
     assert sorted(p.tags(corpus.multi) or []) == ["1.0.0", "1.1.0", "latest"]  # not yet
 
@@ -131,3 +137,36 @@ def test_retention_dialog_previews_then_applies(
         ["1.1.0", "latest"]
     )
     assert sorted(p.tags(corpus.multi) or []) == ["1.1.0", "latest"]
+
+
+def test_repositories_list_shows_size_and_last_change_once_known(
+    ui: UiPage, usage_site: tuple[UiSite, Pusher, Corpus]
+) -> None:
+    """Before anything is counted the columns say "—"; once the registry's walk counted
+    every repository, each row has its size. A write through the gateway gives the
+    repository a last change."""
+    site, _, corpus = usage_site
+    page = ui.page
+    ui.goto("/", site)
+    expect(page.get_by_role("columnheader", name="Size")).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Last changed")).to_be_visible()
+    complete = site.api("/api/usage").json()  # the walk (the page asked for it too)
+    assert complete["complete"]
+    page.reload()
+    rows = page.get_by_test_id("repositories")
+    for repo in complete["repositories"]:
+        row = rows.locator(f'tr[data-name="{repo["name"]}"]')
+        expect(row.get_by_test_id("repository-size")).to_have_text(format_bytes(repo["bytes"]))
+    # a tag deleted through the gateway: its repository changed just now
+    app = corpus.app
+    tag = site.api(f"/api/repositories/{app}/tags").json()["tags"][-1]["name"]
+    r = site.api(
+        f"/api/repositories/{app}/tags/{tag}",
+        method="DELETE",
+        headers={"X-Requested-With": "XMLHttpRequest"},
+    )
+    assert r.status_code == 202
+    page.reload()
+    changed = rows.locator(f'tr[data-name="{app}"]').get_by_test_id("repository-changed")
+    expect(changed).to_have_text("just now")
+    expect(changed.locator("time")).to_have_attribute("datetime", re.compile(r"Z$"))

@@ -59,7 +59,7 @@ def test_fake_registry_serves_every_endpoint() -> None:
             response = client.get(url)
             assert response.status_code == 200, (name, response.text)
         assert client.get("/api/repositories").json()["repositories"] == [
-            {"name": "app", "tag_count": 1, "error": None}
+            {"name": "app", "tag_count": 1, "error": None, "bytes": None, "last_changed": None}
         ]
         manifest = client.get(ENDPOINTS["manifest"])
         assert manifest.content == MANIFEST

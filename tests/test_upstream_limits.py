@@ -200,7 +200,9 @@ def test_garbage_catalog_and_tag_list_are_not_cached() -> None:
         assert catalog.status_code == 200, catalog.text
         assert catalog.json()["repositories"][0]["error"]["code"] == "UPSTREAM_INVALID"
         again = client.get(ENDPOINTS["catalog"]).json()
-        assert again["repositories"] == [{"name": "app", "tag_count": 1, "error": None}]
+        assert again["repositories"] == [
+            {"name": "app", "tag_count": 1, "error": None, "bytes": None, "last_changed": None}
+        ]
         assert client.get(ENDPOINTS["tags"]).json()["total"] == 1
 
 

@@ -139,9 +139,12 @@ class FeaturesConfig(_Api):
 
 
 class RegistryConfig(_Api):
-    pull_host: str = Field(
-        description="host[:port] for copyable commands: docker pull {pull_host}/{name}:{tag}.",
-        examples=["registry.example.com:5000"],
+    pull_host: str | None = Field(
+        description="host[:port] for copyable commands: docker pull {pull_host}/{name}:{tag}. "
+        "LR_PULL_HOST when set; otherwise null while the gateway serves the registry's v2 "
+        "API (features.v2 is not off): pulls then go through the gateway, so show the host "
+        "the page was loaded from; and the registry URL's host[:port] when it does not.",
+        examples=["registry.example.com:5000", None],
     )
     reachable: bool = Field(
         description="Whether the registry answered the last check; auth.registry is the "
@@ -172,6 +175,18 @@ class RepositorySummary(_Api):
         description="Why the tags could not be counted (e.g. DENIED for a repository this "
         "caller may not read, UPSTREAM_* for a registry failure); null otherwise. The row "
         "is listed all the same.",
+    )
+    bytes: int | None = Field(
+        default=None,
+        description="The repository's size by the usage rule (every distinct blob and "
+        "manifest its tags reach, counted once; as total_bytes of .../usage) when this "
+        "caller's figures are known already; null until then (never read for this page).",
+    )
+    last_changed: str | None = Field(
+        default=None,
+        description="Its newest known push or tag change, RFC 3339 in UTC: when a registry "
+        "notification about it arrived, or a write through the gateway changed it; null "
+        "while none is known (never read from the registry for this page).",
     )
 
 
@@ -298,6 +313,17 @@ class Attestation(_Api):
     )
 
 
+class ChartMetadata(_Api):
+    """What a Helm chart's config (its Chart.yaml) says of it."""
+
+    name: str | None = Field(description="The chart's name; null if its config has none.")
+    version: str | None = Field(description="The chart's version (SemVer); null if none.")
+    app_version: str | None = Field(
+        description="The version of the application it deploys (appVersion); null if none."
+    )
+    description: str | None = Field(description="Its one-line description; null if none.")
+
+
 class ImageDetail(_Api):
     """A tag or digest resolved: every platform image, attestations, sizes and tags."""
 
@@ -349,6 +375,12 @@ class ImageDetail(_Api):
         description="Artifacts that refer to this digest (signatures, SBOMs, attestations; "
         'see .../referrers), counted by kind, e.g. {"signature": 1, "sbom": 1}; {} if '
         "none.",
+    )
+    chart: ChartMetadata | None = Field(
+        default=None,
+        description="For a Helm chart (config media type "
+        "application/vnd.cncf.helm.config.v1+json): its name, version, appVersion and "
+        "description, from its config. null for anything else.",
     )
 
 

@@ -12,6 +12,7 @@ DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyj
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 IMAGE_MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})

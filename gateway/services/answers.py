@@ -5,7 +5,11 @@ validated or serialised again).
 Never one caller's answer to another: the key holds the caller's key. Never past an
 invalidation: the cache subscribes to the view's changes, an answer is kept with the
 count of changes seen before it was built, and is dropped the moment another one came —
-a notification, a delete, a push through /v2, a logout, another replica's message.
+a notification, a delete, a push through /v2, a logout, another replica's message. (A
+repository row's ``last_changed`` moves only with such a change.) The one thing a page
+shows that is not the view's is a repository row's size, from the caller's usage
+figures: when new figures are stored the usage service says so (``stale``), and the
+kept answers end the same way.
 Never long: an answer lives at most half of ``LR_CACHE_TTL``/``LR_ACCESS_TTL`` and at
 most ``MAX_SECONDS``, so what it shows is never more than half a cache period older than
 the caches would show. Only whole answers are kept: a page with a row that carries an
@@ -42,6 +46,10 @@ class AnswerCache:
 
     def changed(self, _changes: Sequence[Change]) -> None:
         """A subscriber of the view: whatever changed, every kept answer is stale."""
+        self.stale()
+
+    def stale(self) -> None:
+        """Every kept answer is stale from now on, and one being built is not kept."""
         self.generation += 1
 
     def stamp(self) -> Stamp:

@@ -16,6 +16,7 @@ from gateway.models import api, oci
 from gateway.models import media_types as mt
 from gateway.registry.credentials import Caller
 from gateway.registry.protocol import Manifest
+from gateway.services.charts import chart_metadata, is_chart
 from gateway.services.gathering import peek_or_gather
 from gateway.services.history import api_layers, build_config
 from gateway.services.platforms import choose_platform, is_runnable, platform_label, to_api
@@ -224,6 +225,9 @@ class ImageService:
                 tags_task.cancel()
             elif not tags_task.cancelled():
                 tags_task.exception()  # retrieved: the error that matters is _resolve's
+        chart = None
+        if resolved.kind == "image" and is_chart(resolved.platforms[0]):
+            chart = await self._chart(caller, repo, resolved.platforms[0])
         return api.ImageDetail(
             repository=repo,
             reference=reference,
@@ -238,7 +242,22 @@ class ImageService:
             platforms=resolved.platforms,
             attestations=resolved.attestations,
             referrers=referrers,
+            chart=chart,
         )
+
+    async def _chart(
+        self, caller: Caller, repo: str, image: api.PlatformImage
+    ) -> api.ChartMetadata | None:
+        """A chart's metadata from its config; None when the config cannot be read (the
+        page is still shown, without it)."""
+        assert image.config_digest is not None
+        try:
+            body = await self.registry.config(caller, repo, image.config_digest)
+        except GatewayError as exc:
+            if aborts(exc, one_repository=True):
+                raise
+            return None
+        return chart_metadata(body)
 
     async def _tags_and_referrers(
         self, caller: Caller, repo: str, digest: str

@@ -1,5 +1,8 @@
 """Repository pages: the whole catalog (walked once per cache period), filtered by ``q``
-over all of it, paged by name, with the tag counts of the page fetched concurrently."""
+over all of it, paged by name, with the tag counts of the page fetched concurrently.
+
+A row's ``bytes`` and ``last_changed`` are filled only from what is known already (this
+caller's usage figures, ``LastChanged``): knowing them never costs a request."""
 
 from __future__ import annotations
 
@@ -7,15 +10,25 @@ from gateway.errors import GatewayError, NameUnknown, aborts
 from gateway.models import api
 from gateway.registry.credentials import Caller
 from gateway.services.gathering import peek_or_gather
+from gateway.services.last_changed import LastChanged
 from gateway.services.name_search import NameSearch
 from gateway.services.paging import page_of
+from gateway.services.usage import UsageService
 from gateway.view import CachedRegistry
 
 
 class RepositoryService:
-    def __init__(self, registry: CachedRegistry) -> None:
+    def __init__(
+        self,
+        registry: CachedRegistry,
+        *,
+        usage: UsageService | None = None,
+        last_changed: LastChanged | None = None,
+    ) -> None:
         self.registry = registry
         self.search = NameSearch()
+        self.usage = usage
+        self.last_changed = last_changed
 
     async def page(
         self, caller: Caller, *, n: int, last: str | None, q: str | None
@@ -28,9 +41,17 @@ class RepositoryService:
         counts = await peek_or_gather(
             page, lambda name: self._peek_count(caller, name), lambda n: self._count(caller, n)
         )
-        return api.RepositoryPage(
-            repositories=[counts[name] for name in page], total=len(names), next=next_cursor
-        )
+        rows = [self._known(caller, counts[name]) for name in page]
+        return api.RepositoryPage(repositories=rows, total=len(names), next=next_cursor)
+
+    def _known(self, caller: Caller, row: api.RepositorySummary) -> api.RepositorySummary:
+        """The row with its size and last change, when they are known already."""
+        figures = None if self.usage is None else self.usage.peek(caller, row.name)
+        if figures is not None:
+            row.bytes = figures.total_bytes
+        if self.last_changed is not None:
+            row.last_changed = self.last_changed.get(row.name)
+        return row
 
     def _peek_count(self, caller: Caller, name: str) -> api.RepositorySummary | None:
         tags = self.registry.peek_tags(caller, name)

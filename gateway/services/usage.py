@@ -127,6 +127,9 @@ class UsageService:
         self._walks: OrderedDict[str, RegistryWalk] = OrderedDict()
         self._walk_slots: asyncio.Semaphore | None = None
         self._closed = False
+        # Told whenever figures are stored: a kept answer that shows them (a repository
+        # row's bytes) ends then (state.py makes it ``AnswerCache.stale``).
+        self.stored: Callable[[], None] = _nothing
         registry.subscribe(self.changed)
 
     def _now(self) -> float:
@@ -148,6 +151,7 @@ class UsageService:
             generation = self.figures.generation
             figures = await self._read(caller, repo)
             self.figures.put(key, figures, generation)
+            self.stored()
             return figures
 
         return await self.flights.run(("usage", caller.key, repo), compute)
@@ -338,6 +342,10 @@ class UsageService:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _first(key: tuple[str, str]) -> str:

@@ -45,7 +45,9 @@ class StoreUnavailable(Exception):  # noqa: N818 - a state, like the other store
 
 
 class RedisStore:
-    def __init__(self, url: str, *, timeout: float = 0.1, pool_size: int = 32) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 0.1, pool_size: int = 32, password: str | None = None
+    ) -> None:
         import redis.asyncio as aioredis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -54,8 +56,12 @@ class RedisStore:
         #: What a failed call raises, besides OSError and TimeoutError.
         self._errors: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
         self.timeout = timeout
+        # A password in the URL wins over ``password`` (LR_REDIS_PASSWORD, for a URL
+        # without one: settings make sure the two never differ).
+        extra = {} if password is None else {"password": password}
         self._pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            **extra,
             max_connections=pool_size,
             timeout=timeout,
             socket_timeout=timeout,

@@ -5,7 +5,8 @@ without one they stay blank, and their inline ``<script>`` breaks under the
 Content-Security-Policy of the gateway's HTML answers (scripts from ``'self'`` only).
 Here the assets come from the ``fastapi-offline`` package (its ``static`` folder,
 found with ``importlib.resources``), the pages are ours, and the one script of our own
-(``docs_assets/swagger-init.js``) is a file served beside them. Every path lives under
+(``docs_assets/swagger-init.js``) is a file served beside them, as is the style sheet
+that follows the reader's dark scheme (``docs_assets/swagger-dark.css``). Every path lives under
 ``/docs`` or ``/redoc``: the rest of the root belongs to the SPA.
 
 Swagger UI's ``oauth2-redirect`` page is not served: the API declares no OAuth2
@@ -42,6 +43,7 @@ _FILES: dict[str, tuple[Traversable, str]] = {
     "redoc.standalone.js": (_VENDOR, "text/javascript; charset=utf-8"),
     "favicon.png": (_VENDOR, "image/png"),
     "swagger-init.js": (_OWN, "text/javascript; charset=utf-8"),
+    "swagger-dark.css": (_OWN, "text/css; charset=utf-8"),
 }
 
 # ReDoc's sidebar shows a logo fetched from its CDN: offline that is a request to the
@@ -102,6 +104,9 @@ def add_docs(app: FastAPI, csp: str) -> None:
         head = (
             f'<link rel="icon" type="image/png" href="{_url(request, "favicon.png")}">\n'
             f'<link rel="stylesheet" href="{_url(request, "swagger-ui.css")}">\n'
+            # the reader's dark scheme (Swagger UI has a light theme only)
+            '<meta name="color-scheme" content="light dark">\n'
+            f'<link rel="stylesheet" href="{_url(request, "swagger-dark.css")}">\n'
         )
         body = (
             f'<div id="swagger-ui" data-openapi-url="{escape(root + openapi_url)}"></div>\n'

@@ -5,11 +5,15 @@ Gateways on real sockets (uvicorn on 127.0.0.1), shared per session:
 - ``ui_site``: over the standard registry (``registry``, never modified), deletes off;
 - ``ui_delete_site``: over a registry of its own, filled here, deletes on;
 - ``ui_auth_site``: over an htpasswd registry, no service account (login needed);
-- ``ui_empty_site``: over an empty registry.
+- ``ui_empty_site``: over an empty registry;
+- ``demo_site``: over a registry holding the demo's content (tests/support/demo.py),
+  deletes on and ``/v2`` in push mode as ``scripts/demo.sh`` runs it; never modified.
 
 ``ui`` wraps the ``page`` fixture: ``ui.goto(path)`` opens a path of a site, and at the
 end of the test it asserts what every UI test must hold — no request left 127.0.0.1, no
-uncaught page error, no Content-Security-Policy violation. ``ui_context`` opens further
+uncaught page error, no Content-Security-Policy violation, and no page that moved while
+it loaded (cumulative layout shift at most ``CLS_BUDGET`` for every document the test
+opened). ``ui_context`` opens further
 contexts (dark scheme, phone width, clipboard permissions) under the same checks.
 """
 
@@ -27,6 +31,7 @@ from harness.images import PushedImage, Pusher, push_image, push_index, tag_exis
 from harness.registry import RegistryProcess, free_port
 from tests.support.browser import BrowserPage, open_page
 from tests.support.callers import XHR
+from tests.support.demo import Demo, seed_demo
 from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
 
@@ -35,11 +40,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTH_USERS",
+    "CLS_BUDGET",
     "XHR",
     "UiContext",
     "UiPage",
     "UiSite",
+    "DemoSite",
     "assert_clean",
+    "demo_site",
     "format_bytes",
     "ui",
     "ui_auth_site",
@@ -50,6 +58,10 @@ __all__ = [
 ]
 
 AUTH_USERS = {"alice": "alice-Ui-7d41"}
+
+# The most a page may move while it loads (cumulative layout shift; "good" in Core Web
+# Vitals is up to 0.1).
+CLS_BUDGET = 0.05
 
 # What chromium logs when the page's CSP blocks something.
 CSP_MARKERS = ("Content Security Policy", "Content-Security-Policy", "Refused to")
@@ -81,9 +93,20 @@ def _site(
     """A gateway on a real socket in front of ``registry_url``, stopped afterwards."""
     server = GatewayServer(registry_url, free_port(), **settings).start()
     try:
-        yield UiSite(server, registry_url, _host(registry_url), images or {})
+        pull_host = pull_host_of(server.url, registry_url, settings)
+        yield UiSite(server, registry_url, pull_host, images or {})
     finally:
         server.stop()
+
+
+def pull_host_of(gateway_url: str, registry_url: str, settings: dict[str, Any]) -> str:
+    """The host the UI puts in pull commands: LR_PULL_HOST; else the gateway's own (the
+    page's) while it serves /v2 (the default), else the registry's."""
+    if settings.get("pull_host"):
+        return str(settings["pull_host"])
+    if settings.get("v2_mode", "pull") != "off":
+        return _host(gateway_url)
+    return _host(registry_url)
 
 
 def _host(url: str) -> str:
@@ -107,7 +130,9 @@ def ui_empty_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator[
 def ui_delete_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator[UiSite]:
     """Deletes on. Each delete test owns its repositories, so the order of tests does
     not matter: del/tag (1.0 and its alias stable; 2.0), del/image (1.0 and its alias
-    prod on one digest; 2.0), del/index (an index 1.0 with the alias latest)."""
+    prod on one digest; 2.0), del/index (an index 1.0 with the alias latest), del/bulk
+    (1.0 and its alias stable; 2.0; 3.0), del/usage (1.0; 2.0), del/empty (no tag
+    left)."""
     process = registry_factory(delete_enabled=True)
     images: dict[str, PushedImage] = {}
     with Pusher(process.url) as p:
@@ -123,8 +148,38 @@ def ui_delete_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator
         ]
         index = push_index(p, "del/index", "1.0", children)
         tag_existing(p, "del/index", "latest", index)
+        for tag in ("1.0", "2.0", "3.0"):
+            images[f"del/bulk:{tag}"] = push_image(p, "del/bulk", tag, n_layers=1)
+        tag_existing(p, "del/bulk", "stable", images["del/bulk:1.0"])
+        for tag in ("1.0", "2.0"):
+            images[f"del/usage:{tag}"] = push_image(p, "del/usage", tag, n_layers=1)
+        gone = push_image(p, "del/empty", "1.0", n_layers=1)
+        p.delete_manifest("del/empty", gone.digest)
     with _site(process.url, images, delete_enabled=True) as site:
         yield site
+
+
+@dataclass
+class DemoSite(UiSite):
+    demo: Demo = field(default_factory=Demo)
+
+
+@pytest.fixture(scope="session")
+def demo_site(
+    registry_factory: Callable[..., RegistryProcess], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoSite]:
+    """The demo: its content, deletes on, /v2 in push mode. Tests only read it."""
+    process = registry_factory(delete_enabled=True)
+    with Pusher(process.url) as p:
+        demo = seed_demo(p)
+    data = tmp_path_factory.mktemp("demo-data")
+    server = GatewayServer(
+        process.url, free_port(), delete_enabled=True, v2_mode="push", data_dir=data
+    ).start()
+    try:
+        yield DemoSite(server, process.url, _host(server.url), demo=demo)
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -144,11 +199,14 @@ def ui_auth_site(registry_factory: Callable[..., RegistryProcess]) -> Iterator[U
 
 def assert_clean(page: BrowserPage) -> None:
     """What every UI page must hold: nothing fetched from outside 127.0.0.1, no uncaught
-    error, no CSP violation."""
+    error, no CSP violation, no document that moved more than ``CLS_BUDGET`` while it
+    loaded."""
     assert page.external == [], page.external
     assert page.page_errors == [], page.page_errors
     violations = [e for e in page.console_errors if any(m in e for m in CSP_MARKERS)]
     assert violations == [], violations
+    shifted = {url: round(cls, 4) for url, cls in page.layout_shift().items() if cls > CLS_BUDGET}
+    assert shifted == {}, f"layout shift over {CLS_BUDGET} while loading: {shifted}"
 
 
 @dataclass

@@ -113,7 +113,8 @@ export async function image(name: string, reference: string): Promise<string[]> 
 export async function canDelete(): Promise<boolean> {
   const config: Config = await get("/api/config");
   const enabled: boolean = config.features.delete;
-  const pullHost: string = config.registry.pull_host;
+  // null while the gateway serves /v2: pulls go through the host the page came from
+  const pullHost: string = config.registry.pull_host ?? window.location.host;
   const login: boolean = config.auth.login;
   console.log(pullHost, login);
   return enabled;

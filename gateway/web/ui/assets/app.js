@@ -129,6 +129,8 @@ function render(route) {
 }
 
 async function boot() {
+  const first = current();
+  (VIEWS[first.view] ?? notfound).prefetch?.(first, api); // its data, with the config
   const [config, session] = await Promise.allSettled([api.config(), api.session()]);
   if (config.status === 'fulfilled') {
     ctx.config = config.value;

@@ -18,13 +18,21 @@ export function formatBytes(bytes) {
   return `${value < 100 ? value.toFixed(1) : Math.round(value)} ${SIZE_UNITS[unit]}`;
 }
 
+/** 7739 → "7,739" (by hand: an Intl formatter costs more to make than a page of rows). */
+export function grouped(count) {
+  const [whole, fraction] = String(count).split('.');
+  const sign = whole.startsWith('-') ? '-' : '';
+  const digits = sign ? whole.slice(1) : whole;
+  const withCommas = digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return sign + withCommas + (fraction ? `.${fraction}` : '');
+}
+
 /** The exact count, for a title: "7,739 bytes". */
 export function exactBytes(bytes) {
   if (bytes === null || bytes === undefined) return '';
-  return `${Number(bytes).toLocaleString('en-US')} bytes`;
+  return `${grouped(Number(bytes))} bytes`;
 }
 
-const RELATIVE = new Intl.RelativeTimeFormat('en', {numeric: 'always'});
 // Largest unit first; a month and a year are their average lengths.
 const UNITS = [
   ['year', 365.25 * 86400],
@@ -43,7 +51,9 @@ export function relativeTime(iso, now = Date.now()) {
   if (Math.abs(seconds) < 45) return 'just now';
   for (const [unit, size] of UNITS) {
     if (Math.abs(seconds) >= size || unit === 'minute') {
-      return RELATIVE.format(Math.trunc(seconds / size), unit);
+      const n = Math.abs(Math.trunc(seconds / size));
+      const amount = `${n} ${unit}${n === 1 ? '' : 's'}`;
+      return seconds < 0 ? `${amount} ago` : `in ${amount}`;
     }
   }
   return iso;
@@ -70,7 +80,7 @@ export function kindOf(item) {
 
 /** "1 tag", "3 tags". */
 export function plural(count, one, many = `${one}s`) {
-  return `${Number(count).toLocaleString('en-US')} ${count === 1 ? one : many}`;
+  return `${grouped(Number(count))} ${count === 1 ? one : many}`;
 }
 
 /** The newest of several RFC 3339 dates (null if none). */

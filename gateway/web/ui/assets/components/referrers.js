@@ -6,7 +6,7 @@
 import {isAbort, paths} from '../api.js';
 import {h, replace} from '../dom.js';
 import {plural} from '../format.js';
-import {digest, scroll, size, timeAgo} from './parts.js';
+import {cell, digest, ident, scroll, size, timeAgo} from './parts.js';
 import {errorBox, loading} from './status.js';
 
 const KIND_LABELS = {signature: 'Signature', sbom: 'SBOM', attestation: 'Attestation', other: 'Other'};
@@ -17,11 +17,20 @@ const SOURCE_LABELS = {
   mixed: 'from the referrers index and cosign’s tags',
 };
 
-/** The "signed" badge for referrer counts ({"signature": 1, …}); null when unsigned. */
+/**
+ * The badge for referrer counts ({"signature": 1, …}) saying that a signature exists —
+ * not that it was verified: the gateway lists signatures, it does not check them
+ * (cosign verify or notation verify do). null when there is none.
+ */
 export function signedBadge(counts) {
   const n = counts?.signature ?? 0;
   if (!n) return null;
-  return h('span', {class: 'badge badge--signed', 'data-testid': 'signed-badge', title: plural(n, 'signature')}, 'signed');
+  return h(
+    'span',
+    {class: 'badge badge--signed', 'data-testid': 'signed-badge', title: `${plural(n, 'signature')} refer to it; not verified here (use cosign verify or notation verify)`},
+    'has signature',
+    h('span', {class: 'visually-hidden'}, ' (not verified)'),
+  );
 }
 
 /** The card listing an image's referrers; null when the detail counts none. */
@@ -37,6 +46,9 @@ export function referrersCard(ctx, name, image, signal) {
       h('h2', {id: 'referrers-title', class: 'card__title'}, `Signatures and SBOMs (${total})`),
       signedBadge(image.referrers)),
     note,
+    image.referrers?.signature
+      ? h('p', {class: 'muted'}, 'Signatures are listed, not verified: check one with ', h('code', {}, 'cosign verify'), ' or ', h('code', {}, 'notation verify'), '.')
+      : null,
     body,
   );
   ctx.api.referrers(name, image.digest, signal).then(
@@ -55,7 +67,7 @@ export function referrersCard(ctx, name, image, signal) {
 function table(name, referrers) {
   return scroll(h(
     'table',
-    {class: 'table', 'data-testid': 'referrers-table'},
+    {class: 'table table--stack', 'data-testid': 'referrers-table'},
     h('thead', {}, h('tr', {},
       h('th', {scope: 'col'}, 'Kind'),
       h('th', {scope: 'col'}, 'Type'),
@@ -64,25 +76,27 @@ function table(name, referrers) {
       h('th', {scope: 'col', class: 'num'}, 'Size'),
       h('th', {scope: 'col'}, h('span', {class: 'visually-hidden'}, 'Manifest')))),
     h('tbody', {}, referrers.map((r) => h('tr', {dataset: {kind: r.kind}},
-      h('td', {}, h('span', {class: `badge badge--${r.kind}`}, KIND_LABELS[r.kind] ?? r.kind)),
-      h('td', {class: 'wrap'}, r.artifact_type ? h('code', {class: 'media-type'}, r.artifact_type) : h('span', {class: 'muted'}, '—'),
-        r.tag ? h('span', {class: 'muted block'}, ` tag ${r.tag}`) : null),
-      h('td', {}, digest(r.digest)),
-      h('td', {}, timeAgo(r.created)),
-      h('td', {class: 'num'}, size(r.size)),
-      h('td', {}, h('a', {href: paths.manifest(name, r.digest), target: '_blank', rel: 'noopener', 'aria-label': `Manifest of ${KIND_LABELS[r.kind] ?? r.kind} ${r.digest}`}, 'Manifest'))))),
+      cell('Kind', h('span', {class: `badge badge--${r.kind}`}, KIND_LABELS[r.kind] ?? r.kind)),
+      h('td', {class: 'cell-ident', 'data-label': 'Type'}, h('span', {class: 'cell__value cell__value--lines'},
+        r.artifact_type ? ident(r.artifact_type, {tag: 'code', className: 'media-type block'}) : h('span', {class: 'muted'}, '—'),
+        r.tag ? h('span', {class: 'muted block'}, 'tag ', ident(r.tag, {tag: 'code'})) : null)),
+      cell('Digest', digest(r.digest)),
+      cell('Created', timeAgo(r.created)),
+      h('td', {class: 'num', 'data-label': 'Size'}, size(r.size)),
+      cell('Manifest', h('a', {href: paths.manifest(name, r.digest), target: '_blank', rel: 'noopener', 'aria-label': `Manifest of ${KIND_LABELS[r.kind] ?? r.kind} ${r.digest}`}, 'Manifest'))))),
   ));
 }
 
 /** The tag list's note on artifact tags it left out (page.hidden), with the button that
- * lists them (or hides them again); null when there are none either way. */
+ * lists them (or hides them again); null when there are none either way. A line of its
+ * own above the list, drawn with it. */
 export function artifactTagsToggle(page, shown, onToggle) {
   if (!shown && !page.hidden) return null;
-  const button = h('button', {type: 'button', class: 'button button--quiet', 'data-testid': 'artifact-tags-toggle'},
+  const button = h('button', {type: 'button', class: 'button button--quiet button--small', 'data-testid': 'artifact-tags-toggle'},
     shown ? 'Hide them' : 'Show them');
   button.addEventListener('click', () => onToggle(!shown));
   const text = shown
-    ? '· signature, SBOM and attestation tags listed'
-    : `· ${plural(page.hidden, 'signature, SBOM or attestation tag', 'signature, SBOM and attestation tags')} hidden`;
-  return h('span', {class: 'artifact-tags', 'data-testid': 'artifact-tags'}, text, ' ', button);
+    ? 'Signature, SBOM and attestation tags listed.'
+    : `${plural(page.hidden, 'signature, SBOM or attestation tag', 'signature, SBOM and attestation tags')} hidden.`;
+  return h('p', {class: 'artifact-tags muted', 'data-testid': 'artifact-tags'}, text, ' ', button);
 }

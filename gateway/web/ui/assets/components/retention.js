@@ -3,8 +3,10 @@
 // the user confirms the preview; what is applied is the preview's plan, exactly.
 
 import {encodeName, request} from '../api.js';
+import {changed} from '../changes.js';
 import {h, replace} from '../dom.js';
 import {formatBytes, plural, shortDigest} from '../format.js';
+import {cell, ident} from './parts.js';
 
 const base = (name) => `/api/repositories/${encodeName(name)}`;
 
@@ -13,11 +15,46 @@ export const retentionApi = {
   apply: (name, planId) => request('POST', `${base(name)}/retention/apply`, {body: {plan_id: planId}}),
 };
 
-/** The button that opens the dialog; `done()` runs after something was deleted. */
-export function retentionButton(ctx, name, done) {
+/** The button that opens the dialog. When something was deleted, every view of the
+ * repository is told once the dialog closes (changes.js). */
+export function retentionButton(ctx, name) {
   const button = h('button', {type: 'button', class: 'button', 'data-testid': 'retention-open'}, 'Clean up…');
-  button.addEventListener('click', () => openRetention(ctx, name, done));
+  button.addEventListener('click', () => openRetention(ctx, name));
   return button;
+}
+
+/**
+ * The API's reason for a tag's fate (`keep_regex: matched`, `tag only: its image stays
+ * (tagged stable)`…) as a sentence for people; a reason it does not know is shown as
+ * it came. rules: what the preview was asked with (to name the patterns).
+ */
+export function reasonInWords(reason, fate, rules = {}) {
+  const short = (text) => text.replace(/sha256:([0-9a-f]{12})[0-9a-f]+/g, 'sha256:$1…');
+  if (!reason) return fate === 'delete' ? 'Selected by the rules; its image goes too' : '';
+  let m;
+  if (reason === 'keep_regex: matched') {
+    return rules.keep_regex ? `Matches “${rules.keep_regex}”, which is always kept` : 'Matches the always-keep pattern';
+  }
+  if (reason === 'match_regex: not matched') {
+    return rules.match_regex ? `Not looked at: does not match “${rules.match_regex}”` : 'Not looked at by the rules';
+  }
+  if ((m = /^keep_last: among the (\d+) newest by (\w+)$/.exec(reason))) {
+    const by = m[2] === 'created' ? 'created date' : m[2];
+    return m[1] === '1' ? `The newest by ${by}` : `One of the ${m[1]} newest by ${by}`;
+  }
+  if (reason === 'older_than_days: created date unknown') return 'Kept: its created date is unknown';
+  if ((m = /^older_than_days: newer than ([\d.]+) days$/.exec(reason))) return `Newer than ${m[1]} days`;
+  if (reason === 'pulled recently') return 'Pulled recently';
+  if ((m = /^referrer of (\S+), which stays$/.exec(reason))) {
+    return `A signature, SBOM or attestation of ${short(m[1])}, which stays`;
+  }
+  if ((m = /^referrer of (\S+)$/.exec(reason))) {
+    return `A signature, SBOM or attestation of ${short(m[1])}: goes with it`;
+  }
+  if ((m = /^tag only: its image stays \((.*)\)$/.exec(reason))) {
+    return `Only the tag goes: its image stays (${m[1]})`;
+  }
+  return short(reason);
 }
 
 function field(label, input, hint) {
@@ -36,16 +73,16 @@ function rulesFrom(form) {
   };
 }
 
-export function openRetention(ctx, name, done) {
+export function openRetention(ctx, name) {
   const titleId = `retention-title-${Math.random().toString(36).slice(2)}`;
   const title = h('h2', {class: 'dialog__title', id: titleId}, `Clean up ${name}`);
   const content = h('div', {class: 'dialog__body'});
   const actions = h('div', {class: 'dialog__actions'});
   const dialog = h('dialog', {class: 'dialog dialog--wide', 'aria-labelledby': titleId}, h('div', {class: 'dialog__inner'}, title, content, actions));
-  let changed = false;
+  let deleted = false;
   dialog.addEventListener('close', () => {
     dialog.remove();
-    if (changed) done?.();
+    if (deleted) changed(name);
   });
   const close = h('button', {type: 'button', class: 'button'}, 'Cancel');
   close.addEventListener('click', () => dialog.close());
@@ -86,12 +123,12 @@ export function openRetention(ctx, name, done) {
 
   function previewStep(plan, rules) {
     const rows = [
-      ...plan.delete.map((t) => ({tag: t.tag, digest: t.digest, fate: 'delete', why: t.reason ?? 'selected by the rules'})),
-      ...plan.keep.map((t) => ({tag: t.tag, digest: t.digest, fate: 'keep', why: t.reason})),
+      ...plan.delete.map((t) => ({tag: t.tag, digest: t.digest, fate: 'delete', why: reasonInWords(t.reason, 'delete', rules)})),
+      ...plan.keep.map((t) => ({tag: t.tag, digest: t.digest, fate: 'keep', why: reasonInWords(t.reason, 'keep', rules)})),
     ];
     const table = h(
       'table',
-      {class: 'table retention__table', 'data-testid': 'retention-preview'},
+      {class: 'table table--stack retention__table', 'data-testid': 'retention-preview'},
       h('caption', {class: 'visually-hidden'}, 'What the rules delete and keep'),
       h('thead', {}, h('tr', {}, ['Tag', 'Digest', 'Outcome', 'Why'].map((c) => h('th', {scope: 'col'}, c)))),
       h(
@@ -101,10 +138,10 @@ export function openRetention(ctx, name, done) {
           h(
             'tr',
             {class: r.fate === 'delete' ? 'is-delete' : null, dataset: {tag: r.tag, fate: r.fate}},
-            h('td', {}, h('code', {}, r.tag)),
-            h('td', {}, h('code', {title: r.digest}, shortDigest(r.digest))),
-            h('td', {}, r.fate === 'delete' ? h('span', {class: 'badge badge--danger'}, 'delete') : h('span', {class: 'badge'}, 'keep')),
-            h('td', {class: 'muted'}, r.why),
+            cell('Tag', ident(r.tag, {tag: 'code'})),
+            cell('Digest', h('code', {class: 'digest ident', title: r.digest}, shortDigest(r.digest))),
+            cell('Outcome', r.fate === 'delete' ? h('span', {class: 'badge badge--danger'}, 'delete') : h('span', {class: 'badge badge--keep'}, 'keep')),
+            h('td', {class: 'muted retention__why', 'data-label': 'Why'}, r.why),
           ),
         ),
       ),
@@ -117,7 +154,7 @@ export function openRetention(ctx, name, done) {
       back.disabled = true;
       try {
         const answer = await retentionApi.apply(name, plan.plan_id);
-        changed = true;
+        deleted = true;
         resultsStep(answer.results);
       } catch (error) {
         if (error.handled) return;
@@ -135,7 +172,8 @@ export function openRetention(ctx, name, done) {
         h('strong', {}, formatBytes(plan.freed_bytes)),
         `; ${plural(plan.keep.length, 'tag')} stay.`,
       ),
-      h('div', {class: 'table-scroll retention__scroll'}, table),
+      // it scrolls: reachable from the keyboard, and named for screen readers
+      h('div', {class: 'table-scroll retention__scroll', tabindex: '0', role: 'region', 'aria-label': 'Preview'}, table),
       h('p', {class: 'muted'}, 'A tag that shares its image with a kept tag is removed on its own; the image stays. This cannot be undone.'),
     );
     replace(actions, close, back, apply);
@@ -146,7 +184,7 @@ export function openRetention(ctx, name, done) {
     const failed = results.filter((r) => r.status === 'failed');
     const table = h(
       'table',
-      {class: 'table retention__table', 'data-testid': 'retention-results'},
+      {class: 'table table--stack retention__table retention__table--results', 'data-testid': 'retention-results'},
       h('caption', {class: 'visually-hidden'}, 'What happened to each item'),
       h('thead', {}, h('tr', {}, ['Item', 'Result'].map((c) => h('th', {scope: 'col'}, c)))),
       h(
@@ -156,8 +194,8 @@ export function openRetention(ctx, name, done) {
           h(
             'tr',
             {dataset: {status: r.status}},
-            h('td', {}, h('code', {}, r.tag ?? shortDigest(r.digest))),
-            h('td', {}, r.status.replace('_', ' '), r.error ? [' — ', r.error.message, ' ', h('code', {}, r.error.code)] : null),
+            cell('Item', r.tag ? ident(r.tag, {tag: 'code'}) : h('code', {class: 'digest ident', title: r.digest}, shortDigest(r.digest))),
+            cell('Result', r.status.replace('_', ' '), r.error ? [' — ', r.error.message, ' ', h('code', {}, r.error.code)] : null),
           ),
         ),
       ),
@@ -165,7 +203,7 @@ export function openRetention(ctx, name, done) {
     replace(
       content,
       h('p', {role: 'status', 'data-testid': 'retention-done'}, failed.length ? `${plural(failed.length, 'item')} could not be deleted.` : `Done: ${plural(results.length, 'item')} deleted or already gone.`),
-      h('div', {class: 'table-scroll retention__scroll'}, table),
+      h('div', {class: 'table-scroll retention__scroll', tabindex: '0', role: 'region', 'aria-label': 'Results'}, table),
     );
     close.textContent = 'Close';
     replace(actions, close);

@@ -94,7 +94,7 @@ export function latestLoader(region, loadingText) {
       region.setAttribute('aria-busy', 'true');
       try {
         const result = await fetch(signal);
-        if (!signal.aborted) show(result);
+        if (!signal.aborted) await show(result); // a long list is drawn in parts
       } catch (error) {
         if (!isAbort(error) && !error.handled) fail(error);
       } finally {

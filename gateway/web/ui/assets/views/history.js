@@ -5,6 +5,7 @@
 // what made this image big, at a glance.
 
 import {isAbort, paths} from '../api.js';
+import {remember, takeOr} from '../prefetch.js';
 import {h, replace} from '../dom.js';
 import {formatBytes, platformName, plural} from '../format.js';
 import {
@@ -19,6 +20,11 @@ import {
 } from '../components/parts.js';
 import {errorBox, loading} from '../components/status.js';
 import {referenceLabel} from './image.js';
+
+export function prefetch(route, api) {
+  const {name, reference} = route.params;
+  remember(`history ${name} ${reference}`, api.image(name, reference));
+}
 
 export const key = (route) => `${route.params.name}\n${route.params.reference}\n${route.query.get('platform') ?? ''}`;
 export const title = (route) => `History of ${referenceLabel(route.params.name, route.params.reference)}`;
@@ -48,7 +54,7 @@ export function mount(root, route, ctx) {
     try {
       // The image detail lists the platforms (for the switcher). An index needs a
       // platform: without one in the URL, show its first runnable platform.
-      image = await api.image(name, reference, signal);
+      image = await takeOr(`history ${name} ${reference}`, () => api.image(name, reference, signal));
       const runnable = image.platforms.filter((p) => !p.error && !p.artifact_type);
       if (!platform && image.platforms.length > 1 && runnable.length) {
         navigate(link.history(name, reference, platformName(runnable[0].platform)), {replace: true});

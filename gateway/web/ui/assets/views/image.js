@@ -1,8 +1,13 @@
 // One image, by tag or digest (GET /api/repositories/{name}/images/{reference}): every
 // platform with its layers, the attestations apart, the other tags on the same digest,
-// annotations, the raw manifest, blob downloads and (when enabled) deletes.
+// annotations, the raw manifest, blob downloads and (when enabled) deletes. A Helm chart
+// shows its chart metadata and `helm pull`; another artifact `oras pull`.
+//
+// Everything but the signatures and SBOMs is drawn at once; they are read after and go
+// last on the page, so that their arrival moves nothing.
 
 import {isAbort, paths} from '../api.js';
+import {remember, takeOr} from '../prefetch.js';
 import {h, replace} from '../dom.js';
 import {formatBytes, kindOf, newest, platformName, plural, shortDigest} from '../format.js';
 import {copyButton} from '../components/copy.js';
@@ -11,14 +16,17 @@ import {
   breadcrumbs,
   digest,
   facts,
+  ident,
+  isHelmChart,
   kindBadge,
   keyValueTable,
   pageTitle,
   pullBox,
-  pullCommand,
+  pullCommandFor,
   scroll,
   size,
   timeAgo,
+  wrappableName,
 } from '../components/parts.js';
 import {errorBox, loading} from '../components/status.js';
 import {confirmImageDelete, confirmTagDelete} from '../deletes.js';
@@ -28,6 +36,11 @@ export const key = (route) => `${route.params.name}\n${route.params.reference}`;
 export const title = (route) => referenceLabel(route.params.name, route.params.reference);
 
 const isDigest = (reference) => reference.includes(':');
+
+export function prefetch(route, api) {
+  const {name, reference} = route.params;
+  remember(`image ${name} ${reference}`, api.image(name, reference));
+}
 
 /** "team/app:1.0" or "team/app@sha256:1a2b3c4d5e6f". */
 export function referenceLabel(name, reference) {
@@ -43,14 +56,14 @@ export function mount(root, route, ctx) {
   const subtitle = h('p', {class: 'page-subtitle'});
   root.append(
     breadcrumbs([['Repositories', link.repositories()], [name, link.tags(name)], [label]]),
-    h('div', {class: 'page-head'}, pageTitle(referenceLabel(name, reference)), subtitle),
+    h('div', {class: 'page-head'}, pageTitle(wrappableName(name, referenceLabel('', reference))), subtitle),
     body,
   );
 
   async function load() {
     body.setAttribute('aria-busy', 'true');
     try {
-      const image = await api.image(name, reference, controller.signal);
+      const image = await takeOr(`image ${name} ${reference}`, () => api.image(name, reference, controller.signal));
       subtitle.textContent = overview(image);
       replace(body, ...render(image));
     } catch (error) {
@@ -69,6 +82,7 @@ export function mount(root, route, ctx) {
       : null;
     return [
       actionBar(image, historyHref),
+      isHelmChart(image) ? chartCard(image) : null,
       h('section', {class: 'card', 'aria-labelledby': 'summary-title'}, h('h2', {id: 'summary-title', class: 'card__title'}, 'Summary'), summary(image)),
       Object.keys(image.annotations ?? {}).length
         ? h('section', {class: 'card', 'aria-labelledby': 'annotations-title'},
@@ -79,17 +93,35 @@ export function mount(root, route, ctx) {
         h('h2', {id: 'platforms-title', class: 'section__title'}, multi ? `Platforms (${image.platforms.length})` : 'Image'),
         image.platforms.map((p) => platformCard(p, multi))),
       image.attestations.length ? attestations(image) : null,
-      referrersCard(ctx, name, image, controller.signal),
       rawManifest(image),
       h('p', {class: 'footnote'}, SIZE_NOTE),
+      referrersCard(ctx, name, image, controller.signal),
     ];
+  }
+
+  /** A Helm chart: what its config says (API: image.chart), and how to pull it. */
+  function chartCard(image) {
+    const chart = image.chart ?? {};
+    const pullRef = isDigest(reference) ? image.digest : reference;
+    return h(
+      'section',
+      {class: 'card', 'aria-labelledby': 'chart-title', 'data-testid': 'chart'},
+      h('h2', {id: 'chart-title', class: 'card__title'}, 'Helm chart'),
+      facts([
+        ['Chart', chart.name ? ident(chart.name, {tag: 'code'}) : null],
+        ['Version', chart.version ? ident(chart.version, {tag: 'code'}) : null],
+        ['App version', chart.app_version ? ident(chart.app_version, {tag: 'code'}) : null],
+        ['Description', chart.description || null],
+        ['Pull', pullBox(pullCommandFor(ctx.pullHost, name, pullRef, image).command)],
+      ]),
+    );
   }
 
   function actionBar(image, historyHref) {
     const items = [];
     if (historyHref) items.push(h('a', {class: 'button button--primary', href: historyHref}, 'Config & history'));
     if (ctx.canDelete && !isDigest(reference)) {
-      const removeTag = h('button', {type: 'button', class: 'button button--danger-quiet'}, `Delete tag ${reference}`);
+      const removeTag = h('button', {type: 'button', class: 'button button--danger-quiet'}, 'Delete tag ', ident(reference));
       removeTag.addEventListener('click', async () => {
         if (await confirmTagDelete(ctx, name, reference, image.digest, {keep: 1})) {
           navigate(link.tags(name), {replace: true});
@@ -116,15 +148,16 @@ export function mount(root, route, ctx) {
             : h('a', {class: 'chip chip--link', href: link.image(name, t)}, t))))
       : h('span', {class: 'muted'}, 'No tag points at this digest');
     return facts([
-      ['Digest', h('span', {class: 'digest-copy'}, h('code', {class: 'digest-full'}, image.digest),
+      ['Digest', h('span', {class: 'digest-copy'}, h('code', {class: 'digest-full', title: image.digest}, image.digest),
         copyButton(image.digest, {ariaLabel: 'Copy digest', className: 'copy-button--small'}))],
-      ['Kind', h('span', {}, kindBadge(image), ' ', h('code', {class: 'muted'}, image.media_type))],
-      image.artifact_type ? ['Artifact type', h('code', {}, image.artifact_type)] : [null, null],
+      ['Kind', h('span', {class: 'badges'}, kindBadge(image), ident(image.media_type, {tag: 'code', className: 'muted media-type'}))],
+      image.artifact_type ? ['Artifact type', ident(image.artifact_type, {tag: 'code', className: 'media-type'})] : [null, null],
       ['Size', h('span', {}, size(image.size), image.kind === 'index' ? h('span', {class: 'muted'}, ' (every platform and attestation)') : null)],
       ['Created', timeAgo(newest(image.platforms.map((p) => p.created)))],
       ['Tags', otherTags],
       referrers(image.referrers),
-      ['Pull', pullBox(pullCommand(ctx.pullHost, name, pullRef))],
+      // a chart's pull command is in its own card, with the chart
+      isHelmChart(image) ? [null, null] : ['Pull', pullBox(pullCommandFor(ctx.pullHost, name, pullRef, image).command)],
     ]);
   }
 
@@ -137,7 +170,7 @@ export function mount(root, route, ctx) {
     }
     if (multi) links.push(h('a', {href: link.image(name, p.digest)}, 'Open this manifest'));
     if (p.config_digest) {
-      links.push(h('a', {href: paths.blob(name, p.config_digest), download: '', 'aria-label': `Download the config blob of ${nameText}`}, 'Download config'));
+      links.push(h('a', {href: paths.blob(name, p.config_digest), download: '', 'aria-label': `Download config of ${nameText}`}, 'Download config'));
     }
     return h(
       'section',
@@ -150,8 +183,8 @@ export function mount(root, route, ctx) {
         ['Digest', digest(p.digest)],
         ['Size', size(p.error ? null : p.size)],
         ['Created', timeAgo(p.created)],
-        ['Media type', h('code', {class: 'media-type'}, p.media_type)],
-        p.artifact_type ? ['Artifact type', h('code', {class: 'media-type'}, p.artifact_type)] : [null, null],
+        ['Media type', ident(p.media_type, {tag: 'code', className: 'media-type'})],
+        p.artifact_type ? ['Artifact type', ident(p.artifact_type, {tag: 'code', className: 'media-type'})] : [null, null],
       ], 'facts--inline'),
       // a child's own annotations (a single image's are the page's Annotations already)
       multi && Object.keys(p.annotations ?? {}).length
@@ -166,7 +199,7 @@ export function mount(root, route, ctx) {
     return scroll(
       h(
         'table',
-        {class: 'table table--layers', 'data-testid': 'layers'},
+        {class: 'table table--stack table--layers', 'data-testid': 'layers'},
         h('caption', {}, `${plural(p.layers.length, 'layer')}, ${formatBytes(total)}`),
         h('thead', {}, h('tr', {},
           h('th', {scope: 'col', class: 'num'}, '#'),
@@ -175,11 +208,11 @@ export function mount(root, route, ctx) {
           h('th', {scope: 'col', class: 'num'}, 'Size'),
           h('th', {scope: 'col'}, h('span', {class: 'visually-hidden'}, 'Download')))),
         h('tbody', {}, p.layers.map((layer, i) => h('tr', {},
-          h('td', {class: 'num muted'}, String(i + 1)),
-          h('td', {}, digest(layer.digest)),
-          h('td', {}, h('code', {class: 'media-type'}, layer.media_type)),
-          h('td', {class: 'num'}, size(layer.size)),
-          h('td', {}, layer.urls?.length
+          h('td', {class: 'num muted', 'data-label': 'Layer'}, String(i + 1)),
+          h('td', {'data-label': 'Digest'}, digest(layer.digest)),
+          h('td', {class: 'cell-ident', 'data-label': 'Media type'}, ident(layer.media_type, {tag: 'code', className: 'media-type'})),
+          h('td', {class: 'num', 'data-label': 'Size'}, size(layer.size)),
+          h('td', {'data-label': 'Download'}, layer.urls?.length
             ? h('span', {class: 'muted', title: layer.urls.join('\n')}, 'foreign layer')
             : h('a', {href: paths.blob(name, layer.digest), download: '', 'aria-label': `Download layer ${layer.digest}`}, 'Download'))))),
       ),
@@ -195,7 +228,7 @@ export function mount(root, route, ctx) {
       h('p', {class: 'muted'}, 'Build provenance and SBOMs stored beside the platform images; they are not platforms.'),
       scroll(h(
         'table',
-        {class: 'table'},
+        {class: 'table table--stack'},
         h('thead', {}, h('tr', {},
           h('th', {scope: 'col'}, 'Digest'),
           h('th', {scope: 'col'}, 'For'),
@@ -203,13 +236,15 @@ export function mount(root, route, ctx) {
           h('th', {scope: 'col', class: 'num'}, 'Size'),
           h('th', {scope: 'col'}, h('span', {class: 'visually-hidden'}, 'Manifest')))),
         h('tbody', {}, image.attestations.map((a) => h('tr', {},
-          h('td', {}, digest(a.digest)),
-          h('td', {}, a.for_digest ? (platformOf.get(a.for_digest) || shortDigest(a.for_digest)) : '—'),
-          h('td', {class: 'wrap'}, a.error
+          h('td', {'data-label': 'Digest'}, digest(a.digest)),
+          h('td', {'data-label': 'For'}, a.for_digest
+            ? h('span', {class: 'chip', title: a.for_digest}, platformOf.get(a.for_digest) || shortDigest(a.for_digest))
+            : '—'),
+          h('td', {class: 'cell-ident', 'data-label': 'Predicate types'}, a.error
             ? h('span', {class: 'row-error'}, `${a.error.message} (${a.error.code})`)
-            : (a.predicate_types ?? []).map((t) => h('code', {class: 'block'}, t))),
-          h('td', {class: 'num'}, size(a.size)),
-          h('td', {}, h('a', {href: paths.manifest(name, a.digest), target: '_blank', rel: 'noopener', 'aria-label': `Manifest of attestation ${a.digest}`}, 'Manifest'))))),
+            : h('span', {class: 'cell__value cell__value--lines'}, (a.predicate_types ?? []).map((t) => ident(t, {tag: 'code', className: 'block'})))),
+          h('td', {class: 'num', 'data-label': 'Size'}, size(a.size)),
+          h('td', {'data-label': 'Manifest'}, h('a', {href: paths.manifest(name, a.digest), target: '_blank', rel: 'noopener', 'aria-label': `Manifest of attestation ${a.digest}`}, 'Manifest'))))),
       )),
     );
   }
@@ -248,7 +283,7 @@ export function mount(root, route, ctx) {
 
 /** "index · 3 platforms · 2 attestations · 7.6 KiB" */
 function overview(image) {
-  const parts = [kindOf(image)];
+  const parts = [isHelmChart(image) ? 'Helm chart' : kindOf(image)];
   if (image.kind === 'index') parts.push(plural(image.platforms.length, 'platform'));
   else if (image.platforms[0] && platformName(image.platforms[0].platform)) parts.push(platformName(image.platforms[0].platform));
   if (image.attestations.length) parts.push(plural(image.attestations.length, 'attestation'));

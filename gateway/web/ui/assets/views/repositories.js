@@ -1,10 +1,15 @@
-// The catalog: every repository with its tag count, searched on the server as you type
-// (GET /api/repositories?q=&n=&last=), paged with the API's cursor.
+// The catalog: every repository with its tag count, size and last change, searched on
+// the server as you type (GET /api/repositories?q=&n=&last=), paged with the API's
+// cursor. Size and last change are shown when the gateway knows them already ("—"
+// otherwise: asking for them would cost a cold page upstream requests); their columns
+// have a fixed width, so a value arriving later moves nothing.
 
 import {h, replace} from '../dom.js';
 import {plural} from '../format.js';
+import {onChange} from '../changes.js';
+import {remember, takeOr} from '../prefetch.js';
 import {pager, position} from '../components/pager.js';
-import {cell, pageTitle, scroll} from '../components/parts.js';
+import {ident, pageTitle, scroll, size, timeAgo} from '../components/parts.js';
 import {emptyState, errorBox, latestLoader} from '../components/status.js';
 import {perPageSelect, searchBox} from '../components/controls.js';
 import {registryUsage} from './usage.js';
@@ -12,6 +17,18 @@ import {registryUsage} from './usage.js';
 const DEFAULT_N = 20;
 
 export const title = () => 'Repositories';
+
+/** The request of a page of repositories, and the key prefetch.js knows it by. */
+function repositoriesRequest(api, route) {
+  const query = readQuery(route);
+  const params = {q: query.q, last: position(route).last, n: query.n};
+  return {key: `repositories ${JSON.stringify(params)}`, ask: (signal) => api.repositories(params, signal)};
+}
+
+export function prefetch(route, api) {
+  const {key, ask} = repositoriesRequest(api, route);
+  remember(key, ask());
+}
 
 export function mount(root, route, ctx) {
   const {api, link, navigate} = ctx;
@@ -40,16 +57,25 @@ export function mount(root, route, ctx) {
     h('div', {class: 'toolbar'}, search.element, perPage.element),
     results,
   );
-  registryUsage(root, ctx);
+  let usage = null; // the storage chart, put below the list once the list is drawn
+  const showUsage = () => {
+    if (usage) return;
+    usage = registryUsage(ctx);
+    root.append(usage.section);
+  };
 
   async function load(route) {
     query = readQuery(route);
     search.sync(query.q);
     perPage.sync(query.n);
     const at = position(route);
+    const request = repositoriesRequest(api, route);
     await loader.run(
-      (signal) => api.repositories({q: query.q, last: at.last, n: query.n}, signal),
-      (page) => render(page, at),
+      (signal) => takeOr(request.key, () => request.ask(signal)),
+      (page) => {
+        render(page, at);
+        showUsage();
+      },
       (error) => {
         summary.textContent = '';
         replace(results, errorBox(error, 'The repositories could not be listed'));
@@ -75,7 +101,11 @@ export function mount(root, route, ctx) {
           'table',
           {class: 'table table--stack', 'data-testid': 'repositories'},
           h('caption', {class: 'visually-hidden'}, `Repositories ${first}–${first + page.repositories.length - 1} of ${page.total}`),
-          h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Repository'), h('th', {scope: 'col', class: 'num'}, 'Tags'))),
+          h('thead', {}, h('tr', {},
+            h('th', {scope: 'col'}, 'Repository'),
+            h('th', {scope: 'col', class: 'num col-tags'}, 'Tags'),
+            h('th', {scope: 'col', class: 'num col-size'}, 'Size'),
+            h('th', {scope: 'col', class: 'col-date'}, 'Last changed'))),
           h('tbody', {}, page.repositories.map(row)),
         ),
       ),
@@ -89,9 +119,11 @@ export function mount(root, route, ctx) {
       : plural(repo.tag_count ?? 0, 'tag');
     return h(
       'tr',
-      {class: repo.error ? 'is-error' : null},
-      cell('Repository', h('a', {href: link.tags(repo.name), class: 'repo-link'}, repo.name)),
-      h('td', {'data-label': 'Tags', class: 'num'}, count),
+      {class: repo.error ? 'is-error' : null, dataset: {name: repo.name}},
+      h('td', {'data-label': 'Repository', class: 'cell-ident'}, ident(repo.name, {tag: 'a', href: link.tags(repo.name), className: 'repo-link'})),
+      h('td', {'data-label': 'Tags', class: repo.error ? 'row-error-cell' : 'num'}, count),
+      h('td', {'data-label': 'Size', class: 'num', 'data-testid': 'repository-size'}, size(repo.bytes ?? null)),
+      h('td', {'data-label': 'Last changed', 'data-testid': 'repository-changed'}, timeAgo(repo.last_changed ?? null)),
     );
   }
 
@@ -108,10 +140,20 @@ export function mount(root, route, ctx) {
     );
   }
 
+  // a delete changes a repository's size and tag count: the list is read again
+  let current = route;
+  const unsubscribe = onChange(() => load(current));
   load(route);
   return {
-    update: load,
-    unmount: () => loader.abort(),
+    update: (next) => {
+      current = next;
+      return load(next);
+    },
+    unmount: () => {
+      unsubscribe();
+      loader.abort();
+      usage?.stop();
+    },
   };
 }
 

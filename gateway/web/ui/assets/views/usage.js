@@ -2,16 +2,22 @@
 // polled while the walk is not complete, with a progress bar), and a repository's tags
 // with their bytes and exclusive bytes (GET /api/repositories/{name}/usage).
 //
-// Each panel appends itself to a view's root and stops polling once the view is gone.
+// Each panel is {section, stop}: the view puts the section where it wants it (below its
+// results, once they are drawn, so nothing above moves) and calls stop() when it goes.
+// A panel reloads whenever a write changes what it counts (changes.js).
 
 import {encodeName, request} from '../api.js';
+import {onChange} from '../changes.js';
 import {h, replace} from '../dom.js';
 import {formatBytes, plural} from '../format.js';
 import {barChart, sizeBar} from '../components/bars.js';
+import {ident} from '../components/parts.js';
 import {retentionButton} from '../components/retention.js';
 
 const POLL_MS = 1500;
 const TOP = 15;
+// Tags listed at first in a repository's panel (the largest); the others on request.
+const TAG_ROWS = 20;
 
 // A 401 here is the page's to handle: the view's own call gets it too and shows the
 // login form (``login: true`` keeps this secondary call from handling it a second time).
@@ -38,22 +44,23 @@ function failed(body, error) {
 }
 
 /** The registry page's chart: repositories by exclusive bytes, polled until complete. */
-export function registryUsage(root, ctx) {
+export function registryUsage(ctx) {
   const {section, body} = panel('Storage by repository', 'registry-usage');
-  root.append(section);
   const controller = new AbortController();
   let timer = null;
+  let stopped = false;
 
   async function load() {
+    window.clearTimeout(timer);
     timer = null;
-    if (!section.isConnected) return;
+    if (stopped) return;
     try {
       const usage = await usageApi.registry(controller.signal);
-      if (!section.isConnected) return;
+      if (stopped) return;
       render(usage);
-      if (!usage.complete) timer = setTimeout(load, POLL_MS);
+      if (!usage.complete) timer = window.setTimeout(load, POLL_MS);
     } catch (error) {
-      if (section.isConnected) failed(body, error);
+      if (!stopped) failed(body, error);
     }
   }
 
@@ -83,7 +90,7 @@ export function registryUsage(root, ctx) {
       name: r.name,
       value: r.exclusive_bytes,
       // text, not a link: the catalog above links every repository already
-      label: h('span', {class: 'usage-chart__name'}, r.name),
+      label: ident(r.name, {className: 'usage-chart__name'}),
     }));
     parts.push(
       rows.length
@@ -94,33 +101,48 @@ export function registryUsage(root, ctx) {
   }
 
   load();
-  const observer = new MutationObserver(() => {
-    if (!section.isConnected) {
+  const unsubscribe = onChange(() => load());
+  return {
+    section,
+    stop() {
+      stopped = true;
+      unsubscribe();
       controller.abort();
-      if (timer) clearTimeout(timer);
-      observer.disconnect();
-    }
-  });
-  observer.observe(document.body, {childList: true, subtree: true});
+      window.clearTimeout(timer);
+    },
+  };
 }
 
 /** The repository page's panel: each tag's bytes and exclusive bytes, and the clean-up. */
-export function tagUsage(root, ctx, name) {
+export function tagUsage(ctx, name) {
   const {section, body} = panel('Storage by tag', 'tag-usage');
-  root.append(section);
   const controller = new AbortController();
+  let stopped = false;
+  let asked = 0;
+  let everyTag = false; // the reader asked for every tag, not the largest only
 
   async function load() {
+    const mine = ++asked; // a reload after a write: only the newest answer is drawn
     try {
       const usage = await usageApi.repository(name, controller.signal);
-      if (section.isConnected) render(usage);
+      if (!stopped && mine === asked) render(usage);
     } catch (error) {
-      if (section.isConnected) failed(body, error);
+      if (!stopped && mine === asked) failed(body, error);
     }
   }
 
   function render(usage) {
     const max = Math.max(0, ...usage.by_tag.map((t) => t.bytes));
+    const shown = everyTag ? usage.by_tag : usage.by_tag.slice(0, TAG_ROWS);
+    let more = null;
+    if (shown.length < usage.by_tag.length) {
+      more = h('button', {type: 'button', class: 'button button--quiet button--small', 'data-testid': 'tag-usage-all'},
+        `Show all ${usage.by_tag.length} tags`);
+      more.addEventListener('click', () => {
+        everyTag = true;
+        render(usage);
+      });
+    }
     const table = h(
       'table',
       {class: 'table table--stack usage-tags', 'data-testid': 'tag-usage-table'},
@@ -129,17 +151,19 @@ export function tagUsage(root, ctx, name) {
       h(
         'tbody',
         {},
-        usage.by_tag.map((t) =>
+        shown.map((t) =>
           h(
             'tr',
             {dataset: {tag: t.tag}},
-            h('td', {'data-label': 'Tag'}, h('code', {}, t.tag)),
+            h('td', {'data-label': 'Tag'}, ident(t.tag, {tag: 'code'})),
             h('td', {'data-label': 'Bytes', class: 'layer-cell'}, sizeBar(t.bytes, max, {label: `${t.tag}: `})),
             h('td', {'data-label': 'Only this tag', class: 'layer-cell'}, sizeBar(t.exclusive_bytes, max, {label: `${t.tag} alone: `, kind: 'exclusive'})),
           ),
         ),
       ),
     );
+    // nothing to clean up in a repository without tags
+    const cleanUp = ctx.canDelete && usage.by_tag.length ? [' ', retentionButton(ctx, name)] : null;
     replace(
       body,
       h(
@@ -147,17 +171,23 @@ export function tagUsage(root, ctx, name) {
         {class: 'usage-totals', 'data-testid': 'repository-usage-totals'},
         h('strong', {}, formatBytes(usage.total_bytes)),
         ` in ${plural(usage.manifests, 'manifest')} and ${plural(usage.blobs, 'blob')}, each counted once.`,
-        ctx.canDelete ? [' ', retentionButton(ctx, name, () => refresh())] : null,
+        cleanUp,
       ),
       usage.by_tag.length ? table : h('p', {class: 'muted'}, 'No tags.'),
+      more ? h('p', {class: 'usage-more'}, `The ${shown.length} largest of ${usage.by_tag.length} tags. `, more) : null,
     );
   }
 
-  function refresh() {
-    load();
-    // the tag list above is the view's own: navigating to where we are reloads it
-    ctx.navigate(window.location.pathname + window.location.search, {replace: true});
-  }
-
   load();
+  const unsubscribe = onChange((repository) => {
+    if (repository === name) load();
+  });
+  return {
+    section,
+    stop() {
+      stopped = true;
+      unsubscribe();
+      controller.abort();
+    },
+  };
 }
