@@ -1,7 +1,9 @@
 """What the tests (``tests/``), the benchmarks (``bench/``) and the scripts (``scripts/``)
 run against: real servers started on 127.0.0.1 — a distribution registry, its token
-server, Redis, gateway replicas — images pushed to them, the real-world documents, and
-one way to wait for something that happens on its own time (``waiting.eventually``).
+server, Redis, gateway replicas — images, signatures, SBOMs and attestations pushed to
+them, the real-world documents, the demo's content (``demo``), Debian's chromium as every
+browser starts it and the Lighthouse runner, and one way to wait for something that
+happens on its own time (``waiting.eventually``).
 
 Nothing here is a test: ``tests/support`` holds what only the tests use (fixtures,
 assertions, the mock registry, browsers). ``bench/`` and ``scripts/`` import this, never

@@ -46,8 +46,10 @@ class Replica(Served):
         raise AssertionError(f"{sample} not in /metrics")
 
 
-def start_replica(root: Path, env: dict[str, str]) -> Replica:
-    port = free_port()
+def start_replica(root: Path, env: dict[str, str], *, port: int | None = None) -> Replica:
+    """``python -m gateway`` with ``env`` (``LR_…`` names) on ``port`` (a free one unless
+    given: a registry told where to send its notifications needs it first)."""
+    port = port or free_port()
     log = root / f"replica-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv

@@ -1,7 +1,7 @@
 """Take the README's screenshots of the reference UI over the demo's content:
 python scripts/screenshots.py
 
-Starts a registry holding the demo's content (tests/support/demo.py) and a gateway in
+Starts a registry holding the demo's content (harness/demo.py) and a gateway in
 front of it, lets the storage figures be counted (so the repositories page shows each
 size), then photographs the pages below in Debian's chromium (Playwright) into docs/, at
 desktop and at phone width. Nothing is fetched from outside 127.0.0.1.
@@ -18,8 +18,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.support.demo import demo_stack  # noqa: E402
+from harness.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from harness.demo import demo_stack  # noqa: E402
 
 DOCS = ROOT / "docs"
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}

@@ -1,6 +1,6 @@
 """Fill a registry with the demo set: python scripts/seed_registry.py URL [--username U].
 
-Pushes what the reference UI can show (tests/support/demo.py): a signed image with an
+Pushes what the reference UI can show (harness/demo.py): a signed image with an
 SBOM, a 3-platform index with BuildKit attestations, a Helm chart, a Docker schema 2
 image, nested names and version tags, and repositories of 60 and 240 tags (--small
 leaves those two out). Content is deterministic, so running it again pushes the same
@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.demo import seed_demo  # noqa: E402
 from harness.images import PushedIndex, Pusher  # noqa: E402
 from harness.realworld import push_realworld  # noqa: E402
-from tests.support.demo import seed_demo  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.demo import demo_stack  # noqa: E402
-from tests.support.lighthouse import (  # noqa: E402
+from harness.demo import demo_stack  # noqa: E402
+from harness.lighthouse import (  # noqa: E402
     PRESETS,
     VIEWS,
     lighthouse_missing,

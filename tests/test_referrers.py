@@ -14,9 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from harness.images import Pusher, push_image
-from harness.registry import RegistryProcess
-from tests.support.assertions import assert_envelope
-from tests.support.referrers import (
+from harness.referrers import (
     CYCLONEDX,
     IN_TOTO,
     NOTATION,
@@ -26,6 +24,8 @@ from tests.support.referrers import (
     fallback_tag,
     push_referrers_corpus,
 )
+from harness.registry import RegistryProcess
+from tests.support.assertions import assert_envelope
 
 REPO = "ref/app"
 PLAIN_REPO = "ref/plain"

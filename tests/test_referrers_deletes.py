@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from harness.images import Pusher, push_image
-from harness.registry import RegistryProcess
-from tests.support.referrers import (
+from harness.referrers import (
     NOTATION,
     SPDX,
     fallback_tag,
@@ -22,6 +21,7 @@ from tests.support.referrers import (
     push_fallback_index,
     spdx_sbom,
 )
+from harness.registry import RegistryProcess
 
 TOKEN = "referrers-events-token"
 

@@ -1,6 +1,6 @@
 """Lighthouse budgets on every view of the reference UI, phone and desktop presets.
 
-Each view of the demo's content (tests/support/lighthouse.py ``VIEWS``), audited by
+Each view of the demo's content (harness/lighthouse.py ``VIEWS``), audited by
 Lighthouse in Debian's chromium with its mobile preset (a phone on slow 4G, CPU slowed
 4×) and its desktop preset, must score: performance at least 95, accessibility 100,
 best practices 100, no failing audit in those two categories (label in name among
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.lighthouse import (
+from harness.lighthouse import (
     BUDGET,
     PRESETS,
     VIEWS,

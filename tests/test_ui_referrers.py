@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import expect
 
 from harness.images import Pusher
+from harness.referrers import Corpus, push_referrers_corpus
 from harness.registry import RegistryProcess, free_port
 from tests.support.gateway_server import GatewayServer
-from tests.support.referrers import Corpus, push_referrers_corpus
 from tests.support.ui import UiPage, UiSite
 
 REPO = "ref/app"

@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import expect
 
 from harness.images import Pusher, push_image, push_index
+from harness.lighthouse import AXE
 from harness.registry import RegistryProcess
 from tests.support.layout import layout_problems
-from tests.support.lighthouse import AXE
 from tests.support.ui import DemoSite, UiContext, UiPage, UiSite, _site
 
 WIDTHS = [(1920, "light"), (1280, "dark"), (1024, "light"), (390, "dark")]

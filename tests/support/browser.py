@@ -14,7 +14,6 @@ Import the fixtures from the top-level conftest (``from tests.support.browser im
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from harness.chromium import CHROMIUM, CHROMIUM_ARGS
+
 __all__ = [
     "BrowserPage",
     "SCREENSHOT_DIR",
@@ -35,22 +36,7 @@ __all__ = [
     "page",
 ]
 
-CHROMIUM = os.environ.get("LR_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
-
-# As the machine's own checks start it: no background traffic, no sandbox (root).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-]
 
 _LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$")
 

@@ -6,7 +6,7 @@ Gateways on real sockets (uvicorn on 127.0.0.1), shared per session:
 - ``ui_delete_site``: over a registry of its own, filled here, deletes on;
 - ``ui_auth_site``: over an htpasswd registry, no service account (login needed);
 - ``ui_empty_site``: over an empty registry;
-- ``demo_site``: over a registry holding the demo's content (tests/support/demo.py),
+- ``demo_site``: over a registry holding the demo's content (harness/demo.py),
   deletes on and ``/v2`` in push mode as ``scripts/demo.sh`` runs it; never modified.
 
 ``ui`` wraps the ``page`` fixture: ``ui.goto(path)`` opens a path of a site, and at the
@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx
 import pytest
 
+from harness.demo import Demo, seed_demo
 from harness.images import PushedImage, Pusher, push_image, push_index, tag_existing
 from harness.registry import RegistryProcess, free_port
 from tests.support.browser import BrowserPage, open_page
 from tests.support.callers import XHR
-from tests.support.demo import Demo, seed_demo
 from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
 

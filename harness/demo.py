@@ -26,13 +26,13 @@ import dataclasses
 import hashlib
 import secrets
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+import httpx
 
 from harness.images import (
     OCI_CONFIG,
@@ -47,13 +47,16 @@ from harness.images import (
     sha256_digest,
     tag_existing,
 )
-from tests.support.referrers import (
+from harness.referrers import (
     SPDX,
     fallback_tag,
     push_artifact_for,
     push_fallback_index,
     spdx_sbom,
 )
+from harness.registry import RegistryProcess, free_port, start_registry
+from harness.replicas import Replica, start_replica
+from harness.waiting import eventually
 
 COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 COSIGN_SIGNATURE = "dev.cosignproject.cosign/signature"
@@ -266,18 +269,14 @@ def _seed_large(p: Pusher, keep: Callable[..., None]) -> None:
 def demo_stack(*, login: bool = False) -> Iterator[dict[str, str]]:
     """For the scripts that measure or picture the demo (scripts/ui_budgets.py,
     scripts/screenshots.py): a registry in a temporary folder holding the demo's content
-    and a gateway in front of it, as ``scripts/demo.sh`` runs them (deletes on, /v2 in
-    push mode, the registry's notifications sent to the gateway, so each repository's
-    last change is known); with ``login``, also a registry that asks for credentials
-    and its own gateway. Yields {"demo": url, "login": url}; stops everything after."""
-    import httpx
-
-    from harness.registry import free_port, start_registry
-    from tests.support.gateway_server import GatewayServer
-
+    and a gateway process in front of it, as ``scripts/demo.sh`` runs them (deletes on,
+    /v2 in push mode, the registry's notifications sent to the gateway, so each
+    repository's last change is known); with ``login``, also a registry that asks for
+    credentials and its own gateway. Yields {"demo": url, "login": url}; stops
+    everything after."""
     with tempfile.TemporaryDirectory(prefix="lr-demo-") as tmp:
         root = Path(tmp)
-        started: list[Any] = []
+        started: list[RegistryProcess | Replica] = []
         try:
             port, token = free_port(), secrets.token_urlsafe(16)
             registry = start_registry(
@@ -287,26 +286,35 @@ def demo_stack(*, login: bool = False) -> Iterator[dict[str, str]]:
                 notifications_token=token,
             )
             started.append(registry)
-            gateway = GatewayServer(
-                registry.url,
-                port,
-                delete_enabled=True,
-                v2_mode="push",
-                events_token=token,
-                data_dir=root / "gateway-data",
-            ).start()
+            gateway = start_replica(
+                root,
+                {
+                    "LR_REGISTRY_URL": registry.url,
+                    "LR_DELETE_ENABLED": "true",
+                    "LR_V2_MODE": "push",
+                    "LR_EVENTS_TOKEN": token,
+                    "LR_DATA_DIR": str(root / "gateway-data"),
+                    "LR_LOG_LEVEL": "warning",
+                },
+                port=port,
+            )
             started.append(gateway)
             with Pusher(registry.url) as p:
                 demo = seed_demo(p)
-            _wait_for_notifications(gateway.url, len(demo.repositories), httpx)
+            _wait_for_notifications(gateway.url, len(demo.repositories))
             urls = {"demo": gateway.url}
             if login:
                 users = {"alice": secrets.token_urlsafe(12)}
                 locked = start_registry(root / "login", auth="htpasswd", htpasswd_users=users)
                 started.append(locked)
-                locked_gateway = GatewayServer(
-                    locked.url, free_port(), data_dir=root / "login-data"
-                ).start()
+                locked_gateway = start_replica(
+                    root,
+                    {
+                        "LR_REGISTRY_URL": locked.url,
+                        "LR_DATA_DIR": str(root / "login-data"),
+                        "LR_LOG_LEVEL": "warning",
+                    },
+                )
                 started.append(locked_gateway)
                 urls["login"] = locked_gateway.url
             yield urls
@@ -315,11 +323,12 @@ def demo_stack(*, login: bool = False) -> Iterator[dict[str, str]]:
                 item.stop()
 
 
-def _wait_for_notifications(url: str, repositories: int, httpx: Any) -> None:
+def _wait_for_notifications(url: str, repositories: int) -> None:
     """Until the gateway has heard of every repository (a few seconds at most)."""
     with httpx.Client(base_url=url, timeout=10, trust_env=False) as client:
-        for _ in range(100):
+
+        def heard() -> bool:
             rows = client.get("/api/repositories", params={"n": 1000}).json()["repositories"]
-            if sum(row["last_changed"] is not None for row in rows) >= repositories:
-                return
-            time.sleep(0.1)
+            return sum(row["last_changed"] is not None for row in rows) >= repositories
+
+        eventually(heard, every=0.1, what="the registry's notifications of every repository")

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from harness.chromium import CHROMIUM as CHROME
+
+ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "tests" / "lighthouse" / "run.mjs"
 INSTALLED = ROOT / "tests" / "lighthouse" / "node_modules" / "lighthouse"
 # axe-core, the accessibility engine Lighthouse runs (installed with it): the browser
 # tests run it themselves where Lighthouse does not look (the dark scheme, dialogs).
 AXE = ROOT / "tests" / "lighthouse" / "node_modules" / "axe-core" / "axe.min.js"
-CHROME = os.environ.get("LR_TEST_CHROMIUM", "/usr/bin/chromium")
 
 PRESETS = ("mobile", "desktop")
 
