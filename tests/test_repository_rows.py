@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from gateway.services.charts import chart_metadata
 from gateway.services.last_changed import LastChanged, rfc3339
+from gateway.view import Change
 from harness.images import Pusher, push_artifact, push_image
 from harness.registry import RegistryProcess
 from tests.conftest import gateway_for
@@ -101,6 +102,31 @@ def test_last_changed_keeps_the_newest_and_a_bounded_number() -> None:
     assert known.get("b") == rfc3339(1_700_000_000.0)
     known.note(["c"])  # b changed longest ago: it goes
     assert known.get("b") is None and known.get("c") is not None
+
+
+def test_last_changed_is_told_only_what_happened() -> None:
+    """As a subscriber of the view: a notification, a gateway write with its action, and
+    another replica's message repeating either; not a drop before a write (or after one
+    that failed), a logout or a gap, which say nothing happened to a repository."""
+    known = LastChanged(clock=lambda: 1_700_000_000.0)
+    known.changed(
+        [
+            Change("gateway", ("refreshed",)),  # view.refresh before a delete
+            Change("gateway", ("written",), action="delete", tag="1.0", caller="k"),
+            Change("notification", ("notified",), action="push", tag="2.0"),
+            Change("notification", ("mounted",)),  # an event of an action not named
+            Change("replica", ("elsewhere",), action="push", origin="gateway"),
+            Change("replica", ("elsewhere-notified",), origin="notification"),
+            Change("replica", ("elsewhere-refreshed",), origin="gateway"),
+            Change("logout", caller="k"),
+            Change("gap"),
+        ]
+    )
+    noted = {"written", "notified", "mounted", "elsewhere", "elsewhere-notified"}
+    for repo in noted:
+        assert known.get(repo) == rfc3339(1_700_000_000.0), repo
+    for repo in ("refreshed", "elsewhere-refreshed"):
+        assert known.get(repo) is None, repo
 
 
 def test_a_helm_charts_detail_has_its_metadata(registry_factory: Any) -> None:
