@@ -21,6 +21,12 @@
         ├── UpstreamInvalid           502  UPSTREAM_INVALID (bad JSON, digest mismatch, too big)
         └── RealmNotAllowed           502  REALM_NOT_ALLOWED (a token realm we refuse to trust)
 
+    Files inside images (gateway.layers):
+    ├── LayerTooLarge                 413  LAYER_TOO_LARGE (compressed or expanded bound)
+    ├── NotAFilesystem                422  NOT_A_FILESYSTEM (the blob is not a tar)
+    ├── ForeignLayer                  422  FOREIGN_LAYER (non-distributable: never fetched)
+    └── FileUnknown                   404  FILE_UNKNOWN (no regular file at that path)
+
 Services raise these and catch them by type, never by comparing code strings; one
 exception handler (``gateway.main``) turns them into ``{"error": {"code", "message",
 "detail"}}``. Registry statuses are mapped to this tree in one place:
@@ -171,3 +177,34 @@ class StreamBroken(Exception):  # noqa: N818 - what happened, not an error answe
     mid-download): nothing can be answered any more, the client's connection is cut so
     it sees a short body. Deliberately not a GatewayError: no handler turns it into an
     answer; it is logged once, as a warning."""
+
+
+# -- files inside images (gateway.layers) ---------------------------------------------
+
+
+class LayerTooLarge(GatewayError):
+    """The layer is larger than ``LR_LAYER_MAX_BYTES`` or expands beyond
+    ``LR_LAYER_MAX_EXPANDED_BYTES`` (a gzip bomb is one): nothing of it is kept."""
+
+    status = 413
+    code = "LAYER_TOO_LARGE"
+
+
+class NotAFilesystem(GatewayError):
+    """The blob is not a tar archive (an artifact, a Helm chart's config…)."""
+
+    status = 422
+    code = "NOT_A_FILESYSTEM"
+
+
+class ForeignLayer(GatewayError):
+    """A foreign (non-distributable) layer: its bytes live elsewhere, never fetched."""
+
+    status = 422
+    code = "FOREIGN_LAYER"
+
+
+class FileUnknown(NotFound):
+    """No regular file at that path (a symlink is not followed: the message names it)."""
+
+    code = "FILE_UNKNOWN"
