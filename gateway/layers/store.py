@@ -229,9 +229,7 @@ class IndexStore:
             f"WHERE layer_id IN ({lq}) AND path IN ({pq})"
         )
         params = [*layer_ids, *paths]
-        return await self.db.run(
-            lambda c: [_row(r[0], r[1:]) for r in c.execute(sql, params)]
-        )
+        return await self.db.run(lambda c: [_row(r[0], r[1:]) for r in c.execute(sql, params)])
 
     async def below(
         self,
@@ -260,9 +258,7 @@ class IndexStore:
         if limit is not None:
             sql += f" LIMIT {int(limit):d}"
         all_params = [*layer_ids, *params]
-        return await self.db.run(
-            lambda c: [_row(r[0], r[1:]) for r in c.execute(sql, all_params)]
-        )
+        return await self.db.run(lambda c: [_row(r[0], r[1:]) for r in c.execute(sql, all_params)])
 
     async def count_below(self, layer_id: int, directory: str, *, recursive: bool) -> int:
         params: tuple[object, ...]
@@ -341,9 +337,7 @@ class IndexStore:
             )
             for n, p in enumerate(read.checkpoints)
         ]
-        size = entry_bytes_total + sum(
-            _POINT_OVERHEAD + (len(p[5]) if p[5] else 0) for p in points
-        )
+        size = entry_bytes_total + sum(_POINT_OVERHEAD + (len(p[5]) if p[5] else 0) for p in points)
 
         def complete(c: sqlite3.Connection) -> None:
             with transaction(c):
@@ -430,8 +424,7 @@ def _evict(c: sqlite3.Connection, budget: int, keep: int) -> int:
     if total <= budget:
         return 0
     victims = c.execute(
-        "SELECT id, bytes FROM layers WHERE state = 'complete' AND id != ? "
-        "ORDER BY last_used ASC",
+        "SELECT id, bytes FROM layers WHERE state = 'complete' AND id != ? ORDER BY last_used ASC",
         (keep,),
     ).fetchall()
     with transaction(c):
