@@ -131,9 +131,9 @@ class TarStream:
         its end blocks but cut between entries is accepted (``tarfile`` accepts it)."""
         if self.ended:
             return
-        if self.position == 0:
-            raise NotAFilesystem("the blob is empty, not a tar archive")
-        if self._header or self._data_left or self._meta is not None:
+        if self.position < BLOCK:
+            raise NotAFilesystem("the blob is shorter than one tar header: not a tar archive")
+        if self._header or self._data_left or self._pad_left or self._meta is not None:
             raise UpstreamInvalid(
                 "the layer ends inside a tar entry (truncated)", detail={"reason": "truncated"}
             )

@@ -317,7 +317,8 @@ class Expected:
 
 
 def _norm(name: str) -> str:
-    return posixpath.normpath("/" + name) if name.strip("/.") else "/"
+    # normpath keeps a leading "//" (POSIX allows it a meaning): one slash first.
+    return posixpath.normpath("/" + name.lstrip("/")) if name.strip("/.") else "/"
 
 
 def read_layer_with_tarfile(tar: bytes, layer: int = 0) -> dict[str, Expected]:
@@ -367,7 +368,7 @@ def read_layer_with_tarfile(tar: bytes, layer: int = 0) -> dict[str, Expected]:
 def _parents(path: str) -> list[str]:
     out = []
     current = posixpath.dirname(path)
-    while current != "/":
+    while current not in ("/", ""):
         out.append(current)
         current = posixpath.dirname(current)
     return out
