@@ -204,7 +204,9 @@ def test_chunking_does_not_matter() -> None:
     assert byte_by_byte == whole
 
 
-async def read(data: bytes, media_type: str = OCI_GZIP, limits: Limits = LIMITS, **kw: object) -> None:
+async def read(
+    data: bytes, media_type: str = OCI_GZIP, limits: Limits = LIMITS, **kw: object
+) -> None:
     async def ignore(entries: list[TarEntry]) -> None:
         return None
 
@@ -233,7 +235,9 @@ async def test_refused_before_any_byte_is_fetched() -> None:
         with pytest.raises(error):
             await read_layer(source, LIMITS, Progress(), lambda e: asyncio.sleep(0))
         assert source.requests == [] and source.served == 0
-    chart = MemorySource(gzip_bytes(tar_bytes([file("mychart/Chart.yaml", "name: c\n")])), HELM_CHART)
+    chart = MemorySource(
+        gzip_bytes(tar_bytes([file("mychart/Chart.yaml", "name: c\n")])), HELM_CHART
+    )
     await read_layer(chart, LIMITS, Progress(), lambda e: asyncio.sleep(0))  # listed like any
 
 

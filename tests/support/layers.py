@@ -268,7 +268,8 @@ class MemorySource:
         self.chunk = chunk
         self.served = 0
         self.requests: list[tuple[int, int | None]] = []
-        self.gate: object | None = None  # an asyncio.Event to hold the stream on
+        self.gate: object | None = None  # an asyncio.Event the stream waits on
+        self.hold_at = 0  # ...once it has served this many bytes
 
     @asynccontextmanager
     async def open(
@@ -279,7 +280,7 @@ class MemorySource:
 
         async def chunks() -> AsyncIterator[bytes]:
             for offset in range(start, stop, self.chunk):
-                if self.gate is not None:
+                if self.gate is not None and self.served >= self.hold_at:
                     await self.gate.wait()  # type: ignore[attr-defined]
                 piece = self.data[offset : min(offset + self.chunk, stop)]
                 self.served += len(piece)
