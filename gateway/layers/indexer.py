@@ -29,6 +29,7 @@ from gateway.layers.source import BlobSource, Format, check_media_type, sniff
 from gateway.layers.tarstream import MAX_ENTRIES, TarEntry, TarStream
 
 FEED = 1024 * 1024
+SLICE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +76,16 @@ class _Pipeline:
     def feed(self, data: bytes) -> list[TarEntry]:
         if self.hash is not None:
             self.hash.update(data)
+        out: list[TarEntry] = []
+        # In slices, so that the checkpoint builder never runs far ahead of the bound
+        # checked here (a bomb's slice of 64 KiB expands to at most ~64 MiB).
+        for start in range(0, len(data), SLICE):
+            self._feed_slice(data[start : start + SLICE], out)
+        return out
+
+    def _feed_slice(self, data: bytes, out: list[TarEntry]) -> None:
         if self.builder is not None:
             self.builder.feed(data)
-        out: list[TarEntry] = []
         for piece in self.decoder.feed(data):
             self.expanded += len(piece)
             if self.expanded > self.limits.max_expanded_bytes:
@@ -88,7 +96,6 @@ class _Pipeline:
             if not self.tar.ended:
                 for entry in self.tar.feed(piece):
                     self._with_parents(entry, out)
-        return out
 
     def _with_parents(self, entry: TarEntry, out: list[TarEntry]) -> None:
         """Directories a tar implies (``a/b/c`` without ``a/b``) become entries of their
