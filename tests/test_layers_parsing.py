@@ -266,7 +266,6 @@ async def test_broken_layers_are_upstream_invalid() -> None:
 async def test_hostile_metadata_is_bounded() -> None:
     info = tarfile.TarInfo("x")
     info.pax_headers = {"comment": "y" * (2 << 20)}  # a 2 MiB PAX record
-    out = tarfile.TarInfo.frombuf  # noqa: F841 - only tobuf is used
     hostile = info.tobuf(tarfile.PAX_FORMAT) + bytes(1024)
     with pytest.raises(UpstreamInvalid, match="metadata"):
         await read(hostile, OCI_TAR)

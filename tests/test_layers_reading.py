@@ -159,3 +159,19 @@ async def test_previews(engine: LayerEngine) -> None:
         assert shown.binary and shown.text is None  # type: ignore[union-attr]
     empty = await engine.layer_preview(source, "/t/empty")
     assert empty.text == "" and not empty.truncated  # type: ignore[union-attr]
+
+
+async def test_a_file_across_two_gzip_members(tmp_path: Path) -> None:
+    """A member ends inside the file: its trailer is skipped, the next member's header
+    read, and the checkpoint at the second member's start (no window) is used too."""
+    body = " ".join(f"line {n}" for n in range(200_000)).encode()  # ~2.3 MB
+    tar = tar_bytes([file("big.txt", body), file("after.txt", "after")])
+    layer = gzip_bytes(tar, members=2)  # cut in the middle of big.txt
+    limits = Limits(1 << 31, 1 << 31, spacing=256 * 1024)
+    engine = LayerEngine(IndexStore.open(tmp_path, 1 << 30), limits, 2)
+    source = MemorySource(layer)
+    index = await engine.layer(source, wait=None)
+    assert sum(1 for p in index.points if p.n and p.bits == 0) >= 1  # type: ignore[union-attr]
+    assert await content(await engine.layer_file(source, "/big.txt")) == body
+    assert await content(await engine.layer_file(source, "/after.txt")) == b"after"
+    await engine.aclose()

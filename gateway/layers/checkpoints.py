@@ -215,6 +215,7 @@ class Inflater:
     def __init__(self, point: Checkpoint) -> None:
         self._point = point
         self._z: Any = None
+        self._raw = True  # inflating the member the checkpoint is in (no gzip wrapper)
         self._trailer = 0  # trailer bytes of a raw member still to skip
 
     def feed(self, data: bytes) -> Iterator[bytes]:
@@ -222,7 +223,6 @@ class Inflater:
             if not data:
                 return
             self._z, data = start_inflating(self._point, data)
-            self._raw = True
         while True:
             if self._trailer:
                 cut = min(self._trailer, len(data))

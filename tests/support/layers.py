@@ -233,7 +233,6 @@ def gzip_bomb(expanded: int = 1 << 30) -> bytes:
     ``expanded`` zero bytes. Its deflate data repeats one fully flushed block, so it is
     made in milliseconds; its trailer is not valid (a read stops at the bound first)."""
     mib = 1 << 20
-    header = tar_bytes([file("zeros", b"")])[:512]
     info = tarfile.TarInfo("zeros")
     info.size, info.mode, info.mtime = expanded, 0o644, MTIME
     header = info.tobuf(tarfile.PAX_FORMAT)
