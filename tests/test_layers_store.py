@@ -142,7 +142,10 @@ async def test_progress_counts_bytes_while_reading(engine: LayerEngine) -> None:
     gate = asyncio.Event()
     source.gate, source.hold_at = gate, 300
     task = asyncio.create_task(engine.layer(source, wait=None))
-    await asyncio.sleep(0.05)
+    for _ in range(500):  # until the stream waits at the gate
+        if source.served >= 300:
+            break
+        await asyncio.sleep(0.01)
     progress = engine.reads.progress(source.digest)
     assert isinstance(progress, Progress) and 300 <= progress.bytes_read < len(source.data)
     answer = await engine.layer(source, wait=0)
@@ -160,7 +163,11 @@ async def test_at_most_n_layers_are_read_at_once(tmp_path: Path) -> None:
         source.gate = gate
         sources.append(source)
     tasks = [asyncio.create_task(engine.layer(s, wait=None)) for s in sources]
-    await asyncio.sleep(0.05)
+    for _ in range(500):  # until one read is under way
+        if any(s.requests for s in sources):
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # room for a second one to start, were the bound broken
     assert sum(1 for s in sources if s.requests) == 1  # the others wait for the slot
     gate.set()
     await asyncio.gather(*tasks)

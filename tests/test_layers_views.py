@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.errors import FileUnknown
+from gateway.errors import FileUnknown, ForeignLayer
 from gateway.layers.diff import ConfigFields, ImageSide, config_changes, layer_counts
 from gateway.layers.engine import FileRead, LayerEngine
 from gateway.layers.indexer import Limits
@@ -16,6 +16,7 @@ from gateway.layers.store import IndexStore
 from gateway.layers.views import MergedView
 from gateway.models.files import FileListing, ImageDiff
 from tests.support.layers import (
+    DOCKER_FOREIGN,
     OCI_ZSTD,
     MemorySource,
     base_layer,
@@ -278,3 +279,17 @@ def test_config_differences_one_item_each() -> None:
         "only_from": 1,
         "only_to": 2,
     }
+
+
+async def test_foreign_layers_are_left_out_of_an_image_never_fetched(engine: LayerEngine) -> None:
+    _, sources = stack()
+    foreign = MemorySource(gzip_bytes(tar_bytes([file("windows/base", "x")])), DOCKER_FOREIGN)
+    listing = await engine.image_files(IMAGE, [foreign, *sources], path="/etc")
+    assert isinstance(listing, FileListing) and not listing.complete
+    assert [e.path for e in listing.entries] == ["/etc/hosts", "/etc/motd"]
+    assert foreign.requests == []
+    read = await engine.image_file(IMAGE, [foreign, *sources], "/etc/hosts")
+    assert isinstance(read, FileRead)
+    assert b"".join([p async for p in read.chunks]).startswith(b"127.0.0.1")
+    with pytest.raises(ForeignLayer):
+        await engine.layer_files(foreign)

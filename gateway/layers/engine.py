@@ -20,7 +20,7 @@ from gateway.layers.diff import ImageSide, diff_images
 from gateway.layers.indexer import Limits, Progress
 from gateway.layers.metrics import LayerCounters, families
 from gateway.layers.reading import preview, read_file, regular_file
-from gateway.layers.source import BlobSource
+from gateway.layers.source import BlobSource, is_foreign
 from gateway.layers.store import IndexStore, LayerIndex
 from gateway.layers.tarstream import TarEntry
 from gateway.layers.views import MergedView, list_layer
@@ -72,12 +72,19 @@ class LayerEngine:
         self, manifest_digest: str, sources: Sequence[BlobSource], *, wait: float | None
     ) -> MergedView | IndexingProgress:
         """The merged view of a platform image (its layers bottom first); each layer is
-        read at most once whatever the number of images and callers asking."""
-        found = await asyncio.gather(*(self.reads.index(s, wait=wait) for s in sources))
+        read at most once whatever the number of images and callers asking. Foreign
+        layers (never fetched) are left out and the view says it is not ``complete``."""
+        readable = [s for s in sources if not is_foreign(s.media_type)]
+        found = await asyncio.gather(*(self.reads.index(s, wait=wait) for s in readable))
         if any(isinstance(f, Progress) for f in found):
             return _progress(found)
+        indexes = [f for f in found if isinstance(f, LayerIndex)]
         return MergedView(
-            self.store, manifest_digest, [f for f in found if isinstance(f, LayerIndex)]
+            self.store,
+            manifest_digest,
+            indexes,
+            sources=readable,
+            complete=len(readable) == len(sources),
         )
 
     # -- listings -------------------------------------------------------------------------
@@ -141,7 +148,7 @@ class LayerEngine:
         shown = await view.lookup(path)
         entry = regular_file(None if shown is None else shown.entry, path)
         assert shown is not None
-        index, source = view.layers[shown.position], sources[shown.position]
+        index, source = view.layers[shown.position], view.sources[shown.position]
         return FileRead(entry, read_file(self.store, index, entry, source, self.counters))
 
     async def layer_preview(
@@ -167,7 +174,7 @@ class LayerEngine:
         shown = await view.lookup(path)
         entry = regular_file(None if shown is None else shown.entry, path)
         assert shown is not None
-        index, source = view.layers[shown.position], sources[shown.position]
+        index, source = view.layers[shown.position], view.sources[shown.position]
         return await preview(self.store, index, entry, source, self.counters)
 
     # -- diffs ----------------------------------------------------------------------------

@@ -51,6 +51,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
+def is_foreign(media_type: str) -> bool:
+    return base(media_type) in FOREIGN_TYPES
+
+
 def check_media_type(media_type: str) -> None:
     """Refuse, before any byte is fetched, what the media type alone settles."""
     kind = base(media_type)

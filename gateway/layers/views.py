@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from gateway.errors import FileUnknown, clip
 from gateway.layers import paths
+from gateway.layers.source import BlobSource
 from gateway.layers.store import IndexStore, LayerIndex, Row
 from gateway.layers.tarstream import TarEntry
 from gateway.models.files import FileEntry, FileListing
@@ -104,10 +105,20 @@ async def list_layer(
 class MergedView:
     """The file system of one platform image: its layer indexes, bottom first."""
 
-    def __init__(self, store: IndexStore, digest: str, layers: Sequence[LayerIndex]) -> None:
+    def __init__(
+        self,
+        store: IndexStore,
+        digest: str,
+        layers: Sequence[LayerIndex],
+        *,
+        sources: Sequence[BlobSource] = (),
+        complete: bool = True,
+    ) -> None:
         self.store = store
         self.digest = digest
         self.layers = list(layers)
+        self.sources = list(sources)  # where each layer's bytes are read, same order
+        self.complete = complete  # False: some layers (foreign) could not be read
         self.ids = [layer.id for layer in self.layers]
         self.digests = [layer.digest for layer in self.layers]
         # One layer may appear twice in an image: its rows belong to its highest use.
@@ -132,7 +143,7 @@ class MergedView:
         return FileListing(
             digest=self.digest,
             path=directory,
-            complete=True,
+            complete=self.complete,
             total=len(shown),
             next=cursor,
             entries=[to_model(s, self.digests) for s in chunk],

@@ -53,7 +53,10 @@ class FileEntry(_Api):
 class FileListing(_Api):
     digest: str = Field(description="The layer's digest, or the platform image manifest's.")
     path: str = Field(description="The directory listed.")
-    complete: bool = Field(description="Whether every entry below path is known (always true).")
+    complete: bool = Field(
+        description="False when some layers of the image could not be read (foreign "
+        "layers, never fetched): the view shows the others."
+    )
     total: int = Field(description="Entries in the whole listing, over every page.")
     next: str | None = Field(description="Pass as last for the next page; null on the last.")
     entries: list[FileEntry]
