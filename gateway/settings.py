@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     csp: str = DEFAULT_CSP
     pull_host: str | None = None
 
+    # Files inside images (gateway.layers): bounds of one layer read, the disk budget of
+    # the indexes kept (least recently used dropped first), layers read at once.
+    layer_max_bytes: int = Field(default=2 * 1024 * MiB, ge=1)
+    layer_max_expanded_bytes: int = Field(default=8 * 1024 * MiB, ge=1)
+    layer_index_bytes: int = Field(default=1024 * MiB, ge=0)
+    layer_index_concurrency: int = Field(default=2, ge=1, le=64)
+
     # Several replicas sharing state (gateway.shared_state); unset: all in-process.
     redis_url: SecretStr | None = None
     secret_key: SecretStr | None = Field(default=None, validate_default=True)
