@@ -3,4 +3,5 @@
 ::
 
     sbom.py       SBOM documents → name@version pairs (SPDX, CycloneDX, in-toto, DSSE)
+    documents.py  manifest / index / config bytes → the facts kept (parts, labels, platform)
 """
