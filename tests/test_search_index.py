@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.search import SearchIndex, Visible, from_params
+from gateway.search import SearchIndex, Visible, from_params, lookup
 from gateway.search.documents import Kind, Role
 from gateway.search.lookup import Indexed
 from gateway.search.schema import FILE_NAME, MIGRATIONS
@@ -33,6 +33,13 @@ async def index(tmp_path: Path, clock: Clock) -> AsyncIterator[SearchIndex]:
     opened = SearchIndex.open(tmp_path, clock=clock)
     yield opened
     await opened.aclose()
+
+
+@pytest.fixture(params=["from the matches", "in tag order"], autouse=True)
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every search test runs with both ways of finding a page (lookup.WALK_ABOVE)."""
+    monkeypatch.setattr(lookup, "WALK_ABOVE", 10**9 if request.param == "from the matches" else -1)
+    return str(request.param)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.search import DocumentRefused, SearchIndex, from_params
+from gateway.search import DocumentRefused, SearchIndex, from_params, lookup
 from gateway.search.documents import Kind
 from gateway.search.walk import Wanted
 from tests.support.images import OCI_MANIFEST
@@ -26,6 +26,12 @@ def corpus() -> Corpus:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture(params=["from the matches", "in tag order"], autouse=True)
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(lookup, "WALK_ABOVE", 10**9 if request.param == "from the matches" else -1)
+    return str(request.param)
 
 
 @pytest.fixture

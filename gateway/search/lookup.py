@@ -1,12 +1,11 @@
-"""Answering a search from the index alone: the SQL of each kind, paging, rights.
+"""Answering a search from the index alone: a page, within the caller's rights.
 
-Every kind comes down to *hits*: (image, platform, what matched), where the image is a
-digest some tag points at — the matched manifest itself, the index holding it as a
-child, or the index holding the image whose config or layer matched. The hits are
-joined to the tags naming them, restricted to the repositories the caller may pull,
-and ordered by (repository, tag, platform, match kind, match value): one total order,
-so the ``last`` cursor is the previous page's last key and a page never repeats or
-skips a result, whatever the rights filter leaves out.
+Results are ordered by (repository, tag, platform, match kind, match value): one total
+order, so the ``last`` cursor is the previous page's last key and a page never repeats
+or skips a result, whatever the rights filter leaves out. A page comes from the matches
+(``hits.first_hits``) when they are few, or from the tags in page order, a growing batch
+at a time (``hits.hits_of``), when they are many: either way a page of 50 costs about
+the same whether the query matches ten images or all of them.
 
 Rights: the caller's visible repositories are a set of names, a predicate, or None
 (everything: the service account). They filter inside the query (``IN`` over the
@@ -22,8 +21,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .hits import estimate, first_hits, hits_of
 from .query import Query, SortKey, encode_cursor
-from .schema import decode_digest, encode_digest, hex_range
+from .schema import decode_digest, encode_digest
 
 Visible = Collection[str] | Callable[[str], bool] | None
 
@@ -98,123 +98,58 @@ def coverage(c: sqlite3.Connection, visible: Visible) -> Coverage:
     return Coverage(allowed, complete, indexed)
 
 
-# -- the hits of each kind --------------------------------------------------------------
+# -- a page ------------------------------------------------------------------------------
 
-# The SQL spells documents.Role and documents.Kind as numbers (a test checks them):
-# roles 1 child, 2 attestation, 3 config, 4 layer; kind 2 an index.
-#
-# Each kind's hits are rows (image, platform, kind, value, repo): repo is NULL unless
-# the hit belongs to one repository (an SBOM's packages).
-_DIGEST_HITS = """
-target (id, kind, platform, d) AS ({target}),
-hit (image, platform, kind, value, repo) AS (
-  SELECT x.id, CASE x.kind WHEN 2 THEN NULL ELSE x.platform END,
-         CASE x.kind WHEN 2 THEN 'index' ELSE 'manifest' END, x.d, NULL
-    FROM target x
-  UNION ALL
-  SELECT p.parent, p.platform, 'child', x.d, NULL
-    FROM target x JOIN parts p ON p.part = x.id AND p.role IN (1, 2)
-  UNION ALL
-  SELECT p.parent, m.platform, CASE p.role WHEN 3 THEN 'config' ELSE 'layer' END, x.d, NULL
-    FROM target x JOIN parts p ON p.part = x.id AND p.role IN (3, 4)
-    JOIN digests m ON m.id = p.parent
-  UNION ALL
-  SELECT q.parent, q.platform, CASE p.role WHEN 3 THEN 'config' ELSE 'layer' END, x.d, NULL
-    FROM target x JOIN parts p ON p.part = x.id AND p.role IN (3, 4)
-    JOIN parts q ON q.part = p.parent AND q.role IN (1, 2)
-)"""
-
-_LABEL_HITS = """
-config (id, label) AS (
-  SELECT config, CASE WHEN value IS NULL THEN key ELSE key || '=' || value END
-    FROM labels WHERE key = ?{value}
-),
-hit (image, platform, kind, value, repo) AS (
-  SELECT p.parent, m.platform, 'label', x.label, NULL
-    FROM config x JOIN parts p ON p.part = x.id AND p.role = 3
-    JOIN digests m ON m.id = p.parent
-  UNION ALL
-  SELECT q.parent, q.platform, 'label', x.label, NULL
-    FROM config x JOIN parts p ON p.part = x.id AND p.role = 3
-    JOIN parts q ON q.part = p.parent AND q.role IN (1, 2)
-)"""
-
-_PACKAGE_HITS = """
-package (id, label) AS (
-  SELECT id, CASE version WHEN '' THEN name ELSE name || '@' || version END
-    FROM packages WHERE name = ? COLLATE NOCASE{version}
-),
-listed (repo, subject, label) AS (
-  SELECT s.repo, s.subject, x.label
-    FROM package x JOIN sbom_packages sp ON sp.package = x.id JOIN sboms s ON s.id = sp.sbom
-),
-hit (image, platform, kind, value, repo) AS (
-  SELECT l.subject, CASE m.kind WHEN 2 THEN NULL ELSE m.platform END,
-         'package', l.label, l.repo
-    FROM listed l JOIN digests m ON m.id = l.subject
-  UNION ALL
-  SELECT q.parent, q.platform, 'package', l.label, l.repo
-    FROM listed l JOIN parts q ON q.part = l.subject AND q.role = 1
-)"""
-
-_PAGE = """
-WITH {hits}
-SELECT DISTINCT t.repo, t.tag, d.d, coalesce(h.platform, '') AS platform, h.kind, h.value
-  FROM hit h JOIN tags t ON t.digest = h.image AND (h.repo IS NULL OR h.repo = t.repo)
-  JOIN digests d ON d.id = t.digest
- WHERE (t.repo, t.tag, coalesce(h.platform, ''), h.kind, h.value) > (?, ?, ?, ?, ?){allowed}
- ORDER BY t.repo, t.tag, platform, h.kind, h.value
- LIMIT ?"""
-
-_TAGS = """
-SELECT t.repo, t.tag, d.d, '', 'tag', t.tag
-  FROM tags t JOIN digests d ON d.id = t.digest
- WHERE t.tag LIKE ? ESCAPE '\\' AND (t.repo, t.tag) > (?, ?){allowed}
- ORDER BY t.repo, t.tag
- LIMIT ?"""
+#: Above this many documents touched, a page is found by walking the tags in page order
+#: (``hits.hits_of``) rather than from every match (``hits.first_hits``).
+WALK_ABOVE = 500
+FIRST_BATCH = 256
+MAX_BATCH = 4096
 
 _START: SortKey = ("", "", "", "", "")
+# A row as the SQL gives it: repository, tag, the tag's digest (stored), platform or "",
+# match kind, match value (stored: a digest's bytes, else text).
+Row = tuple[str, str, bytes, str, str, object]
+
+_TAG_BATCH = """
+SELECT t.repo, t.tag, t.digest, d.d FROM tags t JOIN digests d ON d.id = t.digest
+ WHERE (t.repo, t.tag) {op} (?, ?){allowed}
+ ORDER BY t.repo, t.tag LIMIT ?"""
 
 
-def _allowed(allowed: list[str] | None) -> tuple[str, list[object]]:
-    if allowed is None:
-        return "", []
-    return " AND t.repo IN (SELECT value FROM json_each(?))", [json.dumps(allowed)]
-
-
-def _digest_target(q: Query) -> tuple[str, list[object]]:
-    if q.exact_digest is not None:
-        return "SELECT id, kind, platform, d FROM digests WHERE d = ?", [encode_digest(q.exact_digest)]
-    low, high = hex_range(q.hex)
-    return (
-        "SELECT id, kind, platform, d FROM digests WHERE d BETWEEN ? AND ? AND length(d) = 32",
-        [low, high],
-    )
-
-
-def _sql(
-    q: Query, last: SortKey, allowed: list[str] | None, limit: int
-) -> tuple[str, list[object]]:
-    clause, allowed_args = _allowed(allowed)
-    if q.kind == "tag":
-        return _TAGS.format(allowed=clause), [q.like, last[0], last[1], *allowed_args, limit]
-    args: list[object]
-    last_value: object = last[4]
+def _stored(q: Query, key: SortKey) -> tuple[str, str, str, str, object]:
+    """A cursor's key with its value as the SQL compares it (a digest as bytes)."""
     if q.kind == "digest":
-        target, args = _digest_target(q)
-        hits = _DIGEST_HITS.format(target=target)
-        last_value = encode_digest(last[4]) if last[4] else b""
-    elif q.kind == "label":
-        hits = _LABEL_HITS.format(value="" if q.value is None else " AND value = ?")
-        args = [q.key] if q.value is None else [q.key, q.value]
-    else:
-        hits = _PACKAGE_HITS.format(version="" if q.value is None else " AND version = ?")
-        args = [q.key] if q.value is None else [q.key, q.value]
-    sql = _PAGE.format(hits=hits, allowed=clause)
-    return sql, [*args, last[0], last[1], last[2], last[3], last_value, *allowed_args, limit]
+        return (*key[:4], encode_digest(key[4]) if key[4] else b"")
+    return key
 
 
-def _result(row: tuple[str, str, bytes, str, str, object]) -> Result:
+def _in_tag_order(
+    c: sqlite3.Connection, q: Query, last: SortKey, allowed: list[str] | None, limit: int
+) -> list[Row]:
+    after = _stored(q, last)
+    clause = "" if allowed is None else " AND t.repo IN (SELECT value FROM json_each(?))"
+    allowed_args = [] if allowed is None else [json.dumps(allowed)]
+    out: list[Row] = []
+    repo, tag, op, batch = last[0], last[1], ">=", FIRST_BATCH  # the cursor's tag may hold more
+    while len(out) < limit:
+        sql = _TAG_BATCH.format(op=op, allowed=clause)
+        tags = c.execute(sql, [repo, tag, *allowed_args, batch]).fetchall()
+        found: dict[tuple[str | None, int], list[tuple[str, str, object]]] = {}
+        for hit_repo, image, platform, kind, value in hits_of(c, q, [(t[0], t[2]) for t in tags]):
+            found.setdefault((hit_repo, image), []).append((platform, kind, value))
+        for t_repo, t_tag, image, digest in tags:
+            matched = found.get((t_repo, image), []) + found.get((None, image), [])
+            for platform, kind, value in sorted(matched):
+                if (t_repo, t_tag, platform, kind, value) > after:
+                    out.append((t_repo, t_tag, digest, platform, kind, value))
+        if len(tags) < batch:
+            break
+        repo, tag, op, batch = tags[-1][0], tags[-1][1], ">", min(batch * 2, MAX_BATCH)
+    return out[:limit]
+
+
+def _result(row: Row) -> Result:
     repo, tag, digest, platform, match_kind, value = row
     shown = decode_digest(value) if isinstance(value, bytes) else str(value)
     return Result(repo, tag, decode_digest(digest), platform or None, Match(match_kind, shown))
@@ -224,8 +159,11 @@ def search(c: sqlite3.Connection, q: Query, visible: Visible, n: int, last: Sort
     cover = coverage(c, visible)
     if cover.allowed == []:
         return Page([], cover.complete, cover.indexed, None)
-    sql, args = _sql(q, last or _START, cover.allowed, n + 1)
-    rows = c.execute(sql, args).fetchall()
+    start = last or _START
+    if q.kind != "tag" and estimate(c, q) > WALK_ABOVE:
+        rows = _in_tag_order(c, q, start, cover.allowed, n + 1)
+    else:
+        rows = first_hits(c, q, _stored(q, start), cover.allowed, n + 1)
     results = [_result(row) for row in rows[:n]]
     following = None
     if len(rows) > n:
