@@ -147,6 +147,20 @@ async def test_an_artifact_tag_marks_its_subjects_sboms_to_read_again(
     assert [r[1] for r in await every_page(feeder.index, "package", "curl")] == ["1.0"]
 
 
+async def test_opened_from_the_settings(tmp_path: Path) -> None:
+    from gateway.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", search_index_ttl=60)  # type: ignore[call-arg]
+    index = SearchIndex.from_settings(settings)
+    try:
+        assert index.db.path == tmp_path / "data" / "search.sqlite3"
+        assert index.ttl == 60
+        await index.tag_pushed("a/b", "1", "sha256:" + "a" * 64)
+        assert await index.due() == ["a/b"]  # known from a push, never walked
+    finally:
+        await index.aclose()
+
+
 async def test_a_restart_reads_nothing_again(
     tmp_path: Path, feeder: Feeder, corpus: Corpus, clock: Clock
 ) -> None:

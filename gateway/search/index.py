@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from gateway.datastore import Database
 from gateway.registry.names import is_digest, is_name, is_tag
+from gateway.settings import Settings
 
 from . import lookup, sbom, walk, writes
 from .documents import DocumentRefused, Facts, facts_of, kind_of_media_type
@@ -61,13 +62,21 @@ def _totals(c: sqlite3.Connection) -> tuple[int, int, int]:
     return int(repos), int(images), int(pending)
 
 
+DEFAULT_TTL = 3600.0
+
+
 class SearchIndex:
     def __init__(
-        self, db: Database, metrics: SearchMetrics, clock: Callable[[], float] = time.time
+        self,
+        db: Database,
+        metrics: SearchMetrics,
+        clock: Callable[[], float] = time.time,
+        ttl: float = DEFAULT_TTL,
     ) -> None:
         self.db = db
         self.metrics = metrics
         self.clock = clock
+        self.ttl = ttl  # seconds after which a repository's tag list is due again
 
     @classmethod
     def open(
@@ -75,13 +84,19 @@ class SearchIndex:
         data_dir: Path,
         metrics: SearchMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        ttl: float = DEFAULT_TTL,
     ) -> SearchIndex:
         """Open (or create) the index in ``data_dir``; blocking (start-up, or
         ``asyncio.to_thread``). ``StoreUnavailable`` when the file cannot be used."""
         db = Database.open(data_dir / FILE_NAME, MIGRATIONS)
-        index = cls(db, metrics or SearchMetrics(), clock)
+        index = cls(db, metrics or SearchMetrics(), clock, ttl)
         db.call(index._refresh)
         return index
+
+    @classmethod
+    def from_settings(cls, settings: Settings, metrics: SearchMetrics | None = None) -> SearchIndex:
+        """``LR_DATA_DIR/search.sqlite3``, due again after ``LR_SEARCH_INDEX_TTL``."""
+        return cls.open(settings.data_dir, metrics, ttl=settings.search_index_ttl)
 
     def close(self) -> None:
         self.db.close()
@@ -200,9 +215,10 @@ class SearchIndex:
 
     # -- what the walker asks -----------------------------------------------------------
 
-    async def due(self, ttl: float) -> list[str]:
-        now = self.clock()
-        return await self.db.run(lambda c: walk.due(c, now, ttl))
+    async def due(self, ttl: float | None = None) -> list[str]:
+        """Repositories whose tag list to read (never read, or read ``ttl`` ago)."""
+        now, older = self.clock(), self.ttl if ttl is None else ttl
+        return await self.db.run(lambda c: walk.due(c, now, older))
 
     async def catalog_at(self) -> float | None:
         return await self.db.run(walk.catalog_at)
