@@ -11,6 +11,7 @@ from gateway.models import oci
 from gateway.search.documents import (
     MAX_LABEL_VALUE,
     MAX_LABELS,
+    MAX_PARTS,
     DocumentRefused,
     Facts,
     Kind,
@@ -80,8 +81,8 @@ def test_an_index_gives_children_and_attestations_with_the_attested_platform(
     assert facts.parts == (
         Part(amd64.digest, Role.CHILD, "linux/amd64"),
         Part(arm64.digest, Role.CHILD, "linux/arm64/v8"),
-        Part(att_amd64.digest, Role.ATTESTATION, "linux/amd64"),
-        Part(att_arm64.digest, Role.ATTESTATION, "linux/arm64/v8"),
+        Part(att_amd64.digest, Role.ATTESTATION, "linux/amd64", amd64.digest),
+        Part(att_arm64.digest, Role.ATTESTATION, "linux/arm64/v8", arm64.digest),
     )
 
 
@@ -112,6 +113,21 @@ def test_bytes_of_another_digest_are_refused(corpus: Corpus) -> None:
 def test_what_is_not_a_manifest_is_refused(why: str, body: bytes) -> None:
     with pytest.raises(DocumentRefused):
         facts_of(sha256_of(body), body)
+
+
+def test_parts_are_bounded() -> None:
+    layers = [
+        {"mediaType": "x", "digest": f"sha256:{i:064x}", "size": 1} for i in range(MAX_PARTS + 5)
+    ]
+    manifest = dumps(
+        {
+            "schemaVersion": 2,
+            "config": {"mediaType": "x", "digest": "sha256:" + "f" * 64, "size": 1},
+            "layers": layers + [{"mediaType": "x", "digest": "not-a-digest", "size": 1}],
+        }
+    )
+    facts = facts_of(sha256_of(manifest), manifest)
+    assert len(facts.parts) == MAX_PARTS + 1 and facts.truncated  # the config, then layers
 
 
 def test_labels_are_bounded_never_cut() -> None:

@@ -147,6 +147,20 @@ async def test_an_artifact_tag_marks_its_subjects_sboms_to_read_again(
     assert [r[1] for r in await every_page(feeder.index, "package", "curl")] == ["1.0"]
 
 
+async def test_the_walker_is_told_which_attestations_describe_an_image(
+    feeder: Feeder, corpus: Corpus
+) -> None:
+    api = corpus.repo("api")
+    release = corpus.indexes[corpus.tags[api]["3.0.0"]]
+    amd64, att_amd64 = release.children[0], release.attestations[0]
+    await feeder.index.sboms_stale(api, amd64.digest)
+    assert await feeder.index.missing_sboms() == [
+        Wanted(api, amd64.digest, Kind.MANIFEST, (att_amd64.digest,))
+    ]
+    await feeder.read_missing()
+    await assert_all_match(feeder, corpus)
+
+
 async def test_opened_from_the_settings(tmp_path: Path) -> None:
     from gateway.settings import Settings
 

@@ -68,6 +68,7 @@ class Part:
     digest: str
     role: Role
     platform: str | None = None  # children and attestations
+    attests: str | None = None  # an attestation: the child it describes
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,8 @@ def _index_facts(digest: str, index: oci.Index) -> Facts:
         if d.is_attestation:
             attested = d.annotations.get(mt.ATTESTATION_DIGEST_ANNOTATION, "")
             platform = platforms.get(attested) or _label(d.platform)
-            parts.append(Part(d.digest, Role.ATTESTATION, platform))
+            subject = attested if is_digest(attested) else None
+            parts.append(Part(d.digest, Role.ATTESTATION, platform, subject))
         else:
             parts.append(Part(d.digest, Role.CHILD, _label(d.platform)))
     unique = list(dict.fromkeys(parts))

@@ -20,7 +20,8 @@ and every result page come out of one index already in ``(repository, tag)`` ord
     digests        id → d, kind, platform, read    every digest the documents name;
                                                    read: NULL a blob, 0 a manifest to
                                                    read, 1 read but its config not, 2 read
-    parts          (parent, role, part) → platform index → children, manifest → blobs
+    parts          (parent, role, part) → platform, attests
+                                                   index → children, manifest → blobs
     labels         (config, key) → value
     packages       id → (name, version)
     sboms          id → (repo, subject, source), package ids
@@ -83,9 +84,11 @@ CREATE TABLE parts (
     role INTEGER NOT NULL,
     part INTEGER NOT NULL,
     platform TEXT,
+    attests INTEGER,
     PRIMARY KEY (parent, role, part)
 ) WITHOUT ROWID;
 CREATE INDEX parts_by_part ON parts (part, role);
+CREATE INDEX parts_by_attested ON parts (attests) WHERE attests IS NOT NULL;
 
 CREATE TABLE labels (
     config INTEGER NOT NULL,

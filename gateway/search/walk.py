@@ -25,11 +25,14 @@ from .writes import drop_sboms
 @dataclass(frozen=True)
 class Wanted:
     """A manifest to read (``missing_documents``) or an image whose SBOMs to look for
-    (``missing_sboms``), and a repository it can be read from."""
+    (``missing_sboms``), and a repository it can be read from. For SBOMs, also the
+    BuildKit attestation manifests describing that image in the repository's indexes
+    (their SPDX layers are SBOMs too), so that finding them needs no index read again."""
 
     repository: str
     digest: str
     kind: Kind = Kind.UNKNOWN
+    attestations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,14 +121,24 @@ def missing_sboms(
         "  SELECT t.repo, t.digest FROM tags t"
         "  UNION SELECT t.repo, p.part FROM tags t JOIN parts p"
         "   ON p.parent = t.digest AND p.role = 1)"
-        " SELECT s.repo, d.d, d.kind FROM subjects s JOIN digests d ON d.id = s.id"
+        " SELECT s.repo, s.id, d.d, d.kind FROM subjects s JOIN digests d ON d.id = s.id"
         " LEFT JOIN sbom_reads r ON r.repo = s.repo AND r.subject = s.id"
         " WHERE d.read = 2 AND (r.at IS NULL OR r.at <= ?2)"
         "   AND (?1 IS NULL OR s.repo IN (SELECT value FROM json_each(?1)))"
         " ORDER BY s.repo LIMIT ?3",
         (_only(repos), since, limit),
-    )
-    return [Wanted(repo, decode_digest(stored), Kind(kind)) for repo, stored, kind in rows]
+    ).fetchall()
+    out = []
+    for repo, subject, stored, kind in rows:
+        attestations = c.execute(
+            "SELECT DISTINCT a.d FROM parts p JOIN tags t ON t.digest = p.parent"
+            " JOIN digests a ON a.id = p.part"
+            " WHERE p.attests = ? AND p.role = 2 AND t.repo = ? ORDER BY a.d",
+            (subject, repo),
+        ).fetchall()
+        found = tuple(decode_digest(a) for (a,) in attestations)
+        out.append(Wanted(repo, decode_digest(stored), Kind(kind), found))
+    return out
 
 
 def prune(c: sqlite3.Connection, forget_before: float) -> Pruned:

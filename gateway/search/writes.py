@@ -250,19 +250,16 @@ def add_documents(c: sqlite3.Connection, facts: Facts, complete: bool) -> None:
             (facts.kind, facts.platform, 2 if complete else 1, did),
         )
         c.execute("DELETE FROM parts WHERE parent = ?", (did,))
+        rows = []
+        for p in facts.parts:
+            reads = p.role in (Role.CHILD, Role.ATTESTATION)  # manifests to read in turn
+            part = manifest_id(c, p.digest) if reads else digest_id(c, p.digest)
+            attests = digest_id(c, p.attests) if p.attests else None
+            rows.append((did, p.role, part, p.platform, attests))
         c.executemany(
-            "INSERT OR IGNORE INTO parts (parent, role, part, platform) VALUES (?, ?, ?, ?)",
-            [
-                (
-                    did,
-                    p.role,
-                    manifest_id(c, p.digest)
-                    if p.role <= Role.ATTESTATION
-                    else digest_id(c, p.digest),
-                    p.platform,
-                )
-                for p in facts.parts
-            ],
+            "INSERT OR IGNORE INTO parts (parent, role, part, platform, attests)"
+            " VALUES (?, ?, ?, ?, ?)",
+            rows,
         )
         config = next((p.digest for p in facts.parts if p.role == Role.CONFIG), None)
         if config is not None and facts.labels:

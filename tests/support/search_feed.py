@@ -104,9 +104,8 @@ class Feeder:
                 await self.index.add_documents(w.digest, body, media_type, config)
         while wanted := await self.index.missing_sboms(limit=20):
             for w in wanted:
-                await self.index.set_sboms(
-                    w.repository, w.digest, self.sboms_of(w.repository, w.digest)
-                )
+                found = self.sboms_of(w.repository, w.digest, w.attestations)
+                await self.index.set_sboms(w.repository, w.digest, found)
 
     def _sbom_blobs(self, source: str) -> list[Sbom]:
         media_type, body = self.manifest(source)
@@ -115,20 +114,15 @@ class Feeder:
         layers = sbom_layers(oci.parse_image_manifest(body))
         return [Sbom(source, self.blob(layer.digest)) for layer in layers]
 
-    def sboms_of(self, repo: str, subject: str) -> list[Sbom]:
-        tags = self.corpus.tags.get(repo, {})
+    def sboms_of(self, repo: str, subject: str, attestations: tuple[str, ...]) -> list[Sbom]:
+        """The referrers listed in the subject's fallback index, and the attestations
+        the index named."""
         found: list[Sbom] = []
-        fallback = tags.get(subject.replace(":", "-"))
+        fallback = self.corpus.tags.get(repo, {}).get(subject.replace(":", "-"))
         if fallback is not None:
             _, body = self.manifest(fallback)
             for entry in json.loads(body)["manifests"]:
                 found += self._sbom_blobs(entry["digest"])
-        for tag, digest in tags.items():
-            if digest not in self.corpus.indexes or tag.startswith("sha256-"):
-                continue
-            index = oci.parse_index(self.corpus.manifests[digest][1])  # read already
-            for d in index.manifests:
-                attested = d.annotations.get(mt.ATTESTATION_DIGEST_ANNOTATION)
-                if d.is_attestation and attested == subject:
-                    found += [s for s in self._sbom_blobs(d.digest) if s not in found]
+        for attestation in attestations:
+            found += self._sbom_blobs(attestation)
         return found
