@@ -107,12 +107,19 @@ def test_bytes_of_another_digest_are_refused(corpus: Corpus) -> None:
         ("not JSON", b"\x00garbage"),
         ("a config, not a manifest", b'{"architecture": "amd64", "os": "linux"}'),
         ("both an index and a manifest", b'{"schemaVersion": 2, "manifests": [], "layers": []}'),
-        ("too large", b" " * (4 * 1024 * 1024 + 1)),
+        ("schema 1", b'{"schemaVersion": 1, "name": "x", "fsLayers": []}'),
     ],
 )
-def test_what_is_not_a_manifest_is_refused(why: str, body: bytes) -> None:
-    with pytest.raises(DocumentRefused):
-        facts_of(sha256_of(body), body)
+def test_what_is_that_digest_but_no_manifest_read_here_is_other(why: str, body: bytes) -> None:
+    assert facts_of(sha256_of(body), body) == Facts(sha256_of(body), Kind.OTHER)
+
+
+def test_what_cannot_be_verified_is_refused() -> None:
+    big = b" " * (4 * 1024 * 1024 + 1)
+    with pytest.raises(DocumentRefused, match="4 MiB"):
+        facts_of(sha256_of(big), big)
+    with pytest.raises(DocumentRefused, match="sha256"):
+        facts_of("sha512:" + "a" * 128, b"{}")
 
 
 def test_parts_are_bounded() -> None:

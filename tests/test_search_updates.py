@@ -265,6 +265,19 @@ async def test_what_is_fed_wrongly_is_refused(feeder: Feeder, corpus: Corpus) ->
     await assert_all_match(feeder, corpus)  # nothing changed
 
 
+async def test_a_document_no_one_can_read_is_recorded_once(feeder: Feeder) -> None:
+    from gateway.search.documents import sha256_of
+
+    body = b'{"schemaVersion": 1, "name": "old/app", "fsLayers": []}'
+    digest = sha256_of(body)
+    assert await feeder.index.tag_pushed("old/app", "v0", digest)
+    facts = await feeder.index.add_documents(digest, body)
+    assert facts.kind == Kind.OTHER and facts.parts == ()
+    assert await feeder.index.missing_documents() == []  # not read again and again
+    got = await every_page(feeder.index, "digest", digest)
+    assert [(r[0], r[1], r[4]) for r in got] == [("old/app", "v0", "manifest")]
+
+
 async def test_a_hostile_sbom_lists_nothing_and_changes_nothing_else(
     feeder: Feeder, corpus: Corpus
 ) -> None:

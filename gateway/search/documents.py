@@ -1,9 +1,11 @@
 """What the index keeps of a manifest, an index and a config: the facts searched.
 
 Pure functions over the bytes the registry served (never re-serialised). A document
-whose bytes do not hash to the digest it is filed under is refused
+whose bytes do not hash to the sha256 digest it is filed under is refused
 (``DocumentRefused``): the index is shared by every caller, and content filed under the
-wrong digest would poison every search for it.
+wrong digest would poison every search for it. Bytes that do hash to it but are no
+manifest this reads (schema 1, not JSON, a confusion of index and manifest) are what
+that digest is: ``Kind.OTHER``, nothing inside — recorded, so it is not read again.
 
 Kept per document, bounded: an index's children (with their platform; an attestation
 with the platform of the image it attests, so a match in it points at that image) and an
@@ -22,7 +24,7 @@ from gateway.errors import UpstreamInvalid
 from gateway.models import media_types as mt
 from gateway.models import oci
 from gateway.models.referrer_kinds import kind_of_type
-from gateway.registry.names import is_digest
+from gateway.registry.names import SHA256_RE, is_digest
 
 from .sbom import CYCLONEDX_PREDICATES, SPDX_PREDICATES
 
@@ -101,10 +103,13 @@ def facts_of(
     digest: str, manifest: bytes, media_type: str | None = None, config: bytes | None = None
 ) -> Facts:
     """The facts of the manifest or index ``manifest`` (and, for an image manifest, its
-    ``config`` blob when it was read). Raises ``DocumentRefused``."""
+    ``config`` blob when it was read). Raises ``DocumentRefused`` unless the bytes are
+    verifiably that digest's (sha256, at most 4 MiB, as the registry stores them)."""
+    if SHA256_RE.fullmatch(digest) is None:
+        raise DocumentRefused(f"{digest[:80]}: only sha256 content can be verified")
     if len(manifest) > MAX_MANIFEST_BYTES:
         raise DocumentRefused(f"{digest}: a manifest of more than 4 MiB")
-    if digest.startswith("sha256:") and sha256_of(manifest) != digest:
+    if sha256_of(manifest) != digest:
         raise DocumentRefused(f"{digest}: the bytes do not hash to it")
     try:
         kind = oci.manifest_media_type(manifest, media_type)
@@ -112,8 +117,8 @@ def facts_of(
             return _index_facts(digest, oci.parse_index(manifest))
         if kind in mt.IMAGE_MANIFEST_TYPES:
             return _image_facts(digest, oci.parse_image_manifest(manifest), config)
-    except UpstreamInvalid as exc:
-        raise DocumentRefused(f"{digest}: {exc.message}") from None
+    except UpstreamInvalid:
+        pass  # that digest's content, not one this reads
     return Facts(digest, Kind.OTHER)
 
 
