@@ -11,7 +11,7 @@ import pytest
 
 from gateway.search import sbom
 from gateway.search.sbom import MAX_BYTES, MAX_PACKAGES, package_label, parse
-from tests.support.search_corpus import cyclonedx, spdx_document
+from tests.support.sbom_documents import cyclonedx, spdx_document
 
 
 def _json(doc: Any) -> bytes:

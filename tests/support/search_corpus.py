@@ -43,15 +43,18 @@ from tests.support.images import (
     make_layer,
     sha256_digest,
 )
+from tests.support.sbom_documents import (
+    SPDX_PREDICATE,
+    Pkg,
+    cyclonedx,
+    spdx_document,
+    spdx_statement,
+)
 
 SPDX = "application/spdx+json"
 CYCLONEDX = "application/vnd.cyclonedx+json"
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
-SPDX_PREDICATE = "https://spdx.dev/Document"
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
-
-# (name, version, group): a component's group ("" for none); version "" for none.
-Pkg = tuple[str, str, str]
 
 
 @dataclass
@@ -302,12 +305,7 @@ class Corpus:
         """A BuildKit attestation manifest for ``child``: an SPDX statement and a
         provenance one, each layer saying its predicate type."""
         subject = [{"name": "pkg:docker/app", "digest": {"sha256": child.digest[7:]}}]
-        statement = {
-            "_type": "https://in-toto.io/Statement/v0.1",
-            "predicateType": SPDX_PREDICATE,
-            "subject": subject,
-            "predicate": _spdx_doc(packages, "SPDX-2.3"),
-        }
+        statement = spdx_statement(packages, subject)
         provenance = {
             "_type": "https://in-toto.io/Statement/v0.1",
             "predicateType": "https://slsa.dev/provenance/v0.2",
@@ -319,7 +317,7 @@ class Corpus:
             config_media_type=OCI_CONFIG,
             config=config,
             layers=[
-                (IN_TOTO, dumps(statement), {"in-toto.io/predicate-type": SPDX_PREDICATE}),
+                (IN_TOTO, statement, {"in-toto.io/predicate-type": SPDX_PREDICATE}),
                 (
                     IN_TOTO,
                     dumps(provenance),
@@ -329,71 +327,6 @@ class Corpus:
             attests=child.digest,
         )
         return att, Sbom(att.digest, child.digest, packages, att.layers[0])
-
-
-def _spdx_doc(packages: list[Pkg], version: str) -> dict[str, Any]:
-    out = []
-    for i, (name, ver, _) in enumerate(packages):
-        entry: dict[str, Any] = {"name": name, "SPDXID": f"SPDXRef-Package-{i}"}
-        if ver:
-            entry["versionInfo"] = ver
-        entry["filesAnalyzed"] = False
-        out.append(entry)
-    return {
-        "spdxVersion": version,
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": "sbom",
-        "documentNamespace": "https://example.invalid/spdx/sbom",
-        "creationInfo": {"created": "2024-05-01T10:00:00Z", "creators": ["Tool: tests"]},
-        "packages": out,
-        "files": [{"fileName": "/etc/os-release", "SPDXID": "SPDXRef-File-0"}],
-        "relationships": [
-            {
-                "spdxElementId": "SPDXRef-DOCUMENT",
-                "relationshipType": "DESCRIBES",
-                "relatedSpdxElement": "SPDXRef-Package-0",
-            }
-        ],
-    }
-
-
-def spdx_document(packages: list[Pkg], version: str = "SPDX-2.3") -> bytes:
-    return dumps(_spdx_doc(packages, version))
-
-
-def cyclonedx(packages: list[Pkg], nest: bool = True) -> bytes:
-    """CycloneDX 1.5: the first package is ``metadata.component``; with ``nest``, each
-    later package is a component of the one before (nested as deep as the list)."""
-
-    def component(p: Pkg) -> dict[str, Any]:
-        name, version, group = p
-        out: dict[str, Any] = {"type": "library", "name": name}
-        if version:
-            out["version"] = version
-        if group:
-            out["group"] = group
-        return out
-
-    head, *rest = packages
-    components: list[dict[str, Any]] = []
-    if nest and rest:
-        outer = component(rest[0])
-        components.append(outer)
-        for p in rest[1:]:
-            inner = component(p)
-            outer["components"] = [inner]
-            outer = inner
-    else:
-        components = [component(p) for p in rest]
-    doc = {
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
-        "version": 1,
-        "metadata": {"component": {**component(head), "type": "container"}},
-        "components": components,
-    }
-    return dumps(doc)
 
 
 def push_search_corpus(p: Pusher, corpus: Corpus) -> None:
