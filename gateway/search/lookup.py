@@ -73,26 +73,29 @@ def _rfc3339(ts: float | None) -> str | None:
 
 def coverage(c: sqlite3.Connection, visible: Visible) -> Coverage:
     """Which repositories the caller sees, how far the index covers them."""
+    catalog = c.execute("SELECT value FROM meta WHERE key = 'catalog_at'").fetchone()
+    if visible is None:  # everything: counted in SQL, no name leaves the database
+        total, walked, images, oldest = c.execute(
+            "SELECT count(*), count(walked_at), coalesce(sum(images), 0), min(walked_at) FROM repos"
+        ).fetchone()
+        complete = catalog is not None and walked == total
+        return Coverage(None, complete, Indexed(walked, images, _rfc3339(oldest)))
     repos = {
         name: (walked_at, images)
         for name, walked_at, images in c.execute("SELECT name, walked_at, images FROM repos")
     }
-    catalog = c.execute("SELECT value FROM meta WHERE key = 'catalog_at'").fetchone()
-    if visible is None:
-        names = list(repos)
-        complete = catalog is not None and all(w is not None for w, _ in repos.values())
-    elif callable(visible):
+    if callable(visible):
         names = [n for n in repos if visible(n)]
         complete = catalog is not None and all(repos[n][0] is not None for n in names)
     else:
         wanted = set(visible)
         names = [n for n in repos if n in wanted]
         complete = len(names) == len(wanted) and all(repos[n][0] is not None for n in names)
-    walked = [repos[n][0] for n in names if repos[n][0] is not None]
+    times = [repos[n][0] for n in names if repos[n][0] is not None]
     indexed = Indexed(
-        repositories=len(walked),
+        repositories=len(times),
         images=sum(repos[n][1] for n in names),
-        as_of=_rfc3339(min(walked)) if walked else None,
+        as_of=_rfc3339(min(times)) if times else None,
     )
     allowed = None if len(names) == len(repos) else sorted(names)
     return Coverage(allowed, complete, indexed)
