@@ -37,8 +37,10 @@ async def index(tmp_path: Path, clock: Clock) -> AsyncIterator[SearchIndex]:
 
 @pytest.fixture(params=["from the matches", "in tag order"], autouse=True)
 def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every search test runs with both ways of finding a page (lookup.WALK_ABOVE)."""
-    monkeypatch.setattr(lookup, "WALK_ABOVE", 10**9 if request.param == "from the matches" else -1)
+    """Every search test runs with both ways of finding a page (lookup.WALK_FACTOR)."""
+    monkeypatch.setattr(
+        lookup, "WALK_FACTOR", float("inf") if request.param == "from the matches" else 0.0
+    )
     return str(request.param)
 
 

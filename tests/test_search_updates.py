@@ -30,7 +30,9 @@ def clock() -> Clock:
 
 @pytest.fixture(params=["from the matches", "in tag order"], autouse=True)
 def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(lookup, "WALK_ABOVE", 10**9 if request.param == "from the matches" else -1)
+    monkeypatch.setattr(
+        lookup, "WALK_FACTOR", float("inf") if request.param == "from the matches" else 0.0
+    )
     return str(request.param)
 
 

@@ -103,9 +103,11 @@ def coverage(c: sqlite3.Connection, visible: Visible) -> Coverage:
 
 # -- a page ------------------------------------------------------------------------------
 
-#: Above this many documents touched, a page is found by walking the tags in page order
-#: (``hits.hits_of``) rather than from every match (``hits.first_hits``).
-WALK_ABOVE = 500
+#: A page is found by walking the tags in page order (``hits.hits_of``) rather than from
+#: every match (``hits.first_hits``) when the matches are many: a page of n then takes
+#: about n × images / matches tags walked, against every match joined and sorted — so
+#: walk when matches² > WALK_FACTOR × n × images (measured: bench/bench_search.py).
+WALK_FACTOR = 1.0
 FIRST_BATCH = 256
 MAX_BATCH = 4096
 
@@ -158,12 +160,22 @@ def _result(row: Row) -> Result:
     return Result(repo, tag, decode_digest(digest), platform or None, Match(match_kind, shown))
 
 
+def _walks(c: sqlite3.Connection, q: Query, n: int) -> bool:
+    if q.kind == "tag":
+        return False  # a glob is read from the tags in page order anyway
+    matches = estimate(c, q)
+    if matches == 0:
+        return False
+    images = int(c.execute("SELECT coalesce(sum(images), 0) FROM repos").fetchone()[0])
+    return matches * matches > WALK_FACTOR * n * max(images, 1)
+
+
 def search(c: sqlite3.Connection, q: Query, visible: Visible, n: int, last: SortKey | None) -> Page:
     cover = coverage(c, visible)
     if cover.allowed == []:
         return Page([], cover.complete, cover.indexed, None)
     start = last or _START
-    if q.kind != "tag" and estimate(c, q) > WALK_ABOVE:
+    if _walks(c, q, n + 1):
         rows = _in_tag_order(c, q, start, cover.allowed, n + 1)
     else:
         rows = first_hits(c, q, _stored(q, start), cover.allowed, n + 1)
