@@ -249,9 +249,21 @@ async def feed(data_dir: Path, synth: Synth) -> dict[str, float]:
                 w.repository, w.digest, by_subject.get((w.repository, w.digest), [])
             )
     fed = time.perf_counter() - started
+    # the walk after the TTL with nothing changed, and the prune at the end of a walk
+    started = time.perf_counter()
+    for repo, tags in synth.tags.items():
+        await index.set_tags(repo, tags, now + 1)
+    missing = len(await index.missing_documents()) + len(await index.missing_sboms())
+    rewalk = time.perf_counter() - started
+    started = time.perf_counter()
+    await index.prune()
+    pruned = time.perf_counter() - started
     await index.db.run(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
     figures = {
         "feed_s": fed,
+        "rewalk_s": rewalk,
+        "rewalk_missing": float(missing),
+        "prune_s": pruned,
         "bytes": float(index.size_bytes()),
         "repositories": float(index.metrics.repositories),
         "images": float(index.metrics.images),
@@ -494,8 +506,23 @@ def render(
             f"| {kind} searches, p50 / p95 (all runs) | {p50:.2f} / {pct(times, 0.95):.2f} ms "
             f"| p50 ≤ {P50_TARGET_MS:g} ms | {verdict(p50 <= P50_TARGET_MS)} |"
         )
+    slowest = max(m["searches"], key=lambda s: statistics.median(s["ms"]))
+    worst = statistics.median(slowest["ms"])
+    ok &= worst <= P50_TARGET_MS
+    lines.append(
+        f"| the slowest search, p50: {slowest['kind']} {slowest['label']} ({slowest['who']}) "
+        f"| {worst:.2f} ms | ≤ {P50_TARGET_MS:g} ms | {verdict(worst <= P50_TARGET_MS)} |"
+    )
     deep = statistics.median(m["deep_ms"])
     lines.append(f"| `tag:*`, the 10th page through the cursor, p50 | {deep:.2f} ms | | |")
+    lines.append(
+        f"| a walk with nothing changed: {int(fed['repositories'])} tag lists applied "
+        f"| {fed['rewalk_s'] * 1000:.0f} ms, {int(fed['rewalk_missing'])} documents to read "
+        "| 0 to read | " + verdict(fed["rewalk_missing"] == 0) + " |"
+    )
+    lines.append(f"| prune (the whole index; the database busy meanwhile) | "
+                 f"{fed['prune_s'] * 1000:.0f} ms | | |")  # fmt: skip
+    ok &= fed["rewalk_missing"] == 0
     ok &= disk_mb <= DISK_TARGET_MB and mem_mb <= MEMORY_TARGET_MB
     lines += [
         f"| index on disk | {disk_mb:.1f} MB | ≤ {DISK_TARGET_MB:g} MB "
