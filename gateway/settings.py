@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Repositories with more tags get tag->digest (and dates) from a background index.
     tag_index_min_tags: int = Field(default=200, ge=0)
     tag_index_ttl: float = Field(default=600.0, gt=0)
+    # Registry-wide search (gateway.search): a repository's tag list is read again this
+    # many seconds after it was last read whole; notifications keep it fresh meanwhile.
+    search_index_ttl: float = Field(default=3600.0, gt=0)
     catalog_page_size: int = Field(default=1000, ge=1, le=1000)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
