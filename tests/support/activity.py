@@ -8,8 +8,12 @@ of their own on the session's shared Redis, deleted at the end.
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import AsyncIterator, Sequence
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ from gateway.activity.store import ActivityStore
 from gateway.shared_state.store import RedisStore
 from tests.support.clock import FakeClock
 
-__all__ = ["Stores", "activity_stores", "digest", "rec"]
+__all__ = ["NotificationSink", "Stores", "activity_stores", "digest", "rec"]
 
 ORIGIN = "a1" * 16
 
@@ -121,3 +125,50 @@ async def activity_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Asy
         yield stores
     finally:
         await stores.close()
+
+
+class NotificationSink:
+    """A local endpoint a real registry notifies (127.0.0.1): it keeps every event it is
+    sent, as sent, and answers 200."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with sink._lock:
+                    sink.events.extend(json.loads(body).get("events") or [])
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/events"
+
+    def wait_for(
+        self, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """The events received, once ``done`` says they are all there (the registry
+        delivers from a queue of its own, a moment after each request)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = list(self.events)
+            if done(seen) or time.monotonic() > deadline:
+                return seen
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
