@@ -208,8 +208,10 @@ async def test_paging_under_rights(
     )
     allowed = {"team/a", "secret/x"}
     expected = [f"ev-{i}" for i in reversed(range(40)) if repos[i % 4] in allowed]
-    # The rights as a set (a store applies it in place) …
+    # The rights as a set (a store applies it in place), of a few repositories or many …
     assert await listed(activity_stores, allowed=frozenset(allowed)) == expected
+    many = frozenset(allowed | {f"team/none{i}" for i in range(20)})
+    assert await listed(activity_stores, allowed=many) == expected
     # … as a predicate, asked once per repository per page, a batch of names at a time …
     asked: list[frozenset[str]] = []
     assert await listed(activity_stores, visible=_visible_to(allowed, asked)) == expected

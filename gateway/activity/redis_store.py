@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PREFIX = "lr:activity:"
-PIPELINE = 100  # records per round trip when a notification carries many
+PIPELINE = 50  # records per round trip (each ~0.1 ms of Redis time: well inside the bound)
 
 
 def origin_from_key(secret_key: bytes) -> str:

@@ -38,6 +38,9 @@ from gateway.datastore import Database, StoreUnavailable, transaction
 
 T = TypeVar("T")
 FILE_NAME = "activity.sqlite3"
+#: Rights of at most this many repositories are read through the repository index.
+FEW_REPOSITORIES = 8
+_IN_ALLOWED = "repository IN (SELECT value FROM json_each(?))"
 
 V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -271,6 +274,11 @@ def _move_marks(c: sqlite3.Connection, r: Record) -> None:
 
 
 def _scan(c: sqlite3.Connection, where: Filter, before: Cursor | None, limit: int) -> list[Entry]:
+    """One batch of the feed. The query names the index that drives it, as the Redis
+    store picks its sorted set: the repository's, else the actor's, else the action's,
+    else time; the other filters are written ``+column`` so that SQLite (without
+    statistics) does not drive by a less selective one. Each driving index ends with
+    (time, seq): the rows come in feed order, and ``LIMIT`` stops the walk."""
     clauses: list[str] = []
     params: list[object] = []
     if before is not None:
@@ -279,13 +287,18 @@ def _scan(c: sqlite3.Connection, where: Filter, before: Cursor | None, limit: in
     if where.since is not None:
         clauses.append("time >= ?")
         params.append(where.since)
-    for column in ("repository", "action", "actor"):
+    driving = next((col for col in ("repository", "actor", "action") if getattr(where, col)), None)
+    for column in ("repository", "actor", "action"):
         value = getattr(where, column)
         if value is not None:
-            clauses.append(f"{column} = ?")  # column: one of three names above
+            # column: one of the three names above; the value is bound
+            clauses.append(f"{'' if column == driving else '+'}{column} = ?")
             params.append(value)
     if where.allowed is not None:
-        clauses.append("repository IN (SELECT value FROM json_each(?))")
+        # A few repositories: each one's events through its index (then sorted); many:
+        # the feed in time order, each row checked against the set.
+        few = driving is None and len(where.allowed) <= FEW_REPOSITORIES
+        clauses.append(_IN_ALLOWED if few else "+" + _IN_ALLOWED)
         params.append(json.dumps(sorted(where.allowed)))
     sql = f"SELECT {_COLUMNS} FROM events"  # noqa: S608 - fixed names; values are bound
     if clauses:
