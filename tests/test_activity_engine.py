@@ -132,21 +132,32 @@ async def test_bad_feed_parameters_are_400(activity_stores: Stores) -> None:
 async def test_not_pulled_days(activity_stores: Stores) -> None:
     activity = await activity_stores.activity()
     clock = activity_stores.clock
-    images = [("team/app", D1), ("team/app", D2), ("team/other", D1)]
+    tags = [
+        MarkKey("team/app", "a", D1),
+        MarkKey("team/app", "b", D2),
+        MarkKey("team/other", "a", D1),
+        MarkKey("team/other", "new", D3),
+    ]
     await activity.record([activity.made("pull", "team/app", digest=D1, actor="a")])
     # Tracking began today: what was not pulled is unknown for 30 days, not "not pulled".
-    assert await activity.pulled_within(images, 30) == [
-        Pulled.RECENTLY, Pulled.UNKNOWN, Pulled.UNKNOWN
+    assert await activity.pulled_within(tags, 30) == [
+        Pulled.RECENTLY, Pulled.UNKNOWN, Pulled.UNKNOWN, Pulled.UNKNOWN
     ]  # fmt: skip
     clock.advance(days=20)
     await activity.record([activity.made("pull", "team/other", digest=D1, actor="a")])
-    clock.advance(days=15)
-    assert await activity.pulled_within(images, 30) == [Pulled.NOT, Pulled.NOT, Pulled.RECENTLY]
+    clock.advance(days=14)
+    await activity.record([activity.made("push", "team/other", tag="new", digest=D3)])
+    clock.advance(days=1)
+    # Day 35: tracked for the whole 30 days. A tag pushed yesterday is too new to go.
+    verdicts = await activity.pulled_within(tags, 30)
+    assert verdicts == [Pulled.NOT, Pulled.NOT, Pulled.RECENTLY, Pulled.PUSHED]
+    assert [v.keeps for v in verdicts] == [False, False, True, True]
     # Over 40 days: the first pull counts again; D2 was tracked for 35 days only.
-    assert await activity.pulled_within(images, 40) == [
-        Pulled.RECENTLY, Pulled.UNKNOWN, Pulled.RECENTLY
+    assert await activity.pulled_within(tags, 40) == [
+        Pulled.RECENTLY, Pulled.UNKNOWN, Pulled.RECENTLY, Pulled.PUSHED
     ]  # fmt: skip
     assert Pulled.RECENTLY.value == "pulled recently"
+    assert Pulled.UNKNOWN.stale and Pulled.NOT.stale and not Pulled.PUSHED.stale
 
 
 async def _rows(rows: Sequence[TagRow]) -> AsyncIterator[TagRow]:
@@ -169,6 +180,9 @@ async def test_stale_report(activity_stores: Stores, monkeypatch: pytest.MonkeyP
     await activity.record(
         [activity.made("pull", "team/app", digest=digest(i), actor="bob") for i in fresh]
     )
+    # Pushed again now: not pulled, but too new to be stale.
+    await activity.record([activity.made("push", "team/app", tag="t19", digest=digest(19))])
+    fresh.add(19)
     asked: list[int] = []
 
     async def sizes(tags: Sequence[StaleTag]) -> list[int | None]:

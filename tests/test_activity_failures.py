@@ -51,7 +51,7 @@ async def assert_answers_are_refused(activity: Activity) -> None:
     with pytest.raises(ActivityUnavailable):
         await activity.stale(_no_rows(), days=30)
     with pytest.raises(ActivityUnavailable):
-        await activity.pulled_within([("team/app", D1)], 30)
+        await activity.pulled_within([MarkKey("team/app", "1.0", D1)], 30)
 
 
 async def test_a_data_folder_that_cannot_be_made(tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ This package knows nothing of HTTP or FastAPI, and nothing of the registry clien
 caller's rights come in as a set or a predicate, tag rows as an iterable.
 """
 
-from gateway.activity.engine import Activity, Pulled
+from gateway.activity.engine import Activity
 from gateway.activity.paging import FeedPage, StalePage, StaleTag, TagRow
-from gateway.activity.records import ActivityUnavailable, Mark, MarkKey, Marks, Record
+from gateway.activity.records import ActivityUnavailable, Mark, MarkKey, Marks, Pulled, Record
 
 __all__ = [
     "Activity",

@@ -24,7 +24,6 @@ The clock is injected (µs since the epoch): tests move it, never sleep on it.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import secrets
 import time
@@ -56,10 +55,13 @@ from gateway.activity.records import (
     Filter,
     MarkKey,
     Marks,
+    Pulled,
     Record,
+    days_ago,
     format_time,
     parse_time,
     to_us,
+    verdict,
 )
 from gateway.errors import InvalidRequest
 
@@ -76,14 +78,6 @@ Clock = Callable[[], int]
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-class Pulled(enum.Enum):
-    """What ``not_pulled_days`` learns of one image."""
-
-    RECENTLY = "pulled recently"  # pulled within the days: keep it
-    NOT = "not pulled"  # tracked for the whole period, and not pulled in it
-    UNKNOWN = "not tracked long enough"  # tracking began within the period: keep it
 
 
 def _bad(field: str, message: str) -> InvalidRequest:
@@ -340,26 +334,21 @@ class Activity:
         self._ok()
         return page
 
-    async def pulled_within(self, images: Sequence[tuple[str, str]], days: float) -> list[Pulled]:
-        """Retention's ``not_pulled_days``: for each (repository, digest), whether it was
-        pulled within ``days`` days (``Pulled``). Raises rather than guess."""
+    async def pulled_within(self, tags: Sequence[MarkKey], days: float) -> list[Pulled]:
+        """Retention's ``not_pulled_days``: for each tag row (repository, tag, digest),
+        what the activity says of the last ``days`` days (``Pulled``: only ``NOT`` lets
+        a tag go). Raises rather than guess."""
         now = self.clock()
-        cutoff = now - int(days * 86_400 * 1_000_000)
         try:
             store = await self._store()
             since = await store.tracking_since(now)
-            found = await store.marks([MarkKey(repo, None, digest) for repo, digest in images])
+            found = await store.marks(tags)
         except ActivityUnavailable as exc:
             self._failed(exc)
             raise
         self._ok()
-        out = []
-        for m in found:
-            if m.last_pulled is not None and m.last_pulled.time >= cutoff:
-                out.append(Pulled.RECENTLY)
-            else:
-                out.append(Pulled.UNKNOWN if since > cutoff else Pulled.NOT)
-        return out
+        cutoff = days_ago(now, days)
+        return [verdict(m, cutoff=cutoff, tracking_since=since) for m in found]
 
     async def tracking_since(self) -> str:
         """When recording began (RFC 3339). Raises ``ActivityUnavailable``."""

@@ -23,7 +23,17 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gateway.activity.records import Cursor, Entry, Filter, MarkKey, Marks, Record, format_time
+from gateway.activity.records import (
+    Cursor,
+    Entry,
+    Filter,
+    MarkKey,
+    Marks,
+    Record,
+    days_ago,
+    format_time,
+    verdict,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Set as AbstractSet
@@ -146,20 +156,21 @@ async def stale_page(
     sizes: Sizes | None = None,
 ) -> StalePage:
     """The first ``n`` of ``tags`` (in the view's order, starting after the client's
-    ``last``) whose image was not pulled in ``days`` days; never pulled since
-    ``tracking_since`` counts as not pulled. Marks are read ``STALE_BATCH`` rows per
-    store call. Raises ``ActivityUnavailable``: a report built on a failed read would
-    call everything stale."""
+    ``last``) whose image was not pulled in ``days`` days (``Pulled.stale``): never
+    pulled since ``tracking_since`` counts as not pulled; a tag pushed within the days
+    is too new to be stale. Marks are read ``STALE_BATCH`` rows per store call. Raises
+    ``ActivityUnavailable``: a report built on a failed read would call everything
+    stale."""
     n = max(1, min(n, MAX_PAGE))
-    cutoff = now - int(days * 86_400 * 1_000_000)
+    cutoff = days_ago(now, days)
+    since = await store.tracking_since(now)
     found: list[StaleTag] = []
     pending: list[TagRow] = []
 
     async def drain() -> bool:
         marks = await store.marks([MarkKey(t.repository, t.tag, t.digest) for t in pending])
         for row, mark in zip(pending, marks, strict=True):
-            pulled = mark.last_pulled
-            if pulled is None or pulled.time < cutoff:
+            if verdict(mark, cutoff=cutoff, tracking_since=since).stale:
                 found.append(StaleTag(row.repository, row.tag, row.digest, mark))
         pending.clear()
         return len(found) > n
@@ -179,4 +190,4 @@ async def stale_page(
             for t, size in zip(page, await sizes(page), strict=True)
         ]
     last = TagRow(page[-1].repository, page[-1].tag, page[-1].digest) if more else None
-    return StalePage(page, last, await store.tracking_since(now))
+    return StalePage(page, last, since)

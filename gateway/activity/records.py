@@ -14,6 +14,7 @@ feed page is the last listed record's cursor written as text; a client hands it 
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -255,6 +256,41 @@ class Marks:
 
 
 NO_MARKS = Marks()
+
+
+class Pulled(enum.Enum):
+    """What the activity says of one tag over a period of days (the stale report,
+    retention's ``not_pulled_days``)."""
+
+    RECENTLY = "pulled recently"  # its image was pulled within the period
+    PUSHED = "pushed recently"  # not pulled, but pushed within the period: too new to say
+    UNKNOWN = "not tracked long enough"  # not pulled since tracking began, within the period
+    NOT = "not pulled"  # tracked for the whole period, there for all of it, not pulled
+
+    @property
+    def keeps(self) -> bool:
+        """Whether ``not_pulled_days`` keeps the tag: only ``NOT`` lets it go (a rule
+        that deletes must not act on what the activity cannot tell)."""
+        return self is not Pulled.NOT
+
+    @property
+    def stale(self) -> bool:
+        """Whether the stale report lists the tag: never pulled since tracking began
+        counts as not pulled there (the report deletes nothing)."""
+        return self in (Pulled.NOT, Pulled.UNKNOWN)
+
+
+def days_ago(now: int, days: float) -> int:
+    return now - int(days * 86_400 * _US)
+
+
+def verdict(marks: Marks, *, cutoff: int, tracking_since: int) -> Pulled:
+    """``Pulled`` for a tag's marks, the period starting at ``cutoff`` (µs)."""
+    if marks.last_pulled is not None and marks.last_pulled.time >= cutoff:
+        return Pulled.RECENTLY
+    if marks.last_pushed is not None and marks.last_pushed.time >= cutoff:
+        return Pulled.PUSHED
+    return Pulled.UNKNOWN if tracking_since > cutoff else Pulled.NOT
 
 
 class MarkKey(NamedTuple):
