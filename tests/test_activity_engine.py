@@ -257,8 +257,10 @@ async def test_open_from_settings_keeps_one_origin(tmp_path: Path) -> None:
     assert first.store is not None and first.store.kind == "sqlite" and first.healthy
     assert (tmp_path / "data" / "activity.sqlite3").is_file()
     origin = first.origin
+    await first.record([first.made("pull", "team/app", digest=D1)])
     await first.aclose()
     again = Activity.open(settings, clock=clock)
+    assert (again.events, again.marks_kept) == (1, 1)  # the metrics know it at once
     assert again.origin == origin  # kept in the file: the echo of an earlier write is known
     assert again.store is not None and again.store.max_events == 100
     await again.aclose()

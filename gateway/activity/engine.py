@@ -147,7 +147,7 @@ class Activity:
             store = RedisActivityStore(shared, origin=keyed, max_events=max_events)
             return cls(store, origin=keyed, clock=clock)
 
-        def opener() -> ActivityStore:
+        def opener() -> SqliteActivityStore:
             return SqliteActivityStore.open(
                 settings.data_dir, max_events=max_events, now=clock(), origin=keyed
             )
@@ -164,9 +164,11 @@ class Activity:
                 error=str(exc),
                 reopen_after=reopen_after,
             )
-        return cls(
+        activity = cls(
             sqlite, origin=sqlite.origin, clock=clock, opener=opener, reopen_after=reopen_after
         )
+        activity.events, activity.marks_kept = sqlite.opened_size
+        return activity
 
     # -- the store, its health -----------------------------------------------------------
 

@@ -121,6 +121,7 @@ class SqliteActivityStore:
         # Records in the feed, known after each write (a count(*) per write would cost
         # a walk of an index); changed only on the database's thread, after a commit.
         self._events = [0]
+        self.opened_size = (0, 0)
 
     @classmethod
     def open(
@@ -135,7 +136,9 @@ class SqliteActivityStore:
         store = cls(db, origin=origin or "", max_events=max_events)
         try:
             kept = db.call(lambda c: _init_meta(c, now, secrets.token_hex(16)))
-            store._events[0] = db.call(_size)[0]
+            #: (records, marks) when the file was opened, for the metrics until a write.
+            store.opened_size = db.call(_size)
+            store._events[0] = store.opened_size[0]
         except StoreUnavailable as exc:
             db.close()
             raise ActivityUnavailable(str(exc)) from None
