@@ -76,8 +76,10 @@ async def feed_page(
     found: list[Entry] = []
     before = last
     scanned = 0
-    # With no predicate every entry a store returns is listed: n + 1 says if more follow.
-    batch = n + 1 if visible is None else max(n + 1, MIN_BATCH)
+    # When the store applies every filter and there is no predicate, each entry it
+    # returns is listed: n + 1 says if more follow. Otherwise read larger batches.
+    exact = visible is None and store.filters_in_place
+    batch = n + 1 if exact else max(n + 1, MIN_BATCH)
     while True:
         scan = await store.scan(where, before, batch)
         scanned += scan.scanned

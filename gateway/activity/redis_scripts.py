@@ -12,12 +12,16 @@ a key name is bounded whatever a repository or actor is called):
   per repository, action and actor, so a filtered page reads only what it lists;
 - ``P rec`` hash: sort key -> the record (JSON as the gateway wrote it);
 - ``P ids`` hash: event id -> sort key (the duplicate check);
-- ``P pulls:H(repository)`` hash: digest -> latest pull (JSON);
-- ``P pushes:H(repository)`` hash: tag -> latest push (JSON, with its digest);
+- ``P pulls:H(repository)`` hash: digest -> latest pull (a mark);
+- ``P pushes:H(repository)`` hash: tag -> latest push (a mark, with its digest);
 - ``P ph`` sorted set: ``repository \\n digest`` of remembered placeholders, by time.
 
 A write trims at most ``TRIM_STEP`` records (a bound lowered a lot is reached over a few
 writes, never in one script that holds Redis up for long).
+
+A mark is ``time|via|digest|actor``: the time in 16 digits (compared as a number
+without decoding anything), the actor last (the only field that may hold a ``|``). It
+is read for every tag row of a page, so it is kept short and cheap to parse.
 
 Times and numbers cross into Lua as strings and are compared with ``tonumber`` (exact:
 microseconds stay below 2^53), never turned back into text there: Lua would write
@@ -65,7 +69,7 @@ local function advance(key, field)
   if not old then
     redis.call('HSET', key, field, mark)
     redis.call('HINCRBY', meta, 'marks', 1)
-  elseif tonumber(cjson.decode(old).time) < tonumber(t) then
+  elseif tonumber(string.sub(old, 1, 16)) < tonumber(t) then
     redis.call('HSET', key, field, mark)
   end
 end
@@ -82,7 +86,10 @@ elseif action == 'delete' then
     gone = gone + redis.call('HDEL', pulls, dig)
     local all = redis.call('HGETALL', pushes)
     for i = 1, #all, 2 do
-      if cjson.decode(all[i + 1]).digest == dig then
+      local v = all[i + 1]
+      local a = string.find(v, '|', 18, true)
+      local b = a and string.find(v, '|', a + 1, true)
+      if b and string.sub(v, a + 1, b - 1) == dig then
         gone = gone + redis.call('HDEL', pushes, all[i])
       end
     end

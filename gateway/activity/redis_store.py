@@ -74,6 +74,7 @@ def _text(value: object) -> str:
 
 class RedisActivityStore:
     kind: Literal["sqlite", "redis"] = "redis"
+    filters_in_place = False
 
     def __init__(
         self, store: RedisStore, *, origin: str, max_events: int, prefix: str = PREFIX
@@ -96,7 +97,6 @@ class RedisActivityStore:
             raise ActivityUnavailable(f"redis: {exc}") from None
 
     def _args(self, r: Record, now: int) -> list[str]:
-        mark = {"time": r.time, "actor": r.actor, "via": r.via, "digest": r.digest}
         return [
             self.prefix,
             json.dumps(r.to_json(), separators=(",", ":")),
@@ -111,7 +111,7 @@ class RedisActivityStore:
             str(now),
             str(self.max_events),
             str(now - REMEMBER_SECONDS * 1_000_000),
-            json.dumps({k: v for k, v in mark.items() if v is not None}),
+            f"{r.time:016d}|{r.via}|{r.digest or ''}|{r.actor or ''}",
             str(redis_scripts.TRIM_STEP),
         ]
 
@@ -194,10 +194,13 @@ class RedisActivityStore:
         for (kind, repo, fields), values in zip(asks, await self._call(send), strict=True):
             for name, value in zip(fields, values, strict=True):
                 if value:
-                    data = json.loads(value)
-                    mark = Mark(int(data["time"]), data.get("actor"), data.get("via", "registry"))
-                    if kind == "pushes":
-                        mark = Mark(mark.time, mark.actor, mark.via, data.get("digest"))
+                    time, via, digest, actor = _text(value).split("|", 3)
+                    mark = Mark(
+                        int(time),
+                        actor or None,
+                        "gateway" if via == "gateway" else "registry",
+                        (digest or None) if kind == "pushes" else None,
+                    )
                     found[(kind, repo, name)] = mark
         return [
             Marks(

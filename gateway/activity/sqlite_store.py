@@ -112,6 +112,7 @@ def _row_entry(row: tuple[object, ...]) -> Entry:
 
 class SqliteActivityStore:
     kind: Literal["sqlite", "redis"] = "sqlite"
+    filters_in_place = True
 
     def __init__(self, db: Database, *, origin: str, max_events: int) -> None:
         self.db = db

@@ -31,6 +31,9 @@ class ActivityStore(Protocol):
     #: This store's name in the gateway's ``User-Agent`` (``gateway.activity.agent``).
     origin: str
     max_events: int
+    #: Whether ``scan`` applies every filter in the store (SQLite), or reads a batch and
+    #: filters it (Redis: ``limit`` records looked at, fewer may match).
+    filters_in_place: bool
 
     @property
     def usable(self) -> bool:
