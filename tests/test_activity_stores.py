@@ -232,6 +232,11 @@ async def test_paging_under_rights(
     assert [i for p in pages for i in p] == [f"ev-{i}" for i in reversed(range(40)) if i % 4 == 3]
     assert any(len(p) < 3 for p in pages[:-1])  # the budget ended some pages early
     assert await listed(activity_stores, allowed=frozenset()) == []
+    hidden = await listed(activity_stores, repository="team/b", allowed=frozenset(allowed))
+    assert hidden == []
+    assert await listed(activity_stores, repository="team/a", allowed=frozenset(allowed)) == [
+        f"ev-{i}" for i in reversed(range(40)) if i % 4 == 0
+    ]
 
 
 async def test_scan_from_a_cursor(activity_stores: Stores) -> None:

@@ -72,6 +72,8 @@ async def feed_page(
 ) -> FeedPage:
     """The records of one page, newest first (see the module's docstring)."""
     n = max(1, min(n, MAX_PAGE))
+    if where.allowed is not None and where.repository not in (None, *where.allowed):
+        return FeedPage([], None, await store.tracking_since(now))  # asked for a hidden one
     decided: dict[str, bool] = {}
     found: list[Entry] = []
     before = last
