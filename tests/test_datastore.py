@@ -48,7 +48,9 @@ def test_a_failed_migration_leaves_the_old_version(tmp_path: Path) -> None:
         Database.open(path, [V1, "CREATE TABLE extra (x);\nINSERT INTO missing VALUES (1);"])
     db = Database.open(path, [V1])
     assert db.version == 1
-    assert db.call(lambda c: c.execute("SELECT name FROM sqlite_master").fetchall()) == [("notes",)]
+    assert db.call(lambda c: c.execute("SELECT name FROM sqlite_master").fetchall()) == [
+        ("notes",)
+    ]
     db.close()
 
 
