@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # State kept on disk (gateway.datastore): created on first start, relative to the
     # working folder unless absolute.
     data_dir: Path = Path("data")
+    # Activity records kept (gateway.activity): the oldest go first; the latest pull of
+    # each digest and push of each tag are kept apart, as long as the registry has them.
+    activity_max_events: int = Field(default=100_000, ge=100, le=100_000_000)
     csp: str = DEFAULT_CSP
     pull_host: str | None = None
 
