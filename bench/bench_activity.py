@@ -41,7 +41,7 @@ from gateway.activity.redis_store import RedisActivityStore  # noqa: E402
 from gateway.activity.sqlite_store import SqliteActivityStore  # noqa: E402
 from gateway.activity.store import ActivityStore  # noqa: E402
 from gateway.shared_state.store import RedisStore  # noqa: E402
-from tests.support.redis_server import RedisProcess, redis_available  # noqa: E402
+from harness.redis_server import RedisProcess, redis_available  # noqa: E402
 
 START = 1_780_000_000_000_000
 ACTIONS = ("pull", "pull", "pull", "pull", "push", "push", "delete")

@@ -18,7 +18,7 @@ from gateway.activity.placeholder import PLACEHOLDER_CONFIG, is_placeholder_push
 from gateway.activity.records import Cursor, Record, format_time, parse_time
 from gateway.errors import InvalidRequest
 from gateway.models import media_types as mt
-from tests.support.realworld import realworld_dir
+from harness.realworld import realworld_dir
 
 ORIGIN = "0123456789abcdef0123456789abcdef"
 NOW = 1_780_000_000_000_000

@@ -16,9 +16,9 @@ from gateway.activity.placeholder import placeholder_for
 from gateway.activity.records import MarkKey, format_time
 from gateway.errors import InvalidRequest
 from gateway.settings import Settings
+from harness.redis_server import RedisProcess
 from tests.support.activity import Stores, digest
 from tests.support.clock import FakeClock
-from tests.support.redis_server import RedisProcess
 
 D1, D2, D3 = digest(1), digest(2), digest(3)
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -17,9 +17,9 @@ from gateway.activity.records import NO_MARKS
 from gateway.activity.sqlite_store import SqliteActivityStore
 from gateway.settings import Settings
 from gateway.shared_state import store as redis_store_module
+from harness.redis_server import RedisProcess
 from tests.support.activity import Stores, digest
 from tests.support.clock import FakeClock
-from tests.support.redis_server import RedisProcess
 
 D1 = digest(1)
 

@@ -21,10 +21,10 @@ from gateway.activity import Activity, MarkKey, agent
 from gateway.activity.classify import classify_all
 from gateway.activity.placeholder import placeholder_for
 from gateway.activity.sqlite_store import SqliteActivityStore
+from harness.images import ACCEPT_ALL, Pusher, push_image
+from harness.registry import RegistryProcess
 from tests.support.activity import NotificationSink
 from tests.support.clock import FakeClock
-from tests.support.images import ACCEPT_ALL, Pusher, push_image
-from tests.support.registry import RegistryProcess
 
 REPO = "activity/app"
 OURS = "c3" * 16

@@ -21,8 +21,8 @@ from gateway.search.documents import (
     sbom_layers,
     sha256_of,
 )
-from tests.support.images import DOCKER_CONFIG, OCI_CONFIG, dumps, make_config
-from tests.support.realworld import realworld_dir
+from harness.images import DOCKER_CONFIG, OCI_CONFIG, dumps, make_config
+from harness.realworld import realworld_dir
 from tests.support.search_corpus import (
     CYCLONEDX,
     SPDX,

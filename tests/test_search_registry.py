@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.search import SearchIndex, from_params
+from harness.images import Pusher
 from tests.support.fixtures import RegistryFactory
-from tests.support.images import Pusher
 from tests.support.search_corpus import build_search_corpus, push_search_corpus
 from tests.support.search_feed import Feeder, RegistrySource, every_page
 from tests.support.search_truth import QUERIES, expected

@@ -12,7 +12,7 @@ import pytest
 from gateway.search import DocumentRefused, SearchIndex, from_params, lookup
 from gateway.search.documents import Kind
 from gateway.search.walk import Wanted
-from tests.support.images import OCI_MANIFEST
+from harness.images import OCI_MANIFEST
 from tests.support.search_corpus import Corpus, build_search_corpus
 from tests.support.search_feed import Clock, Feeder, every_page
 from tests.support.search_truth import QUERIES, expected

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.images import dumps
+from harness.images import dumps
 
 SPDX_PREDICATE = "https://spdx.dev/Document"
 

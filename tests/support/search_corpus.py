@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.support.images import (
+from harness.images import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
     DOCKER_LIST,

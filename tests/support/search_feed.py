@@ -21,7 +21,7 @@ from gateway.models import media_types as mt
 from gateway.models import oci
 from gateway.search import Page, Sbom, SearchIndex, Visible, decode_cursor, from_params
 from gateway.search.documents import sbom_layers
-from tests.support.images import Pusher, sha256_digest
+from harness.images import Pusher, sha256_digest
 from tests.support.search_corpus import Corpus
 from tests.support.search_truth import Row
 
