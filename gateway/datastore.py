@@ -45,12 +45,15 @@ class SchemaTooNew(StoreUnavailable):
 
 @contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception)."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception, unless SQLite
+    rolled back already: it does on a full disk, and a second ``ROLLBACK`` would raise
+    "no transaction is active" in place of "database or disk is full")."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
 

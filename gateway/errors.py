@@ -20,12 +20,16 @@ and what the code means.
     │   ├── ManifestUnknown           404  MANIFEST_UNKNOWN
     │   ├── BlobUnknown               404  BLOB_UNKNOWN
     │   ├── BlobUploadUnknown         404  BLOB_UPLOAD_UNKNOWN
-    │   └── PlanUnknown               404  PLAN_UNKNOWN
+    │   ├── PlanUnknown               404  PLAN_UNKNOWN
+    │   └── FileUnknown               404  FILE_UNKNOWN (no regular file at that path)
     ├── Unsupported                   405  UNSUPPORTED (the registry refuses the operation)
     ├── MethodNotAllowed              405  METHOD_NOT_ALLOWED (no route takes the method)
     ├── PlanStale                     409  PLAN_STALE
     ├── PayloadTooLarge               413  PAYLOAD_TOO_LARGE
     ├── ManifestTooLarge              413  SIZE_INVALID (a manifest pushed through /v2)
+    ├── LayerTooLarge                 413  LAYER_TOO_LARGE (compressed or expanded bound)
+    ├── NotAFilesystem                422  NOT_A_FILESYSTEM (the blob is not a tar)
+    ├── ForeignLayer                  422  FOREIGN_LAYER (non-distributable: never fetched)
     ├── TooManyRequests               429  TOOMANYREQUESTS (+ Retry-After)
     ├── SessionStoreUnavailable       503  SESSION_STORE_UNAVAILABLE (Redis, for sessions)
     ├── HttpError                     any  HTTP_ERROR (a status no other class answers)
@@ -245,6 +249,12 @@ class PlanUnknown(NotFound):
 # -- 405 to 429 -----------------------------------------------------------------------------
 
 
+class FileUnknown(NotFound):
+    """No regular file at that path (a symlink is not followed: the message names it)."""
+
+    code = "FILE_UNKNOWN"
+
+
 class Unsupported(GatewayError):
     """the registry does not allow deletes (storage.delete.enabled is off)"""
 
@@ -284,6 +294,28 @@ class ManifestTooLarge(GatewayError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"manifests are limited to {limit} bytes", detail={"limit": limit})
+
+
+class LayerTooLarge(GatewayError):
+    """The layer is larger than ``LR_LAYER_MAX_BYTES`` or expands beyond
+    ``LR_LAYER_MAX_EXPANDED_BYTES`` (a gzip bomb is one): nothing of it is kept."""
+
+    status = 413
+    code = "LAYER_TOO_LARGE"
+
+
+class NotAFilesystem(GatewayError):
+    """The blob is not a tar archive (an artifact, a Helm chart's config…)."""
+
+    status = 422
+    code = "NOT_A_FILESYSTEM"
+
+
+class ForeignLayer(GatewayError):
+    """A foreign (non-distributable) layer: its bytes live elsewhere, never fetched."""
+
+    status = 422
+    code = "FOREIGN_LAYER"
 
 
 class TooManyRequests(GatewayError):

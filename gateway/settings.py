@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Repositories with more tags get tag->digest (and dates) from a background index.
     tag_index_min_tags: int = Field(default=200, ge=0)
     tag_index_ttl: float = Field(default=600.0, gt=0)
+    # Registry-wide search (gateway.search): a repository's tag list is read again this
+    # many seconds after it was last read whole; notifications keep it fresh meanwhile.
+    search_index_ttl: float = Field(default=3600.0, gt=0)
     catalog_page_size: int = Field(default=1000, ge=1, le=1000)
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=30.0, gt=0)
@@ -95,8 +98,18 @@ class Settings(BaseSettings):
     # State kept on disk (gateway.datastore): created on first start, relative to the
     # working folder unless absolute.
     data_dir: Path = Path("data")
+    # Activity records kept (gateway.activity): the oldest go first; the latest pull of
+    # each digest and push of each tag are kept apart, as long as the registry has them.
+    activity_max_events: int = Field(default=100_000, ge=100, le=100_000_000)
     csp: str = DEFAULT_CSP
     pull_host: str | None = None
+
+    # Files inside images (gateway.layers): bounds of one layer read, the disk budget of
+    # the indexes kept (least recently used dropped first), layers read at once.
+    layer_max_bytes: int = Field(default=2 * 1024 * MiB, ge=1)
+    layer_max_expanded_bytes: int = Field(default=8 * 1024 * MiB, ge=1)
+    layer_index_bytes: int = Field(default=1024 * MiB, ge=0)
+    layer_index_concurrency: int = Field(default=2, ge=1, le=64)
 
     # Several replicas sharing state (gateway.shared_state); unset: all in-process.
     redis_url: SecretStr | None = None

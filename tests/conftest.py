@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from gateway.main import create_app  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
+from tests.support.activity import *  # noqa: E402,F403
 from tests.support.browser import *  # noqa: E402,F403
 from tests.support.fixtures import *  # noqa: E402,F403
 from tests.support.fixtures import FilledRegistry  # noqa: E402

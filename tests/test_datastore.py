@@ -78,3 +78,21 @@ def test_an_unwritable_folder_is_one_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(StoreUnavailable, match="data folder"):
         Database.open(blocker / "x.sqlite3", [V1])
+
+
+def test_a_full_database_says_so(tmp_path: Path) -> None:
+    """SQLite rolls a transaction back itself when the disk is full: the error must be
+    that, not the failed ROLLBACK that would follow it."""
+    db = Database.open(tmp_path / "notes.sqlite3", [V1])
+
+    def fill(connection: sqlite3.Connection) -> None:
+        used = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count = {used + 1}")
+        with transaction(connection):
+            for _ in range(1000):
+                connection.execute("INSERT INTO notes (text) VALUES (?)", ("x" * 1000,))
+
+    with pytest.raises(StoreUnavailable, match="full"):
+        db.call(fill)
+    assert db.call(lambda c: c.execute("SELECT count(*) FROM notes").fetchone()[0]) == 0
+    db.close()

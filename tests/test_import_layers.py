@@ -22,6 +22,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("state", ("gateway.state", "gateway.state_metrics")),
     ("services", ("gateway.services",)),
     ("view", ("gateway.view",)),
+    # What features keep, pure of HTTP and of the view: layer file indexes, the activity
+    # log, the search index (services feed them through the view's changes and reads).
+    ("engines", ("gateway.layers", "gateway.activity", "gateway.search")),
     ("shared state", ("gateway.shared_state", "gateway.sessions")),
     ("registry", ("gateway.registry",)),
     (
@@ -42,7 +45,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gateway.logs",
             "gateway.http_protocol",
             "gateway.telemetry",
-            "gateway.layers",
             # The storage clients: Redis (bounded calls, one error type) and sealing.
             "gateway.shared_state.store",
             "gateway.shared_state.keys",

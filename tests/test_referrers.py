@@ -1,7 +1,7 @@
 """Referrers against a real distribution 2.8 registry (no referrers API): the fallback
 index ``sha256-<hex>``, cosign's ``.sig`` tags, kinds, filters, counts and hidden tags.
 
-The corpus (tests/support/referrers.py) is pushed through the v2 API into a registry of
+The corpus (harness/referrers.py) is pushed through the v2 API into a registry of
 this module's own, as signing and SBOM tools push to a registry without the API.
 """
 

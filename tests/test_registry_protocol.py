@@ -12,12 +12,14 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from gateway.activity.placeholder import placeholder_for
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
 from gateway.view.tag_delete import delete_tag
 
 REGISTRY = "https://registry.test"
 USER = Caller(Credentials("alice", "s3cret-pass"), "basic")
+D1 = "sha256:" + "1" * 64
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
@@ -92,6 +94,34 @@ def test_tag_delete_on_2x_moves_the_tag_to_a_placeholder_then_deletes_it() -> No
     assert [m for m, _ in calls] == ["DELETE", "POST", "PUT", "PUT", "DELETE"]
     placeholder = json.loads(pushed["old"])
     assert placeholder["layers"] == []
+
+
+def test_a_concurrent_delete_of_the_same_tag_took_the_placeholder_already() -> None:
+    """The placeholder is the same for the same tag (its notifications are recognised):
+    when two deletes of one tag race, the second finds it gone (404) — the tag is gone,
+    as asked, and is not put back."""
+    calls: list[tuple[str, str]] = []
+    expected = placeholder_for("app", "old")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append((request.method, request.url.path))
+        path = request.url.path
+        if request.method == "DELETE" and path == "/v2/app/manifests/old":
+            return httpx.Response(400, json={"errors": [{"code": "DIGEST_INVALID"}]})
+        if request.method == "POST" and path == "/v2/app/blobs/uploads/":
+            return httpx.Response(202, headers={"Location": "/v2/app/blobs/uploads/u1?_state=x"})
+        if request.method == "PUT" and path == "/v2/app/blobs/uploads/u1":
+            assert request.content == expected.config
+            return httpx.Response(201)
+        if request.method == "PUT" and path == "/v2/app/manifests/old":
+            assert request.content == expected.manifest
+            return httpx.Response(201)
+        if request.method == "DELETE" and path == f"/v2/app/manifests/{expected.digest}":
+            return httpx.Response(404, json={"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+        return httpx.Response(500)
+
+    assert run(handler, lambda c: delete_tag(c, USER, "app", "old", D1)) == "placeholder"
+    assert [m for m, _ in calls] == ["DELETE", "POST", "PUT", "PUT", "DELETE"]  # no put-back
 
 
 def test_blob_redirect_to_storage_does_not_carry_registry_credentials() -> None:

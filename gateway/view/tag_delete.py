@@ -2,24 +2,24 @@
 client's public calls (``delete_manifest``, ``put_manifest``, ``upload_blob``).
 
 Distribution 3.x deletes a tag natively (``DELETE /v2/<name>/manifests/<tag>``). 2.x
-answers 400 ``DIGEST_INVALID``, so the tag is moved to a unique placeholder manifest
-which is then deleted by digest — what ``regctl tag delete`` does. Needs push and
-delete rights.
+answers 400 ``DIGEST_INVALID``, so the tag is moved to a placeholder manifest which is
+then deleted by digest — what ``regctl tag delete`` does. Needs push and delete rights.
+
+The placeholder is the same bytes for the same (repository, tag)
+(``gateway.activity.placeholder``), so the registry's notifications of it are told
+apart from real pushes and deletes. Two deletes of one tag at once push the same
+placeholder: the second delete by digest finds it gone (404), and the tag is gone, as
+both asked.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import uuid
 
-from gateway.errors import DigestInvalid, GatewayError, refuses_operation
-from gateway.models import media_types as mt
+from gateway.activity.placeholder import placeholder_for
+from gateway.errors import DigestInvalid, GatewayError, ManifestUnknown, refuses_operation
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
-from gateway.registry.transport import sha256_digest
-
-PLACEHOLDER_CONFIG = "application/vnd.light-registry.placeholder.v1+json"
 
 
 async def delete_tag(
@@ -44,6 +44,8 @@ async def delete_tag(
     placeholder = await _push_placeholder(client, caller, name, tag, scope)
     try:
         await client.delete_manifest(caller, name, placeholder, scope=scope)
+    except ManifestUnknown:
+        pass  # a delete of the same tag at once removed the same placeholder: done
     except GatewayError:
         if digest is not None:
             with contextlib.suppress(GatewayError):
@@ -58,21 +60,9 @@ async def delete_tag(
 async def _push_placeholder(
     client: RegistryClient, caller: Caller, name: str, tag: str, scope: str
 ) -> str:
-    config = json.dumps(
-        {"light-registry": "placeholder for a tag delete", "nonce": uuid.uuid4().hex}
-    ).encode()
-    config_digest = await client.upload_blob(caller, name, config, scope=scope)
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": mt.OCI_MANIFEST,
-            "config": {
-                "mediaType": PLACEHOLDER_CONFIG,
-                "digest": config_digest,
-                "size": len(config),
-            },
-            "layers": [],
-        }
-    ).encode()
-    await client.put_manifest(caller, name, tag, manifest, mt.OCI_MANIFEST, scope=scope)
-    return sha256_digest(manifest)
+    placeholder = placeholder_for(name, tag)
+    await client.upload_blob(caller, name, placeholder.config, scope=scope)
+    await client.put_manifest(
+        caller, name, tag, placeholder.manifest, placeholder.media_type, scope=scope
+    )
+    return placeholder.digest

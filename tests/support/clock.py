@@ -1,9 +1,15 @@
-"""A clock a test moves by hand, in place of ``time.monotonic`` where a timing is asserted
-(an expiry, a renewal, a refresh): the test says how much time passed instead of
-sleeping, so it asserts the rule, not the machine's speed."""
+"""Clocks a test moves by hand, so a test of what happens "30 seconds" or "30 days"
+later asserts the rule, not the machine's speed, and never sleeps.
+
+- ``Clock``: in place of ``time.monotonic`` where a timing is asserted (an expiry, a
+  renewal, a refresh).
+- ``FakeClock``: wall-clock microseconds since the epoch, for code that takes a
+  ``clock`` callable (``gateway.activity``).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import ModuleType, SimpleNamespace
 
 import pytest
@@ -25,3 +31,18 @@ class Clock:
         for module in modules:
             monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=self.monotonic))
         return self
+
+
+class FakeClock:
+    """Microseconds since the epoch (what ``gateway.activity`` reads), moved by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        moment = start or datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+        self.us = int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+    def __call__(self) -> int:
+        return self.us
+
+    def advance(self, *, days: float = 0, seconds: float = 0) -> int:
+        self.us += int((days * 86_400 + seconds) * 1_000_000)
+        return self.us
