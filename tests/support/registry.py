@@ -56,7 +56,11 @@ def registry_binary(version: RegistryVersion = DEFAULT_VERSION) -> str:
 
 def _child_env() -> dict[str, str]:
     # REGISTRY_* variables override the config file: never inherit them.
-    return {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "OTEL_"))}
+    # distribution 3.x exports OpenTelemetry traces to localhost:4318 by default: to
+    # whatever listens there. Off.
+    env["OTEL_TRACES_EXPORTER"] = "none"
+    return env
 
 
 @dataclass
@@ -244,9 +248,11 @@ def start_registry(
     port: int | None = None,
     access_log: bool = False,
     version: RegistryVersion = DEFAULT_VERSION,
+    extra_config: dict[str, Any] | None = None,
 ) -> RegistryProcess:
     """Write a config under ``root`` and start a registry of ``version``; return once
     ``/v2/`` answers. A token server is told which key id form that version reads.
+    ``extra_config`` adds top-level sections (e.g. 3.x's ``validation``).
 
     Without an explicit ``port`` a free one is picked, and picked again if another
     process grabbed it between the check and the bind.
@@ -276,6 +282,7 @@ def start_registry(
             delete_enabled=delete_enabled,
             access_log=access_log,
         )
+        config.update(extra_config or {})
         # JSON is valid YAML; it spares us quoting rules.
         (root / "config.yml").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         proc, log = _popen(binary, root)
