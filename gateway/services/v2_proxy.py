@@ -18,6 +18,10 @@ auth, realm policy and caches as /api.
   registry as they arrive, never held whole; manifests (at most 4 MiB) passed on. A
   push needs the caller's own credentials: the service account, the fallback that lets
   anonymous users browse, never pushes for them.
+- Digests of any algorithm the OCI grammar allows are handed on to the registry, which
+  judges them. Only sha256 content goes through the verified cache; a manifest asked
+  for by another digest comes from the registry as asked, verified when the gateway
+  can compute that digest (sha512), never cached.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from gateway.errors import GatewayError, InvalidRequest, Unauthorized, Unsupport
 from gateway.models import media_types as mt
 from gateway.registry.client import Manifest, Passed
 from gateway.registry.credentials import Caller
-from gateway.registry.names import is_digest
+from gateway.registry.names import is_sha256
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.paging import page_of
 from gateway.services.referrers import ReferrerService
@@ -103,7 +107,8 @@ class V2Proxy:
         self, caller: Caller, name: str, reference: str, accept: str | None, *, head: bool
     ) -> Passed:
         accepted = accepted_types(accept)
-        if accepted & mt.MANIFEST_TYPES:
+        cacheable = ":" not in reference or is_sha256(reference)
+        if cacheable and accepted & mt.MANIFEST_TYPES:
             manifest = await self.registry.manifest(caller, name, reference)
             if manifest.media_type in accepted:
                 headers = {
@@ -128,7 +133,7 @@ class V2Proxy:
     async def delete_manifest(self, caller: Caller, name: str, reference: str) -> None:
         self._check_deletes()
         manifest: Manifest | None = None
-        if self.referrer_service is not None and is_digest(reference):
+        if self.referrer_service is not None and is_sha256(reference):
             # What it refers to, read before it is gone. Whatever stops that read (a 404,
             # a caller who may delete but not pull), the registry answers the delete.
             with contextlib.suppress(GatewayError):
