@@ -22,6 +22,9 @@ auth, realm policy and caches as /api.
   judges them. Only sha256 content goes through the verified cache; a manifest asked
   for by another digest comes from the registry as asked, verified when the gateway
   can compute that digest (sha512), never cached.
+- OCI 1.1 referrers (gateway/services/v2_referrers.py): the registry's API, or on a
+  registry without one the subject's referrers tag schema index, listed and kept up to
+  date by the gateway on a manifest push with a ``subject`` (``OCI-Subject``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from gateway.registry.names import is_sha256
 from gateway.services.cached_registry import CachedRegistry
 from gateway.services.paging import page_of
 from gateway.services.referrers import ReferrerService
+from gateway.services.referrers_index import ReferrersIndex
+from gateway.services.v2_referrers import V2Referrers
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what distribution takes on push
 CATALOG_DEFAULT_PAGE = 100  # distribution's default page of _catalog
@@ -83,6 +88,8 @@ class V2Proxy:
         self.deletes_enabled = deletes_enabled
         self.push_enabled = push_enabled
         self.referrer_service = referrers
+        index = referrers.index if referrers is not None else ReferrersIndex(registry)
+        self.v2_referrers = V2Referrers(registry, index)
 
     async def base(self, caller: Caller) -> None:
         await self.client.api_base(caller)
@@ -124,7 +131,7 @@ class V2Proxy:
     async def referrers(
         self, caller: Caller, name: str, digest: str, artifact_type: str | None
     ) -> Passed:
-        return await self.client.referrers(caller, name, digest, artifact_type)
+        return await self.v2_referrers.listing(caller, name, digest, artifact_type)
 
     def _check_deletes(self) -> None:
         if not self.deletes_enabled:
@@ -189,6 +196,7 @@ class V2Proxy:
         finally:
             # The tag may point elsewhere now, and the repository may be new.
             self.registry.forget_repository(name)
+        passed = await self.v2_referrers.pushed(caller, name, reference, body, media_type, passed)
         location = passed.headers.get("location")
         if location is not None:
             passed.headers["location"] = self.client.registry_path(
