@@ -226,19 +226,23 @@ class ReferrerService:
         return [r for r in found if r is not None]
 
     async def _cosign(self, caller: Caller, repo: str, tag: str, suffix: str) -> list[api.Referrer]:
-        """The entries of one cosign tag: each layer of its manifest is one."""
+        """The entries of one cosign tag: each layer of its manifest is one signature
+        (attestation, SBOM), told apart by its artifact type and annotations. The
+        descriptor fields (digest, media type, size) all describe the one object there
+        is to fetch or delete: the tag's manifest, sized by the image-size rule."""
         manifest = await self._manifest(caller, repo, tag)
         if manifest is None or manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
             return []
         image = self.registry.image_manifest(manifest)
         created = _created(image.annotations, None)
+        size = len(manifest.body) + image.config.size + sum(layer.size for layer in image.layers)
         return [
             api.Referrer(
                 digest=manifest.digest,
                 media_type=manifest.media_type,
                 artifact_type=layer.media_type or None,
                 kind=kind_of(layer.media_type, suffix=suffix),
-                size=layer.size,
+                size=size,
                 created=_created(layer.annotations, created),
                 annotations=layer.annotations,
                 tag=tag,

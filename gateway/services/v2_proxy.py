@@ -25,6 +25,11 @@ auth, realm policy and caches as /api.
 - OCI 1.1 referrers (gateway/services/v2_referrers.py): the registry's API, or on a
   registry without one the subject's referrers tag schema index, listed and kept up to
   date by the gateway on a manifest push with a ``subject`` (``OCI-Subject``).
+- ``GET /v2/`` for a caller without credentials of their own (anonymous, or served as
+  the service account) answers 401 with the Basic challenge whenever the registry
+  asked for authentication, even when it then let that caller in (a token registry
+  grants anonymous tokens): docker, skopeo, crane and oras send credentials only after
+  such a challenge, and a client without any carries on anonymously.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from collections.abc import AsyncIterable
 
 from gateway.errors import GatewayError, InvalidRequest, Unauthorized, Unsupported
 from gateway.models import media_types as mt
+from gateway.registry.auth import RegistryAuth
 from gateway.registry.client import Manifest, Passed
 from gateway.registry.credentials import Caller
 from gateway.registry.names import is_sha256
@@ -92,7 +98,20 @@ class V2Proxy:
         self.v2_referrers = V2Referrers(registry, index)
 
     async def base(self, caller: Caller) -> None:
-        await self.client.api_base(caller)
+        """Raise unless the registry lets this caller in; for a caller without
+        credentials of their own, also when the registry had to be authenticated to
+        (the token it granted them, or the service account's login)."""
+        if caller.credentials is not None and caller.source != "service":
+            await self.client.api_base(caller)
+            return
+        transport = self.client.transport
+        auth = RegistryAuth(caller, None, transport.tokens, transport.policy, transport.hints)
+        response = await transport.send(
+            "GET", "/v2/", caller, scope=None, subject="registry", auth=auth
+        )
+        await response.aclose()
+        if auth.authenticated:
+            raise Unauthorized("the registry requires a login")
 
     async def catalog(
         self, caller: Caller, n: str | None, last: str | None
