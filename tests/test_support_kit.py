@@ -22,7 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.support.fixtures import FilledRegistry, RealWorldRegistry
+from tests.support import go_peers
+from tests.support.fixtures import FilledRegistry, RealWorldRegistry, require_registry_binary
 from tests.support.images import (
     ACCEPT_ALL,
     DOCKER_LIST,
@@ -247,6 +248,24 @@ def test_token_server_signs_libtrust_key_ids_for_2_8(
         assert admin.tags("team/app") == ["1.0"]
     with pytest.raises(ValueError, match="key ids"):
         registry_factory(auth="token", token=ts)
+
+
+def test_without_go_the_peers_skip_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a machine without the Go toolchain (and nothing cached) a test that needs a
+    Go peer skips with that reason; the cache is keyed by module@version."""
+    monkeypatch.setenv("LR_GO", "none")
+    monkeypatch.setenv("LR_GO_PEERS_DIR", str(tmp_path))
+    assert go_peers.go_binary() is None
+    with pytest.raises(go_peers.PeerUnavailable, match="Go toolchain is not installed"):
+        go_peers.ensure("crane")
+    with pytest.raises(pytest.skip.Exception, match="Go toolchain is not installed"):
+        go_peers.require("registry-3.0")
+    with pytest.raises(pytest.skip.Exception, match="Go toolchain"):
+        require_registry_binary("3.0")
+    path = go_peers.peer_path(go_peers.PEERS["registry-3.1"])
+    assert path.parent.name.endswith("@v3.1.2") and path.is_relative_to(tmp_path)
 
 
 def test_parse_scope() -> None:

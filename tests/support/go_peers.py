@@ -102,8 +102,11 @@ def cache_root() -> Path:
 
 
 def go_binary() -> str | None:
-    """``$LR_GO``, else ``go`` on PATH, else the usual tarball install location."""
-    for candidate in (os.environ.get("LR_GO"), shutil.which("go"), "/usr/local/go/bin/go"):
+    """``$LR_GO`` when set (``LR_GO=none``: as on a machine without Go), else ``go`` on
+    PATH, else the usual tarball install location."""
+    explicit = os.environ.get("LR_GO")
+    candidates = [explicit] if explicit else [shutil.which("go"), "/usr/local/go/bin/go"]
+    for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
