@@ -40,7 +40,7 @@ from gateway.registry.protocol import (
     referrers_next,
 )
 from gateway.registry.realm_policy import RealmPolicy
-from gateway.registry.transport import Upstream, sha256_digest
+from gateway.registry.transport import Upstream, digest_like, sha256_digest
 from gateway.registry.upstream_errors import Subject
 from gateway.registry.writes import RegistryWrites
 
@@ -326,7 +326,9 @@ class RegistryClient(RegistryWrites):
     ) -> Passed:
         """A manifest with the client's own ``Accept`` (the registry's negotiation:
         conversions, a child for a client that takes no index, 404 for OCI content a
-        Docker-only client cannot read). By digest, the bytes are verified."""
+        Docker-only client cannot read). By digest, the bytes are verified when the
+        gateway computes that algorithm (sha256, sha512); of another, handed on as the
+        registry sent them (never cached)."""
         response = await self.transport.send(
             "HEAD" if head else "GET",
             f"/v2/{name}/manifests/{reference}",
@@ -340,14 +342,19 @@ class RegistryClient(RegistryWrites):
         finally:
             await response.aclose()
         headers = content_headers(response)
-        if not head:
-            digest = sha256_digest(body)
-            if is_digest(reference) and digest != reference:
+        if ":" in reference:  # by digest: of any algorithm the OCI grammar allows
+            actual = None if head else digest_like(body, reference)
+            if actual is not None and actual != reference:
                 raise UpstreamInvalid(
                     "the manifest does not match the digest asked for",
-                    detail={"expected": reference, "actual": digest},
+                    detail={"expected": reference, "actual": actual},
                 )
-            headers["docker-content-digest"] = digest
+            if actual is not None or head:
+                # what it was found by (distribution answers sha256 whatever was asked)
+                headers["docker-content-digest"] = reference
+        elif not head:
+            headers["docker-content-digest"] = sha256_digest(body)
+        if not head:
             headers["content-length"] = str(len(body))
         return Passed(response.status_code, headers, body)
 

@@ -17,8 +17,15 @@ import pytest
 from harness.images import PushedImage, Pusher, push_image
 from harness.realworld import push_realworld
 from harness.redis_server import RedisProcess, redis_available
-from harness.registry import RegistryProcess, registry_binary, start_registry
+from harness.registry import (
+    DEFAULT_VERSION,
+    RegistryProcess,
+    RegistryVersion,
+    registry_binary,
+    start_registry,
+)
 from harness.tokenserver import Grant, TokenServer
+from tests.support import go_peers
 from tests.support.content import Content, fill_standard
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "redis_server",
     "registry",
     "registry_factory",
+    "require_registry_binary",
     "token_server_factory",
     "untagged_registry",
 ]
@@ -68,19 +76,25 @@ class UntaggedRegistry:
         return self.process.url
 
 
-def _require_registry_binary() -> None:
-    binary = registry_binary()
+def require_registry_binary(version: RegistryVersion = DEFAULT_VERSION) -> str:
+    """The registry binary of ``version``, or a skip saying why there is none (2.8 not
+    installed; no Go toolchain to build 3.x). A 3.x build that fails is a failure."""
+    if version != "2.8":
+        return str(go_peers.require(f"registry-{version}"))
+    binary = registry_binary(version)
     if shutil.which(binary) is None and not Path(binary).is_file():
         pytest.skip(f"registry binary {binary} not installed (set LR_TEST_REGISTRY_BIN)")
+    return binary
 
 
 @pytest.fixture(scope="session")
 def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryFactory]:
-    """``registry_factory(**start_registry_kwargs)`` -> a started ``RegistryProcess``."""
+    """``registry_factory(**start_registry_kwargs)`` -> a started ``RegistryProcess``
+    (distribution 3.0 unless ``version="2.8"`` or ``"3.1"`` is asked for)."""
     started: list[RegistryProcess] = []
 
     def factory(**kwargs: Any) -> RegistryProcess:
-        _require_registry_binary()
+        require_registry_binary(kwargs.get("version", DEFAULT_VERSION))
         reg = start_registry(tmp_path_factory.mktemp("registry"), **kwargs)
         started.append(reg)
         return reg
