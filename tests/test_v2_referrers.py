@@ -19,8 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.view import Change
 from harness.images import OCI_MANIFEST, PushedImage, Pusher, dumps, push_image
 from harness.registry import RegistryProcess, free_port
+from tests.support.callers import basic
 from tests.support.clients import oras
 from tests.support.gateway_server import GatewayServer
 from tests.support.peer_registries import ReferrersRegistry, start_referrers_registry
@@ -206,6 +208,45 @@ def test_deleting_a_referrer_through_the_gateway_unlists_it(site: Site) -> None:
     with site.reg() as reg:  # the emptied index is gone, tag and all
         tags = reg.get(f"/v2/{repo}/tags/list").json()["tags"]
         assert tags == ["1.0"]
+
+
+def test_the_index_is_written_through_the_view_which_tells_its_subscribers(
+    registry_factory: Any, make_gateway: Any
+) -> None:
+    """The referrers index's writes are the view's writes: each drops the repository's
+    cached lists at once and reaches the subscribers (usage, the tag index, kept answers,
+    activity, search) as a change saying what was written, by whom."""
+    users = {"ada": "ada-Pw-7f21"}
+    registry = registry_factory(auth="htpasswd", htpasswd_users=users)
+    repo = "ref/view"
+    with Pusher(registry.url, "ada", users["ada"]) as p:
+        subject = push_image(p, repo, "1.0", n_layers=1)
+        artifact = push_artifact_for(p, repo, subject, SBOM, dumps({"seed": "view"}))
+    ada = basic("ada", users["ada"])
+    tag = index_tag(subject.digest)
+    with make_gateway(registry.url, v2_mode="push", delete_enabled=True) as gw:
+        seen: list[Change] = []
+        gw.app.state.lr.registry.subscribe(seen.extend)
+        assert gw.get(f"/v2/{repo}/tags/list", headers=ada).json()["tags"] == ["1.0"]  # cached
+        put = gw.put(
+            f"/v2/{repo}/manifests/{artifact.digest}",
+            content=artifact.manifest,
+            headers={**ada, "Content-Type": OCI_MANIFEST},
+        )
+        assert put.status_code == 201 and put.headers["oci-subject"] == subject.digest
+        index_pushes = [c for c in seen if c.tag == tag]
+        [pushed] = index_pushes
+        assert (pushed.source, pushed.repositories, pushed.action) == ("gateway", (repo,), "push")
+        assert (pushed.media_type, pushed.actor) == (INDEX, "ada")
+        # the cached tag list went with the write: the index's tag is listed at once
+        assert gw.get(f"/v2/{repo}/tags/list", headers=ada).json()["tags"] == ["1.0", tag]
+
+        seen.clear()
+        assert gw.delete(f"/v2/{repo}/manifests/{artifact.digest}", headers=ada).status_code == 202
+        deletes = [(c.action, c.digest, c.actor) for c in seen if c.source == "gateway"]
+        assert deletes[0] == ("delete", artifact.digest, "ada")  # the referrer itself
+        assert deletes[1:] == [("delete", pushed.digest, "ada")]  # its emptied index
+        assert gw.get(f"/v2/{repo}/tags/list", headers=ada).json()["tags"] == ["1.0"]
 
 
 def test_oras_attaches_and_discovers_through_the_gateway(site: Site, tmp_path: Path) -> None:

@@ -315,11 +315,18 @@ class RegistryClient(RegistryWrites):
 
     # -- as asked (the /v2 proxy) -------------------------------------------------------
 
-    async def api_base(self, caller: Caller) -> None:
+    async def api_base(self, caller: Caller) -> bool:
         """``GET /v2/`` with this caller's credentials: raises unless the registry let
-        them in (401 for an anonymous caller where a login is needed)."""
-        response = await self.transport.send("GET", "/v2/", caller, scope=None, subject="registry")
+        them in (401 for an anonymous caller where a login is needed). True when the
+        registry had to be authenticated to on the way (credentials, or a token it
+        granted, even an anonymous one)."""
+        transport = self.transport
+        auth = RegistryAuth(caller, None, transport.tokens, transport.policy, transport.hints)
+        response = await transport.send(
+            "GET", "/v2/", caller, scope=None, subject="registry", auth=auth
+        )
         await response.aclose()
+        return auth.authenticated
 
     async def manifest_as_asked(
         self, caller: Caller, name: str, reference: str, accept: str | None, *, head: bool

@@ -130,6 +130,12 @@ def check_digest(value: str) -> str:
     return value
 
 
+def is_reference_digest(reference: str) -> bool:
+    """Whether a reference (a tag or a digest, already checked) is a digest, of any
+    algorithm: a digest always contains ':', a tag never does."""
+    return ":" in reference
+
+
 def check_reference(value: str) -> str:
     """A tag or a digest (a digest always contains ':', a tag never does)."""
     return check_digest(value) if ":" in value else check_tag(value)

@@ -33,7 +33,14 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from gateway.errors import GatewayError, InvalidRequest, NameUnknown, NotFound, UpstreamInvalid
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    NameUnknown,
+    NotFound,
+    ReferrersTagNotAnIndex,
+    UpstreamInvalid,
+)
 from gateway.models import api, oci
 from gateway.models import media_types as mt
 from gateway.models.artifact_tags import COSIGN_SUFFIXES, fallback_tag, subject_of
@@ -42,7 +49,7 @@ from gateway.registry.credentials import Caller
 from gateway.registry.protocol import Manifest
 from gateway.services.images import ImageService
 from gateway.services.platforms import choose_platform
-from gateway.services.referrers_index import NotAnIndex, ReferrersIndex
+from gateway.services.referrers_index import ReferrersIndex
 from gateway.view import CachedRegistry
 
 log = logging.getLogger(__name__)
@@ -317,7 +324,7 @@ class ReferrerService:
             return
         try:
             await self.index.remove(caller, repo, subject, manifest.digest)
-        except NotAnIndex:
+        except ReferrersTagNotAnIndex:
             return  # the tag holds something else: not ours to change
 
     def _subject(self, manifest: Manifest) -> str | None:

@@ -15,9 +15,10 @@ closes the usual race of two pushes landing together; a writer whose PUT lands m
 than a round trip after the other's check can still replace it (last writer wins, as
 between two clients maintaining the tag themselves).
 
-Every read is fresh (not the cached view: another client may have written the tag a
-moment ago) and made with the caller's own credentials; every write drops the
-repository's cached lists and tag pointers.
+Every read is fresh (``manifest_afresh``, not the cached view: another client may have
+written the tag a moment ago) and made with the caller's own credentials; every write
+goes through the view (``CachedRegistry.writing``), which drops the repository's cached
+lists and tag pointers and tells the subscribers what changed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from gateway.errors import GatewayError, NotFound, UpstreamInvalid
+from gateway.errors import GatewayError, NotFound, ReferrersTagNotAnIndex
 from gateway.models import media_types as mt
 from gateway.models.artifact_tags import fallback_tag
 from gateway.registry.credentials import Caller
@@ -48,10 +49,6 @@ def empty_index() -> dict[str, Any]:
 
 def index_body(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
-
-
-class NotAnIndex(UpstreamInvalid):
-    """The subject's referrers tag holds something else: it is left alone."""
 
 
 class _Locks:
@@ -81,24 +78,23 @@ class _Locks:
 class ReferrersIndex:
     def __init__(self, registry: CachedRegistry) -> None:
         self.registry = registry
-        self.client = registry.client
         self.locks = _Locks()
 
     async def read(self, caller: Caller, repo: str, subject: str) -> dict[str, Any] | None:
         """The subject's index as stored (None when the tag does not exist). Raises
-        ``NotAnIndex`` when the tag holds something else."""
+        ``ReferrersTagNotAnIndex`` when the tag holds something else."""
         try:
-            manifest = await self.client.manifest(caller, repo, fallback_tag(subject))
+            manifest = await self.registry.manifest_afresh(caller, repo, fallback_tag(subject))
         except NotFound:
             return None
         if manifest.media_type != mt.OCI_INDEX:
-            raise NotAnIndex("the referrers tag does not hold an image index")
+            raise ReferrersTagNotAnIndex("the referrers tag does not hold an image index")
         doc = json.loads(manifest.body)  # a verified manifest: JSON, an object
         manifests = doc.get("manifests")
         if manifests is None:
             doc["manifests"] = []
         elif not isinstance(manifests, list):
-            raise NotAnIndex("the referrers tag holds a malformed image index")
+            raise ReferrersTagNotAnIndex("the referrers tag holds a malformed image index")
         return dict(doc)
 
     async def entries(self, caller: Caller, repo: str, subject: str) -> list[Descriptor]:
@@ -160,19 +156,19 @@ class ReferrersIndex:
         self, caller: Caller, repo: str, subject: str, doc: dict[str, Any], entries: list[Any]
     ) -> None:
         tag = fallback_tag(subject)
-        try:
+        # The repository exists: the referrer was just pushed to it, or deleted from it.
+        async with self.registry.writing(caller, repo) as batch:
             if entries:
                 doc["manifests"] = entries
                 doc.setdefault("schemaVersion", 2)
                 doc.setdefault("mediaType", mt.OCI_INDEX)
-                await self.client.put_manifest(caller, repo, tag, index_body(doc), mt.OCI_INDEX)
+                body = index_body(doc)
+                await batch.put_manifest(tag, body, mt.OCI_INDEX, new_repository=False)
             else:
                 # the last referrer gone: the index goes too (by its digest, which on
                 # distribution also removes the tag; a tag delete alone is not on 2.8)
-                current = await self.client.manifest(caller, repo, tag)
-                await self.client.delete_manifest(caller, repo, current.digest)
-        finally:
-            self.registry.forget_repository(repo, new_repo_possible=False)
+                current = await self.registry.manifest_afresh(caller, repo, tag)
+                await batch.delete_manifest(current.digest)
 
 
 def _is(entry: object, digest: str) -> bool:

@@ -39,7 +39,6 @@ from collections.abc import AsyncIterable
 
 from gateway.errors import GatewayError, PaginationNumberInvalid, Unauthorized, Unsupported
 from gateway.models import media_types as mt
-from gateway.registry.auth import RegistryAuth
 from gateway.registry.credentials import Caller
 from gateway.registry.names import is_sha256
 from gateway.registry.protocol import Manifest, Passed
@@ -99,16 +98,9 @@ class V2Proxy:
         """Raise unless the registry lets this caller in; for a caller without
         credentials of their own, also when the registry had to be authenticated to
         (the token it granted them, or the service account's login)."""
-        if caller.credentials is not None and caller.source != "service":
-            await self.client.api_base(caller)
-            return
-        transport = self.client.transport
-        auth = RegistryAuth(caller, None, transport.tokens, transport.policy, transport.hints)
-        response = await transport.send(
-            "GET", "/v2/", caller, scope=None, subject="registry", auth=auth
-        )
-        await response.aclose()
-        if auth.authenticated:
+        authenticated = await self.client.api_base(caller)
+        own_credentials = caller.credentials is not None and caller.source != "service"
+        if authenticated and not own_credentials:
             raise Unauthorized("the registry requires a login")
 
     async def catalog(
