@@ -1,7 +1,7 @@
 """Run a real CNCF distribution registry for tests.
 
 Which one is chosen per registry: distribution 3.0 by default (what ``registry:3``
-users run; built from the Go module proxy by tests/support/go_peers.py), 3.1 for the
+users run; built from the Go module proxy by harness/go_peers.py), 3.1 for the
 conformance comparison, or Debian's 2.8 (``docker-registry``) for the compatibility
 subset — the tests that show where 2.8 differs (tag deletes, tag paging and order,
 error codes, notifications) ask for it with ``version="2.8"``.
@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from tests.support import go_peers
+from harness import go_peers
 
 if TYPE_CHECKING:
     from harness.tokenserver import TokenServer

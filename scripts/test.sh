@@ -15,7 +15,7 @@
 # With the Go toolchain (go on PATH, /usr/local/go/bin/go, or LR_GO) it builds the Go
 # programs the tests run as peers from the Go module proxy, once: distribution 3.0 and
 # 3.1 (the suite's default registry), crane, oras, the OCI conformance suite and a
-# registry with the referrers API (tests/support/go_peers.py pins them). They are cached
+# registry with the referrers API (harness/go_peers.py pins them). They are cached
 # by version under ~/.cache/light-registry/go (LR_GO_PEERS_DIR to move it); the first
 # build takes several minutes, a second run nothing. Without Go the tests that need them
 # skip, saying so.
@@ -43,8 +43,8 @@ if command -v npm >/dev/null 2>&1; then
 fi
 
 # Go peers (a build failure is reported here and again by the tests that need them).
-lr_say "Go test peers (python -m tests.support.go_peers)"
-python -m tests.support.go_peers || lr_warn "some Go peers did not build (see above)"
+lr_say "Go test peers (python -m harness.go_peers)"
+python -m harness.go_peers || lr_warn "some Go peers did not build (see above)"
 
 lint_failed=()
 if [ "${LR_SKIP_LINT:-0}" != "1" ]; then

@@ -5,7 +5,7 @@ registry alone, and against a fresh one behind the gateway in push mode with del
 on, both at once. Compared leaf by leaf: the gateway must pass every test the registry
 passes, and every referrers/subject test (which distribution fails: it has no referrers
 API) must pass through the gateway. docs/conformance.md has the figures and
-``python -m tests.support.conformance`` prints them again.
+``python -m harness.conformance`` prints them again.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from harness.conformance import Results, lost, run_suite, table
 from harness.registry import free_port
-from tests.support import go_peers
-from tests.support.conformance import Results, lost, run_suite, table
+from tests.support.fixtures import require_peer
 from tests.support.gateway_server import GatewayServer
 
 
@@ -26,7 +26,7 @@ from tests.support.gateway_server import GatewayServer
 def test_the_gateway_loses_no_conformance_test_and_passes_the_referrers_ones(
     registry_factory: Any, tmp_path: Path, version: str
 ) -> None:
-    go_peers.require("conformance")
+    require_peer("conformance")
     alone = registry_factory(version=version)
     behind = registry_factory(version=version)
     gateway = GatewayServer(

@@ -1,6 +1,6 @@
 """The registry's referrers API (``GET /v2/<name>/referrers/<digest>``), which
 distribution lacks. A real one first: go-containerregistry's registry (a Go peer,
-tests/support/peer_registries.py), which lists referrers but applies no filter and names
+harness/referrers_registry.py), which lists referrers but applies no filter and names
 a referrer's config media type as its artifact type. Then what no real registry here
 can be made to do, played by FakeRegistry: ``Link`` paging, ``OCI-Filters-Applied``
 present, garbage answers (a 502 envelope, nothing cached), and the verdict "no
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from harness.images import Pusher, push_image
+from harness.referrers_registry import ReferrersRegistry
 from tests.support.assertions import assert_envelope
 from tests.support.mock_registry import (
     DIGEST,
@@ -29,7 +29,6 @@ from tests.support.mock_registry import (
     registry_error,
     sha256,
 )
-from tests.support.peer_registries import ReferrersRegistry, start_referrers_registry
 from tests.support.referrers import push_artifact_for
 
 SPDX = "application/spdx+json"
@@ -85,10 +84,8 @@ def referrer_requests(fake: FakeRegistry) -> list[httpx.Request]:
 
 
 @pytest.fixture(scope="module")
-def api_registry() -> Iterator[ReferrersRegistry]:
-    registry = start_referrers_registry()
-    yield registry
-    registry.stop()
+def api_registry(referrers_api_registry: ReferrersRegistry) -> ReferrersRegistry:
+    return referrers_api_registry
 
 
 def test_a_real_referrers_api_is_read_and_filtered(

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from harness import go_peers
 from harness.images import (
     ACCEPT_ALL,
     DOCKER_LIST,
@@ -39,8 +40,12 @@ from harness.realworld import rewrite_descriptor
 from harness.registry import RegistryProcess, free_port
 from harness.tokenserver import TokenServer, jwk_thumbprint, libtrust_key_id, parse_scope
 from harness.waiting import eventually
-from tests.support import go_peers
-from tests.support.fixtures import FilledRegistry, RealWorldRegistry, require_registry_binary
+from tests.support.fixtures import (
+    FilledRegistry,
+    RealWorldRegistry,
+    require_peer,
+    require_registry_binary,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,7 +266,7 @@ def test_without_go_the_peers_skip_saying_so(
     with pytest.raises(go_peers.PeerUnavailable, match="Go toolchain is not installed"):
         go_peers.ensure("crane")
     with pytest.raises(pytest.skip.Exception, match="Go toolchain is not installed"):
-        go_peers.require("registry-3.0")
+        require_peer("registry-3.0")
     with pytest.raises(pytest.skip.Exception, match="Go toolchain"):
         require_registry_binary("3.0")
     path = go_peers.peer_path(go_peers.PEERS["registry-3.1"])

@@ -21,11 +21,11 @@ import pytest
 
 from gateway.view import Change
 from harness.images import OCI_MANIFEST, PushedImage, Pusher, dumps, push_image
+from harness.referrers_registry import ReferrersRegistry
 from harness.registry import RegistryProcess, free_port
 from tests.support.callers import basic
 from tests.support.clients import oras
 from tests.support.gateway_server import GatewayServer
-from tests.support.peer_registries import ReferrersRegistry, start_referrers_registry
 from tests.support.referrers import SPDX, Artifact, push_artifact_for
 
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -290,8 +290,10 @@ def test_oras_attaches_and_discovers_through_the_gateway(site: Site, tmp_path: P
 
 
 @pytest.fixture(scope="module")
-def api_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ReferrersRegistry, str]]:
-    registry = start_referrers_registry()
+def api_site(
+    referrers_api_registry: ReferrersRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ReferrersRegistry, str]]:
+    registry = referrers_api_registry
     gateway = GatewayServer(
         registry.url,
         free_port(),
@@ -303,7 +305,6 @@ def api_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Referre
         yield registry, gateway.url
     finally:
         gateway.stop()
-        registry.stop()
 
 
 def test_a_registry_with_the_api_answers_itself(

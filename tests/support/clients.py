@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import go_peers
+from tests.support.fixtures import require_peer
 
 CLIENT_TIMEOUT = 120.0
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
@@ -63,11 +63,11 @@ class Client:
 
 
 def crane(home: Path) -> Client:
-    return Client("crane", go_peers.require("crane"), home)
+    return Client("crane", require_peer("crane"), home)
 
 
 def oras(home: Path) -> Client:
-    return Client("oras", go_peers.require("oras"), home)
+    return Client("oras", require_peer("oras"), home)
 
 
 def skopeo(home: Path) -> Client:

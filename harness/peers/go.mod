@@ -1,4 +1,4 @@
-// Small Go programs of our own that the tests run as peers (see tests/support/go_peers.py).
+// Small Go programs of our own that the tests run as peers (see harness/go_peers.py).
 module lightregistry.test/peers
 
 go 1.25.0

@@ -1,6 +1,6 @@
 """The OCI distribution-spec conformance suite, run against a registry or the gateway.
 
-The suite (a Go main package, built by tests/support/go_peers.py) is configured by
+The suite (a Go main package, built by harness/go_peers.py) is configured by
 ``OCI_*`` variables and writes ``junit.xml`` to ``OCI_RESULTS_DIR``; every leaf test
 there is one ``<testcase>`` with a ``status`` of passed, failure, error or skipped. All
 four workflows (pull, push, content discovery, content management) run in one go:
@@ -10,8 +10,9 @@ Leaves are compared by name *and* occurrence (several leaves share a name, e.g. 
 blob of an image gets its own ``push/blob-post-put``), which is stable: the suite
 generates the same content in the same order against any registry.
 
-``python -m tests.support.conformance`` runs the whole comparison (registry alone vs
-the gateway, on every version) and prints the tables of docs/conformance.md.
+``python -m harness.conformance`` runs the whole comparison (registry alone vs the
+gateway, on every version) and prints the tables of docs/conformance.md; the test
+(tests/test_conformance.py) runs the same comparison and asserts on it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import go_peers
+from harness import go_peers
 
 RUN_TIMEOUT = 300.0
 WORKFLOWS = ("pull", "push", "content discovery", "content management")
@@ -200,31 +201,33 @@ def table(rows: dict[str, Results]) -> str:
 @contextmanager
 def _pair(root: Path, version: str) -> Iterator[tuple[str, str]]:
     """A fresh registry of ``version`` and, beside it, a fresh one behind the gateway
-    (push mode, deletes on): their hosts."""
-    from harness.registry import free_port, start_registry
-    from tests.support.gateway_server import GatewayServer
+    (a ``python -m gateway`` process; push mode, deletes on): their hosts."""
+    from harness.registry import start_registry
+    from harness.replicas import start_replica
 
     alone = start_registry(root / f"alone-{version}", version=version)  # type: ignore[arg-type]
     behind = start_registry(root / f"behind-{version}", version=version)  # type: ignore[arg-type]
-    port = free_port()
-    gateway = GatewayServer(
-        behind.url,
-        port,
-        v2_mode="push",
-        delete_enabled=True,
-        data_dir=root / f"gateway-{version}",
-    ).start()
+    gateway = None
     try:
-        yield alone.host, f"127.0.0.1:{port}"
+        settings = {
+            "LR_REGISTRY_URL": behind.url,
+            "LR_V2_MODE": "push",
+            "LR_DELETE_ENABLED": "true",
+            "LR_DATA_DIR": str(root / f"gateway-{version}"),
+            "LR_LOG_LEVEL": "warning",
+        }
+        gateway = start_replica(root, settings)
+        yield alone.host, gateway.url.removeprefix("http://")
     finally:
-        gateway.stop()
+        if gateway is not None:
+            gateway.stop()
         alone.stop()
         behind.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.support.conformance",
+        prog="python -m harness.conformance",
         description="Run the OCI conformance suite against distribution alone and "
         "through the gateway; print the comparison as Markdown.",
     )

@@ -2,15 +2,16 @@
 
 Each peer is pinned to a module version and built with the Go toolchain from the Go
 module proxy (``go install module/cmd@version``), or, for our own small programs under
-``tests/peers/``, with ``go build`` there. Binaries are cached by module@version (our
+``harness/peers/``, with ``go build`` there. Binaries are cached by module@version (our
 own by a hash of their sources) under ``$LR_GO_PEERS_DIR``, else
 ``$XDG_CACHE_HOME/light-registry/go`` (``~/.cache/light-registry/go``), so a second
 run costs nothing.
 
-``scripts/test.sh`` builds them all up front (``python -m tests.support.go_peers``);
-a test asking for one that is missing builds it then. On a machine without the Go
-toolchain the tests that need a peer skip, saying so; with Go present a peer that
-fails to build fails the test (a silent skip would hide it in CI).
+``scripts/test.sh`` builds them all up front (``python -m harness.go_peers``); whatever
+asks for one that is missing (``ensure``) builds it then. Without the Go toolchain that
+raises ``PeerUnavailable``, and the tests that need a peer skip, saying so
+(``tests.support.fixtures.require_peer``); with Go present a peer that fails to build
+raises ``PeerBuildFailed`` and fails the test (a silent skip would hide it in CI).
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-OWN_PEERS = REPO_ROOT / "tests" / "peers"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+OWN_PEERS = REPO_ROOT / "harness" / "peers"
 BUILD_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True)
 class GoPeer:
     """One binary: ``package`` at ``version`` (a module query), or our own main package
-    ``tests/peers/<local>`` when ``local`` is set."""
+    ``harness/peers/<local>`` when ``local`` is set."""
 
     name: str
     package: str
@@ -222,21 +223,9 @@ def ensure(name: str, *, log: bool = False) -> Path:
     return target
 
 
-def require(name: str) -> Path:
-    """For tests: the peer's binary, or a skip (no Go) / a failure (build failed)."""
-    import pytest
-
-    try:
-        return ensure(name)
-    except PeerUnavailable as exc:
-        pytest.skip(str(exc))
-    except PeerBuildFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.support.go_peers",
+        prog="python -m harness.go_peers",
         description="Build (once) and cache the Go programs the tests use.",
     )
     parser.add_argument("names", nargs="*", help=f"peers to build (default: all of {list(PEERS)})")

@@ -1,8 +1,8 @@
 """A registry with the OCI 1.1 referrers API, for what distribution cannot show.
 
 distribution (2.8, 3.0, 3.1) has no referrers API; go-containerregistry's
-``pkg/registry`` has one (``WithReferrersSupport``). ``tests/peers/referrers-registry``
-serves it in memory on 127.0.0.1 (a Go peer, built by tests/support/go_peers.py) and
+``pkg/registry`` has one (``WithReferrersSupport``). ``harness/peers/referrers-registry``
+serves it in memory on 127.0.0.1 (a Go peer, built by harness/go_peers.py) and
 prints its address once it listens. No auth, no deletes of its own limits: a stand-in
 for registries such as zot or Harbor in what concerns referrers only.
 """
@@ -15,7 +15,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from tests.support import go_peers
+from harness import go_peers
 
 READY_TIMEOUT = 10.0
 _LIVE: dict[int, ReferrersRegistry] = {}
@@ -45,8 +45,9 @@ class ReferrersRegistry:
 
 
 def start_referrers_registry() -> ReferrersRegistry:
-    """Start one (skips without Go; fails when the peer does not build or start)."""
-    binary = go_peers.require("referrers-registry")
+    """Start one (``go_peers.PeerUnavailable`` without Go, ``PeerBuildFailed`` when the
+    peer does not build; RuntimeError when it does not start)."""
+    binary = go_peers.ensure("referrers-registry")
     proc = subprocess.Popen(  # noqa: S603 - fixed argv
         [str(binary)],
         stdin=subprocess.DEVNULL,
