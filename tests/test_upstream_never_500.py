@@ -15,7 +15,7 @@ from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import ANONYMOUS
 from harness.images import Pusher, push_image
 from tests.support.assertions import assert_envelope, error_of
-from tests.support.callers import basic_value as basic_header
+from tests.support.callers import Users
 from tests.support.mock_registry import (
     CONFIG,
     CONFIG_DIGEST,
@@ -214,7 +214,7 @@ async def test_client_overall_deadline_on_a_slow_answer() -> None:
 # -- isolation when the registry accepts sparse indexes ------------------------------------
 
 
-SPARSE_USERS = {"alice": "alice-Pw-5e1d", "mallory": "mallory-Pw-0c7b"}
+SPARSE_USERS = Users({"alice": "alice-Pw-5e1d", "mallory": "mallory-Pw-0c7b"})
 
 
 def _sparse_grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[str]:
@@ -253,8 +253,8 @@ def test_index_children_are_not_taken_as_members_of_the_index_repository(
             }
         )
         p.push_manifest("public", "sparse", index, OCI_INDEX)  # accepted: sparse
-    alice = {"Authorization": basic_header("alice", SPARSE_USERS["alice"])}
-    mallory = {"Authorization": basic_header("mallory", SPARSE_USERS["mallory"])}
+    alice = SPARSE_USERS.basic("alice")
+    mallory = SPARSE_USERS.basic("mallory")
     with make_gateway(registry.url) as client:
         # Alice loads the private image; its manifest is now in the shared cache.
         r = client.get(f"/api/repositories/app/manifests/{child.digest}", headers=alice)

@@ -14,7 +14,6 @@ then never send theirs ("the registry requires a login" on every private pull).
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,11 +25,12 @@ import pytest
 
 from harness.images import PushedImage, Pusher, push_image
 from harness.registry import RegistryProcess, free_port
+from tests.support.callers import Users, basic
 from tests.support.clients import Client, crane, oras, skopeo
 from tests.support.gateway_server import GatewayServer
 
-USERS = {"admin": "admin-Pw-c1a5", "reader": "reader-Pw-77e0"}
-EMPTY_BASIC = {"Authorization": "Basic " + base64.b64encode(b":").decode()}  # Basic Og==
+USERS = Users({"admin": "admin-Pw-c1a5", "reader": "reader-Pw-77e0"})
+EMPTY_BASIC = basic("", "")  # Basic Og==, what skopeo --no-creds answers a challenge with
 
 
 def grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[str]:
