@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from harness.images import Pusher, push_image
+from harness.referrers import push_artifact_for
 from harness.referrers_registry import ReferrersRegistry
 from tests.support.assertions import assert_envelope
 from tests.support.mock_registry import (
@@ -29,7 +30,6 @@ from tests.support.mock_registry import (
     registry_error,
     sha256,
 )
-from tests.support.referrers import push_artifact_for
 
 SPDX = "application/spdx+json"
 NOTATION = "application/vnd.cncf.notary.signature"

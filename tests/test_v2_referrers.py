@@ -21,12 +21,12 @@ import pytest
 
 from gateway.view import Change
 from harness.images import OCI_MANIFEST, PushedImage, Pusher, dumps, push_image
+from harness.referrers import SPDX, Artifact, push_artifact_for
 from harness.referrers_registry import ReferrersRegistry
 from harness.registry import RegistryProcess, free_port
 from tests.support.callers import basic
 from tests.support.clients import oras
 from tests.support.gateway_server import GatewayServer
-from tests.support.referrers import SPDX, Artifact, push_artifact_for
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 SBOM = "application/vnd.example.sbom.v1"
