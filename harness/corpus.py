@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 import httpx
 
-from harness.images import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, dumps, make_layer, sha256_digest
+from harness.images import (
+    OCI_CONFIG,
+    OCI_LAYER,
+    OCI_MANIFEST,
+    Pusher,
+    dumps,
+    make_layer,
+    sha256_digest,
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,36 @@ def image_config(i: int, diff_id: str) -> bytes:
             ],
         }
     )
+
+
+def image_manifest(config: bytes, layer_digest: str, layer_size: int) -> bytes:
+    return dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": OCI_CONFIG,
+                "digest": sha256_digest(config),
+                "size": len(config),
+            },
+            "layers": [{"mediaType": OCI_LAYER, "digest": layer_digest, "size": layer_size}],
+        }
+    )
+
+
+def push_corpus_with(pusher: Pusher, repo: str, count: int) -> Corpus:
+    """The same images, one request at a time through ``pusher`` (which answers Basic
+    and Bearer challenges): for registries that need a login."""
+    layer, raw = make_layer(f"corpus:{repo}", 0)
+    layer_digest = pusher.push_blob(repo, layer)
+    tags: dict[str, str] = {}
+    configs: dict[str, str] = {}
+    for i in range(count):
+        config = image_config(i, sha256_digest(raw))
+        manifest = image_manifest(config, layer_digest, len(layer))
+        configs[sha256_digest(manifest)] = pusher.push_blob(repo, config)
+        tags[tag_name(i)] = pusher.push_manifest(repo, tag_name(i), manifest, OCI_MANIFEST)
+    return Corpus(repo, tags, configs)
 
 
 def push_corpus(
@@ -94,20 +132,7 @@ async def _push(base: str, repo: str, indexes: range, concurrency: int) -> Corpu
 
         async def image(i: int) -> tuple[str, str, str]:
             config = image_config(i, diff_id)
-            manifest = dumps(
-                {
-                    "schemaVersion": 2,
-                    "mediaType": OCI_MANIFEST,
-                    "config": {
-                        "mediaType": OCI_CONFIG,
-                        "digest": sha256_digest(config),
-                        "size": len(config),
-                    },
-                    "layers": [
-                        {"mediaType": OCI_LAYER, "digest": layer_digest, "size": len(layer)}
-                    ],
-                }
-            )
+            manifest = image_manifest(config, layer_digest, len(layer))
             async with gate:
                 config_digest = await blob(config)
                 r = await c.put(

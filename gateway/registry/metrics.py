@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 
 @dataclass
 class RequestStats:
+    """What one gateway request asked of the registry: requests sent to it (not to a
+    token server: the registry never sees those) and the body bytes read from it."""
+
     upstream: int = 0
+    upstream_bytes: int = 0
     paths: list[str] = field(default_factory=list)
     # Lookups of the data caches (catalog, tag lists, tag->digest, content by digest)
     # made for this request, reported by the cached-registry layer: the access log's
@@ -50,8 +54,18 @@ class UpstreamTotals:
         self.requests += 1
         self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
         stats = current_stats.get()
-        if stats is not None:
+        if stats is not None and kind != TOKEN:
             stats.upstream += 1
+
+
+def note_bytes(count: int) -> None:
+    """Body bytes just read from the registry, on the current request's stats."""
+    stats = current_stats.get()
+    if stats is not None:
+        stats.upstream_bytes += count
+
+
+TOKEN = "token"
 
 
 def kind_of(path: str) -> str:
@@ -67,4 +81,4 @@ def kind_of(path: str) -> str:
     ):
         if marker in path:
             return kind
-    return "ping" if path.rstrip("/").endswith("/v2") else "token"
+    return "ping" if path.rstrip("/").endswith("/v2") else TOKEN
