@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     content_cache_bytes: int = Field(default=256 * MiB, ge=0)
     # Parsed documents, image rows and tag-row summaries (measured sizes; see sizing.py).
     model_cache_bytes: int = Field(default=32 * MiB, ge=0)
+    # Manifests and configs kept on disk under data_dir, for restarts (0: off).
+    disk_cache_bytes: int = Field(default=512 * MiB, ge=0)
     upstream_concurrency: int = Field(default=16, ge=1, le=1000)
     # Repositories with more tags get tag->digest (and dates) from a background index.
     tag_index_min_tags: int = Field(default=200, ge=0)

@@ -4,7 +4,8 @@ Per caller (the caller's key first): catalogs, tag lists, access confirmations, 
 referrers found. Per repository, handed to a caller only after that caller's access was
 confirmed (``gateway.view.access``): tag→digest pointers, which digests belong to which
 repository (membership), the tag index of large repositories. By digest, shared:
-content (verified bytes) and what is parsed or derived from it (one byte budget).
+content (verified bytes; also on disk, ``gateway.view.disk``) and what is parsed or
+derived from it (one byte budget).
 Catalogs and tag lists are ``SharedList`` copies, one per distinct content
 (``gateway.shared_lists``).
 """
@@ -19,6 +20,7 @@ from gateway.shared_lists import ListInterner
 from gateway.shared_state import caches as level2
 from gateway.shared_state.caches import SharedCaches
 from gateway.view import store as codec
+from gateway.view.disk import DiskContent
 from gateway.view.store import Content, Store, Tier
 from gateway.view.tag_index import TagIndex
 
@@ -34,10 +36,11 @@ class ViewCaches:
         membership_ttl: float,
         tag_index: TagIndex | None,
         shared: SharedCaches | None,
+        disk: DiskContent | None = None,
     ) -> None:
         self.shared = shared
         self.store = Store(shared)
-        self.content = Content(ContentCache(content_bytes), shared)
+        self.content = Content(ContentCache(content_bytes), shared, disk)
         # Parsed documents here, image rows and summaries in ImageService: one budget.
         self.models = ModelCache(model_bytes)
         self.lists = ListInterner()

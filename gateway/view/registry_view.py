@@ -22,6 +22,7 @@ from gateway.shared_state.caches import SharedCaches
 from gateway.view.blobs import Blobs
 from gateway.view.caches import ViewCaches
 from gateway.view.changes import Change, Subscriber, Subscribers
+from gateway.view.disk import DiskContent
 from gateway.view.invalidation import Invalidation
 from gateway.view.reads import Reads
 from gateway.view.referrers_api import ReferrersApi
@@ -44,6 +45,7 @@ class CachedRegistry(Reads):
         model_bytes: int = 32 * 1024 * 1024,
         tag_index: TagIndex | None = None,
         shared: SharedCaches | None = None,
+        disk: DiskContent | None = None,
     ) -> None:
         caches = ViewCaches(
             content_bytes=content_bytes,
@@ -53,11 +55,13 @@ class CachedRegistry(Reads):
             membership_ttl=membership_ttl,
             tag_index=tag_index,
             shared=shared,
+            disk=disk,
         )
         super().__init__(client, caches, max_config_bytes)
         self.shared = shared
         # The in-process stores, as the metrics (and tests) read them.
         self.content = caches.content.local
+        self.disk = disk  # content on disk (None: off), as the metrics read it
         self.catalogs = caches.catalogs.local
         self.tag_lists = caches.tag_lists.local
         self.tag_digests = caches.tag_digests.local
