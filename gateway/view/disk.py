@@ -3,8 +3,10 @@
 Manifests and configs never change for a digest, so what was verified once can serve a
 restarted gateway: its first tag page asks the registry for the tag list and one
 manifest per tag (what may have changed), and reads every config, every child manifest
-already seen, from here. Nothing else is kept on disk: lists, tag pointers, access and
-membership are the registry's word of the moment and are asked again.
+already seen, from here. Besides content, a few facts about the registry itself (whether it
+has a referrers API) are kept with the time they were learnt, for their users to trust
+as long as they would in process. Nothing else is kept on disk: lists, tag pointers,
+access and membership are the registry's word of the moment and are asked again.
 
 **SQLite, not one file per digest.** One file (``content.sqlite3`` under
 ``LR_DATA_DIR``, opened through ``gateway.datastore``): no path is ever built from a
@@ -56,6 +58,11 @@ CREATE TABLE content (
     used INTEGER NOT NULL
 );
 CREATE INDEX content_by_use ON content (used);
+CREATE TABLE facts (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    learnt REAL NOT NULL
+);
 """
 MIGRATIONS = [SCHEMA_V1]
 
@@ -76,6 +83,8 @@ class DiskContent:
         self.max_bytes = max_bytes
         self.total = total  # bytes of the entries on disk (as ``entry_size`` counts them)
         self._clock = clock  # the last use mark given; marks only grow
+        self._facts: dict[str, tuple[str, float]] = {}
+        self._fact_writes: dict[str, tuple[str, float]] = {}
         self._writes: dict[str, Blob] = {}
         self._uses: dict[str, int] = {}
         self._pending_bytes = 0
@@ -98,12 +107,27 @@ class DiskContent:
         try:
             db = Database.open(data_dir / FILE_NAME, MIGRATIONS)
             entries, total, clock = db.call(_totals)
+            facts = db.call(_facts)
         except StoreUnavailable as exc:
             log.warning("content on disk is off: %s", exc)
             return None
         store = cls(db, max_bytes, total, clock)
         store.entries = entries
+        store._facts = facts
         return store
+
+    # -- facts about the registry -----------------------------------------------------------
+
+    def fact(self, name: str) -> tuple[str, float] | None:
+        """(value, when it was learnt: ``time.time()``) of a fact kept, or None."""
+        return self._facts.get(name)
+
+    def learnt(self, name: str, value: str, when: float) -> None:
+        """Keep a fact (written in the background)."""
+        if self._failed or self._facts.get(name) == (value, when):
+            return
+        self._facts[name] = self._fact_writes[name] = (value, when)
+        self._schedule()
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -164,12 +188,17 @@ class DiskContent:
 
     async def _write(self) -> None:
         """Write what is queued, batch after batch, until nothing is."""
-        while self._writes or self._uses:
-            writes, uses = list(self._writes.values()), self._uses
-            self._uses = {}
+        while self._writes or self._uses or self._fact_writes:
+            writes, uses, facts = list(self._writes.values()), self._uses, self._fact_writes
+            self._uses, self._fact_writes = {}, {}
             try:
                 batch = functools.partial(
-                    _apply, writes=writes, uses=uses, max_bytes=self.max_bytes, total=self.total
+                    _apply,
+                    writes=writes,
+                    uses=uses,
+                    facts=facts,
+                    max_bytes=self.max_bytes,
+                    total=self.total,
                 )
                 entries, size_change, evicted = await self.db.run(batch)
             except StoreUnavailable as exc:
@@ -186,6 +215,7 @@ class DiskContent:
             if self._failed:
                 self._writes.clear()
                 self._uses.clear()
+                self._fact_writes.clear()
                 self._pending_bytes = 0
 
     def _failure(self, exc: StoreUnavailable) -> None:
@@ -215,6 +245,11 @@ def _totals(c: sqlite3.Connection) -> tuple[int, int, int]:
     return int(entries), int(total), int(clock)
 
 
+def _facts(c: sqlite3.Connection) -> dict[str, tuple[str, float]]:
+    rows = c.execute("SELECT name, value, learnt FROM facts").fetchall()
+    return {str(name): (str(value), float(learnt)) for name, value, learnt in rows}
+
+
 def _read(c: sqlite3.Connection, digest: str) -> tuple[str, bytes] | None:
     row = c.execute("SELECT media_type, body FROM content WHERE digest = ?", (digest,)).fetchone()
     return None if row is None else (str(row[0]), bytes(row[1]))
@@ -225,6 +260,7 @@ def _apply(
     *,
     writes: Sequence[Blob],
     uses: dict[str, int],
+    facts: dict[str, tuple[str, float]],
     max_bytes: int,
     total: int,
 ) -> tuple[int, int, int]:
@@ -252,6 +288,10 @@ def _apply(
         c.executemany(
             "UPDATE content SET used = ? WHERE digest = ?",
             [(mark, d) for d, mark in uses.items() if mark >= 0],
+        )
+        c.executemany(
+            "INSERT OR REPLACE INTO facts (name, value, learnt) VALUES (?, ?, ?)",
+            [(name, value, when) for name, (value, when) in facts.items()],
         )
         over = total + size_change - int(max_bytes * _LOW_WATER)
         victims: list[str] = []
