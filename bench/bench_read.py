@@ -658,7 +658,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
 
     with tempfile.TemporaryDirectory(prefix="lr-bench-", dir=temp_root()) as tmp:
-        registry: RegistryProcess = start_registry(Path(tmp) / "registry", delete_enabled=False)
+        registry: RegistryProcess = start_registry(
+            Path(tmp) / "registry", delete_enabled=False, version="2.8"
+        )
         try:
             print(f"registry {registry.url} (storage {tmp})", flush=True)
             layout = fill(registry.url, args.repos, args.tags, args.workers)

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         (root / "registry").mkdir()
         (root / "redis").mkdir()
-        registry = start_registry(root / "registry")
+        registry = start_registry(root / "registry", version="2.8")
         redis = RedisProcess(root / "redis").start()
         started: list[Replica] = []
 

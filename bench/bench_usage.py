@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     lines: list[str] = []
     ok = True
     with tempfile.TemporaryDirectory(prefix="lr-bench-", dir=temp_root()) as tmp:
-        registry = start_registry(Path(tmp) / "registry", delete_enabled=False)
+        registry = start_registry(Path(tmp) / "registry", delete_enabled=False, version="2.8")
         try:
             layout = fill(registry.url, args.repos, args.tags, args.workers)
             print(f"filled {layout.repositories} repositories, {layout.tags} tags", flush=True)

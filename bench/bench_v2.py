@@ -588,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     b: BlobResult | None = None
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="lr-bench-v2-", dir=temp_root()) as tmp:
-        registry = start_registry(Path(tmp) / "registry", delete_enabled=False)
+        registry = start_registry(Path(tmp) / "registry", delete_enabled=False, version="2.8")
         gw: Gateway | None = None
         try:
             gw = Gateway(registry.url, Path(tmp), args.profile)

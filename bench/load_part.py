@@ -115,7 +115,7 @@ def load_part(
         else "not pinned (one CPU)"
     )
     with ExitStack() as stack:
-        registry = start_registry(tmp / "registry", delete_enabled=False)
+        registry = start_registry(tmp / "registry", delete_enabled=False, version="2.8")
         stack.callback(registry.stop)
         layout = fill(registry.url, args.repos, DETAIL_TAGS, args.workers)
         report.layout = (

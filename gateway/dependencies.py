@@ -42,7 +42,8 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 def basic_credentials(header: str | None) -> Credentials | None:
-    """Credentials of an ``Authorization: Basic`` header; None for other schemes."""
+    """Credentials of an ``Authorization: Basic`` header; None for other schemes and
+    for empty ones (``Basic Og==``)."""
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -52,6 +53,10 @@ def basic_credentials(header: str | None) -> Credentials | None:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise Unauthorized("malformed Basic credentials") from None
+    if decoded == ":":
+        # empty credentials, what ``skopeo --no-creds`` answers a challenge with: no
+        # one in particular, an anonymous caller
+        return None
     username, sep, password = decoded.partition(":")
     if not sep or not username:
         raise Unauthorized("malformed Basic credentials")

@@ -38,6 +38,7 @@ and what the code means.
         ├── UpstreamTimeout           504  UPSTREAM_TIMEOUT
         │   └── DeadlinePassed        504  UPSTREAM_TIMEOUT (the request's deadline)
         ├── UpstreamInvalid           502  UPSTREAM_INVALID
+        │   └── ReferrersTagNotAnIndex 502 UPSTREAM_INVALID (a referrers tag, not an index)
         └── RealmNotAllowed           502  REALM_NOT_ALLOWED
 
 The first paragraph of each class's docstring is what its code means: the OpenAPI
@@ -383,6 +384,11 @@ class UpstreamInvalid(UpstreamError):
     document, an unexpected status"""
 
     code = "UPSTREAM_INVALID"
+
+
+class ReferrersTagNotAnIndex(UpstreamInvalid):
+    """a subject's referrers tag schema tag (``<alg>-<hex>``) holds something other than
+    an image index: the gateway neither lists referrers from it nor changes it"""
 
 
 class RealmNotAllowed(UpstreamError):

@@ -1,9 +1,14 @@
 """A small token server for distribution's ``auth.token`` mode.
 
 It answers ``GET /token?service=…&scope=…&account=…`` (Basic credentials optional) with
-an RS256 JWT the registry accepts: header ``kid`` is the libtrust key id of the signing
-key, whose self-signed certificate is written to ``certbundle`` for the registry's
+an RS256 JWT the registry accepts: header ``kid`` names the signing key, whose
+self-signed certificate is written to ``certbundle`` for the registry's
 ``rootcertbundle``. What each user may do is decided by ``grant``.
+
+The key id's form depends on the registry that reads the tokens: distribution 3.x
+takes the RFC 7638 JWK thumbprint (and rejects anything else: every token request
+then ends in 401); 2.8 takes libtrust's. ``start_registry`` tells the server which
+one (``serve_registry``); one server serves registries of one form.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -39,6 +44,27 @@ def libtrust_key_id(public_key: rsa.RSAPublicKey) -> str:
     )
     b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode("ascii").rstrip("=")
     return ":".join(b32[i : i + 4] for i in range(0, len(b32), 4))
+
+
+def jwk_thumbprint(public_key: rsa.RSAPublicKey) -> str:
+    """RFC 7638: base64url(sha256 of the JWK's required members in lexical order, no
+    spaces)), without padding; for RSA those are ``e``, ``kty`` and ``n``."""
+    numbers = public_key.public_numbers()
+
+    def b64(value: int) -> str:
+        raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+    members = json.dumps(
+        {"e": b64(numbers.e), "kty": "RSA", "n": b64(numbers.n)},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(members.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+KeyIdForm = Literal["jwk", "libtrust"]
 
 
 def parse_scope(scope: str) -> tuple[str, str, list[str]] | None:
@@ -68,6 +94,7 @@ class TokenServer:
         issuer: str = "lr-test-issuer",
         expires_in: int = 300,
         host: str = "127.0.0.1",
+        key_id_form: KeyIdForm | None = None,
     ) -> None:
         self.root = root
         self.users = dict(users)
@@ -85,6 +112,7 @@ class TokenServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._key: rsa.RSAPrivateKey | None = None
+        self.key_id_form = key_id_form  # None: decided by the first registry served
         self.kid = ""
 
     # -- lifecycle ---------------------------------------------------------------
@@ -92,7 +120,7 @@ class TokenServer:
     def start(self) -> TokenServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = libtrust_key_id(self._key.public_key())
+        self._set_kid()
         self.certbundle.write_bytes(self._self_signed_cert(self._key))
         server = ThreadingHTTPServer((self.host, 0), _make_handler(self))
         server.daemon_threads = True
@@ -104,6 +132,23 @@ class TokenServer:
         )
         self._thread.start()
         return self
+
+    def serve_registry(self, version: str) -> None:
+        """Sign with the key id form that registry ``version`` reads."""
+        form: KeyIdForm = "libtrust" if version.startswith("2.") else "jwk"
+        if self.key_id_form not in (None, form):
+            raise ValueError(
+                f"this token server signs for {self.key_id_form} key ids; "
+                f"distribution {version} needs {form}: start another token server"
+            )
+        self.key_id_form = form
+        self._set_kid()
+
+    def _set_kid(self) -> None:
+        if self._key is not None:
+            public = self._key.public_key()
+            form = self.key_id_form or "jwk"
+            self.kid = libtrust_key_id(public) if form == "libtrust" else jwk_thumbprint(public)
 
     def stop(self) -> None:
         if self._server is not None:

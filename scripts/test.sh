@@ -12,6 +12,14 @@
 # Debian's chromium through Playwright for Python (Playwright's own browser downloads
 # are never used). Set LR_SKIP_APT=1 to skip the system packages.
 #
+# With the Go toolchain (go on PATH, /usr/local/go/bin/go, or LR_GO) it builds the Go
+# programs the tests run as peers from the Go module proxy, once: distribution 3.0 and
+# 3.1 (the suite's default registry), crane, oras, the OCI conformance suite and a
+# registry with the referrers API (harness/go_peers.py pins them). They are cached
+# by version under ~/.cache/light-registry/go (LR_GO_PEERS_DIR to move it); the first
+# build takes several minutes, a second run nothing. Without Go the tests that need them
+# skip, saying so.
+#
 # Exit status: pytest's, so 5 (no tests collected) is a failure too; 1 when pytest
 # passed but ruff or mypy did not.
 set -euo pipefail
@@ -33,6 +41,10 @@ if command -v npm >/dev/null 2>&1; then
         npm ci --prefix "$project" --no-audit --no-fund --loglevel=error
     done
 fi
+
+# Go peers (a build failure is reported here and again by the tests that need them).
+lr_say "Go test peers (python -m harness.go_peers)"
+python -m harness.go_peers || lr_warn "some Go peers did not build (see above)"
 
 lint_failed=()
 if [ "${LR_SKIP_LINT:-0}" != "1" ]; then

@@ -31,14 +31,18 @@ def _shared_dir() -> Path:
 REALWORLD = _shared_dir() / "fixtures" / "realworld"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["3.0", "2.8"])
 def notified(
+    request: pytest.FixtureRequest,
     registry_factory: Callable[..., RegistryProcess],
 ) -> Iterator[tuple[RegistryProcess, GatewayServer]]:
-    """A registry that notifies a gateway (cache TTL 300 s) on a free local port."""
+    """A registry that notifies a gateway (cache TTL 300 s) on a free local port: 3.0
+    (``events.v2+json``) and 2.8 (``events.v1+json``), the same envelope."""
     port = free_port()
     registry = registry_factory(
-        notifications_url=f"http://127.0.0.1:{port}/api/events", notifications_token=TOKEN
+        notifications_url=f"http://127.0.0.1:{port}/api/events",
+        notifications_token=TOKEN,
+        version=request.param,
     )
     gateway = GatewayServer(registry.url, port, events_token=TOKEN, cache_ttl=300).start()
     try:

@@ -153,6 +153,56 @@ def test_no_import_from_a_lower_layer_to_a_higher_one() -> None:
     assert not upward, "\n".join(upward)
 
 
+#: The registry client's writes (``gateway.registry.writes``): only the view calls them.
+CLIENT_WRITES = {"put_manifest", "delete_manifest", "delete_blob", "upload_step", "upload_blob"}
+
+
+def _receiver(node: ast.expr) -> str:
+    """``a.b.c`` of an attribute chain, as written (``self.registry.client``)."""
+    if isinstance(node, ast.Attribute):
+        return f"{_receiver(node.value)}.{node.attr}"
+    return node.id if isinstance(node, ast.Name) else "?"
+
+
+def bypasses(path: Path) -> list[str]:
+    """Calls in ``path`` that drop the view's caches (``forget_*``) or write through the
+    registry client rather than the view."""
+    found = []
+    where = path.relative_to(ROOT.parent) if path.is_relative_to(ROOT.parent) else path
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name, receiver = node.func.attr, _receiver(node.func.value)
+            forgets = name.startswith("forget_")
+            writes = name in CLIENT_WRITES and receiver.rsplit(".", 1)[-1] == "client"
+            if forgets or writes:
+                found.append(f"{where}:{node.lineno} {receiver}.{name}")
+    return found
+
+
+def test_services_and_routers_write_and_invalidate_through_the_view() -> None:
+    """Every write goes through the view (``view.writing``, ``WriteBatch``), which drops
+    what it made stale and tells the subscribers: no service or router calls the
+    client's writes or a ``forget_*`` itself."""
+    paths = [*(ROOT / "services").rglob("*.py"), *(ROOT / "routers").rglob("*.py")]
+    found = [line for path in sorted(paths) for line in bypasses(path)]
+    assert not found, "\n".join(found)
+
+
+def test_the_bypass_check_sees_a_bypass(tmp_path: Path) -> None:
+    module = tmp_path / "service.py"
+    module.write_text(
+        "async def f(self, batch):\n"
+        "    await self.registry.client.delete_manifest(1)\n"
+        "    self.registry.forget_repository('x')\n"
+        "    await batch.put_manifest(1)\n"  # a WriteBatch: the view's own write
+        "    await self.registry.put_manifest(1)\n"  # the view's batch of one
+    )
+    assert sorted(line.split(" ")[1] for line in bypasses(module)) == [
+        "self.registry.client.delete_manifest",
+        "self.registry.forget_repository",
+    ]
+
+
 def test_the_checks_see_what_they_check() -> None:
     """The graph is the real one: known edges are found, and a circle would be."""
     edges = graph()
@@ -161,3 +211,9 @@ def test_the_checks_see_what_they_check() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert layer_of("gateway.shared_state.keys") == len(LAYERS) - 1
     assert layer_of("gateway.shared_state.caches") == layer_of("gateway.sessions")
+    # fidelity's /v2 referrers support: services, over the view
+    services = layer_of("gateway.services")
+    assert layer_of("gateway.services.referrers_index") == services
+    assert layer_of("gateway.services.v2_referrers") == services
+    assert "gateway.view" in edges["gateway.services.referrers_index"]
+    assert "gateway.services.referrers_index" in edges["gateway.services.v2_referrers"]

@@ -1,4 +1,4 @@
-"""Referrers against a real distribution 2.8 registry (no referrers API): the fallback
+"""Referrers against a real distribution 3.0 registry (no referrers API): the fallback
 index ``sha256-<hex>``, cosign's ``.sig`` tags, kinds, filters, counts and hidden tags.
 
 The corpus (tests/support/referrers.py) is pushed through the v2 API into a registry of
@@ -7,6 +7,7 @@ this module's own, as signing and SBOM tools push to a registry without the API.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from harness.images import Pusher, push_image
+from harness.realworld import realworld_dir
 from harness.registry import RegistryProcess
 from tests.support.assertions import assert_envelope
 from tests.support.referrers import (
@@ -75,7 +77,17 @@ def test_cosign_sig_tag_is_a_signature_per_layer(client: TestClient, corpus: Cor
     assert sig["kind"] == "signature"
     assert sig["artifact_type"] == SIMPLESIGNING
     assert sig["tag"] == fallback_tag(corpus.signed.digest) + ".sig"
-    assert sig["size"] == 250  # the layer's size (the real cosign 2024 payload)
+    # one object described: the signature manifest (digest, media type and size by the
+    # image-size rule: manifest + config + layers), not the manifest's digest with the
+    # payload layer's size
+    src = realworld_dir()
+    assert src is not None
+    manifest = (src / "artifact-cosign-signature-2024.json").read_bytes()
+    doc = json.loads(manifest)
+    assert sig["media_type"] == doc["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    layers = sum(layer["size"] for layer in doc["layers"])
+    assert sig["size"] == len(manifest) + doc["config"]["size"] + layers
+    assert sig["size"] != 250  # the payload layer's size alone, as it was
     assert sig["created"] is None  # cosign's config is dated 0001-01-01
     assert "dev.cosignproject.cosign/signature" in sig["annotations"]
 

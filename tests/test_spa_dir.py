@@ -489,6 +489,29 @@ def test_no_way_out_of_the_folder(server: GatewayServer, target: str) -> None:
     assert status in (400, 404), data[:300]
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["/tag-list/team%2Fapp", "/tag-list/team%2fapp/v1.2", "/repo/team%2Fapp%2Fapi/tags"],
+)
+def test_an_encoded_slash_in_a_route_is_the_spa(server: GatewayServer, target: str) -> None:
+    """The SPA addresses ``team/app`` as ``/tag-list/team%2Fapp``: a reload or a shared
+    link of it opens the page (as behind nginx's try_files), on a navigation only."""
+    status, data = raw_get(server, target)
+    assert status == 200, data[:300]
+    assert data.endswith(INDEX.encode())
+    status, data = raw_get(server, target, accept="application/json")
+    assert status in (200, 404)  # no extension: index.html, as for any route
+    assert SECRET.encode() not in data
+
+
+@pytest.mark.parametrize("target", ["/sub%2Fpage.txt", "/static%2Fjs%2Fmain.1a2b3c4d.chunk.js"])
+def test_an_encoded_slash_never_names_a_file(server: GatewayServer, target: str) -> None:
+    """Decoded, these name files that exist; as sent they do not: never served."""
+    status, data = raw_get(server, target, accept="*/*")
+    assert status == 404, data[:300]
+    assert b"inside" not in data and b"the SPA" not in data
+
+
 def test_directories_are_never_listed(server: GatewayServer) -> None:
     status, data = raw_get(server, "/assets/")
     assert status == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import socket
@@ -18,7 +19,9 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
+from harness import go_peers
 from harness.images import (
     ACCEPT_ALL,
     DOCKER_LIST,
@@ -35,9 +38,14 @@ from harness.images import (
 )
 from harness.realworld import rewrite_descriptor
 from harness.registry import RegistryProcess, free_port
-from harness.tokenserver import TokenServer, libtrust_key_id, parse_scope
+from harness.tokenserver import TokenServer, jwk_thumbprint, libtrust_key_id, parse_scope
 from harness.waiting import eventually
-from tests.support.fixtures import FilledRegistry, RealWorldRegistry
+from tests.support.fixtures import (
+    FilledRegistry,
+    RealWorldRegistry,
+    require_peer,
+    require_registry_binary,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -207,8 +215,11 @@ def test_token_server_protocol(token_setup: tuple[RegistryProcess, TokenServer])
     assert header["alg"] == "RS256" and header["typ"] == "JWT"
     public_key = x509.load_pem_x509_certificate(ts.certbundle.read_bytes()).public_key()
     assert isinstance(public_key, rsa.RSAPublicKey)
-    assert header["kid"] == libtrust_key_id(public_key)
-    assert len(header["kid"].split(":")) == 12
+    # distribution 3.x reads the RFC 7638 JWK thumbprint (computed here from pyjwt's JWK)
+    jwk = json.loads(RSAAlgorithm.to_jwk(public_key))
+    canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"))
+    thumbprint = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest())
+    assert header["kid"] == thumbprint.decode().rstrip("=") == jwk_thumbprint(public_key)
     claims = jwt.decode(body["token"], public_key, algorithms=["RS256"], audience=ts.service)
     assert claims["aud"] == ts.service  # a string, not a list
     assert claims["iss"] == ts.issuer and claims["sub"] == "reader"
@@ -224,6 +235,42 @@ def test_token_server_protocol(token_setup: tuple[RegistryProcess, TokenServer])
     assert jwt.decode(anonymous.json()["token"], options={"verify_signature": False})["sub"] == ""
     assert ts.requests[-1]["user"] is None
     assert ts.requests[-1]["authorization_present"] is False
+
+
+def test_token_server_signs_libtrust_key_ids_for_2_8(
+    registry_factory: Any, token_server_factory: Any
+) -> None:
+    """distribution 2.8 reads libtrust key ids: a token server started for it signs so,
+    and refuses to serve a 3.x registry too (one key id form per server)."""
+    ts: TokenServer = token_server_factory({"admin": "admin-pw"}, grant)
+    reg: RegistryProcess = registry_factory(auth="token", token=ts, version="2.8")
+    assert ts.key_id_form == "libtrust"
+    public_key = x509.load_pem_x509_certificate(ts.certbundle.read_bytes()).public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    assert ts.kid == libtrust_key_id(public_key) and len(ts.kid.split(":")) == 12
+    with Pusher(reg.url, "admin", "admin-pw") as admin:
+        push_image(admin, "team/app", "1.0", n_layers=1)
+        assert admin.tags("team/app") == ["1.0"]
+    with pytest.raises(ValueError, match="key ids"):
+        registry_factory(auth="token", token=ts)
+
+
+def test_without_go_the_peers_skip_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a machine without the Go toolchain (and nothing cached) a test that needs a
+    Go peer skips with that reason; the cache is keyed by module@version."""
+    monkeypatch.setenv("LR_GO", "none")
+    monkeypatch.setenv("LR_GO_PEERS_DIR", str(tmp_path))
+    assert go_peers.go_binary() is None
+    with pytest.raises(go_peers.PeerUnavailable, match="Go toolchain is not installed"):
+        go_peers.ensure("crane")
+    with pytest.raises(pytest.skip.Exception, match="Go toolchain is not installed"):
+        require_peer("registry-3.0")
+    with pytest.raises(pytest.skip.Exception, match="Go toolchain"):
+        require_registry_binary("3.0")
+    path = go_peers.peer_path(go_peers.PEERS["registry-3.1"])
+    assert path.parent.name.endswith("@v3.1.2") and path.is_relative_to(tmp_path)
 
 
 def test_parse_scope() -> None:
@@ -243,11 +290,11 @@ def test_fill_standard_catalog_and_tags(registry: FilledRegistry) -> None:
     for repo in content.repositories:
         tags = p.tags(repo)
         if repo == content.emptied_repo:
-            assert tags is None
+            assert tags == []  # 3.x; 2.8 says null (test_registry_versions)
         else:
-            assert sorted(tags or []) == content.tags_of(repo), repo
+            assert tags == content.tags_of(repo), repo  # 3.x sorts them
     r = p.request("GET", f"/v2/{content.emptied_repo}/tags/list")
-    assert r.json() == {"name": content.emptied_repo, "tags": None}
+    assert r.json() == {"name": content.emptied_repo, "tags": []}
     names = set(content.repositories)
     assert {"schema2/app", "oci/app", "team/app/api", "team/app/web", "many/repo-034"} <= names
     assert len([n for n in names if n.startswith("many/")]) == 35
@@ -402,8 +449,9 @@ def test_notifications_reach_a_listener(registry_factory: Any) -> None:
             assert _wait_for(lambda: any(e["action"] == "delete" for e in listener.events()))
         headers, _ = listener.received[0]
         assert headers["Authorization"] == "Bearer s3cret-token"
+        # 3.x says v2 (2.8 said v1); the envelope is the same
         assert headers["Content-Type"].startswith(
-            "application/vnd.docker.distribution.events.v1+json"
+            "application/vnd.docker.distribution.events.v2+json"
         )
         events = listener.events()
         push = next(e for e in events if e["action"] == "push")
@@ -414,13 +462,25 @@ def test_notifications_reach_a_listener(registry_factory: Any) -> None:
         # blob uploads carry application/octet-stream and are ignored by the config
         assert all(e["target"].get("mediaType") != "application/octet-stream" for e in events)
         # a delete by digest: one event naming the digest, then one per removed tag,
-        # which names the tag only (no digest, no mediaType)
+        # which names the tag only (3.x adds an empty digest, mediaType and size 0)
         assert _wait_for(
             lambda: len([e for e in listener.events() if e["action"] == "delete"]) == 2
         )
         deletes = [e["target"] for e in listener.events() if e["action"] == "delete"]
-        assert deletes[0] == {"digest": image.digest, "repository": "notify/app"}
-        assert deletes[1] == {"repository": "notify/app", "tag": "1.0"}
+        named = ("digest", "repository", "tag")
+
+        def said(target: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in target.items() if k in named and v}
+
+        assert said(deletes[0]) == {
+            "digest": image.digest,
+            "repository": "notify/app",
+        }
+        assert said(deletes[1]) == {
+            "repository": "notify/app",
+            "tag": "1.0",
+        }
+        assert all(not d.get("mediaType") and not d.get("size") for d in deletes)
     finally:
         listener.stop()
 

@@ -108,6 +108,8 @@ def gateway(world: World, make_gateway: Any) -> Iterator[Callable[..., Any]]:
             "events_token": EVENTS_TOKEN,
             "cache_ttl": 300,
             "access_ttl": 300,
+            # the default page: distribution 3.x pages tag lists too (1,500 tags in two)
+            "catalog_page_size": 1000,
         }
         values.update(settings)
         return make_gateway(world.url, **values)

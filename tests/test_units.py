@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import json
 from typing import Any
 
@@ -872,6 +873,91 @@ def test_artifact_tags() -> None:
     ):
         assert not at.is_artifact_tag(tag)
         assert at.subject_of(tag) is None and at.suffix_of(tag) is None
+
+
+def test_referrers_tags_follow_the_spec_table() -> None:
+    """distribution-spec 1.1, referrers tag schema: the algorithm truncated to 32
+    characters, the encoded part to 64, characters a tag cannot hold replaced by '-'."""
+    from gateway.models import artifact_tags as at
+
+    a64, a128 = "a" * 64, "a" * 128
+    assert at.fallback_tag(f"sha512:{a128}") == f"sha512-{a64}"
+    long = (
+        "test+algorithm+using+algorithm+separators+and+lots+of+characters+to+excercise+"
+        "overall+truncation:alsoSome=InTheEncodedSectionToShowHyphenReplacementAndLotsAnd"
+        "LotsOfCharactersToExcerciseEncodedTruncation"
+    )
+    assert at.fallback_tag(long) == (
+        "test-algorithm-using-algorithm-s-"
+        "alsoSome-InTheEncodedSectionToShowHyphenReplacementAndLotsAndLot"
+    )
+    assert names.is_tag(at.fallback_tag(long))
+
+
+@pytest.mark.parametrize(
+    ("digest", "valid"),
+    [
+        ("sha256:" + "a" * 64, True),
+        ("sha512:" + "0" * 128, True),
+        ("sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564", True),
+        ("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8", True),
+        ("blake3:" + "b" * 64, True),
+        ("sha256:" + "a" * 63, False),  # a registered algorithm: its exact length
+        ("sha512:" + "A" * 128, False),
+        ("SHA256:" + "a" * 64, False),
+        ("sha256", False),
+        ("sha256:", False),
+        (":abc", False),
+        ("sha256:abc/def", False),
+        ("a" * 8 + ":" + "b" * 1100, False),  # longer than any digest a registry makes
+    ],
+)
+def test_v2_takes_any_digest_the_oci_grammar_allows(digest: str, valid: bool) -> None:
+    assert names.is_oci_digest(digest) is valid
+    if valid:
+        assert names.check_oci_reference(digest) == digest
+    else:
+        with pytest.raises(DigestInvalid):
+            names.check_oci_digest(digest)
+
+
+def test_a_pushed_referrer_is_described_as_the_spec_has_it() -> None:
+    from gateway.services.v2_referrers import referrer_of
+
+    subject = "sha256:" + "5" * 64
+    config = {"mediaType": "application/vnd.example.config+json", "digest": subject, "size": 2}
+    image = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": [],
+            "subject": {"mediaType": "x", "digest": subject, "size": 1},
+            "annotations": {"k": "v"},
+        }
+    ).encode()
+    found = referrer_of(image, "application/vnd.oci.image.manifest.v1+json", "v1")
+    assert found is not None
+    assert found[0] == subject
+    assert found[1] == {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": "sha256:" + hashlib.sha256(image).hexdigest(),
+        "size": len(image),
+        "artifactType": "application/vnd.example.config+json",  # no artifactType: config's
+        "annotations": {"k": "v"},
+    }
+    index = json.dumps(
+        {"schemaVersion": 2, "manifests": [], "subject": {"digest": subject, "size": 1}}
+    ).encode()
+    by_digest = "sha512:" + "6" * 128
+    found = referrer_of(index, "application/vnd.oci.image.index.v1+json", by_digest)
+    assert found is not None and found[1] == {  # an index: no artifactType at all
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": by_digest,
+        "size": len(index),
+    }
+    for body in (b"not json", b"[]", b'{"subject": {"digest": "nope"}}', b'{"layers": []}'):
+        assert referrer_of(body, "application/json", "v1") is None
 
 
 def test_a_page_of_names_or_tags_is_checked_in_one_match_as_entry_by_entry() -> None:

@@ -1,29 +1,29 @@
 """Upstream failures the real registry cannot be made to produce (MockTransport), part 3:
-never a 500 whatever the registry answers, the RegistryClient on its own, and isolation
-when the registry accepts sparse indexes."""
+never a 500 whatever the registry answers, the RegistryClient on its own; and, with a
+real distribution 3.0 that accepts sparse indexes, isolation between repositories."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import pytest
 
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import ANONYMOUS
+from harness.images import Pusher, push_image
 from tests.support.assertions import assert_envelope, error_of
-from tests.support.callers import basic_value as basic_header
+from tests.support.callers import Users
 from tests.support.mock_registry import (
     CONFIG,
     CONFIG_DIGEST,
     DIGEST,
     ENDPOINTS,
-    MANIFEST,
     OCI_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
-    ONE_CHILD_INDEX,
     OTHER_DIGEST,
     REGISTRY,
     FakeRegistry,
@@ -31,8 +31,6 @@ from tests.support.mock_registry import (
     dumps,
     gateway,
     manifest_doc,
-    manifest_response,
-    registry_error,
     sha256,
 )
 
@@ -216,54 +214,61 @@ async def test_client_overall_deadline_on_a_slow_answer() -> None:
 # -- isolation when the registry accepts sparse indexes ------------------------------------
 
 
-ALICE_BASIC = basic_header("alice", "alice-pw")
-MALLORY_BASIC = basic_header("mallory", "mallory-pw")
+SPARSE_USERS = Users({"alice": "alice-Pw-5e1d", "mallory": "mallory-Pw-0c7b"})
 
 
-def test_index_children_are_not_taken_as_members_of_the_index_repository() -> None:
-    """Distribution 3.x can accept sparse indexes (``validation.manifests.indexes``): an
-    index in ``public`` may name a child that lives only in the private ``app``. Pushing
-    such an index must not let a ``public``-only user read ``app``'s manifest through the
-    shared content cache once someone allowed on ``app`` has loaded it."""
-    index = ONE_CHILD_INDEX
-    rights = {ALICE_BASIC: {"app", "public"}, MALLORY_BASIC: {"public"}}
+def _sparse_grant(user: str | None, rtype: str, name: str, actions: list[str]) -> list[str]:
+    allowed = {"alice": {"app", "public"}, "mallory": {"public"}}.get(user or "", set())
+    return list(actions) if rtype == "repository" and name in allowed else []
 
-    async def access(request: httpx.Request) -> httpx.Response | None:
-        path = request.url.path
-        if path == "/v2/":
-            return None
-        granted = rights.get(request.headers.get("authorization", ""))
-        if granted is None:
-            return httpx.Response(
-                401,
-                headers={"WWW-Authenticate": 'Basic realm="test"'},
-                json={"errors": [{"code": "UNAUTHORIZED", "message": "login"}]},
-            )
-        if path.split("/")[2] not in granted:
-            return registry_error(403, "DENIED")
-        if path.startswith("/v2/public/manifests/"):
-            if path.rsplit("/", 1)[1] in ("sparse", sha256(index)):
-                return manifest_response(index, OCI_INDEX)
-            return registry_error(404, "MANIFEST_UNKNOWN")  # the child is not in public
-        return None
 
-    fake = FakeRegistry(access)
-    fake.tags = {"app": ["1.0"], "public": ["sparse"]}
-    mallory = {"Authorization": MALLORY_BASIC}
-    with gateway(fake) as client:
-        # Alice loads the private image; its manifest is now in the shared cache.
-        alice = client.get(
-            f"/api/repositories/app/manifests/{DIGEST}", headers={"Authorization": ALICE_BASIC}
+def test_index_children_are_not_taken_as_members_of_the_index_repository(
+    registry_factory: Any, token_server_factory: Any, make_gateway: Any
+) -> None:
+    """distribution 3.x accepts sparse indexes when told so
+    (``validation.manifests.indexes.platforms: none``): an index in ``public`` may name
+    a child that lives only in the private ``app``. Pushing such an index must not let
+    a ``public``-only user read ``app``'s manifest through the shared content cache once
+    someone allowed on ``app`` has loaded it."""
+    tokens = token_server_factory(SPARSE_USERS, _sparse_grant)
+    registry = registry_factory(
+        auth="token",
+        token=tokens,
+        extra_config={"validation": {"manifests": {"indexes": {"platforms": "none"}}}},
+    )
+    with Pusher(registry.url, "alice", SPARSE_USERS["alice"]) as p:
+        child = push_image(p, "app", "1.0", n_layers=1)
+        index = dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": [
+                    {
+                        "mediaType": child.media_type,
+                        "digest": child.digest,
+                        "size": len(child.manifest),
+                        "platform": {"os": "linux", "architecture": "amd64"},
+                    }
+                ],
+            }
         )
-        assert alice.status_code == 200
+        p.push_manifest("public", "sparse", index, OCI_INDEX)  # accepted: sparse
+    alice = SPARSE_USERS.basic("alice")
+    mallory = SPARSE_USERS.basic("mallory")
+    with make_gateway(registry.url) as client:
+        # Alice loads the private image; its manifest is now in the shared cache.
+        r = client.get(f"/api/repositories/app/manifests/{child.digest}", headers=alice)
+        assert r.status_code == 200
         assert_envelope(
-            client.get(f"/api/repositories/app/manifests/{DIGEST}", headers=mallory), 403, "DENIED"
+            client.get(f"/api/repositories/app/manifests/{child.digest}", headers=mallory),
+            403,
+            "DENIED",
         )
         # Mallory views the sparse index in public, then asks public for its child.
         detail = client.get("/api/repositories/public/images/sparse", headers=mallory)
         assert detail.status_code == 200, detail.text
-        [child] = detail.json()["platforms"]
-        assert child["error"]["code"] == "MANIFEST_UNKNOWN", child
-        leaked = client.get(f"/api/repositories/public/manifests/{DIGEST}", headers=mallory)
+        [platform] = detail.json()["platforms"]
+        assert platform["error"]["code"] == "MANIFEST_UNKNOWN", platform
+        leaked = client.get(f"/api/repositories/public/manifests/{child.digest}", headers=mallory)
         assert_envelope(leaked, 404, "MANIFEST_UNKNOWN")
-        assert MANIFEST not in leaked.content
+        assert child.manifest not in leaked.content

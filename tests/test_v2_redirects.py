@@ -1,4 +1,4 @@
-"""/v2 behaviours a local distribution 2.8 cannot show, through the one mock registry:
+"""/v2 behaviours a local distribution registry cannot show, through the one mock registry:
 blobs on object storage (a 307 to a presigned URL), upload and manifest Locations the
 registry answers on other hosts."""
 

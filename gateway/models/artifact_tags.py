@@ -38,7 +38,12 @@ def suffix_of(tag: str) -> str | None:
     return match.group(2) or ""
 
 
+_NOT_IN_TAGS = re.compile(r"[^A-Za-z0-9_.-]", re.ASCII)
+
+
 def fallback_tag(digest: str) -> str:
-    """The referrers tag schema's tag for ``sha256:<hex>``: ``sha256-<hex>``."""
-    algorithm, _, hex_part = digest.partition(":")
-    return f"{algorithm}-{hex_part}"
+    """The referrers tag schema's tag for a digest (distribution-spec 1.1): the algorithm
+    truncated to 32 characters, ``-``, the encoded part truncated to 64, any character a
+    tag cannot hold replaced by ``-``. ``sha256:<hex>`` gives ``sha256-<hex>``."""
+    algorithm, _, encoded = digest.partition(":")
+    return _NOT_IN_TAGS.sub("-", f"{algorithm[:32]}-{encoded[:64]}")

@@ -40,7 +40,7 @@ from gateway.registry.protocol import (
     referrers_next,
 )
 from gateway.registry.realm_policy import RealmPolicy
-from gateway.registry.transport import Upstream, sha256_digest
+from gateway.registry.transport import Upstream, digest_like, sha256_digest
 from gateway.registry.upstream_errors import Subject
 from gateway.registry.writes import RegistryWrites
 
@@ -316,18 +316,27 @@ class RegistryClient(RegistryWrites):
 
     # -- as asked (the /v2 proxy) -------------------------------------------------------
 
-    async def api_base(self, caller: Caller) -> None:
+    async def api_base(self, caller: Caller) -> bool:
         """``GET /v2/`` with this caller's credentials: raises unless the registry let
-        them in (401 for an anonymous caller where a login is needed)."""
-        response = await self.transport.send("GET", "/v2/", caller, scope=None, subject="registry")
+        them in (401 for an anonymous caller where a login is needed). True when the
+        registry had to be authenticated to on the way (credentials, or a token it
+        granted, even an anonymous one)."""
+        transport = self.transport
+        auth = RegistryAuth(caller, None, transport.tokens, transport.policy, transport.hints)
+        response = await transport.send(
+            "GET", "/v2/", caller, scope=None, subject="registry", auth=auth
+        )
         await response.aclose()
+        return auth.authenticated
 
     async def manifest_as_asked(
         self, caller: Caller, name: str, reference: str, accept: str | None, *, head: bool
     ) -> Passed:
         """A manifest with the client's own ``Accept`` (the registry's negotiation:
         conversions, a child for a client that takes no index, 404 for OCI content a
-        Docker-only client cannot read). By digest, the bytes are verified."""
+        Docker-only client cannot read). By digest, the bytes are verified when the
+        gateway computes that algorithm (sha256, sha512); of another, handed on as the
+        registry sent them (never cached)."""
         response = await self.transport.send(
             "HEAD" if head else "GET",
             f"/v2/{name}/manifests/{reference}",
@@ -341,14 +350,19 @@ class RegistryClient(RegistryWrites):
         finally:
             await response.aclose()
         headers = content_headers(response)
-        if not head:
-            digest = sha256_digest(body)
-            if is_digest(reference) and digest != reference:
+        if ":" in reference:  # by digest: of any algorithm the OCI grammar allows
+            actual = None if head else digest_like(body, reference)
+            if actual is not None and actual != reference:
                 raise UpstreamInvalid(
                     "the manifest does not match the digest asked for",
-                    detail={"expected": reference, "actual": digest},
+                    detail={"expected": reference, "actual": actual},
                 )
-            headers["docker-content-digest"] = digest
+            if actual is not None or head:
+                # what it was found by (distribution answers sha256 whatever was asked)
+                headers["docker-content-digest"] = reference
+        elif not head:
+            headers["docker-content-digest"] = sha256_digest(body)
+        if not head:
             headers["content-length"] = str(len(body))
         return Passed(response.status_code, headers, body)
 

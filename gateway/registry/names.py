@@ -39,6 +39,17 @@ DIGEST_RE = re.compile(
 )
 SHA256_RE = re.compile(SHA256_PATTERN, re.ASCII)
 
+# The OCI digest grammar (image-spec, descriptor.md), what /v2 takes and hands on to the
+# registry: any algorithm, the registered ones (sha256, sha512) with their exact encoding.
+# Bounded (a digest longer than this is no digest any registry computes), so a hostile
+# path cannot make the gateway carry kilobytes of "digest" along.
+OCI_DIGEST_RE = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+", re.ASCII)
+OCI_DIGEST_MAX = 1024
+_REGISTERED_ENCODINGS = {
+    "sha256": re.compile(r"[a-f0-9]{64}", re.ASCII),
+    "sha512": re.compile(r"[a-f0-9]{128}", re.ASCII),
+}
+
 
 def anchored(pattern: str, *, optional: bool = False) -> str:
     """``pattern`` as a JSON Schema (ECMA-262) ``pattern``: those are not anchored."""
@@ -86,6 +97,19 @@ def is_digest(value: str) -> bool:
     return DIGEST_RE.fullmatch(value) is not None
 
 
+def is_oci_digest(value: str) -> bool:
+    """A digest by the OCI grammar, of any algorithm (the registered ones checked)."""
+    if len(value) > OCI_DIGEST_MAX or OCI_DIGEST_RE.fullmatch(value) is None:
+        return False
+    algorithm, _, encoded = value.partition(":")
+    registered = _REGISTERED_ENCODINGS.get(algorithm)
+    return registered is None or registered.fullmatch(encoded) is not None
+
+
+def is_sha256(value: str) -> bool:
+    return SHA256_RE.fullmatch(value) is not None
+
+
 def check_name(value: str) -> str:
     if not is_name(value):
         raise NameInvalid("invalid repository name", detail={"name": clip(value)})
@@ -106,6 +130,25 @@ def check_digest(value: str) -> str:
     return value
 
 
+def is_reference_digest(reference: str) -> bool:
+    """Whether a reference (a tag or a digest, already checked) is a digest, of any
+    algorithm: a digest always contains ':', a tag never does."""
+    return ":" in reference
+
+
 def check_reference(value: str) -> str:
     """A tag or a digest (a digest always contains ':', a tag never does)."""
     return check_digest(value) if ":" in value else check_tag(value)
+
+
+def check_oci_digest(value: str) -> str:
+    """A digest as /v2 takes it: anything the OCI grammar allows, whatever the
+    algorithm; the registry judges whether it supports it."""
+    if not is_oci_digest(value):
+        raise DigestInvalid("invalid digest", detail={"digest": clip(value)})
+    return value
+
+
+def check_oci_reference(value: str) -> str:
+    """A tag or a digest of any algorithm (/v2)."""
+    return check_oci_digest(value) if ":" in value else check_tag(value)

@@ -45,6 +45,19 @@ def sha256_digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+# The algorithms whose digests the gateway computes (checks), of all the OCI grammar
+# allows; a digest of another algorithm is handed on to the registry unchecked.
+_HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
+
+
+def digest_like(data: bytes, digest: str) -> str | None:
+    """``data``'s digest in the algorithm of ``digest``; None for an algorithm the
+    gateway does not compute."""
+    algorithm = digest.partition(":")[0]
+    make = _HASHES.get(algorithm)
+    return None if make is None else f"{algorithm}:{make(data).hexdigest()}"
+
+
 def _timed_out(by_deadline: bool) -> GatewayError:
     if by_deadline:
         return deadline.passed()

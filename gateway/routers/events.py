@@ -40,9 +40,11 @@ def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
 _ENVELOPE_SCHEMA = _inlined(EventEnvelope.model_json_schema())
 _REQUEST_BODY = {
     "required": True,
-    "description": "A notification envelope as the registry sends it; fields the gateway "
-    "does not know are allowed (registries add them).",
+    "description": "A notification envelope as the registry sends it (distribution 3.x "
+    "labels it events.v2, 2.8 events.v1: the same envelope); fields the gateway does not "
+    "know are allowed (registries add them).",
     "content": {
+        "application/vnd.docker.distribution.events.v2+json": {"schema": _ENVELOPE_SCHEMA},
         "application/vnd.docker.distribution.events.v1+json": {"schema": _ENVELOPE_SCHEMA},
         "application/json": {"schema": _ENVELOPE_SCHEMA},
     },

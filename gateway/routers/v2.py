@@ -10,19 +10,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
+from gateway.dependencies import CurrentCaller, RepoName, State
 from gateway.errors import BlobUploadUnknown, ManifestTooLarge
-from gateway.registry.names import check_digest, check_name
+from gateway.registry.names import check_name, check_oci_digest, check_oci_reference
 from gateway.registry.protocol import CONTENT_HEADERS, Passed
 from gateway.routers.routing import GatewayRouter, not_modified
 from gateway.services.v2_proxy import MAX_MANIFEST_BYTES
 
 router = GatewayRouter(head=False, include_in_schema=False)
+
+
+async def _digest(digest: str) -> str:
+    return check_oci_digest(digest)
+
+
+async def _reference(reference: str) -> str:
+    return check_oci_reference(reference)
+
+
+# /v2 takes a digest of any algorithm the OCI grammar allows and hands it on: the
+# registry judges the algorithm (/api stays sha256, what its caches verify).
+Digest = Annotated[str, Depends(_digest)]
+Reference = Annotated[str, Depends(_reference)]
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -125,9 +140,9 @@ async def v2_start_upload(
     query: dict[str, str] = {}
     params = request.query_params
     if "digest" in params:
-        query["digest"] = check_digest(params["digest"])
+        query["digest"] = check_oci_digest(params["digest"])
     if "mount" in params:
-        query["mount"] = check_digest(params["mount"])
+        query["mount"] = check_oci_digest(params["mount"])
         if "from" in params:
             query["from"] = check_name(params["from"])
     path = f"/v2/{name}/blobs/uploads/" + (f"?{urlencode(query)}" if query else "")

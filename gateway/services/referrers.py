@@ -4,7 +4,8 @@ Sources, in order:
 
 1. the registry's referrers API (``GET /v2/<name>/referrers/<digest>``) when it has one:
    its ``Link`` pages followed; an ``artifact_type`` filter is sent, and applied here
-   when the answer lacks ``OCI-Filters-Applied: artifactType``;
+   (by each referrer's own manifest) when the answer lacks ``OCI-Filters-Applied:
+   artifactType``;
 2. else the referrers tag schema's fallback: the index tagged ``sha256-<hex>``, whose
    entries are the referrers (distribution 2.8 has no API: this is its main path);
 3. plus cosign's tags ``sha256-<hex>.sig``, ``.att`` and ``.sbom``: each layer of the
@@ -19,21 +20,28 @@ a task when that is possible (the warm path of a tag page).
 
 The fallback index is kept right when the registry has no API: deleting a referrer
 through the gateway (API or /v2) takes its entry out of its subject's index (the index
-pushed again without it, or deleted when it becomes empty), so no orphan is listed.
+pushed again without it, or deleted when it becomes empty; services/referrers_index.py),
+so no orphan is listed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-import json
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from gateway.errors import GatewayError, InvalidRequest, NameUnknown, NotFound, UpstreamInvalid
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    NameUnknown,
+    NotFound,
+    ReferrersTagNotAnIndex,
+    UpstreamInvalid,
+)
 from gateway.models import api, oci
 from gateway.models import media_types as mt
 from gateway.models.artifact_tags import COSIGN_SUFFIXES, fallback_tag, subject_of
@@ -42,6 +50,7 @@ from gateway.registry.credentials import Caller
 from gateway.registry.protocol import Manifest
 from gateway.services.images import ImageService
 from gateway.services.platforms import choose_platform
+from gateway.services.referrers_index import ReferrersIndex
 from gateway.view import CachedRegistry
 
 log = logging.getLogger(__name__)
@@ -98,6 +107,9 @@ class ReferrerService:
     def __init__(self, registry: CachedRegistry, images: ImageService) -> None:
         self.registry = registry
         self.images = images
+        # the subjects' tag schema indexes, updated under per-subject locks shared with
+        # the /v2 push path (gateway/services/v2_referrers.py)
+        self.index = ReferrersIndex(registry)
 
     # -- the list ---------------------------------------------------------------------
 
@@ -155,9 +167,11 @@ class ReferrerService:
         answer = await self.registry.referrers_index(caller, repo, digest, artifact_type)
         if answer is not None:
             descriptors = _descriptors(answer.descriptors)
-            if artifact_type and ARTIFACT_TYPE_FILTER not in answer.filters_applied:
-                descriptors = [d for d in descriptors if d.artifact_type == artifact_type]
             found = await self._described(caller, repo, descriptors)
+            if artifact_type and ARTIFACT_TYPE_FILTER not in answer.filters_applied:
+                # filtered here, by each referrer's own artifact type (read from its
+                # manifest: go-containerregistry's API names the config's media type)
+                found = [r for r in found if r.artifact_type == artifact_type]
             if found:
                 sources.add("api")
             entries += found
@@ -212,7 +226,9 @@ class ReferrerService:
             except NotFound:
                 return None
             annotations = {**image.annotations, **d.annotations}
-            artifact_type = d.artifact_type or image.artifact_type
+            # the manifest's own word first: what the spec has the registry copy into the
+            # descriptor, which not every registry does
+            artifact_type = image.artifact_type or d.artifact_type
             return api.Referrer(
                 digest=d.digest,
                 media_type=image.media_type,
@@ -228,19 +244,23 @@ class ReferrerService:
         return [r for r in found if r is not None]
 
     async def _cosign(self, caller: Caller, repo: str, tag: str, suffix: str) -> list[api.Referrer]:
-        """The entries of one cosign tag: each layer of its manifest is one."""
+        """The entries of one cosign tag: each layer of its manifest is one signature
+        (attestation, SBOM), told apart by its artifact type and annotations. The
+        descriptor fields (digest, media type, size) all describe the one object there
+        is to fetch or delete: the tag's manifest, sized by the image-size rule."""
         manifest = await self._manifest(caller, repo, tag)
         if manifest is None or manifest.media_type not in mt.IMAGE_MANIFEST_TYPES:
             return []
         image = self.registry.image_manifest(manifest)
         created = _created(image.annotations, None)
+        size = len(manifest.body) + image.config.size + sum(layer.size for layer in image.layers)
         return [
             api.Referrer(
                 digest=manifest.digest,
                 media_type=manifest.media_type,
                 artifact_type=layer.media_type or None,
                 kind=kind_of(layer.media_type, suffix=suffix),
-                size=layer.size,
+                size=size,
                 created=_created(layer.annotations, created),
                 annotations=layer.annotations,
                 tag=tag,
@@ -313,26 +333,10 @@ class ReferrerService:
             await self.registry.referrers_index(caller, repo, subject, None)
         if self.registry.referrers_api:
             return
-        tag = fallback_tag(subject)
-        if not _listed(await self._tags(caller, repo), tag):
-            return
-        fallback = await self._manifest(caller, repo, tag)
-        if fallback is None or fallback.media_type not in mt.INDEX_TYPES:
-            return
-        doc = json.loads(fallback.body)
-        entries = doc.get("manifests") or []
-        kept = [
-            e for e in entries if not (isinstance(e, dict) and e.get("digest") == manifest.digest)
-        ]
-        if len(kept) == len(entries):
-            return
-        async with self.registry.writing(caller, repo) as batch:
-            if kept:
-                doc["manifests"] = kept
-                body = json.dumps(doc, separators=(",", ":")).encode()
-                await batch.put_manifest(tag, body, fallback.media_type, new_repository=False)
-            else:
-                await batch.delete_manifest(fallback.digest)
+        try:
+            await self.index.remove(caller, repo, subject, manifest.digest)
+        except ReferrersTagNotAnIndex:
+            return  # the tag holds something else: not ours to change
 
     def _subject(self, manifest: Manifest) -> str | None:
         try:

@@ -18,6 +18,18 @@ auth, realm policy and caches as /api.
   registry as they arrive, never held whole; manifests (at most 4 MiB) passed on. A
   push needs the caller's own credentials: the service account, the fallback that lets
   anonymous users browse, never pushes for them.
+- Digests of any algorithm the OCI grammar allows are handed on to the registry, which
+  judges them. Only sha256 content goes through the verified cache; a manifest asked
+  for by another digest comes from the registry as asked, verified when the gateway
+  can compute that digest (sha512), never cached.
+- OCI 1.1 referrers (gateway/services/v2_referrers.py): the registry's API, or on a
+  registry without one the subject's referrers tag schema index, listed and kept up to
+  date by the gateway on a manifest push with a ``subject`` (``OCI-Subject``).
+- ``GET /v2/`` for a caller without credentials of their own (anonymous, or served as
+  the service account) answers 401 with the Basic challenge whenever the registry
+  asked for authentication, even when it then let that caller in (a token registry
+  grants anonymous tokens): docker, skopeo, crane and oras send credentials only after
+  such a challenge, and a client without any carries on anonymously.
 """
 
 from __future__ import annotations
@@ -28,10 +40,12 @@ from collections.abc import AsyncIterable
 from gateway.errors import GatewayError, PaginationNumberInvalid, Unauthorized, Unsupported
 from gateway.models import media_types as mt
 from gateway.registry.credentials import Caller
-from gateway.registry.names import is_digest
+from gateway.registry.names import is_sha256
 from gateway.registry.protocol import Manifest, Passed
 from gateway.services.paging import page_of
 from gateway.services.referrers import ReferrerService
+from gateway.services.referrers_index import ReferrersIndex
+from gateway.services.v2_referrers import V2Referrers
 from gateway.view import CachedRegistry
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # what distribution takes on push
@@ -77,9 +91,17 @@ class V2Proxy:
         self.deletes_enabled = deletes_enabled
         self.push_enabled = push_enabled
         self.referrer_service = referrers
+        index = referrers.index if referrers is not None else ReferrersIndex(registry)
+        self.v2_referrers = V2Referrers(registry, index)
 
     async def base(self, caller: Caller) -> None:
-        await self.client.api_base(caller)
+        """Raise unless the registry lets this caller in; for a caller without
+        credentials of their own, also when the registry had to be authenticated to
+        (the token it granted them, or the service account's login)."""
+        authenticated = await self.client.api_base(caller)
+        own_credentials = caller.credentials is not None and caller.source != "service"
+        if authenticated and not own_credentials:
+            raise Unauthorized("the registry requires a login")
 
     async def catalog(
         self, caller: Caller, n: str | None, last: str | None
@@ -101,7 +123,8 @@ class V2Proxy:
         self, caller: Caller, name: str, reference: str, accept: str | None, *, head: bool
     ) -> Passed:
         accepted = accepted_types(accept)
-        if accepted & mt.MANIFEST_TYPES:
+        cacheable = ":" not in reference or is_sha256(reference)
+        if cacheable and accepted & mt.MANIFEST_TYPES:
             manifest = await self.registry.manifest(caller, name, reference)
             if manifest.media_type in accepted:
                 headers = {
@@ -117,7 +140,7 @@ class V2Proxy:
     async def referrers(
         self, caller: Caller, name: str, digest: str, artifact_type: str | None
     ) -> Passed:
-        return await self.client.referrers(caller, name, digest, artifact_type)
+        return await self.v2_referrers.listing(caller, name, digest, artifact_type)
 
     def _check_deletes(self) -> None:
         if not self.deletes_enabled:
@@ -126,7 +149,7 @@ class V2Proxy:
     async def delete_manifest(self, caller: Caller, name: str, reference: str) -> None:
         self._check_deletes()
         manifest: Manifest | None = None
-        if self.referrer_service is not None and is_digest(reference):
+        if self.referrer_service is not None and is_sha256(reference):
             # What it refers to, read before it is gone. Whatever stops that read (a 404,
             # a caller who may delete but not pull), the registry answers the delete.
             with contextlib.suppress(GatewayError):
@@ -170,6 +193,7 @@ class V2Proxy:
         # The tag may point elsewhere now, and the repository may be new: the view drops
         # what it knew, whatever the answer.
         passed = await self.registry.put_manifest(caller, name, reference, body, media_type)
+        passed = await self.v2_referrers.pushed(caller, name, reference, body, media_type, passed)
         location = passed.headers.get("location")
         if location is not None:
             passed.headers["location"] = self.client.registry_path(

@@ -286,6 +286,12 @@ class Reads(Documents):
         await self._membership.put((repo, digest), True, stamp=stamp, local=False)
         return Manifest(blob.digest, blob.media_type, blob.body)
 
+    async def manifest_afresh(self, caller: Caller, repo: str, reference: str) -> Manifest:
+        """A manifest as the registry holds it now, asked with this caller's credentials
+        and kept nowhere: for a read-modify-write of a tag that other clients write too
+        (the referrers tag schema's index), where a cached answer may be a moment old."""
+        return await self.client.manifest(caller, repo, reference)
+
     async def config(self, caller: Caller, repo: str, digest: str) -> bytes:
         """A config blob (small, read whole), verified and cached by digest."""
         blob = await self._content.get(digest)

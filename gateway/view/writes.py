@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
-from gateway.registry.names import is_digest
+from gateway.registry.names import is_reference_digest
 from gateway.registry.protocol import Passed
 from gateway.registry.transport import sha256_digest
 from gateway.view.caches import ViewCaches
@@ -45,7 +45,7 @@ class WriteBatch:
     async def delete_manifest(self, reference: str) -> None:
         """Delete a manifest by digest (a tag, where the registry supports it)."""
         await self._client.delete_manifest(self.caller, self.repo, reference)
-        if is_digest(reference):
+        if is_reference_digest(reference):
             self._done("delete", digest=reference)
         else:
             self._done("delete", tag=reference)
@@ -63,13 +63,15 @@ class WriteBatch:
         """``PUT`` a manifest under a tag or digest; ``new_repository``: the repository
         may be new (not when the gateway just read one of its manifests)."""
         self.new_repo_possible = self.new_repo_possible or new_repository
-        digest = sha256_digest(body)
-        was = None if is_digest(reference) else self._tag_digests.peek((self.repo, reference))
+        by_digest = is_reference_digest(reference)
+        # pushed by digest: that digest (/v2 hands on any algorithm); by tag, sha256
+        digest = reference if by_digest else sha256_digest(body)
+        was = None if by_digest else self._tag_digests.peek((self.repo, reference))
         passed = await self._client.put_manifest(
             self.caller, self.repo, reference, body, media_type
         )
         action: Action = "tag-move" if was is not None and was != digest else "push"
-        tag = None if is_digest(reference) else reference
+        tag = None if by_digest else reference
         self._done(action, tag=tag, digest=digest, media_type=media_type)
         return passed
 

@@ -13,8 +13,11 @@ What a Vite/React/Vue build needs from the server in front of it, as nginx's
 - A precompressed ``.br``/``.gz`` sibling is sent to clients that accept it; text over
   1 KiB is otherwise gzipped on the fly, off the event loop (and kept, by content hash).
 - Memory stays flat: small files are read whole, larger ones streamed from disk.
-- No way out of the folder: ``..``, encoded slashes and backslashes, NUL, dotfiles (also
-  through a symlink) and symlinks that resolve outside are 404s; no directory listings.
+- No way out of the folder: ``..``, encoded backslashes, NUL, dotfiles (also through a
+  symlink) and symlinks that resolve outside are 404s; no directory listings. A path
+  holding an encoded slash (``/tag-list/team%2Fapp``: the SPA's address of a repository
+  whose name has a ``/``) never names a file, but may still fall back to
+  ``index.html`` like any other route: nothing decoded is ever used as a file path.
 
 The folder is resolved once at start-up: a deploy that swaps a symlink to a new release
 needs a restart (or point ``LR_SPA_DIR`` at a folder whose contents are replaced).
@@ -93,7 +96,8 @@ COMPRESSIBLE = re.compile(r"^(text/|application/(json|manifest\+json|xml|wasm)|i
 _HASHED = re.compile(r"[.-](?P<hash>[0-9a-f]{8,20}|[A-Za-z0-9_-]{8})(\.chunk)?\.[A-Za-z0-9]+$")
 _HAS_DIGIT_OR_UPPER = re.compile(r"[0-9A-Z]")
 _DIMENSIONS = re.compile(r"^[0-9]+x[0-9]+$")
-_BAD_RAW = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
+_BAD_RAW = re.compile(rb"%(5c|00)", re.IGNORECASE)
+_ENCODED_SLASH = re.compile(rb"%2f", re.IGNORECASE)
 
 
 def is_fingerprinted(relative: Path) -> bool:
@@ -158,14 +162,21 @@ class StaticSite:
     # -- resolving a path ---------------------------------------------------------------
 
     def _segments(self, scope: Scope) -> list[str] | None:
-        """The path's segments, or None when the path may not name a file here."""
+        """The path's segments, or None when the path may not name a file here nor
+        fall back to index.html."""
         if _BAD_RAW.search(scope.get("raw_path") or b""):
-            return None  # an encoded slash, backslash or NUL smuggled into a segment
+            return None  # an encoded backslash or NUL smuggled into a segment
         segments = [s for s in route_path(scope).split("/") if s]
         for segment in segments:
             if segment.startswith(".") or "\\" in segment or "\x00" in segment:
                 return None
         return segments
+
+    @staticmethod
+    def _names_no_file(scope: Scope) -> bool:
+        """An encoded slash: the decoded path is not the one the client sent, so it is
+        never looked up on disk (it can still be a route of the SPA)."""
+        return _ENCODED_SLASH.search(scope.get("raw_path") or b"") is not None
 
     def _inside(self, candidate: Path) -> Path | None:
         """Where ``candidate`` really is, if it exists. A path that leads out of the root
@@ -194,7 +205,7 @@ class StaticSite:
     async def respond(self, scope: Scope) -> Response:
         segments = self._segments(scope)
         found = None
-        if segments is not None:
+        if segments is not None and not self._names_no_file(scope):
             real = self._inside(self.root.joinpath(*segments) if segments else self.index)
             found = real if real is not None and real.is_file() else None
         fallback = found is None

@@ -14,11 +14,19 @@ from typing import Any
 
 import pytest
 
+from harness import go_peers
 from harness.corpus import Corpus, push_corpus
 from harness.images import PushedImage, Pusher, push_image
 from harness.realworld import push_realworld
 from harness.redis_server import RedisProcess, redis_available
-from harness.registry import RegistryProcess, registry_binary, start_registry
+from harness.referrers_registry import ReferrersRegistry, start_referrers_registry
+from harness.registry import (
+    DEFAULT_VERSION,
+    RegistryProcess,
+    RegistryVersion,
+    registry_binary,
+    start_registry,
+)
 from harness.tokenserver import Grant, TokenServer
 from tests.support.content import Content, fill_standard
 
@@ -29,8 +37,11 @@ __all__ = [
     "corpus_registry",
     "realworld_registry",
     "redis_server",
+    "referrers_api_registry",
     "registry",
     "registry_factory",
+    "require_peer",
+    "require_registry_binary",
     "token_server_factory",
     "untagged_registry",
 ]
@@ -85,19 +96,37 @@ class UntaggedRegistry:
         return self.process.url
 
 
-def _require_registry_binary() -> None:
-    binary = registry_binary()
+def require_peer(name: str) -> Path:
+    """The binary of Go peer ``name`` (harness/go_peers.py), built if need be; a skip
+    saying why on a machine without the Go toolchain, a failure when Go is there and
+    the build fails (a silent skip would hide it in CI)."""
+    try:
+        return go_peers.ensure(name)
+    except go_peers.PeerUnavailable as exc:
+        pytest.skip(str(exc))
+    except go_peers.PeerBuildFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def require_registry_binary(version: RegistryVersion = DEFAULT_VERSION) -> str:
+    """The registry binary of ``version``, or a skip saying why there is none (2.8 not
+    installed; no Go toolchain to build 3.x). A 3.x build that fails is a failure."""
+    if version != "2.8":
+        return str(require_peer(f"registry-{version}"))
+    binary = registry_binary(version)
     if shutil.which(binary) is None and not Path(binary).is_file():
         pytest.skip(f"registry binary {binary} not installed (set LR_TEST_REGISTRY_BIN)")
+    return binary
 
 
 @pytest.fixture(scope="session")
 def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryFactory]:
-    """``registry_factory(**start_registry_kwargs)`` -> a started ``RegistryProcess``."""
+    """``registry_factory(**start_registry_kwargs)`` -> a started ``RegistryProcess``
+    (distribution 3.0 unless ``version="2.8"`` or ``"3.1"`` is asked for)."""
     started: list[RegistryProcess] = []
 
     def factory(**kwargs: Any) -> RegistryProcess:
-        _require_registry_binary()
+        require_registry_binary(kwargs.get("version", DEFAULT_VERSION))
         reg = start_registry(tmp_path_factory.mktemp("registry"), **kwargs)
         started.append(reg)
         return reg
@@ -161,6 +190,16 @@ def untagged_registry(registry_factory: RegistryFactory) -> Iterator[UntaggedReg
         assert pusher.catalog() == ["ci/untagged"]
         assert pusher.request("GET", "/v2/ci/untagged/tags/list").status_code == 404
     yield UntaggedRegistry(process=process, image=image)
+
+
+@pytest.fixture(scope="session")
+def referrers_api_registry() -> Iterator[ReferrersRegistry]:
+    """go-containerregistry's in-memory registry with the OCI referrers API (a Go peer;
+    no auth). Shared: each test uses repositories of its own."""
+    require_peer("referrers-registry")
+    registry = start_referrers_registry()
+    yield registry
+    registry.stop()
 
 
 @pytest.fixture(scope="session")

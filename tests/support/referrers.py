@@ -1,6 +1,6 @@
 """Signatures, SBOMs and attestations pushed through the v2 API, as their tools push them.
 
-distribution 2.8 has no referrers API, so an OCI 1.1 artifact (``subject`` +
+distribution (2.8, 3.x) has no referrers API, so an OCI 1.1 artifact (``subject`` +
 ``artifactType``) is recorded the way the distribution spec's fallback says: pushed by
 digest, then listed in the index tagged ``sha256-<subject hex>`` (what oras and notation
 do against such a registry). cosign uses its own tags, ``sha256-<hex>.sig`` and friends,
