@@ -42,14 +42,15 @@ def test_a_restarted_gateway_reads_configs_from_disk(
     corpus_registry: CorpusRegistry, tmp_path: Path
 ) -> None:
     path = "/api/repositories/corpus/big/tags"
-    with gateway_for(corpus_registry.url, data_dir=tmp_path) as client:
+    pages = {"catalog_page_size": 1000}  # the 1,000 tags in one list request
+    with gateway_for(corpus_registry.url, data_dir=tmp_path, **pages) as client:
         first = client.get(path, params=PAGE)
         rows = _rows(first)
         # The tag list, 50 manifests, 50 configs, and whether there is a referrers API.
         assert first.headers["x-upstream-requests"] == "102"
     assert (tmp_path / FILE_NAME).is_file()
 
-    with gateway_for(corpus_registry.url, data_dir=tmp_path) as client:
+    with gateway_for(corpus_registry.url, data_dir=tmp_path, **pages) as client:
         again = client.get(path, params=PAGE)
         assert _rows(again) == rows
         # The tag list and one manifest per tag: tags may have moved, content has not.
@@ -59,7 +60,7 @@ def test_a_restarted_gateway_reads_configs_from_disk(
         assert detail.status_code == 200
         assert detail.json()["digest"] == corpus_registry.corpus.tags["t00007"]
 
-    with gateway_for(corpus_registry.url, data_dir=tmp_path, disk_cache_bytes=0) as client:
+    with gateway_for(corpus_registry.url, data_dir=tmp_path, disk_cache_bytes=0, **pages) as client:
         off = client.get(path, params=PAGE)
         assert _rows(off) == rows
         assert off.headers["x-upstream-requests"] == "102"  # nothing kept: all asked again
