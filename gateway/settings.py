@@ -72,6 +72,9 @@ class Settings(BaseSettings):
 
     cache_ttl: float = Field(default=30.0, ge=0)
     access_ttl: float = Field(default=30.0, ge=0)
+    # Seconds past those a list, pointer or access is still answered while it is read
+    # again in the background (stale-while-revalidate; 0: off).
+    stale_ttl: float = Field(default=300.0, ge=0)
     content_cache_bytes: int = Field(default=256 * MiB, ge=0)
     # Parsed documents, image rows and tag-row summaries (measured sizes; see sizing.py).
     model_cache_bytes: int = Field(default=32 * MiB, ge=0)

@@ -74,7 +74,7 @@ class AppState:
 
     async def aclose(self) -> None:
         self.metrics.source = None
-        await self.registry.tag_index.aclose()  # background tag index fills, before http
+        await self.registry.aclose()  # background refreshes and tag index fills, before http
         await self.usage.aclose()  # background usage walks, before http
         await self.status.aclose()
         try:
@@ -166,6 +166,9 @@ def build_state(
         ),
         shared=caches,
         disk=disk,
+        stale_ttl=settings.stale_ttl,
+        # Refreshes of what was served stale: a quarter of the upstream slots at most.
+        refresh_concurrency=max(1, settings.upstream_concurrency // 4),
     )
     images = ImageService(registry)
     referrers = ReferrerService(registry, images)

@@ -19,6 +19,9 @@ class RequestStats:
     # ``cache`` field.
     cache_hits: int = 0
     cache_misses: int = 0
+    # Something was answered from past its cache period (LR_STALE_TTL) while it is read
+    # again: the answer is not kept for the warm lane.
+    stale: bool = False
 
     def note_cache(self, *, hit: bool) -> None:
         if hit:
@@ -36,6 +39,13 @@ class RequestStats:
 
 
 current_stats: ContextVar[RequestStats | None] = ContextVar("lr_request_stats", default=None)
+
+
+def note_stale() -> None:
+    """The current request is answered with something past its cache period."""
+    stats = current_stats.get()
+    if stats is not None:
+        stats.stale = True
 
 
 def note_cache(*, hit: bool) -> None:

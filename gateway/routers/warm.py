@@ -37,6 +37,7 @@ from gateway.dependencies import caller_from
 from gateway.errors import GatewayError
 from gateway.paths import route_path
 from gateway.registry.credentials import Caller
+from gateway.registry.metrics import current_stats
 from gateway.sessions import COOKIE_NAME
 from gateway.state import AppState
 
@@ -79,7 +80,8 @@ async def answer(
     stamp = state.answers.stamp()
     model = await build()
     response = JSONResponse(model.model_dump(mode="json", by_alias=True))
-    if whole(model):
+    stats = current_stats.get()
+    if whole(model) and not (stats is not None and stats.stale):  # stale: being read again
         state.answers.put(key, Kept(bytes(response.body), request.scope.get("route")), stamp)
     return response
 

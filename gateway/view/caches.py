@@ -7,7 +7,9 @@ repository (membership), the tag index of large repositories. By digest, shared:
 content (verified bytes; also on disk, ``gateway.view.disk``) and what is parsed or
 derived from it (one byte budget).
 Catalogs and tag lists are ``SharedList`` copies, one per distinct content
-(``gateway.shared_lists``).
+(``gateway.shared_lists``). Catalogs, tag lists, tag→digest pointers and access
+confirmations are kept ``stale_ttl`` (``LR_STALE_TTL``) past their time, for the reads
+to answer with while they refresh them (``gateway.view.refresh``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class ViewCaches:
         access_ttl: float,
         membership_ttl: float,
         tag_index: TagIndex | None,
+        stale_ttl: float = 0.0,
         shared: SharedCaches | None,
         disk: DiskContent | None = None,
     ) -> None:
@@ -47,7 +50,7 @@ class ViewCaches:
         # Indexed by the key parts invalidation names: keys are (caller,), (caller, repo),
         # (repo, tag), (caller, repo), (repo, digest).
         self.catalogs: Tier[tuple[str], Sequence[str]] = Tier(
-            TTLStore(ttl, maxsize=1000),
+            TTLStore(ttl, maxsize=1000, stale=stale_ttl),
             shared,
             level2.CATALOG,
             codec.encode_names,
@@ -55,7 +58,7 @@ class ViewCaches:
             per_caller=True,
         )
         self.tag_lists: Tier[tuple[str, str], Sequence[str]] = Tier(
-            TTLStore(ttl, indexes={"repo": _second, "caller": _first}),
+            TTLStore(ttl, indexes={"repo": _second, "caller": _first}, stale=stale_ttl),
             shared,
             level2.TAGS,
             codec.encode_names,
@@ -63,14 +66,14 @@ class ViewCaches:
             per_caller=True,
         )
         self.tag_digests: Tier[tuple[str, str], str] = Tier(
-            TTLStore(ttl, indexes={"repo": _first}),
+            TTLStore(ttl, indexes={"repo": _first}, stale=stale_ttl),
             shared,
             level2.TAG_DIGEST,
             codec.encode_text,
             codec.decode_text,
         )
         self.access: Tier[tuple[str, str], bool] = Tier(
-            TTLStore(access_ttl, indexes={"caller": _first}),
+            TTLStore(access_ttl, indexes={"caller": _first}, stale=stale_ttl),
             shared,
             level2.ACCESS,
             codec.encode_true,

@@ -71,6 +71,11 @@ class Tier(Generic[K, V]):
     def peek(self, key: K) -> V | None:
         return self.local.get(key)
 
+    def peek_stale(self, key: K) -> V | None:
+        """An entry past its time, within ``LR_STALE_TTL`` (in process only): for a
+        read that answers with it and has it refreshed in the background."""
+        return self.local.get_stale(key)
+
     async def get(self, key: K, caller: Caller | None = None, *, local: bool = True) -> Seen[V]:
         """``local=False``: the process was just looked at (``peek``), ask Redis only."""
         generation = self.local.generation
