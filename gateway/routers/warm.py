@@ -38,6 +38,7 @@ from gateway.errors import GatewayError
 from gateway.paths import route_path
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import current_stats
+from gateway.routers import warm_v2
 from gateway.sessions import COOKIE_NAME
 from gateway.state import AppState
 
@@ -96,13 +97,16 @@ def _first_header(scope: Scope, name: bytes) -> str | None:
 class WarmLane:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._v2_routes: dict[str, Any] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "GET"
-            or not route_path(scope).startswith(PREFIX)
-        ):
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        path = route_path(scope)
+        if path.startswith("/v2/") and await self._v2(scope, send):
+            return
+        if scope["method"] != "GET" or not path.startswith(PREFIX):
             await self.app(scope, receive, send)
             return
         state: AppState | None = getattr(scope["app"].state, "lr", None)
@@ -136,3 +140,39 @@ class WarmLane:
             }
         )
         await send({"type": "http.response.body", "body": kept.body})
+
+    async def _v2(self, scope: Scope, send: Send) -> bool:
+        """A ``/v2`` manifest or config the view holds for this caller, sent at once
+        (``routers.warm_v2``); False: nothing sent, the request goes the long way."""
+        state: AppState | None = getattr(scope["app"].state, "lr", None)
+        found = warm_v2.target(route_path(scope))
+        if state is None or state.settings.v2_mode == "off" or found is None:
+            return False
+        cookies = _first_header(scope, b"cookie")
+        try:
+            caller = await caller_from(
+                state,
+                cookie_parser(cookies).get(COOKIE_NAME) if cookies else None,
+                _first_header(scope, b"authorization"),
+                scope.get("root_path", ""),
+            )
+        except GatewayError:
+            return False  # the route answers with the error
+        held = warm_v2.held(state, caller, scope, found)
+        if held is None:
+            scope.setdefault("state", {})["caller"] = caller  # named once
+            return False
+        scope["route"] = self._routes(scope).get(found[0])
+        await warm_v2.send_held(scope, send, caller, found[2], *held)
+        return True
+
+    def _routes(self, scope: Scope) -> dict[str, Any]:
+        """The /v2 routes, for the log line and metrics of an answer sent here."""
+        if self._v2_routes is None:
+            names = {"v2_manifest": "manifests", "v2_blob": "blobs"}
+            self._v2_routes = {
+                names[route.name]: route
+                for route in scope["app"].router.routes
+                if getattr(route, "name", None) in names
+            }
+        return self._v2_routes

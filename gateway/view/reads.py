@@ -246,6 +246,17 @@ class Reads(Documents):
         note_cache(hit=True)
         return digest
 
+    def peek_config(self, caller: Caller, repo: str, digest: str) -> Blob | None:
+        """A config (a blob held verified, without a manifest's media type) of ``repo``
+        for a caller the gate lets see it there; else None. No I/O."""
+        if not self.gate.sees(caller, repo, digest):
+            return None
+        blob = self._content.peek(digest)
+        if blob is None or blob.media_type:
+            return None
+        note_cache(hit=True)
+        return blob
+
     async def _tag_digest(self, caller: Caller, repo: str, tag: str) -> str | None:
         """A tag's cached digest (in process, then Redis, then kept in process; past its
         time as ``_pointer`` allows)."""

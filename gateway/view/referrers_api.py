@@ -42,8 +42,11 @@ class ReferrersApi:
         # Kept on disk for a restart, per registry (gateway.view.disk): trusted as long
         # as it would be in process.
         self._disk = caches.content.disk
-        self._fact = "referrers-api " + client.transport.base
-        kept = self._disk.fact(self._fact) if self._disk is not None else None
+        self._fact = ""
+        kept = None
+        if self._disk is not None:
+            self._fact = "referrers-api " + client.transport.base
+            kept = self._disk.fact(self._fact)
         if kept is not None and kept[0] in ("yes", "no"):
             age = max(0.0, time.time() - kept[1])
             if age < REFERRERS_API_RECHECK:
