@@ -84,6 +84,7 @@ class Gateway:
 @contextmanager
 def gateway(code: Path, registry: str, data: Path, log: Path, **env: str) -> Iterator[Gateway]:
     port = free_port()
+    data.mkdir(parents=True, exist_ok=True)
     settings = {
         "LR_REGISTRY_URL": registry,
         "LR_DATA_DIR": str(data),
@@ -282,29 +283,36 @@ def main() -> int:
     parser.add_argument("--registry-version", default="2.8")
     parser.add_argument("--baseline-ref", default="main")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--registry", help="a registry already holding the images in big/app (not pushed)"
+    )
     parser.add_argument("--out", default="bench/results/memory-latest.md")
     args = parser.parse_args()
 
     shm = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
     tmp = Path(tempfile.mkdtemp(prefix="lr-bench-memory-", dir=shm))
-    registry = start_registry(tmp / "registry", version=args.registry_version)
+    registry = (
+        None if args.registry else start_registry(tmp / "registry", version=args.registry_version)
+    )
+    url = args.registry if registry is None else registry.url
+    push_seconds = 0.0
     try:
-        started = time.perf_counter()
-        push_corpus(registry.url, REPO, args.images, concurrency=16)
-        push_seconds = time.perf_counter() - started
-        print(f"{args.images} images pushed in {push_seconds:.0f} s", flush=True)
+        if registry is not None:
+            started = time.perf_counter()
+            push_corpus(registry.url, REPO, args.images, concurrency=16)
+            push_seconds = time.perf_counter() - started
+            print(f"{args.images} images pushed in {push_seconds:.0f} s", flush=True)
         codes = [ROOT]
         base = None if args.no_baseline else baseline_tree(args.baseline_ref, tmp)
         if base is not None:
             codes.append(base)
-        walks = {
-            (c, n): walk(c, tmp, registry.url, n, args.images) for c in codes for n in (1000, 100)
-        }
-        crowd = {c: concurrent(c, tmp, registry.url, args.clients) for c in codes}
-        restarts = restart(ROOT, tmp, registry.url, args.rounds)
-        expiries = {c: expiry(c, tmp, registry.url, args.rounds) for c in codes}
+        walks = {(c, n): walk(c, tmp, url, n, args.images) for c in codes for n in (1000, 100)}
+        crowd = {c: concurrent(c, tmp, url, args.clients) for c in codes}
+        restarts = restart(ROOT, tmp, url, args.rounds)
+        expiries = {c: expiry(c, tmp, url, args.rounds) for c in codes}
     finally:
-        registry.stop()
+        if registry is not None:
+            registry.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     label = {ROOT: "this checkout"}
@@ -338,9 +346,9 @@ def main() -> int:
         "|---|---:|---:|---:|---|",
     ]
     for c, (idle, peak, seconds) in crowd.items():
-        ok = verdict(peak < 250) if c == ROOT else ""
+        held = verdict(peak < 250) if c == ROOT else ""
         lines.append(
-            f"| {label[c]} | {idle:.0f} MB | {peak:.0f} MB | {seconds:.0f} s | {ok} (< 250 MB) |"
+            f"| {label[c]} | {idle:.0f} MB | {peak:.0f} MB | {seconds:.0f} s | {held} (< 250 MB) |"
         )
     r = restarts
     ratio = ms(r.again) / ms(r.cold)
@@ -362,11 +370,11 @@ def main() -> int:
     ]
     for c, e in expiries.items():
         ratio = ms(e.expired) / ms(e.warm_built)
-        ok = verdict(ratio <= 2) if c == ROOT else ""
+        quick = verdict(ratio <= 2) if c == ROOT else ""
         lines.append(
             f"| {label[c]} | {ms(e.warm_built):.1f} ms | {ms(e.warm_kept):.1f} ms | "
             f"{ms(e.expired):.1f} ms | {statistics.median(e.expired_upstream):.0f} | {ratio:.2f} | "
-            f"{ok} (≤ 2×) |"
+            f"{quick} (≤ 2×) |"
         )
     write_report("\n".join(lines) + "\n", args.out)
     return 0
