@@ -51,19 +51,23 @@ class _EvictingLRU(LRUCache[K, V]):
 
 
 class _TTLDict(Generic[K, V]):
-    """Entries that expire ``ttl`` seconds after they were put, at most ``maxsize`` of
-    them (the oldest put goes first when full, counted as an eviction, a metric).
+    """Entries fresh for ``ttl`` seconds after they were put and kept ``stale`` seconds
+    more (what ``get_stale`` may still answer while a fresh one is fetched), at most
+    ``maxsize`` of them (the oldest put goes first when full, counted as an eviction, a
+    metric).
 
-    A plain dict of (value, expiry): a lookup is one dict access and one comparison,
-    about 8× cheaper than cachetools' TTLCache, whose bookkeeping was half of a warm
-    page's time (bench/bench_load.py). Every entry lives ``ttl``, so the dict's order
-    (a put moves its key to the end) is the order of expiry: an entry found expired is
-    dropped then, and each put sweeps a few expired ones from the front."""
+    A plain dict of (value, fresh until, kept until): a lookup is one dict access and
+    one comparison, about 8× cheaper than cachetools' TTLCache, whose bookkeeping was
+    half of a warm page's time (bench/bench_load.py). Every entry lives the same time,
+    so the dict's order (a put moves its key to the end) is the order of expiry: an
+    entry found past its time is dropped then, and each put sweeps a few from the
+    front."""
 
-    def __init__(self, maxsize: int, ttl: float) -> None:
+    def __init__(self, maxsize: int, ttl: float, stale: float = 0.0) -> None:
         self.maxsize = maxsize
         self.ttl = ttl
-        self._data: dict[K, tuple[V, float]] = {}
+        self.stale = stale
+        self._data: dict[K, tuple[V, float, float]] = {}
         self.evictions = 0
 
     def get(self, key: K) -> V | None:
@@ -71,6 +75,17 @@ class _TTLDict(Generic[K, V]):
         if entry is None:
             return None
         if entry[1] <= time.monotonic():
+            if entry[2] <= time.monotonic():
+                self._data.pop(key, None)
+            return None
+        return entry[0]
+
+    def get_stale(self, key: K) -> V | None:
+        """The value even past its ``ttl``, within its ``stale`` seconds more."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry[2] <= time.monotonic():
             self._data.pop(key, None)
             return None
         return entry[0]
@@ -83,33 +98,34 @@ class _TTLDict(Generic[K, V]):
         # do not pile up, and no put pays for more than its share.
         for _ in range(_SWEEP):
             oldest = next(iter(data), None)
-            if oldest is None or data[oldest][1] > now:
+            if oldest is None or data[oldest][2] > now:
                 break
             del data[oldest]
         while len(data) >= self.maxsize:
             oldest = next(iter(data))
-            if data.pop(oldest)[1] > now:
+            if data.pop(oldest)[2] > now:
                 self.evictions += 1  # pushed out alive to make room
-        data[key] = (value, now + self.ttl)
+        data[key] = (value, now + self.ttl, now + self.ttl + self.stale)
 
     def pop(self, key: K, default: object = None) -> object:
         entry = self._data.pop(key, None)
         return default if entry is None else entry[0]
 
     def items(self) -> list[tuple[K, V]]:
+        """Every entry kept, stale ones included (an invalidation drops those too)."""
         now = time.monotonic()
-        return [(k, v) for k, (v, expiry) in self._data.items() if expiry > now]
+        return [(k, entry[0]) for k, entry in self._data.items() if entry[2] > now]
 
     def keys(self) -> list[K]:
         now = time.monotonic()
-        return [k for k, (_v, expiry) in self._data.items() if expiry > now]
+        return [k for k, entry in self._data.items() if entry[2] > now]
 
     def clear(self) -> None:
         self._data.clear()
 
     def __len__(self) -> int:
         now = time.monotonic()
-        return sum(1 for _v, expiry in self._data.values() if expiry > now)
+        return sum(1 for entry in self._data.values() if entry[2] > now)
 
 
 @dataclass(frozen=True)
@@ -225,20 +241,27 @@ _ABSENT = object()
 
 
 class TTLStore(Generic[K, V]):
+    """Entries by key for ``ttl`` seconds, and ``stale`` seconds more for ``get_stale``
+    (stale-while-revalidate: the caller answers with it and fetches a fresh one in the
+    background). Dropping (``drop_groups``, ``drop_where``, ``clear``) drops stale
+    entries too: a change is never answered from before it."""
+
     def __init__(
         self,
         ttl: float,
         maxsize: int = 100_000,
         indexes: Mapping[str, Callable[[K], Hashable]] | None = None,
+        stale: float = 0.0,
     ) -> None:
         self.ttl = ttl
         self.maxsize = maxsize
         self._indexes = {name: _KeyIndex(part) for name, part in (indexes or {}).items()}
-        self._cache: _TTLDict[K, V] | None = _TTLDict(maxsize, ttl) if ttl > 0 else None
+        self._cache: _TTLDict[K, V] | None = _TTLDict(maxsize, ttl, stale) if ttl > 0 else None
         self.generation = 0
         # Plain integers, read by the metrics collector at scrape time.
         self.hits = 0
         self.misses = 0
+        self.stale_hits = 0
 
     def get(self, key: K) -> V | None:
         value = None if self._cache is None else self._cache.get(key)
@@ -247,6 +270,18 @@ class TTLStore(Generic[K, V]):
         else:
             self.hits += 1
         return value
+
+    def get_stale(self, key: K) -> V | None:
+        """An entry past its ``ttl`` but within its stale time (after ``get`` missed)."""
+        value = None if self._cache is None else self._cache.get_stale(key)
+        if value is not None:
+            self.stale_hits += 1
+        return value
+
+    def discard(self, key: K) -> None:
+        """Drop one entry (fresh or stale); the generation is unchanged."""
+        if self._cache is not None:
+            self._cache.pop(key, None)
 
     @property
     def evictions(self) -> int:

@@ -93,6 +93,7 @@ class RequestLogMiddleware:
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
                 ]
                 headers.append((b"x-upstream-requests", str(stats.upstream).encode()))
+                headers.append((b"x-upstream-bytes", str(stats.upstream_bytes).encode()))
                 headers.append((b"x-request-id", request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)

@@ -72,9 +72,14 @@ class Settings(BaseSettings):
 
     cache_ttl: float = Field(default=30.0, ge=0)
     access_ttl: float = Field(default=30.0, ge=0)
+    # Seconds past those a list, pointer or access is still answered while it is read
+    # again in the background (stale-while-revalidate; 0: off).
+    stale_ttl: float = Field(default=300.0, ge=0)
     content_cache_bytes: int = Field(default=256 * MiB, ge=0)
     # Parsed documents, image rows and tag-row summaries (measured sizes; see sizing.py).
     model_cache_bytes: int = Field(default=32 * MiB, ge=0)
+    # Manifests and configs kept on disk under data_dir, for restarts (0: off).
+    disk_cache_bytes: int = Field(default=512 * MiB, ge=0)
     upstream_concurrency: int = Field(default=16, ge=1, le=1000)
     # Repositories with more tags get tag->digest (and dates) from a background index.
     tag_index_min_tags: int = Field(default=200, ge=0)

@@ -36,6 +36,7 @@ from gateway.shared_state.store import RedisStore
 from gateway.shared_state.tokens import SharedTokens
 from gateway.telemetry import Metrics
 from gateway.view import CachedRegistry
+from gateway.view.disk import DiskContent
 from gateway.view.tag_index import TagIndex
 
 # How long a digest is known to belong to a repository (unless a notification says more).
@@ -67,6 +68,7 @@ class AppState:
     retention: RetentionService
     shared: RedisStore | None = None  # LR_REDIS_URL: state shared with other replicas
     shared_caches: SharedCaches | None = None
+    disk: DiskContent | None = None  # content on disk, per replica (LR_DISK_CACHE_BYTES)
 
     def start(self) -> None:
         """What runs in the background for the app's life (on its event loop)."""
@@ -74,11 +76,13 @@ class AppState:
 
     async def aclose(self) -> None:
         self.metrics.source = None
-        await self.registry.tag_index.aclose()  # background tag index fills, before http
+        await self.registry.aclose()  # background refreshes and tag index fills, before http
         await self.usage.aclose()  # background usage walks, before http
         await self.status.aclose()
         try:
             await self.http.aclose()
+            if self.disk is not None:
+                await self.disk.aclose()  # what is queued is written first
         finally:
             if self.client.downloads is not self.http:
                 await self.client.downloads.aclose()
@@ -146,6 +150,7 @@ def build_state(
         downloads=downloads,
         metrics=metrics,
     )
+    disk = DiskContent.open(settings.data_dir, settings.disk_cache_bytes)
     registry = CachedRegistry(
         client,
         content_bytes=settings.content_cache_bytes,
@@ -162,6 +167,10 @@ def build_state(
             concurrency=max(1, settings.upstream_concurrency // 4),
         ),
         shared=caches,
+        disk=disk,
+        stale_ttl=settings.stale_ttl,
+        # Refreshes of what was served stale: a quarter of the upstream slots at most.
+        refresh_concurrency=max(1, settings.upstream_concurrency // 4),
     )
     images = ImageService(registry)
     referrers = ReferrerService(registry, images)
@@ -219,6 +228,7 @@ def build_state(
         referrers=referrers,
         shared=shared,
         shared_caches=caches,
+        disk=disk,
     )
     usage.stored = state.answers.stale  # a row's size is shown: a kept page ends
     return state

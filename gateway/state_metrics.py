@@ -42,6 +42,13 @@ def state_families(state: AppState) -> Iterator[Metric]:
         evictions.add_metric([name], sized.evictions)
         entries.add_metric([name], len(sized))
         size.add_metric([name], sized.current_bytes)
+    disk = registry.disk
+    if disk is not None:  # content on disk (LR_DISK_CACHE_BYTES)
+        hits.add_metric(["disk"], disk.hits)
+        misses.add_metric(["disk"], disk.misses)
+        evictions.add_metric(["disk"], disk.evictions)
+        entries.add_metric(["disk"], len(disk))
+        size.add_metric(["disk"], disk.total)
     for name, store in stores.items():
         hits.add_metric([name], store.hits)
         misses.add_metric([name], store.misses)

@@ -48,6 +48,16 @@ def gateway_for(
         yield client
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every app a test builds without naming its data folder (``LR_DATA_DIR``: content
+    kept on disk, layer indexes…) gets one of its own, never the working folder's
+    ``data/``: what one test's gateway kept must not answer another's."""
+    monkeypatch.setenv("LR_DATA_DIR", str(tmp_path_factory.mktemp("lr-data")))
+
+
 @pytest.fixture
 def make_gateway() -> Iterator[GatewayFactory]:
     """``with make_gateway(url, **settings) as client:`` — a fresh gateway per use."""

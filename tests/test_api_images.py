@@ -669,7 +669,7 @@ def test_without_content_cache_a_tag_is_fetched_once(
     """Resolving a tag fetches its manifest: with nothing cached, that one GET is the
     answer, not a first GET by tag and a second by the digest it gave."""
     image = _image(registry, "oci/app:1.0")
-    with make_gateway(registry.url, content_cache_bytes=0) as client:
+    with make_gateway(registry.url, content_cache_bytes=0, disk_cache_bytes=0) as client:
         for _ in range(2):
             r = client.get("/api/repositories/oci/app/manifests/1.0")
             assert r.content == image.manifest

@@ -4,6 +4,8 @@ upstream call, and fan-out never exceeds the configured concurrency limit."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
+from pathlib import Path
 
 import httpx
 
@@ -39,7 +41,9 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 def state_for(registry: FilledRegistry, transport: CountingTransport, **kw: object) -> AppState:
-    settings = Settings(_env_file=None, registry_url=registry.url, **kw)  # type: ignore[arg-type]
+    """A fresh gateway's state: nothing cached, not even on disk (a data folder of its own)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="lr-fanout-"))
+    settings = Settings(_env_file=None, registry_url=registry.url, data_dir=data_dir, **kw)  # type: ignore[arg-type]
     return build_state(settings, http=httpx.AsyncClient(transport=transport))
 
 

@@ -130,6 +130,8 @@ def outage_site(
         LR_REGISTRY_URL=reg.url,
         LR_CACHE_TTL=str(TTL),
         LR_ACCESS_TTL=str(TTL),
+        # Nothing answered past its time: the mix has to reach the registry.
+        LR_STALE_TTL="0",
         LR_REQUEST_TIMEOUT=str(REQUEST_TIMEOUT),
         LR_CONNECT_TIMEOUT="1",
         LR_READ_TIMEOUT="1",

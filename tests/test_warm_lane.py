@@ -41,10 +41,11 @@ class Routed:
         router.middleware_stack = counting
 
 
+_PER_REQUEST = ("x-request-id", "x-upstream-requests", "x-upstream-bytes")
+
+
 def _comparable(headers: Any) -> list[tuple[str, str]]:
-    return sorted(
-        (k, v) for k, v in headers.items() if k not in ("x-request-id", "x-upstream-requests")
-    )
+    return sorted((k, v) for k, v in headers.items() if k not in _PER_REQUEST)
 
 
 def test_a_repeat_takes_the_lane_with_the_same_bytes_and_headers(

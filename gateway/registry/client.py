@@ -21,7 +21,7 @@ from gateway.models import media_types as mt
 from gateway.models.oci import manifest_media_type
 from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
 from gateway.registry.credentials import ANONYMOUS, Caller
-from gateway.registry.metrics import UpstreamTotals
+from gateway.registry.metrics import UpstreamTotals, note_bytes
 from gateway.registry.names import is_digest, valid_names, valid_tags
 from gateway.registry.protocol import (
     CATALOG_SCOPE,
@@ -305,6 +305,7 @@ class RegistryClient(RegistryWrites):
         try:
             async for chunk in response.aiter_raw():
                 sent += len(chunk)
+                note_bytes(len(chunk))
                 yield chunk
         except httpx.HTTPError as exc:
             raise StreamBroken(

@@ -28,7 +28,7 @@ from gateway import deadline
 from gateway.errors import GatewayError, UpstreamInvalid
 from gateway.registry.auth import AuthHints, RegistryAuth, TokenCache
 from gateway.registry.credentials import Caller
-from gateway.registry.metrics import UpstreamTotals, kind_of
+from gateway.registry.metrics import UpstreamTotals, kind_of, note_bytes
 from gateway.registry.realm_policy import RealmPolicy
 from gateway.registry.slots import DeadlineSlots
 from gateway.registry.upstream_errors import Subject, error_for_status, error_for_transport
@@ -225,6 +225,8 @@ class Upstream:
             raise _timed_out(binding) from None
         except httpx.HTTPError as exc:
             raise error_for_transport(exc) from None
+        finally:
+            note_bytes(total)
         return b"".join(chunks)
 
     async def fetch(

@@ -21,6 +21,7 @@ from gateway.errors import BlobUploadUnknown, ManifestTooLarge
 from gateway.registry.names import check_name, check_oci_digest, check_oci_reference
 from gateway.registry.protocol import CONTENT_HEADERS, Passed
 from gateway.routers.routing import GatewayRouter, not_modified
+from gateway.routers.warm_v2 import cache_headers, content_cache_control
 from gateway.services.v2_proxy import MAX_MANIFEST_BYTES
 
 router = GatewayRouter(head=False, include_in_schema=False)
@@ -96,6 +97,8 @@ async def v2_manifest(
     accept = ", ".join(request.headers.getlist("accept")) or None
     passed = await state.v2.manifest(caller, name, reference, accept, head=head)
     headers = dict(passed.headers)
+    if passed.status == 200:
+        headers.update(cache_headers(caller, reference))  # by digest: kept by the browser
     digest = headers.get("docker-content-digest", "")
     if digest:
         headers["etag"] = f'"{digest}"'
@@ -226,12 +229,26 @@ async def v2_blob(
         headers = await state.blobs.head(caller, name, digest)
         headers["docker-content-digest"] = digest
         headers["etag"] = f'"{digest}"'
+        headers["cache-control"] = content_cache_control(caller)
         return Response(status_code=200, headers=headers)
-    upstream = await state.blobs.open(caller, name, digest, request.headers.get("range"))
+    byte_range = request.headers.get("range")
+    held = None if byte_range is not None else await state.blobs.held(caller, name, digest)
+    if held is not None:  # a config: verified and kept by the view, as its manifest was
+        headers = {
+            "content-type": "application/octet-stream",
+            "docker-content-digest": digest,
+            "etag": f'"{digest}"',
+            "accept-ranges": "bytes",
+            "cache-control": content_cache_control(caller),
+        }
+        return Response(held, headers=headers)
+    upstream = await state.blobs.open(caller, name, digest, byte_range)
     headers = {k: upstream.headers[k] for k in CONTENT_HEADERS if k in upstream.headers}
     headers["docker-content-digest"] = digest
     headers["etag"] = f'"{digest}"'
     headers.setdefault("content-type", "application/octet-stream")
+    if upstream.status_code in (200, 206):
+        headers["cache-control"] = content_cache_control(caller)  # the digest names it
     if upstream.status_code == 416:
         await upstream.aclose()
         headers.pop("content-length", None)

@@ -37,6 +37,8 @@ from gateway.dependencies import caller_from
 from gateway.errors import GatewayError
 from gateway.paths import route_path
 from gateway.registry.credentials import Caller
+from gateway.registry.metrics import current_stats
+from gateway.routers import warm_v2
 from gateway.sessions import COOKIE_NAME
 from gateway.state import AppState
 
@@ -79,7 +81,8 @@ async def answer(
     stamp = state.answers.stamp()
     model = await build()
     response = JSONResponse(model.model_dump(mode="json", by_alias=True))
-    if whole(model):
+    stats = current_stats.get()
+    if whole(model) and not (stats is not None and stats.stale):  # stale: being read again
         state.answers.put(key, Kept(bytes(response.body), request.scope.get("route")), stamp)
     return response
 
@@ -94,13 +97,16 @@ def _first_header(scope: Scope, name: bytes) -> str | None:
 class WarmLane:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._v2_routes: dict[str, Any] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "GET"
-            or not route_path(scope).startswith(PREFIX)
-        ):
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        path = route_path(scope)
+        if path.startswith("/v2/") and await self._v2(scope, send):
+            return
+        if scope["method"] != "GET" or not path.startswith(PREFIX):
             await self.app(scope, receive, send)
             return
         state: AppState | None = getattr(scope["app"].state, "lr", None)
@@ -134,3 +140,39 @@ class WarmLane:
             }
         )
         await send({"type": "http.response.body", "body": kept.body})
+
+    async def _v2(self, scope: Scope, send: Send) -> bool:
+        """A ``/v2`` manifest or config the view holds for this caller, sent at once
+        (``routers.warm_v2``); False: nothing sent, the request goes the long way."""
+        state: AppState | None = getattr(scope["app"].state, "lr", None)
+        found = warm_v2.target(route_path(scope))
+        if state is None or state.settings.v2_mode == "off" or found is None:
+            return False
+        cookies = _first_header(scope, b"cookie")
+        try:
+            caller = await caller_from(
+                state,
+                cookie_parser(cookies).get(COOKIE_NAME) if cookies else None,
+                _first_header(scope, b"authorization"),
+                scope.get("root_path", ""),
+            )
+        except GatewayError:
+            return False  # the route answers with the error
+        held = warm_v2.held(state, caller, scope, found)
+        if held is None:
+            scope.setdefault("state", {})["caller"] = caller  # named once
+            return False
+        scope["route"] = self._routes(scope).get(found[0])
+        await warm_v2.send_held(scope, send, caller, found[2], *held)
+        return True
+
+    def _routes(self, scope: Scope) -> dict[str, Any]:
+        """The /v2 routes, for the log line and metrics of an answer sent here."""
+        if self._v2_routes is None:
+            names = {"v2_manifest": "manifests", "v2_blob": "blobs"}
+            self._v2_routes = {
+                names[route.name]: route
+                for route in scope["app"].router.routes
+                if getattr(route, "name", None) in names
+            }
+        return self._v2_routes

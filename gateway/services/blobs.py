@@ -1,6 +1,7 @@
 """Blobs for the routers (the /api download and the /v2 pull): through the view
 (``gateway.view.blobs``: the caller's own credentials, never cached), counted in the
-metrics as they are streamed on."""
+metrics as they are streamed on; except the small ones the view keeps by digest
+anyway (configs: ``held``), which an SPA on /v2 asks for once per image."""
 
 from __future__ import annotations
 
@@ -15,8 +16,17 @@ from gateway.view import CachedRegistry
 
 class BlobService:
     def __init__(self, registry: CachedRegistry, metrics: Metrics) -> None:
+        self.registry = registry
         self.blobs = registry.blobs
         self.metrics = metrics
+
+    async def held(self, caller: Caller, name: str, digest: str) -> bytes | None:
+        """A blob the view keeps by digest, read through it (verified, cached, gated:
+        ``CachedRegistry.config``): one known to belong to the repository as an image's
+        config, or a manifest's bytes. None for anything else (a layer: streamed)."""
+        if not await self.registry.gate.member(name, digest):
+            return None
+        return await self.registry.config(caller, name, digest)
 
     async def ensure_readable(self, caller: Caller, name: str, digest: str) -> None:
         """Raise unless this caller may read this blob here (a HEAD proves it for a

@@ -28,18 +28,29 @@ Proof = Callable[[], Awaitable[object]]
 
 class Gate:
     def __init__(
-        self, caches: ViewCaches, tag_list: Callable[[Caller, str], Awaitable[object]]
+        self,
+        caches: ViewCaches,
+        tag_list: Callable[[Caller, str], Awaitable[object]],
+        refresh: Callable[[Caller, str], None] | None = None,
     ) -> None:
         self.access = caches.access
         self.membership = caches.membership
         self._tag_list = tag_list
+        self._refresh = refresh
 
     def sees(self, caller: Caller, repo: str, digest: str | None = None) -> bool:
         """Whether ``caller`` may be shown ``repo``'s data (and ``digest``'s content as
         ``repo``'s), from what this process knows: the registry confirmed the caller's
-        access, and the digest belongs to the repository. No I/O."""
-        if not self.access.peek((caller.key, repo)):
-            return False
+        access, and the digest belongs to the repository. No I/O.
+
+        A confirmation past ``LR_ACCESS_TTL`` still counts within ``LR_STALE_TTL``, and
+        has the caller's tag list read again in the background (``refresh``): a refusal
+        then drops it, and everything served on its word."""
+        key = (caller.key, repo)
+        if not self.access.peek(key):
+            if self._refresh is None or not self.access.peek_stale(key):
+                return False
+            self._refresh(caller, repo)
         return digest is None or bool(self.membership.peek((repo, digest)))
 
     async def admit(self, caller: Caller, repo: str, proof: Proof | None = None) -> None:

@@ -4,9 +4,12 @@ Per caller (the caller's key first): catalogs, tag lists, access confirmations, 
 referrers found. Per repository, handed to a caller only after that caller's access was
 confirmed (``gateway.view.access``): tag→digest pointers, which digests belong to which
 repository (membership), the tag index of large repositories. By digest, shared:
-content (verified bytes) and what is parsed or derived from it (one byte budget).
+content (verified bytes; also on disk, ``gateway.view.disk``) and what is parsed or
+derived from it (one byte budget).
 Catalogs and tag lists are ``SharedList`` copies, one per distinct content
-(``gateway.shared_lists``).
+(``gateway.shared_lists``). Catalogs, tag lists, tag→digest pointers and access
+confirmations are kept ``stale_ttl`` (``LR_STALE_TTL``) past their time, for the reads
+to answer with while they refresh them (``gateway.view.refresh``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from gateway.shared_lists import ListInterner
 from gateway.shared_state import caches as level2
 from gateway.shared_state.caches import SharedCaches
 from gateway.view import store as codec
+from gateway.view.disk import DiskContent
 from gateway.view.store import Content, Store, Tier
 from gateway.view.tag_index import TagIndex
 
@@ -33,18 +37,20 @@ class ViewCaches:
         access_ttl: float,
         membership_ttl: float,
         tag_index: TagIndex | None,
+        stale_ttl: float = 0.0,
         shared: SharedCaches | None,
+        disk: DiskContent | None = None,
     ) -> None:
         self.shared = shared
         self.store = Store(shared)
-        self.content = Content(ContentCache(content_bytes), shared)
+        self.content = Content(ContentCache(content_bytes), shared, disk)
         # Parsed documents here, image rows and summaries in ImageService: one budget.
         self.models = ModelCache(model_bytes)
         self.lists = ListInterner()
         # Indexed by the key parts invalidation names: keys are (caller,), (caller, repo),
         # (repo, tag), (caller, repo), (repo, digest).
         self.catalogs: Tier[tuple[str], Sequence[str]] = Tier(
-            TTLStore(ttl, maxsize=1000),
+            TTLStore(ttl, maxsize=1000, stale=stale_ttl),
             shared,
             level2.CATALOG,
             codec.encode_names,
@@ -52,7 +58,7 @@ class ViewCaches:
             per_caller=True,
         )
         self.tag_lists: Tier[tuple[str, str], Sequence[str]] = Tier(
-            TTLStore(ttl, indexes={"repo": _second, "caller": _first}),
+            TTLStore(ttl, indexes={"repo": _second, "caller": _first}, stale=stale_ttl),
             shared,
             level2.TAGS,
             codec.encode_names,
@@ -60,14 +66,14 @@ class ViewCaches:
             per_caller=True,
         )
         self.tag_digests: Tier[tuple[str, str], str] = Tier(
-            TTLStore(ttl, indexes={"repo": _first}),
+            TTLStore(ttl, indexes={"repo": _first}, stale=stale_ttl),
             shared,
             level2.TAG_DIGEST,
             codec.encode_text,
             codec.decode_text,
         )
         self.access: Tier[tuple[str, str], bool] = Tier(
-            TTLStore(access_ttl, indexes={"caller": _first}),
+            TTLStore(access_ttl, indexes={"caller": _first}, stale=stale_ttl),
             shared,
             level2.ACCESS,
             codec.encode_true,

@@ -22,26 +22,35 @@ import bisect
 from collections.abc import Awaitable, Callable, Sequence
 
 from gateway.cache import Blob
-from gateway.errors import GatewayError, NameUnknown
+from gateway.errors import Forbidden, GatewayError, NameUnknown, NotFound, Unauthorized
 from gateway.models import media_types as mt
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
-from gateway.registry.metrics import note_cache
+from gateway.registry.metrics import note_cache, note_stale
 from gateway.registry.names import is_digest
 from gateway.registry.protocol import Manifest
 from gateway.view.access import Gate
 from gateway.view.caches import ViewCaches, stored_key
 from gateway.view.documents import Documents
+from gateway.view.refresh import Refresher
 from gateway.view.tag_index import UNKNOWN, RepoIndex
 
 
 class Reads(Documents):
-    def __init__(self, client: RegistryClient, caches: ViewCaches, max_config_bytes: int) -> None:
+    def __init__(
+        self,
+        client: RegistryClient,
+        caches: ViewCaches,
+        max_config_bytes: int,
+        refresher: Refresher | None = None,
+    ) -> None:
         super().__init__(caches.models)
         self.client = client
         self.caches = caches
         self.max_config_bytes = max_config_bytes
-        self.gate = Gate(caches, self.tags)
+        # Stale-while-revalidate (LR_STALE_TTL): None serves nothing stale.
+        self.refresher = refresher
+        self.gate = Gate(caches, self.tags, self._refresh_tags if refresher is not None else None)
         self.lists = caches.lists
         self.tag_index = caches.tag_index
         self._store = caches.store
@@ -54,66 +63,127 @@ class Reads(Documents):
     # -- lists (per caller, content shared) ---------------------------------------------
 
     async def catalog(self, caller: Caller) -> Sequence[str]:
-        key = (stored_key(caller.key),)
-        cached = self._catalogs.peek(key)
+        cached = self._catalogs.peek((caller.key,))
+        if cached is None:
+            cached = self._stale_catalog(caller)
         note_cache(hit=cached is not None)
         if cached is not None:
             return cached
+        return await self._store.once(("catalog", caller.key), lambda: self._load_catalog(caller))
 
-        async def load() -> Sequence[str]:
-            seen = await self._catalogs.get(key, caller, local=False)
-            if seen.value is not None:
-                return seen.value
+    async def _load_catalog(self, caller: Caller) -> Sequence[str]:
+        key = (stored_key(caller.key),)
+        seen = await self._catalogs.get(key, caller, local=False)
+        if seen.value is not None:
+            return seen.value
 
-            async def fetch() -> Sequence[str]:
-                names = self.lists.intern(await self.client.catalog(caller))
-                await self._catalogs.put(key, names, caller, stamp=seen.stamp, local=False)
-                return names
-
-            names = await self._store.across(
-                caller, ("catalog",), lambda: self._catalogs.shared_value(key, caller), fetch
-            )
-            self._catalogs.local.put(key, names, seen.generation)
+        async def fetch() -> Sequence[str]:
+            names = self.lists.intern(await self.client.catalog(caller))
+            await self._catalogs.put(key, names, caller, stamp=seen.stamp, local=False)
             return names
 
-        return await self._store.once(("catalog", caller.key), load)
+        names = await self._store.across(
+            caller, ("catalog",), lambda: self._catalogs.shared_value(key, caller), fetch
+        )
+        self._catalogs.local.put(key, names, seen.generation)
+        return names
+
+    def _stale_catalog(self, caller: Caller) -> Sequence[str] | None:
+        key = (caller.key,)
+        names = self._catalogs.peek_stale(key) if self.refresher is not None else None
+        if names is not None:
+            flight = ("catalog", caller.key)
+            self._refresh(
+                flight,
+                lambda: self._store.once(flight, lambda: self._load_catalog(caller)),
+                refused=lambda: self._catalogs.local.discard(key),
+            )
+        return names
 
     async def tags(self, caller: Caller, repo: str) -> Sequence[str]:
-        key = (stored_key(caller.key), repo)
-        cached = self._tag_lists.peek(key)
+        cached = self._tag_lists.peek((caller.key, repo))
+        if cached is None:
+            cached = self._stale_tags(caller, repo)
         note_cache(hit=cached is not None)
         if cached is not None:
             return cached
+        return await self._store.once(
+            ("tags", caller.key, repo), lambda: self._load_tags(caller, repo)
+        )
 
-        async def load() -> Sequence[str]:
-            seen = await self._tag_lists.get(key, caller, local=False)
-            if seen.value is None:  # not even in Redis: the registry is asked
+    async def _load_tags(self, caller: Caller, repo: str) -> Sequence[str]:
+        key = (stored_key(caller.key), repo)
+        seen = await self._tag_lists.get(key, caller, local=False)
+        if seen.value is None:  # not even in Redis: the registry is asked
 
-                async def fetch() -> Sequence[str]:
-                    tags = self.lists.intern(await self.client.tags(caller, repo))
-                    await self.gate.access.put(key, True, caller, local=False)
-                    await self._tag_lists.put(key, tags, caller, stamp=seen.stamp, local=False)
-                    return tags
+            async def fetch() -> Sequence[str]:
+                tags = self.lists.intern(await self.client.tags(caller, repo))
+                await self.gate.access.put(key, True, caller, local=False)
+                await self._tag_lists.put(key, tags, caller, stamp=seen.stamp, local=False)
+                return tags
 
-                tags = await self._store.across(
-                    caller,
-                    ("tags", repo),
-                    lambda: self._tag_lists.shared_value(key, caller),
-                    fetch,
-                )
-                self._tag_lists.local.put(key, tags, seen.generation)
-            else:  # the registry answered this list to this caller (another replica)
-                tags = seen.value
-            self.gate.note(caller, repo)
-            return tags
+            tags = await self._store.across(
+                caller,
+                ("tags", repo),
+                lambda: self._tag_lists.shared_value(key, caller),
+                fetch,
+            )
+            self._tag_lists.local.put(key, tags, seen.generation)
+        else:  # the registry answered this list to this caller (another replica)
+            tags = seen.value
+        self.gate.note(caller, repo)
+        return tags
 
-        return await self._store.once(("tags", caller.key, repo), load)
+    def _stale_tags(self, caller: Caller, repo: str) -> Sequence[str] | None:
+        tags = (
+            self._tag_lists.peek_stale((caller.key, repo)) if self.refresher is not None else None
+        )
+        if tags is not None:
+            self._refresh_tags(caller, repo)
+        return tags
+
+    def _refresh_tags(self, caller: Caller, repo: str) -> None:
+        """The caller's tag list read again in the background (it confirms the caller's
+        access too); a refusal drops the list and the access served stale."""
+
+        def refused() -> None:
+            self._tag_lists.local.discard((caller.key, repo))
+            self.gate.access.local.discard((caller.key, repo))
+
+        flight = ("tags", caller.key, repo)
+        self._refresh(
+            flight, lambda: self._store.once(flight, lambda: self._load_tags(caller, repo)), refused
+        )
+
+    def _refresh(
+        self,
+        flight: tuple[str, ...],
+        load: Callable[[], Awaitable[object]],
+        refused: Callable[[], None],
+    ) -> None:
+        """``load`` (coalesced with the same load in a request's path: ``Store.once``) in
+        the background, once per ``flight`` at a time; ``refused`` when the registry
+        refuses it (401, 403, 404): what was served stale on its word goes."""
+
+        async def work() -> None:
+            try:
+                await load()
+            except (Unauthorized, Forbidden, NotFound):
+                refused()
+                raise
+
+        assert self.refresher is not None
+        note_stale()
+        self.refresher.start(flight, work)
 
     def peek_tags(self, caller: Caller, repo: str) -> Sequence[str] | None:
         """The tag list cached for this caller, or None: no I/O, no task (the warm path
         of a page that needs many of them). The list is the registry's answer to this
-        very caller: it is its own proof of access."""
+        very caller: it is its own proof of access. Past its time, within
+        ``LR_STALE_TTL``, it is answered still and read again in the background."""
         cached = self._tag_lists.peek((caller.key, repo))
+        if cached is None:
+            cached = self._stale_tags(caller, repo)
         if cached is not None:
             note_cache(hit=True)
         return cached
@@ -138,18 +208,36 @@ class Reads(Documents):
     def peek_tag_digest(self, caller: Caller, repo: str, tag: str) -> str | None:
         """What ``resolve`` answers for a tag when it needs no I/O: the cached digest,
         for a caller the gate lets see the repository; else None."""
-        digest = self._tag_digests.peek((repo, tag))
+        digest = self._pointer(caller, repo, tag)
         if digest is None or not self.gate.sees(caller, repo):
             return None
         note_cache(hit=True)
         return digest
+
+    def _pointer(self, caller: Caller, repo: str, tag: str) -> str | None:
+        """The cached digest of ``tag``; past its time (within ``LR_STALE_TTL``) for a
+        caller the gate lets see the repository, with the tag resolved again in the
+        background."""
+        digest = self._tag_digests.peek((repo, tag))
+        if digest is not None or self.refresher is None:
+            return digest
+        digest = self._tag_digests.peek_stale((repo, tag))
+        if digest is not None and self.gate.sees(caller, repo):
+            flight = ("manifest", caller.key, repo, tag)
+            self._refresh(
+                flight,
+                lambda: self._get_manifest(caller, repo, tag),
+                refused=lambda: self._tag_digests.local.discard((repo, tag)),
+            )
+            return digest
+        return None
 
     def peek_digest(self, caller: Caller, repo: str, reference: str) -> str | None:
         """The digest ``reference`` names here, when everything serving its manifest to
         this caller needs is already known — the tag's digest, the gate's leave (access
         and membership), the verified bytes — else None (then ``manifest`` decides, with
         I/O). Never a looser rule than it."""
-        digest = reference if is_digest(reference) else self._tag_digests.peek((repo, reference))
+        digest = reference if is_digest(reference) else self._pointer(caller, repo, reference)
         if digest is None or not self.gate.sees(caller, repo, digest):
             return None
         blob = self._content.peek(digest)
@@ -158,15 +246,28 @@ class Reads(Documents):
         note_cache(hit=True)
         return digest
 
-    async def _tag_digest(self, repo: str, tag: str) -> str | None:
-        """A tag's cached digest (in process, then Redis, then kept in process)."""
-        return (await self._tag_digests.get((repo, tag))).value
+    def peek_config(self, caller: Caller, repo: str, digest: str) -> Blob | None:
+        """A config (a blob held verified, without a manifest's media type) of ``repo``
+        for a caller the gate lets see it there; else None. No I/O."""
+        if not self.gate.sees(caller, repo, digest):
+            return None
+        blob = self._content.peek(digest)
+        if blob is None or blob.media_type:
+            return None
+        note_cache(hit=True)
+        return blob
+
+    async def _tag_digest(self, caller: Caller, repo: str, tag: str) -> str | None:
+        """A tag's cached digest (in process, then Redis, then kept in process; past its
+        time as ``_pointer`` allows)."""
+        found = (await self._tag_digests.get((repo, tag))).value
+        return found if found is not None else self._pointer(caller, repo, tag)
 
     async def resolve(self, caller: Caller, repo: str, reference: str) -> str:
         """The digest a tag points at (or the digest itself), for this caller."""
         if is_digest(reference):
             return reference
-        cached = await self._tag_digest(repo, reference)
+        cached = await self._tag_digest(caller, repo, reference)
         note_cache(hit=cached is not None)
         if cached is not None:
             await self.gate.admit(caller, repo)
@@ -259,7 +360,7 @@ class Reads(Documents):
 
     async def manifest(self, caller: Caller, repo: str, reference: str) -> Manifest:
         """A manifest by tag or digest, verified, from the cache when this caller may."""
-        if not is_digest(reference) and await self._tag_digest(repo, reference) is None:
+        if not is_digest(reference) and await self._tag_digest(caller, repo, reference) is None:
             # Resolving the tag fetches the manifest: that answer is the one to return
             # (with the content cache off or full it would be fetched again by digest).
             note_cache(hit=False)

@@ -9,7 +9,8 @@ verdict, so a page of many rows learns it once.
 What refers to a digest (``gateway.services.referrers`` finds it, from the API or the
 fallback and cosign tags) is kept per caller for the tag lists' TTL, and dropped with
 the repository's lists: a notification naming the repository (a push of a fallback or
-cosign tag among them) drops it.
+cosign tag among them) drops it. The verdict is also kept on disk with the time it was
+learnt, so a restarted gateway does not ask again within the same hour.
 """
 
 from __future__ import annotations
@@ -35,9 +36,21 @@ class ReferrersApi:
         self.client = client
         self._store = caches.store
         self.found = caches.referrers
-        # The verdict and when it was learnt; None while unknown.
+        # The verdict and when it was learnt (monotonic); None while unknown.
         self._verdict: tuple[bool, float] | None = None
         self._learning: asyncio.Lock | None = None
+        # Kept on disk for a restart, per registry (gateway.view.disk): trusted as long
+        # as it would be in process.
+        self._disk = caches.content.disk
+        self._fact = ""
+        kept = None
+        if self._disk is not None:
+            self._fact = "referrers-api " + client.transport.base
+            kept = self._disk.fact(self._fact)
+        if kept is not None and kept[0] in ("yes", "no"):
+            age = max(0.0, time.time() - kept[1])
+            if age < REFERRERS_API_RECHECK:
+                self._verdict = (kept[0] == "yes", time.monotonic() - age)
 
     @property
     def available(self) -> bool | None:
@@ -50,6 +63,8 @@ class ReferrersApi:
     @available.setter
     def available(self, verdict: bool) -> None:
         self._verdict = (verdict, time.monotonic())
+        if self._disk is not None:
+            self._disk.learnt(self._fact, "yes" if verdict else "no", time.time())
 
     async def index(
         self, caller: Caller, repo: str, digest: str, artifact_type: str | None

@@ -22,9 +22,11 @@ from gateway.shared_state.caches import SharedCaches
 from gateway.view.blobs import Blobs
 from gateway.view.caches import ViewCaches
 from gateway.view.changes import Change, Subscriber, Subscribers
+from gateway.view.disk import DiskContent
 from gateway.view.invalidation import Invalidation
 from gateway.view.reads import Reads
 from gateway.view.referrers_api import ReferrersApi
+from gateway.view.refresh import Refresher
 from gateway.view.tag_index import TagIndex
 from gateway.view.writes import WriteBatch, Writes
 
@@ -44,6 +46,9 @@ class CachedRegistry(Reads):
         model_bytes: int = 32 * 1024 * 1024,
         tag_index: TagIndex | None = None,
         shared: SharedCaches | None = None,
+        disk: DiskContent | None = None,
+        stale_ttl: float = 0.0,
+        refresh_concurrency: int = 4,
     ) -> None:
         caches = ViewCaches(
             content_bytes=content_bytes,
@@ -53,11 +58,15 @@ class CachedRegistry(Reads):
             membership_ttl=membership_ttl,
             tag_index=tag_index,
             shared=shared,
+            disk=disk,
+            stale_ttl=stale_ttl,
         )
-        super().__init__(client, caches, max_config_bytes)
+        refresher = Refresher(refresh_concurrency) if stale_ttl > 0 else None
+        super().__init__(client, caches, max_config_bytes, refresher)
         self.shared = shared
         # The in-process stores, as the metrics (and tests) read them.
         self.content = caches.content.local
+        self.disk = disk  # content on disk (None: off), as the metrics read it
         self.catalogs = caches.catalogs.local
         self.tag_lists = caches.tag_lists.local
         self.tag_digests = caches.tag_digests.local
@@ -84,6 +93,12 @@ class CachedRegistry(Reads):
         """Listen for other replicas' changes (with Redis; on the running loop)."""
         if self.shared is not None:
             self.shared.bus.start(self.invalidation.remote, self.invalidation.everything)
+
+    async def aclose(self) -> None:
+        """Stop what runs in the background: refreshes, the tag index's fills."""
+        if self.refresher is not None:
+            await self.refresher.aclose()
+        await self.tag_index.aclose()
 
     # -- what changed -------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from gateway.cache import Blob, ContentCache, SingleFlight, TTLStore
 from gateway.registry.credentials import Caller
 from gateway.shared_state import caches as level2
 from gateway.shared_state.caches import Kind, SharedCaches, Stamp
+from gateway.view.disk import DiskContent
 
 K = TypeVar("K", bound=tuple[str, ...])
 V = TypeVar("V")
@@ -70,6 +71,11 @@ class Tier(Generic[K, V]):
     def peek(self, key: K) -> V | None:
         return self.local.get(key)
 
+    def peek_stale(self, key: K) -> V | None:
+        """An entry past its time, within ``LR_STALE_TTL`` (in process only): for a
+        read that answers with it and has it refreshed in the background."""
+        return self.local.get_stale(key)
+
     async def get(self, key: K, caller: Caller | None = None, *, local: bool = True) -> Seen[V]:
         """``local=False``: the process was just looked at (``peek``), ask Redis only."""
         generation = self.local.generation
@@ -108,23 +114,33 @@ class Tier(Generic[K, V]):
 
 
 class Content:
-    """Manifests and configs by digest, on both levels: verified before they are put,
-    verified again when read from Redis (bytes that do not hash to their digest are
-    dropped there, never served)."""
+    """Manifests and configs by digest, on every level: in process, on this replica's
+    disk (``gateway.view.disk``: what survives a restart), and in Redis. Verified before
+    they are put, verified again when read from disk or Redis (bytes that do not hash
+    to their digest are dropped there, never served)."""
 
-    def __init__(self, local: ContentCache, shared: SharedCaches | None) -> None:
+    def __init__(
+        self, local: ContentCache, shared: SharedCaches | None, disk: DiskContent | None = None
+    ) -> None:
         self.local = local
         self.shared = shared
+        self.disk = disk
 
     def peek(self, digest: str) -> Blob | None:
         return self.local.get(digest)
 
     async def get(self, digest: str) -> Blob | None:
         blob = self.local.get(digest)
+        if blob is None and self.disk is not None:
+            blob = await self.disk.get(digest)
+            if blob is not None:
+                self.local.put(blob)
         if blob is None:
             blob = await self.shared_value(digest)
             if blob is not None:
                 self.local.put(blob)
+                if self.disk is not None:
+                    self.disk.put(blob)
         return blob
 
     async def shared_value(self, digest: str) -> Blob | None:
@@ -137,7 +153,10 @@ class Content:
         return Blob(digest, media_type.decode(), body)
 
     def keep(self, blob: Blob) -> None:
+        """Just fetched from the registry and verified: in process and on disk."""
         self.local.put(blob)
+        if self.disk is not None:
+            self.disk.put(blob)
 
     async def share(self, blob: Blob) -> None:
         if self.shared is not None and "\n" not in blob.media_type:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from harness import go_peers
+from harness.corpus import Corpus, push_corpus
 from harness.images import PushedImage, Pusher, push_image
 from harness.realworld import push_realworld
 from harness.redis_server import RedisProcess, redis_available
@@ -30,8 +31,10 @@ from harness.tokenserver import Grant, TokenServer
 from tests.support.content import Content, fill_standard
 
 __all__ = [
+    "CorpusRegistry",
     "FilledRegistry",
     "RealWorldRegistry",
+    "corpus_registry",
     "realworld_registry",
     "redis_server",
     "referrers_api_registry",
@@ -67,6 +70,20 @@ class RealWorldRegistry:
     @property
     def url(self) -> str:
         return self.process.url
+
+
+@dataclass
+class CorpusRegistry:
+    process: RegistryProcess
+    corpus: Corpus  # CORPUS_IMAGES distinct images in one repository
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+
+#: Images in ``corpus_registry``'s repository: one page of 1,000 rows, all distinct.
+CORPUS_IMAGES = 1000
 
 
 @dataclass
@@ -195,3 +212,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProc
     server = RedisProcess(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def corpus_registry(registry_factory: RegistryFactory) -> CorpusRegistry:
+    """An open registry whose repository ``corpus/big`` holds ``CORPUS_IMAGES`` distinct
+    images (``harness.corpus``: tags ``t00000``…, a config each, one shared layer),
+    pushed in seconds. Do not modify it."""
+    process = registry_factory()
+    return CorpusRegistry(process, push_corpus(process.url, "corpus/big", CORPUS_IMAGES))
