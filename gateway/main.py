@@ -42,6 +42,7 @@ from gateway.routers import (
     config,
     deletes,
     events,
+    files,
     health,
     images,
     metrics,
@@ -245,6 +246,7 @@ def create_app(
         metrics.router,
         usage.router,
         retention.router,
+        files.router,
     ):
         app.include_router(router)
     if settings.v2_mode != "off":

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from gateway.layers import paths
@@ -20,7 +21,7 @@ from gateway.layers.diff import ImageSide, diff_images
 from gateway.layers.indexer import Limits, Progress
 from gateway.layers.metrics import LayerCounters, families
 from gateway.layers.reading import preview, read_file, regular_file
-from gateway.layers.source import BlobSource, is_foreign
+from gateway.layers.source import BlobSource, is_listable
 from gateway.layers.store import IndexStore, LayerIndex
 from gateway.layers.tarstream import TarEntry
 from gateway.layers.views import MergedView, list_layer
@@ -58,7 +59,13 @@ class LayerEngine:
         await self.store.close()
 
     def metric_families(self) -> Iterator[Metric]:
-        return families(self.counters, self.store.disk_bytes(), self.reads.running)
+        yield from families(self.counters, self.store.disk_bytes(), self.reads.running)
+        refused = CounterMetricFamily(
+            "lr_layer_refusals_remembered_hits",
+            "Asks answered by a remembered verdict (too large, no file system): no read",
+        )
+        refused.add_metric([], self.reads.refusals.hits)
+        yield refused
 
     # -- indexes --------------------------------------------------------------------------
 
@@ -73,8 +80,10 @@ class LayerEngine:
     ) -> MergedView | IndexingProgress:
         """The merged view of a platform image (its layers bottom first); each layer is
         read at most once whatever the number of images and callers asking. Foreign
-        layers (never fetched) are left out and the view says it is not ``complete``."""
-        readable = [s for s in sources if not is_foreign(s.media_type)]
+        layers (never fetched) and layers whose type says they are no file system (a
+        Helm chart's provenance) are left out, and the view says it is not
+        ``complete``."""
+        readable = [s for s in sources if is_listable(s.media_type)]
         found = await asyncio.gather(*(self.reads.index(s, wait=wait) for s in readable))
         if any(isinstance(f, Progress) for f in found):
             return _progress(found)
