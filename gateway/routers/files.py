@@ -92,7 +92,8 @@ def answer(found: Any) -> Any:
 
 
 async def file_answer(request: Request, found: FileRead | IndexingProgress) -> Response:
-    """The bytes of a regular file: an attachment, ``nosniff``, ``ETag`` its sha256. A
+    """The bytes of a regular file: an attachment (``nosniff``: on every /api answer),
+    ``ETag`` its sha256. A
     small file is read before the answer starts (its upstream bytes are then in
     ``X-Upstream-Bytes``, and a failure is an error answer); a large one is streamed."""
     if isinstance(found, IndexingProgress):
@@ -105,7 +106,6 @@ async def file_answer(request: Request, found: FileRead | IndexingProgress) -> R
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
     headers = {
         "Content-Disposition": disposition,
-        "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-cache",
         "Content-Length": str(entry.size),
     }
