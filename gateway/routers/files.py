@@ -74,7 +74,13 @@ LISTING_ERRORS = errors(
     {
         400: ("VALIDATION_ERROR", "NAME_INVALID", "TAG_INVALID", "DIGEST_INVALID"),
         404: ("NAME_UNKNOWN", "MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "FILE_UNKNOWN"),
-        413: ("LAYER_TOO_LARGE",),
+        413: (
+            (
+                "LAYER_TOO_LARGE",
+                "the layer is larger than the gateway reads, compressed or expanded "
+                "(nothing is kept; asked again, answered without a read)",
+            ),
+        ),
         422: ("NOT_A_FILESYSTEM", "FOREIGN_LAYER"),
     },
     UPSTREAM,
