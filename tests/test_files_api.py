@@ -443,3 +443,22 @@ def test_a_read_longer_than_the_wait_answers_202_then_200(filled: Filled) -> Non
         metrics = fresh.get("/metrics").text
         assert 'lr_layer_index_builds_total{outcome="ok"} 1.0' in metrics
         assert "lr_layer_index_joins_total 1.0" in metrics
+
+
+def test_what_one_layer_changed(api: TestClient, filled: Filled) -> None:
+    upper = filled.images["2.0"].layers[1]
+    r = api.get(image_url("2.0", f"layers/{upper}/changes"), params={"n": 1000})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["position"] == 1 and body["digest"] == upper
+    changes = {e["path"]: e["change"] for e in body["files"]["entries"]}
+    assert changes["/etc/motd"] == "removed"
+    assert changes["/var/cache/a"] == "removed"
+    assert changes["/opt/app/keep.txt"] == "removed"  # the opaque directory
+    assert changes["/opt/app/new.bin"] == "added"
+    assert changes["/etc/hosts"] == "changed"
+    assert "/lib/libc.so" not in changes  # touched only (mtime)
+    assert changes["/srv/data"] == "changed"  # a file made a directory
+    other = filled.blobs["known"].digest
+    r = api.get(image_url("2.0", f"layers/{other}/changes"))
+    assert_envelope(r, 404, "FILE_UNKNOWN")

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from gateway.errors import FileUnknown
 from gateway.layers import paths
-from gateway.layers.diff import ImageSide, diff_images
+from gateway.layers.diff import ConfigFields, ImageSide, diff_images
 from gateway.layers.indexer import Limits, Progress
 from gateway.layers.metrics import LayerCounters, families
 from gateway.layers.reading import preview, read_file, regular_file
@@ -26,7 +27,13 @@ from gateway.layers.store import IndexStore, LayerIndex
 from gateway.layers.tarstream import TarEntry
 from gateway.layers.views import MergedView, list_layer
 from gateway.layers.work import Reads
-from gateway.models.files import FileListing, FilePreview, ImageDiff, IndexingProgress
+from gateway.models.files import (
+    FileListing,
+    FilePreview,
+    ImageDiff,
+    IndexingProgress,
+    LayerChanges,
+)
 from gateway.settings import Settings
 
 MAX_PAGE = 1000
@@ -185,6 +192,49 @@ class LayerEngine:
         assert shown is not None
         index, source = view.layers[shown.position], view.sources[shown.position]
         return await preview(self.store, index, entry, source, self.counters)
+
+    # -- what one layer did ---------------------------------------------------------------
+
+    async def layer_changes(
+        self,
+        manifest_digest: str,
+        sources: Sequence[BlobSource],
+        layer_digest: str,
+        *,
+        change: str | None = None,
+        path: str | None = None,
+        last: str | None = None,
+        n: int = 200,
+        wait: float | None = None,
+    ) -> LayerChanges | IndexingProgress:
+        """What layer ``layer_digest`` of the image did to the file system the layers
+        below it make: the diff of the stack without it and with it (its highest use,
+        when an image holds a layer twice)."""
+        view = await self.image(manifest_digest, sources, wait=wait)
+        if isinstance(view, IndexingProgress):
+            return view
+        at = [i for i, s in enumerate(view.sources) if s.digest == layer_digest]
+        if not at:
+            raise FileUnknown(
+                "this layer is not one of the image's file system layers",
+                detail={"digest": layer_digest},
+            )
+        k = at[-1]
+        below = MergedView(self.store, manifest_digest, view.layers[:k], sources=view.sources[:k])
+        upto = MergedView(
+            self.store, manifest_digest, view.layers[: k + 1], sources=view.sources[: k + 1]
+        )
+        side = ImageSide("", "", manifest_digest, None, 0, ConfigFields())
+        found = await diff_images(
+            side, below, side, upto, change=change, path=path, last=last, n=_page(n)
+        )
+        position = [s.digest for s in sources].index(layer_digest)
+        return LayerChanges(
+            digest=layer_digest,
+            position=position,
+            size=view.layers[k].compressed_size,
+            files=found.files,
+        )
 
     # -- diffs ----------------------------------------------------------------------------
 

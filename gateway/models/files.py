@@ -126,3 +126,14 @@ class ImageDiff(_Api):
     layers: LayerCounts = Field(description="Layers shared and not.")
     config: list[ConfigChange] = Field(description="One item per config difference.")
     files: FileChanges = Field(description="What changed in the merged file systems.")
+
+
+class LayerChanges(_Api):
+    """What one layer of an image did to the file system of the layers below it."""
+
+    digest: str = Field(description="The layer's digest.")
+    position: int = Field(description="Its place in the image's layers, bottom = 0.")
+    size: int = Field(description="The layer's compressed size.")
+    files: FileChanges = Field(
+        description="Paths it added, removed (whiteouts, opaque directories) or changed."
+    )

@@ -17,7 +17,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
 from gateway.layers import paths
 from gateway.layers.engine import FileRead
-from gateway.models.files import FileListing, FilePreview, ImageDiff, IndexingProgress
+from gateway.models.files import (
+    FileListing,
+    FilePreview,
+    ImageDiff,
+    IndexingProgress,
+    LayerChanges,
+)
 from gateway.routers import UPSTREAM, errors
 from gateway.routers.routing import GatewayRouter, not_modified
 
@@ -332,6 +338,46 @@ async def image_file_preview(
     """The first 64 KiB of the file the image shows at ``path``, as text."""
     found = await state.files.image_preview(
         caller, name, reference, path, platform=platform, wait=wait
+    )
+    return answer(found)
+
+
+@router.get(
+    "/api/repositories/{name:repository}/images/{reference}/layers/{digest}/changes",
+    response_model=LayerChanges,
+    responses={**INDEXING, **LISTING_ERRORS},
+    summary="What one layer of an image changed",
+)
+async def layer_changes(
+    state: State,
+    caller: CurrentCaller,
+    name: RepoName,
+    reference: Reference,
+    digest: Digest,
+    platform: Platform = None,
+    change: Annotated[
+        Literal["added", "removed", "changed"] | None, Query(description="Only these entries.")
+    ] = None,
+    path: Annotated[
+        str | None, Query(max_length=4096, description="Only entries below this directory.")
+    ] = None,
+    n: PageSize = 200,
+    last: Last = None,
+    wait: Wait = None,
+) -> Any:
+    """The paths one layer added, removed or changed in the file system of the layers
+    below it (the image's per-layer view); counts over the whole layer."""
+    found = await state.files.layer_changes(
+        caller,
+        name,
+        reference,
+        digest,
+        platform=platform,
+        wait=wait,
+        change=change,
+        path=path,
+        last=last,
+        n=n,
     )
     return answer(found)
 

@@ -30,7 +30,13 @@ from gateway.layers.diff import ConfigFields, ImageSide
 from gateway.layers.engine import FileRead, LayerEngine
 from gateway.models import media_types as mt
 from gateway.models import oci
-from gateway.models.files import FileListing, FilePreview, ImageDiff, IndexingProgress
+from gateway.models.files import (
+    FileListing,
+    FilePreview,
+    ImageDiff,
+    IndexingProgress,
+    LayerChanges,
+)
 from gateway.registry.credentials import Caller
 from gateway.registry.names import check_name
 from gateway.services.platforms import choose_platform
@@ -210,6 +216,22 @@ class LayerFiles:
     ) -> FilePreview | IndexingProgress:
         found = await self.image(caller, repo, reference, platform)
         return await self.engine.image_preview(found.digest, found.sources, path, wait=budget(wait))
+
+    async def layer_changes(
+        self,
+        caller: Caller,
+        repo: str,
+        reference: str,
+        digest: str,
+        *,
+        platform: str | None,
+        wait: float | None,
+        **listing: Any,
+    ) -> LayerChanges | IndexingProgress:
+        found = await self.image(caller, repo, reference, platform)
+        return await self.engine.layer_changes(
+            found.digest, found.sources, digest, wait=budget(wait), **listing
+        )
 
     async def diff(
         self,
