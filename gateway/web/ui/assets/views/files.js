@@ -1,7 +1,8 @@
 // Files inside one platform image: the merged file system (later layers win, whiteouts
 // delete; ?deleted=1 also shows what a layer deleted and which), browsed a directory at
 // a time with each entry's size and the layer that gave it; one layer's own view
-// (?layer=digest: what it added, changed and deleted, biggest files first); a file's
+// (?layer=digest, or its number from 1: what it added, changed and deleted, biggest
+// files first); a file's
 // preview (?file=path: text, with a download link). While a large layer is read the
 // gateway answers 202 and the view shows the progress, polling.
 //
@@ -68,14 +69,15 @@ export function mount(root, route, ctx) {
       }
       const chosen = runnable.find((p) => platformName(p.platform) === platform) ?? runnable[0] ?? image.platforms[0];
       const layers = chosen?.layers ?? [];
+      const layerDigest = /^\d+$/.test(layer) ? layers[Number(layer) - 1]?.digest ?? layer : layer;
       const params = {platform: platform || undefined};
-      const parts = [controls(image, layers)];
+      const parts = [controls(image, layers, layerDigest)];
       if (file) {
         const preview = await whenIndexed(filesPaths.preview(name, reference), {...params, path: file}, signal, progress);
         parts.push(previewCard(preview, fileHref(name, reference, platform, file)));
       }
       if (layer) {
-        const changes = await whenIndexed(filesPaths.changes(name, reference, layer), {...params, n: LAYER_ROWS}, signal, progress);
+        const changes = await whenIndexed(filesPaths.changes(name, reference, layerDigest), {...params, n: LAYER_ROWS}, signal, progress);
         parts.push(layerCard(changes, layers));
       } else {
         const {last} = position(route);
@@ -94,10 +96,10 @@ export function mount(root, route, ctx) {
   }
 
   /** Platform tabs (an index), the view switcher (merged / one layer), Compare. */
-  function controls(image, layers) {
+  function controls(image, layers, layerDigest) {
     const select = h('select', {id: 'files-view', class: 'select'},
       h('option', {value: ''}, 'Merged file system'),
-      layers.map((l, i) => h('option', {value: l.digest, selected: l.digest === layer},
+      layers.map((l, i) => h('option', {value: l.digest, selected: l.digest === layerDigest},
         `Layer ${i + 1} · ${shortDigest(l.digest)} · ${formatBytes(l.size)}`)));
     select.addEventListener('change', () => go({layer: select.value, path: '/'}));
     const showDeleted = h('input', {type: 'checkbox', id: 'files-deleted', checked: deleted});
