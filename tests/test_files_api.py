@@ -462,3 +462,16 @@ def test_what_one_layer_changed(api: TestClient, filled: Filled) -> None:
     other = filled.blobs["known"].digest
     r = api.get(image_url("2.0", f"layers/{other}/changes"))
     assert_envelope(r, 404, "FILE_UNKNOWN")
+
+
+def test_a_failing_index_store_is_503_and_shown_in_health(filled: Filled) -> None:
+    with gateway_for(filled.registry.url) as fresh:
+        health = fresh.get("/api/health").json()
+        assert health["layer_index"]["available"] is True
+        store = fresh.app.state.lr.files.engine.store  # type: ignore[attr-defined]
+        store.db.close()  # as a file that cannot be read any more
+        r = fresh.get(image_url("1.0"))
+        assert_envelope(r, 503, "LAYER_INDEX_UNAVAILABLE")
+        health = fresh.get("/api/health")
+        assert health.status_code == 200  # the registry answers: still ready
+        assert health.json()["layer_index"]["available"] is False

@@ -26,6 +26,7 @@ from gateway.models.files import (
 )
 from gateway.routers import UPSTREAM, errors
 from gateway.routers.routing import GatewayRouter, not_modified
+from gateway.services.layer_files import store_errors
 
 # HEAD would read the layer as GET does: none for these routes.
 router = GatewayRouter(tags=["files"], head=False)
@@ -80,6 +81,7 @@ LISTING_ERRORS = errors(
     {
         400: ("VALIDATION_ERROR", "NAME_INVALID", "TAG_INVALID", "DIGEST_INVALID"),
         404: ("NAME_UNKNOWN", "MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "FILE_UNKNOWN"),
+        503: ("LAYER_INDEX_UNAVAILABLE",),
         413: (
             (
                 "LAYER_TOO_LARGE",
@@ -130,13 +132,14 @@ async def file_answer(request: Request, found: FileRead | IndexingProgress) -> R
     head: list[bytes] = []
     size = 0
     chunks = found.chunks
-    async for piece in chunks:
-        head.append(piece)
-        size += len(piece)
-        if size >= PRIMED:
-            break
-    else:
-        return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
+    with store_errors():  # the first piece reads the checkpoint from the index
+        async for piece in chunks:
+            head.append(piece)
+            size += len(piece)
+            if size >= PRIMED:
+                break
+        else:
+            return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
 
     async def rest() -> AsyncIterator[bytes]:
         try:

@@ -20,12 +20,14 @@ A read not done within the request's time answers ``IndexingProgress`` (the rout
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from gateway import deadline
-from gateway.errors import BlobUnknown, ManifestUnknown, UpstreamInvalid
+from gateway.datastore import StoreUnavailable
+from gateway.errors import BlobUnknown, LayerIndexUnavailable, ManifestUnknown, UpstreamInvalid
 from gateway.layers.diff import ConfigFields, ImageSide
 from gateway.layers.engine import FileRead, LayerEngine
 from gateway.models import media_types as mt
@@ -132,6 +134,14 @@ class LayerFiles:
                 return source
         raise BlobUnknown("no such layer in this image", detail={"digest": digest})
 
+    async def available(self) -> bool:
+        """Whether the index store answers (``/api/health``)."""
+        try:
+            await self.engine.store.indexed_bytes()
+        except StoreUnavailable:
+            return False
+        return True
+
     # -- answers ----------------------------------------------------------------------
 
     async def layer_files(
@@ -146,7 +156,8 @@ class LayerFiles:
         **listing: Any,
     ) -> FileListing | IndexingProgress:
         source = await self.layer(caller, repo, digest, image, platform)
-        return await self.engine.layer_files(source, wait=budget(wait), **listing)
+        with store_errors():
+            return await self.engine.layer_files(source, wait=budget(wait), **listing)
 
     async def image_files(
         self,
@@ -159,9 +170,10 @@ class LayerFiles:
         **listing: Any,
     ) -> FileListing | IndexingProgress:
         found = await self.image(caller, repo, reference, platform)
-        return await self.engine.image_files(
-            found.digest, found.sources, wait=budget(wait), **listing
-        )
+        with store_errors():
+            return await self.engine.image_files(
+                found.digest, found.sources, wait=budget(wait), **listing
+            )
 
     async def layer_file(
         self,
@@ -175,7 +187,8 @@ class LayerFiles:
         wait: float | None,
     ) -> FileRead | IndexingProgress:
         source = await self.layer(caller, repo, digest, image, platform)
-        return await self.engine.layer_file(source, path, wait=budget(wait))
+        with store_errors():
+            return await self.engine.layer_file(source, path, wait=budget(wait))
 
     async def image_file(
         self,
@@ -188,7 +201,10 @@ class LayerFiles:
         wait: float | None,
     ) -> FileRead | IndexingProgress:
         found = await self.image(caller, repo, reference, platform)
-        return await self.engine.image_file(found.digest, found.sources, path, wait=budget(wait))
+        with store_errors():
+            return await self.engine.image_file(
+                found.digest, found.sources, path, wait=budget(wait)
+            )
 
     async def layer_preview(
         self,
@@ -202,7 +218,8 @@ class LayerFiles:
         wait: float | None,
     ) -> FilePreview | IndexingProgress:
         source = await self.layer(caller, repo, digest, image, platform)
-        return await self.engine.layer_preview(source, path, wait=budget(wait))
+        with store_errors():
+            return await self.engine.layer_preview(source, path, wait=budget(wait))
 
     async def image_preview(
         self,
@@ -215,7 +232,10 @@ class LayerFiles:
         wait: float | None,
     ) -> FilePreview | IndexingProgress:
         found = await self.image(caller, repo, reference, platform)
-        return await self.engine.image_preview(found.digest, found.sources, path, wait=budget(wait))
+        with store_errors():
+            return await self.engine.image_preview(
+                found.digest, found.sources, path, wait=budget(wait)
+            )
 
     async def layer_changes(
         self,
@@ -229,9 +249,10 @@ class LayerFiles:
         **listing: Any,
     ) -> LayerChanges | IndexingProgress:
         found = await self.image(caller, repo, reference, platform)
-        return await self.engine.layer_changes(
-            found.digest, found.sources, digest, wait=budget(wait), **listing
-        )
+        with store_errors():
+            return await self.engine.layer_changes(
+                found.digest, found.sources, digest, wait=budget(wait), **listing
+            )
 
     async def diff(
         self,
@@ -251,17 +272,29 @@ class LayerFiles:
         other = repo if from_repository is None else check_name(from_repository)
         a = await self.image(caller, other, from_reference, platform)
         b = await self.image(caller, repo, to_reference, platform)
-        return await self.engine.diff(
-            a.side(),
-            a.sources,
-            b.side(),
-            b.sources,
-            change=change,
-            path=path,
-            last=last,
-            n=n,
-            wait=budget(wait),
-        )
+        with store_errors():
+            return await self.engine.diff(
+                a.side(),
+                a.sources,
+                b.side(),
+                b.sources,
+                change=change,
+                path=path,
+                last=last,
+                n=n,
+                wait=budget(wait),
+            )
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """The index store failing (its SQLite file) is a 503 of its own, not a 500."""
+    try:
+        yield
+    except StoreUnavailable as exc:
+        raise LayerIndexUnavailable(
+            "the layer indexes cannot be read or written now", detail={"reason": str(exc)}
+        ) from None
 
 
 def budget(asked: float | None) -> float | None:
@@ -282,4 +315,4 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-__all__: Sequence[str] = ("LayerFiles", "PlatformImage", "budget")
+__all__: Sequence[str] = ("LayerFiles", "PlatformImage", "budget", "store_errors")
