@@ -4,6 +4,7 @@
 // change and directory, a page at a time.
 
 import {isAbort} from '../api.js';
+import {remember, takeOr} from '../prefetch.js';
 import {h, replace} from '../dom.js';
 import {formatBytes, grouped} from '../format.js';
 import {pager, position} from '../components/pager.js';
@@ -16,6 +17,11 @@ const TAGS = 100;
 
 export const key = (route) => `${route.params.name}\n${route.query.toString()}`;
 export const title = (route) => `Compare ${route.params.name}`;
+
+/** The tags to choose from, asked for at boot beside the config. */
+export function prefetch(route, api) {
+  remember(`compare ${route.params.name}`, api.tags(route.params.name, {n: TAGS, sort: '-created'}));
+}
 
 export function mount(root, route, ctx) {
   const {api, link, navigate} = ctx;
@@ -42,10 +48,11 @@ export function mount(root, route, ctx) {
   );
 
   async function load() {
+    replace(form, picker([])); // drawn at once (the tags fill it): nothing below moves
     body.setAttribute('aria-busy', 'true');
     if (from && to) replace(body, loading('Comparing…'));
     try {
-      const tags = await api.tags(name, {n: TAGS, sort: '-created'}, signal);
+      const tags = await takeOr(`compare ${name}`, () => api.tags(name, {n: TAGS, sort: '-created'}, signal));
       replace(form, picker(tags.tags.map((t) => t.name)));
       if (!from || !to) {
         replace(body, emptyState('Choose two tags to compare.'));

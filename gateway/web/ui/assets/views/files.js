@@ -11,6 +11,7 @@
 //   GET /api/repositories/{name}/images/{reference}/file/preview?platform=&path=
 
 import {isAbort} from '../api.js';
+import {remember, takeOr} from '../prefetch.js';
 import {h, replace} from '../dom.js';
 import {formatBytes, grouped, platformName, plural, shortDigest} from '../format.js';
 import {pager, position} from '../components/pager.js';
@@ -33,6 +34,12 @@ const LAYER_ROWS = 1000;
 
 export const key = (route) => `${route.params.name}\n${route.params.reference}\n${route.query.toString()}`;
 export const title = (route) => `Files of ${referenceLabel(route.params.name, route.params.reference)}`;
+
+/** The image detail (platforms, layers), asked for at boot beside the config. */
+export function prefetch(route, api) {
+  const {name, reference} = route.params;
+  remember(`files ${name} ${reference}`, api.image(name, reference));
+}
 
 export function mount(root, route, ctx) {
   const {api, link, navigate} = ctx;
@@ -61,7 +68,7 @@ export function mount(root, route, ctx) {
   async function load() {
     body.setAttribute('aria-busy', 'true');
     try {
-      const image = await api.image(name, reference, signal);
+      const image = await takeOr(`files ${name} ${reference}`, () => api.image(name, reference, signal));
       const runnable = image.platforms.filter((p) => !p.error && !p.artifact_type);
       if (!platform && image.platforms.length > 1 && runnable.length) {
         go({platform: platformName(runnable[0].platform)}, {replace: true});
