@@ -38,14 +38,14 @@ from gateway.main import create_app  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from harness.images import Pusher  # noqa: E402
 from harness.layer_images import Layer, push_layers  # noqa: E402
-from harness.registry import start_registry  # noqa: E402
-from tests.support.layers import (  # noqa: E402
+from harness.layer_trees import (  # noqa: E402
     OCI_GZIP,
     gzip_bytes,
     random_gzip_layer,
     tar_bytes,
     text_layer,
 )
+from harness.registry import start_registry  # noqa: E402
 
 MB = 1024**2
 GB = 1024**3

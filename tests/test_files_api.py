@@ -1,5 +1,5 @@
 """Files inside images and the diff of two images, through the routes, against a real
-registry (distribution 3.0) filled once with the test layers of tests/support/layers.py.
+registry (distribution 3.0) filled once with the test layers of harness/layer_trees.py.
 
 Checked against an independent reading with ``tarfile`` (``read_layer_with_tarfile``,
 ``merge_with_tarfile``); upstream cost by ``X-Upstream-Bytes``.
@@ -20,10 +20,7 @@ from fastapi.testclient import TestClient
 
 from harness.images import Pusher
 from harness.layer_images import Layer, PushedLayers, image_config, push_layers, push_platforms
-from harness.registry import RegistryProcess
-from tests.conftest import gateway_for
-from tests.support.assertions import assert_envelope
-from tests.support.layers import (
+from harness.layer_trees import (
     DOCKER_FOREIGN,
     HELM_CHART,
     HELM_CONFIG,
@@ -44,6 +41,9 @@ from tests.support.layers import (
     upper_layer,
     zstd_bytes,
 )
+from harness.registry import RegistryProcess
+from tests.conftest import gateway_for
+from tests.support.assertions import assert_envelope
 
 REPO = "files/app"
 OTHER = "files/other"
