@@ -475,3 +475,20 @@ def test_a_failing_index_store_is_503_and_shown_in_health(filled: Filled) -> Non
         health = fresh.get("/api/health")
         assert health.status_code == 200  # the registry answers: still ready
         assert health.json()["layer_index"]["available"] is False
+
+
+def test_on_distribution_2_8(registry_factory: Any) -> None:
+    """Debian's 2.8 serves the same ranges: a listing, a gzip file and a plain tar file."""
+    reg: RegistryProcess = registry_factory(version="2.8")
+    known = Layer(gzip_bytes(tar_bytes(known_tree())), OCI_GZIP)
+    top = Layer(tar_bytes(top_layer()), OCI_TAR)
+    with Pusher(reg.url) as p:
+        push_layers(p, REPO, "1", [known, top])
+    with gateway_for(reg.url) as client:
+        r = client.get(image_url("1"), params={"path": "/usr"})
+        assert r.status_code == 200, r.text
+        assert "/usr/added.txt" in [e["path"] for e in r.json()["entries"]]
+        r = client.get(image_url("1", "file"), params={"path": "/etc/os-release"})
+        assert r.content == b'NAME="Test"\nID=test\n'
+        r = client.get(image_url("1", "file"), params={"path": "/usr/added.txt"})
+        assert r.content == b"added on top\n"
