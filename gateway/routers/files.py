@@ -7,16 +7,11 @@ attachment, never rendered on the gateway's origin.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.dependencies import CurrentCaller, Digest, Reference, RepoName, State
-from gateway.layers import paths
-from gateway.layers.engine import FileRead
 from gateway.models.files import (
     FileListing,
     FilePreview,
@@ -25,14 +20,12 @@ from gateway.models.files import (
     LayerChanges,
 )
 from gateway.routers import UPSTREAM, errors
-from gateway.routers.routing import GatewayRouter, not_modified
-from gateway.services.layer_files import store_errors
+from gateway.routers.file_answers import answer, file_answer
+from gateway.routers.routing import GatewayRouter
 
 # HEAD would read the layer as GET does: none for these routes.
 router = GatewayRouter(tags=["files"], head=False)
 
-RETRY_AFTER = "1"  # seconds: a layer read moves on quickly; the SPA polls
-PRIMED = 1024 * 1024  # a file up to this size is read whole before the answer starts
 
 PLATFORM = r"^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)?$"
 REFERENCE = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$|^sha256:[a-f0-9]{64}$"
@@ -93,70 +86,6 @@ LISTING_ERRORS = errors(
     },
     UPSTREAM,
 )
-
-
-def indexing(progress: IndexingProgress) -> JSONResponse:
-    return JSONResponse(
-        progress.model_dump(), status_code=202, headers={"Retry-After": RETRY_AFTER}
-    )
-
-
-def answer(found: Any) -> Any:
-    return indexing(found) if isinstance(found, IndexingProgress) else found
-
-
-async def file_answer(request: Request, found: FileRead | IndexingProgress) -> Response:
-    """The bytes of a regular file: an attachment (``nosniff``: on every /api answer),
-    ``ETag`` its sha256. A
-    small file is read before the answer starts (its upstream bytes are then in
-    ``X-Upstream-Bytes``, and a failure is an error answer); a large one is streamed."""
-    if isinstance(found, IndexingProgress):
-        return indexing(found)
-    entry = found.entry
-    name = paths.basename(entry.path) or "file"
-    ascii_name = "".join(
-        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
-    )
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
-    headers = {
-        "Content-Disposition": disposition,
-        "Cache-Control": "private, no-cache",
-        "Content-Length": str(entry.size),
-    }
-    if entry.sha256:
-        headers["ETag"] = f'"{entry.sha256}"'
-        if not_modified(request, entry.sha256):
-            del headers["Content-Length"]
-            await _close(found.chunks)
-            return Response(status_code=304, headers=headers)
-    head: list[bytes] = []
-    size = 0
-    chunks = found.chunks
-    with store_errors():  # the first piece reads the checkpoint from the index
-        async for piece in chunks:
-            head.append(piece)
-            size += len(piece)
-            if size >= PRIMED:
-                break
-        else:
-            return Response(b"".join(head), media_type="application/octet-stream", headers=headers)
-
-    async def rest() -> AsyncIterator[bytes]:
-        try:
-            for piece in head:
-                yield piece
-            async for piece in chunks:
-                yield piece
-        finally:
-            await _close(chunks)
-
-    return StreamingResponse(rest(), media_type="application/octet-stream", headers=headers)
-
-
-async def _close(chunks: AsyncIterator[bytes]) -> None:
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 # -- one layer ---------------------------------------------------------------------------
