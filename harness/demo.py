@@ -83,7 +83,7 @@ class Demo:
     artifact: str = "demo/notes:1.0"
     repositories: list[str] = field(default_factory=list)
     webapp: str = "demo/webapp"  # two versions of one app: the Files and Compare views
-    webapp_tags: list[str] = field(default_factory=list)
+    webapp_tags: dict[str, str] = field(default_factory=dict)  # tag → digest
     repositories_extra: list[str] = field(default_factory=list)
 
 
@@ -235,8 +235,8 @@ def seed_demo(p: Pusher, *, large: bool = True) -> Demo:
     tag_existing(p, "team/backend/api", "latest", api[1])
     keep(api[1], "latest")
     keep(push_image(p, "team/frontend/web", "2024.05.01", n_layers=1))
-    for tag in seed_webapp(p):
-        demo.webapp_tags.append(tag)
+    for tag, pushed in seed_webapp(p).items():
+        demo.webapp_tags[tag] = pushed.digest
     demo.repositories_extra.append(WEBAPP_REPO)
 
     if large:
