@@ -6,10 +6,17 @@ and the other checks of the ``ui`` fixture."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 from playwright.sync_api import expect
 
+from harness.images import Pusher
+from harness.layer_images import Layer, push_layers
+from harness.layer_trees import OCI_GZIP, random_gzip_layer
 from tests.support.layout import layout_problems
-from tests.support.ui import DemoSite, UiContext, UiPage
+from tests.support.ui import DemoSite, UiContext, UiPage, UiSite, _site
 
 
 def test_the_merged_tree_a_layer_and_a_preview(ui: UiPage, demo_site: DemoSite) -> None:
@@ -81,3 +88,24 @@ def test_phone_width_shows_cards_without_sideways_scroll(
             expect(ui.page.get_by_test_id(testid)).to_be_visible()
             expect(ui.page.locator("[aria-busy=true]")).to_have_count(0)
             assert layout_problems(ui.page) == [], path
+
+
+@pytest.fixture(scope="module")
+def slow_site(registry_factory: Any) -> Iterator[UiSite]:
+    """A gateway whose requests have no time to wait on a layer read (a 1 s deadline,
+    less the second kept to answer): every first ask of a layer is a 202."""
+    process = registry_factory()
+    data, _path, _content = random_gzip_layer(total=8 * 1024 * 1024)
+    with Pusher(process.url) as p:
+        push_layers(p, "big/layer", "1", [Layer(data, OCI_GZIP)])
+    with _site(process.url, request_timeout=1.0) as site:
+        yield site
+
+
+def test_progress_is_shown_while_a_layer_is_read(ui: UiPage, slow_site: UiSite) -> None:
+    page = ui.page
+    ui.goto("/r/big/layer/-/image/1/files", slow_site)
+    expect(page.get_by_test_id("indexing")).to_contain_text("Reading the layers once")
+    tree = page.get_by_test_id("files-tree")
+    expect(tree).to_contain_text("data/", timeout=30_000)  # the polls end in the listing
+    expect(page.get_by_test_id("indexing")).to_have_count(0)
