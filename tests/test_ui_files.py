@@ -91,14 +91,15 @@ def test_phone_width_shows_cards_without_sideways_scroll(
 
 
 @pytest.fixture(scope="module")
-def slow_site(registry_factory: Any) -> Iterator[UiSite]:
+def slow_site(registry_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiSite]:
     """A gateway whose requests have no time to wait on a layer read (a 1 s deadline,
     less the second kept to answer): every first ask of a layer is a 202."""
     process = registry_factory()
     data, _path, _content = random_gzip_layer(total=8 * 1024 * 1024)
     with Pusher(process.url) as p:
         push_layers(p, "big/layer", "1", [Layer(data, OCI_GZIP)])
-    with _site(process.url, request_timeout=1.0) as site:
+    data_dir = tmp_path_factory.mktemp("slow-site")  # its own: no index from elsewhere
+    with _site(process.url, request_timeout=1.0, data_dir=data_dir) as site:
         yield site
 
 
