@@ -80,10 +80,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last, in their order: while Playwright's sync API holds the
-    session's browser, an event loop of its own runs in the main thread, under which
-    the asyncio tests cannot start theirs."""
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--part",
+        choices=("all", "browser", "others"),
+        default="all",
+        help="run only the browser part (tests driving chromium, and the Lighthouse "
+        "budgets), only the others, or all (scripts/test.sh runs the two parts side by side)",
+    )
+
+
+def _in_browser_part(item: pytest.Item) -> bool:
+    return "browser" in getattr(item, "fixturenames", ()) or (
+        item.get_closest_marker("lighthouse") is not None
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--part``, only that part is kept. Browser tests run last, in their order:
+    while Playwright's sync API holds the session's browser, an event loop of its own
+    runs in the main thread, under which the asyncio tests cannot start theirs."""
+    part = config.getoption("--part")
+    if part != "all":
+        keep = [i for i in items if _in_browser_part(i) == (part == "browser")]
+        dropped = [i for i in items if _in_browser_part(i) != (part == "browser")]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
     uses_browser = [i for i in items if "browser" in getattr(i, "fixturenames", ())]
     if uses_browser:
         chosen = set(map(id, uses_browser))
