@@ -83,17 +83,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--part",
-        choices=("all", "browser", "others"),
+        choices=("all", "browser", "lighthouse", "others"),
         default="all",
-        help="run only the browser part (tests driving chromium, and the Lighthouse "
-        "budgets), only the others, or all (scripts/test.sh runs the two parts side by side)",
+        help="run only the tests driving chromium, only the Lighthouse budgets, only the "
+        "others, or all (scripts/test.sh runs the first and the last side by side, then "
+        "Lighthouse alone: its performance score is timed)",
     )
 
 
-def _in_browser_part(item: pytest.Item) -> bool:
-    return "browser" in getattr(item, "fixturenames", ()) or (
-        item.get_closest_marker("lighthouse") is not None
-    )
+def _part(item: pytest.Item) -> str:
+    if item.get_closest_marker("lighthouse") is not None:
+        return "lighthouse"
+    return "browser" if "browser" in getattr(item, "fixturenames", ()) else "others"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -102,8 +103,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     runs in the main thread, under which the asyncio tests cannot start theirs."""
     part = config.getoption("--part")
     if part != "all":
-        keep = [i for i in items if _in_browser_part(i) == (part == "browser")]
-        dropped = [i for i in items if _in_browser_part(i) != (part == "browser")]
+        keep = [i for i in items if _part(i) == part]
+        dropped = [i for i in items if _part(i) != part]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = keep
