@@ -110,3 +110,12 @@ def test_progress_is_shown_while_a_layer_is_read(ui: UiPage, slow_site: UiSite) 
     tree = page.get_by_test_id("files-tree")
     expect(tree).to_contain_text("data/", timeout=30_000)  # the polls end in the listing
     expect(page.get_by_test_id("indexing")).to_have_count(0)
+
+
+def test_compare_offers_the_platforms_of_two_indexes(ui: UiPage, demo_site: DemoSite) -> None:
+    page = ui.page
+    ui.goto("/r/demo/multiarch/-/compare?from=1.0.0&to=latest", demo_site)
+    choices = page.get_by_test_id("compare-platforms")
+    choices.get_by_role("link", name="linux/arm64/v8").click()
+    expect(page.get_by_test_id("compare-summary")).to_contain_text("linux/arm64/v8")
+    expect(page.get_by_test_id("compare-summary")).to_contain_text("0 only in from")

@@ -67,7 +67,13 @@ export function mount(root, route, ctx) {
     } catch (error) {
       if (isAbort(error) || error.handled) return;
       replace(progress);
-      replace(body, errorBox(error, 'The images could not be compared'));
+      const platforms = error.detail?.platforms;
+      replace(body, Array.isArray(platforms) && platforms.length
+        ? h('div', {class: 'empty-state', 'data-testid': 'compare-platforms'},
+            h('p', {class: 'empty-state__text'}, 'These are multi-platform images: choose a platform.'),
+            h('nav', {class: 'tabs', 'aria-label': 'Platforms'},
+              platforms.map((p) => h('a', {class: 'tabs__tab', href: link.compare(name, {...here, platform: p})}, p))))
+        : errorBox(error, 'The images could not be compared'));
     } finally {
       body.removeAttribute('aria-busy');
     }
