@@ -7,11 +7,13 @@ from dataclasses import dataclass
 import httpx
 
 from gateway import __version__
+from gateway.activity import Activity
 from gateway.registry import connections as upstream_connections
 from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
 from gateway.registry.realm_policy import RealmPolicy
+from gateway.services.activity import ActivityService
 from gateway.services.answers import AnswerCache
 from gateway.services.blobs import BlobService
 from gateway.services.bulk_delete import BulkDeleteService
@@ -66,6 +68,7 @@ class AppState:
     usage: UsageService
     bulk_deletes: BulkDeleteService
     retention: RetentionService
+    activity: ActivityService
     shared: RedisStore | None = None  # LR_REDIS_URL: state shared with other replicas
     shared_caches: SharedCaches | None = None
     disk: DiskContent | None = None  # content on disk, per replica (LR_DISK_CACHE_BYTES)
@@ -79,6 +82,7 @@ class AppState:
         await self.registry.aclose()  # background refreshes and tag index fills, before http
         await self.usage.aclose()  # background usage walks, before http
         await self.status.aclose()
+        await self.activity.aclose()  # records being written, before Redis closes
         try:
             await self.http.aclose()
             if self.disk is not None:
@@ -197,13 +201,26 @@ def build_state(
     )
     bulk_deletes = BulkDeleteService(registry, deletes)
     last_changed = LastChanged(registry)  # a subscriber of the view
+    answers = AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl)
+    # The activity log: SQLite under LR_DATA_DIR, or Redis; never stops the start.
+    activity = ActivityService(
+        Activity.open(settings, shared=shared), registry, recorded=answers.stale
+    )
+    # Every upstream request names the gateway and its store (origin), and the request
+    # it is made for: the registry's events for them are told from a client's.
+    client.transport.user_agent = lambda request_id: activity.activity.user_agent(
+        __version__, request_id
+    )
+    images.marker = activity.marks_of
+    tags = TagService(registry, images, referrers)
+    tags.marker = activity.marks_of
     state = AppState(
         settings=settings,
         http=http,
         client=client,
         registry=registry,
         images=images,
-        tags=TagService(registry, images, referrers),
+        tags=tags,
         repositories=RepositoryService(registry, usage=usage, last_changed=last_changed),
         last_changed=last_changed,
         deletes=deletes,
@@ -214,7 +231,7 @@ def build_state(
             referrers=referrers,
         ),
         blobs=BlobService(registry, metrics),
-        answers=AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl),
+        answers=answers,
         logins=Logins(client),
         sessions=sessions,
         status=RegistryStatus(client, timeout=settings.connect_timeout),
@@ -226,6 +243,7 @@ def build_state(
             registry, images, usage, deletes, bulk_deletes, PlanStore(shared, sealer)
         ),
         referrers=referrers,
+        activity=activity,
         shared=shared,
         shared_caches=caches,
         disk=disk,

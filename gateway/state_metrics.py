@@ -66,6 +66,7 @@ def state_families(state: AppState) -> Iterator[Metric]:
         misses.add_metric(["redis"], state.shared_caches.misses)
     yield from (hits, misses, evictions, entries, size)
     yield from _shared_families(state)
+    yield from state.activity.activity.metric_families()
 
     waits = CounterMetricFamily(
         "lr_singleflight_waits",

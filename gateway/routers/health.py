@@ -9,7 +9,13 @@ from __future__ import annotations
 from gateway import __version__
 from gateway.dependencies import State
 from gateway.errors import UpstreamUnavailable
-from gateway.models.api import Health, Liveness, RegistryStatus, SharedStoreStatus
+from gateway.models.api import (
+    ActivityStoreStatus,
+    Health,
+    Liveness,
+    RegistryStatus,
+    SharedStoreStatus,
+)
 from gateway.routers import errors
 from gateway.routers.routing import GatewayRouter
 from gateway.shared_state.store import StoreUnavailable
@@ -60,6 +66,7 @@ async def health(state: State) -> Health:
             latency_ms=ping.latency_ms,
         ),
         redis=await _redis_status(state),
+        activity=ActivityStoreStatus(**state.activity.activity.health()),
     )
     if not ping.reachable:
         raise UpstreamUnavailable(
