@@ -248,6 +248,7 @@ def build_state(
         shared_caches=caches,
         disk=disk,
     )
+    state.retention.pulled_within = activity.activity.pulled_within
     usage.stored = state.answers.stale  # a row's size is shown: a kept page ends
     return state
 
