@@ -227,6 +227,22 @@ def test_a_notification_sent_twice_is_one_record(world: World) -> None:
         )
 
 
+def test_a_direct_tag_delete_on_3_0_is_listed_without_a_digest(world: World) -> None:
+    """3.0 deletes a tag natively and notifies it with an empty digest and media type."""
+    with Pusher(world.registry.url) as p:
+        p.client.headers["User-Agent"] = "regctl/0.7"
+        p.push_manifest(REPO, "gone", world.image.manifest, world.image.media_type)
+        assert p.request("DELETE", f"/v2/{REPO}/manifests/gone").status_code == 202
+    with world.client() as client:
+
+        def deleted() -> list[dict[str, Any]]:
+            return [e for e in feed(client, action="delete") if e["tag"] == "gone"]
+
+        (delete,) = eventually(deleted, within=20, what="the tag delete")
+        assert delete["via"] == "registry" and delete["digest"] is None
+        assert delete["client"]["user_agent"] == "regctl/0.7"
+
+
 def test_records_survive_a_restart(world: World) -> None:
     with world.client() as client:
         before = feed(client)
@@ -235,3 +251,48 @@ def test_records_survive_a_restart(world: World) -> None:
     with world.client() as client:
         after = feed(client)
         assert {e["id"] for e in before} <= {e["id"] for e in after}
+
+
+def test_distribution_2_8_a_tag_delete_is_one_delete(
+    registry_factory: Callable[..., RegistryProcess], tmp_path: Path
+) -> None:
+    """2.8 (``events.v1+json``) cannot delete a tag: the gateway pushes a placeholder to
+    it and deletes that by digest. Listed: one delete of the tag, no push; the 3.0
+    difference (``events.v2+json``, delete targets with an empty digest) is the module's
+    registry above."""
+    port = free_port()
+    registry = registry_factory(
+        version="2.8",
+        notifications_url=f"http://127.0.0.1:{port}/api/events",
+        notifications_token=TOKEN,
+        delete_enabled=True,
+    )
+    server = start_gateway(registry, port, tmp_path)
+    try:
+        with Pusher(registry.url) as p:
+            p.client.headers["User-Agent"] = "docker/27.1"
+            image = push_image(p, REPO, "1.0", n_layers=1)
+            p.push_manifest(REPO, "keep", image.manifest, image.media_type)
+        with httpx.Client(base_url=server.url, trust_env=False, timeout=10) as client:
+            eventually(lambda: len(feed(client, action="push")) == 2, within=20, what="the pushes")
+            r = client.delete(f"/api/repositories/{REPO}/tags/1.0", headers=XHR)
+            assert r.status_code == 202, r.text
+            with Pusher(registry.url) as p:
+                p.client.headers["User-Agent"] = "marker/28"
+                assert p.get_manifest(REPO, "keep").status_code == 200
+
+            def marked() -> bool:
+                return any(e["client"]["user_agent"] == "marker/28" for e in feed(client))
+
+            eventually(marked, within=20, what="the marker")
+            events = feed(client)
+            assert [e["action"] for e in events if e["action"] != "pull"] == [
+                "delete",
+                "push",
+                "push",
+            ], events
+            (delete,) = [e for e in events if e["action"] == "delete"]
+            assert delete["tag"] == "1.0" and delete["via"] == "gateway"
+            assert {e["tag"] for e in events if e["action"] == "push"} == {"1.0", "keep"}
+    finally:
+        server.stop()
