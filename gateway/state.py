@@ -249,6 +249,7 @@ def build_state(
         disk=disk,
     )
     state.retention.pulled_within = activity.activity.pulled_within
+    state.repositories.changed = activity.activity.changed
     usage.stored = state.answers.stale  # a row's size is shown: a kept page ends
     return state
 

@@ -244,13 +244,24 @@ def test_a_direct_tag_delete_on_3_0_is_listed_without_a_digest(world: World) -> 
 
 
 def test_records_survive_a_restart(world: World) -> None:
+    """The feed, and repository rows' last_changed (the newest push or delete the log
+    holds, with the event's own date), are the same after a restart."""
+
+    def row(client: httpx.Client) -> dict[str, Any]:
+        rows = client.get("/api/repositories", params={"n": 1000}).json()["repositories"]
+        found: dict[str, Any] = next(r for r in rows if r["name"] == REPO)
+        return found
+
     with world.client() as client:
         before = feed(client)
-    assert before
+        changed = row(client)["last_changed"]
+    newest = max(e["time"] for e in before if e["action"] != "pull")
+    assert changed == newest
     world.restart()
     with world.client() as client:
         after = feed(client)
         assert {e["id"] for e in before} <= {e["id"] for e in after}
+        assert row(client)["last_changed"] == changed
 
 
 def test_distribution_2_8_a_tag_delete_is_one_delete(
