@@ -203,9 +203,7 @@ def build_state(
     last_changed = LastChanged(registry)  # a subscriber of the view
     answers = AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl)
     # The activity log: SQLite under LR_DATA_DIR, or Redis; never stops the start.
-    activity = ActivityService(
-        Activity.open(settings, shared=shared), registry, recorded=answers.stale
-    )
+    activity = ActivityService(Activity.open(settings, shared=shared), registry)
     # Every upstream request names the gateway and its store (origin), and the request
     # it is made for: the registry's events for them are told from a client's.
     client.transport.user_agent = lambda request_id: activity.activity.user_agent(

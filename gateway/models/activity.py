@@ -23,8 +23,10 @@ class ActivityClient(_Api):
 class ActivityEvent(_Api):
     id: str = Field(description="The notification's event id, or one the gateway made.")
     time: str = Field(description="When it happened, RFC 3339 in UTC.")
-    action: Literal["push", "pull", "delete"]
-    repository: str
+    action: Literal["push", "pull", "delete"] = Field(
+        description="push, pull (a manifest GET by a client) or delete."
+    )
+    repository: str = Field(description="The repository.")
     tag: str | None = Field(description="The tag, when the event names one.")
     digest: str | None = Field(description="The manifest's digest, when the event names one.")
     media_type: str | None = Field(description="The manifest's media type, when known.")
@@ -33,13 +35,13 @@ class ActivityEvent(_Api):
         description="registry: a notification; gateway: made through the gateway (the "
         "caller as actor, the client's address and user agent)."
     )
-    client: ActivityClient
+    client: ActivityClient = Field(description="Where the request came from.")
 
 
 class ActivityPage(_Api):
     """A page of the activity feed, newest first, of repositories the caller may pull."""
 
-    events: list[ActivityEvent]
+    events: list[ActivityEvent] = Field(description="Newest first.")
     next: str | None = Field(
         description="Pass as last for the next page; null when nothing is left. A short page "
         "(even an empty one) with a next means more may follow: one page looks at no more "
@@ -49,9 +51,9 @@ class ActivityPage(_Api):
 
 
 class StaleTagRow(_Api):
-    repository: str
-    tag: str
-    digest: str | None
+    repository: str = Field(description="The repository.")
+    tag: str = Field(description="The tag.")
+    digest: str | None = Field(description="The digest it points at.")
     last_pulled: str | None = Field(description="Its image's latest pull; null: none recorded.")
     last_pushed: str | None = Field(description="The tag's latest push; null: none recorded.")
     exclusive_bytes: int | None = Field(
@@ -64,7 +66,7 @@ class StalePage(_Api):
     counts as not pulled; a tag pushed within the period is too new to be listed)."""
 
     tracking_since: str = Field(description="When recording began (RFC 3339).")
-    tags: list[StaleTagRow]
+    tags: list[StaleTagRow] = Field(description="In repository, then tag order.")
     next: str | None = Field(
         description="repository:tag of this page's last row: pass it as last; null on the "
         "last page."

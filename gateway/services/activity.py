@@ -17,8 +17,9 @@ view; this service is where the two meet:
   each under the caller's rights: a repository's events and dates are shown only to a
   caller the registry lets pull it (the view's rule, ``ensure_access``).
 
-Whatever is recorded ends the kept answers (``AnswerCache.stale``): a tag page kept a
-second ago shows the pull just recorded.
+Recording does not end the kept answers (``services.answers``: at most 2 seconds old):
+a pull is not a change of the registry, and ending every kept answer at each pull of a
+busy registry would keep none. A tag row shows a pull at most that much later.
 """
 
 from __future__ import annotations
@@ -70,12 +71,9 @@ class ActivityService:
         self,
         activity: Activity,
         registry: CachedRegistry,
-        *,
-        recorded: Callable[[], None] | None = None,
     ) -> None:
         self.activity = activity
         self.registry = registry
-        self._recorded = recorded  # the kept answers end (AnswerCache.stale)
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.subscribe(self.changed)
 
@@ -97,8 +95,6 @@ class ActivityService:
         exc = task.exception()
         if exc is not None:
             log.error("recording activity failed: %s", type(exc).__name__)
-        elif task.result() and self._recorded is not None:
-            self._recorded()
 
     def changed(self, changes: Sequence[Change]) -> None:
         """A subscriber of the view: the writes made through this gateway, recorded."""
