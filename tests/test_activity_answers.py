@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import Callable
@@ -111,7 +110,7 @@ def backdated_store(data_dir: Path, days: int) -> None:
     """A store whose recording began ``days`` ago, as a gateway finds it on start."""
     began = time.time_ns() // 1000 - days * DAY_US
     store = SqliteActivityStore.open(data_dir, max_events=1000, now=began)
-    asyncio.run(store.aclose())
+    store.db.close()  # blocking, as opening was (no event loop needed)
 
 
 def test_the_stale_report_and_not_pulled_days(stale: Stale, tmp_path: Path) -> None:
