@@ -43,6 +43,8 @@ VIEWS: list[tuple[str, str, str]] = [
     ("image: an index", "demo", "/r/demo/multiarch/-/image/1.0.0"),
     ("config and history", "demo", "/r/demo/multiarch/-/image/1.0.0/history?platform=linux/amd64"),
     ("login", "login", "/login"),
+    ("activity", "demo", "/activity"),
+    ("stale report", "demo", "/stale"),
 ]
 
 
