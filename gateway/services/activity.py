@@ -103,13 +103,17 @@ class ActivityService:
             action = _record_action(change)
             if change.source != "gateway" or action is None or len(change.repositories) != 1:
                 continue
+            # A tag delete names where the tag pointed, but the image stays (other tags,
+            # by digest): recorded as the tag's delete alone, as 3.x notifies it, so
+            # the image's last pull is kept.
+            tag_only = action == "delete" and change.tag is not None
             try:
                 records.append(
                     self.activity.made(
                         action,
                         change.repositories[0],
                         tag=change.tag,
-                        digest=change.digest,
+                        digest=None if tag_only else change.digest,
                         media_type=change.media_type,
                         actor=change.actor,
                         addr=change.addr,
