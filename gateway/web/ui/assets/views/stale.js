@@ -38,7 +38,9 @@ export function mount(root, route, ctx) {
   select.addEventListener('change', () => navigate(link.stale({days: select.value})));
 
   root.append(
-    h('div', {class: 'page-head'}, pageTitle('Stale images'), summary),
+    h('div', {class: 'page-head'}, pageTitle('Stale images'),
+      h('p', {class: 'page-subtitle'}, 'Tags whose image nobody pulled for a while, by repository, with what deleting only that tag would free. A tag pushed within the period is too new to be listed.'),
+      summary),
     h('div', {class: 'toolbar'}, h('div', {class: 'field'}, h('label', {for: 'stale-days', class: 'field__label'}, 'Not pulled for'), select)),
     results,
   );
