@@ -19,8 +19,10 @@ from playwright.sync_api import expect
 from harness.images import PushedImage, Pusher, push_image
 from harness.registry import RegistryProcess
 from harness.waiting import eventually
+from tests.support.layout import layout_problems
 from tests.support.ui import UiContext, UiPage, UiSite, _site
 from tests.test_activity_answers import AUTH, TOKEN, backdated_store, event
+from tests.test_ui_widths import IDS, WIDTHS, check, context_options
 
 REPO = "ui/act"
 
@@ -126,21 +128,27 @@ def test_the_stale_report_lists_and_links_into_retention(
         expect(table.locator("tbody tr")).to_have_count(2)
 
 
-@pytest.mark.parametrize("path", ["/activity", "/stale"])
-def test_phones_get_cards_without_sideways_scroll(
-    ui_context: UiContext, activity_site: tuple[UiSite, dict[str, PushedImage]], path: str
+@pytest.mark.parametrize(("width", "scheme"), WIDTHS, ids=IDS)
+def test_the_pages_hold_their_layout_at_every_width(
+    ui_context: UiContext,
+    activity_site: tuple[UiSite, dict[str, PushedImage]],
+    width: int,
+    scheme: str,
 ) -> None:
+    """Identifiers cut, not broken; nothing scrolls sideways; cards under 720 px (the
+    face's checks, ``test_ui_widths.layout_problems``), with last use on the tag rows."""
     site, _ = activity_site
-    with ui_context(site, viewport={"width": 390, "height": 844}) as phone:
-        phone.goto(path)
-        expect(phone.page.locator("main h1")).to_be_visible()
-        if path == "/activity":
-            expect(phone.page.get_by_test_id("activity").locator("tbody tr").first).to_be_visible()
-            display = (
-                phone.page.get_by_test_id("activity")
-                .locator("tbody tr")
-                .first.evaluate("el => getComputedStyle(el).display")
-            )
+    problems: list[str] = []
+    with ui_context(site, **context_options(width, scheme)) as ui:
+        problems += check(ui, "/activity", "activity")
+        problems += check(ui, f"/r/{REPO}", "tags")
+        problems += check(ui, f"/r/{REPO}/-/image/1.0", "last-use")
+        ui.goto("/stale")
+        expect(ui.page.get_by_test_id("stale-summary")).not_to_have_text("\u00a0")
+        problems += [f"/stale: {p}" for p in layout_problems(ui.page)]
+        if width < 720:
+            rows = ui.page.get_by_test_id("activity")
+            ui.goto("/activity")
+            display = rows.locator("tbody tr").first.evaluate("el => getComputedStyle(el).display")
             assert display == "block"
-        wide = phone.page.evaluate("document.documentElement.scrollWidth")
-        assert wide <= 390, wide
+    assert problems == [], "\n".join(problems)
