@@ -170,6 +170,14 @@ def test_a_direct_push_and_pull_are_listed_browsing_and_heads_are_not(world: Wor
         assert r.json()["last_pushed"] == push["time"]
         health = client.get("/api/health").json()["activity"]
         assert health["store"] == "sqlite" and health["healthy"] is True
+        assert metric(client, 'lr_activity_store_size{kind="records"}') >= 3
+        assert metric(client, 'lr_activity_events_recorded_total{action="push"') >= 1
+        # the filters' bad input: 400 with the envelope
+        for bad in ({"action": "mount"}, {"since": "yesterday"}, {"last": "nonsense"}):
+            r = client.get("/api/activity", params=bad)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "VALIDATION_ERROR", bad
+        later = client.get("/api/activity", params={"since": "2999-01-01T00:00:00Z"})
+        assert later.status_code == 200 and later.json()["events"] == []
 
 
 def test_v2_pulls_and_pushes_are_the_clients_once(world: World, tmp_path: Path) -> None:
