@@ -34,6 +34,7 @@ from tests.support.callers import XHR
 TOKEN = "activity-answers-Tk-3"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 REPO = "stale/app"
+OTHER = "stale/zzz"
 DAY_US = 86_400 * 1_000_000
 
 
@@ -103,6 +104,7 @@ def stale(registry_factory: Callable[..., RegistryProcess]) -> Stale:
             tag: push_image(p, REPO, tag, n_layers=1, seed=f"stale-{tag}")
             for tag in ("fresh", "old", "old2", "used")
         }
+        images["z1"] = push_image(p, OTHER, "z1", n_layers=1, seed="stale-z1")
     return Stale(registry, images)
 
 
@@ -137,7 +139,10 @@ def test_the_stale_report_and_not_pulled_days(stale: Stale, tmp_path: Path) -> N
         assert [t["tag"] for t in first["tags"]] == ["old"] and first["next"] == f"{REPO}:old"
         second = client.get("/api/stale", params={"days": 30, "n": 1, "last": first["next"]})
         assert [t["tag"] for t in second.json()["tags"]] == ["old2"]
-        assert second.json()["next"] is None
+        assert second.json()["next"] == f"{REPO}:old2"
+        third = client.get("/api/stale", params={"days": 30, "n": 1, "last": f"{REPO}:old2"})
+        assert [(t["repository"], t["tag"]) for t in third.json()["tags"]] == [(OTHER, "z1")]
+        assert third.json()["next"] is None
         assert_envelope(client.get("/api/stale", params={"last": "nocolon"}), 400)
 
         # the tag row and image page of the pulled image
@@ -172,6 +177,20 @@ def test_the_stale_report_and_not_pulled_days(stale: Stale, tmp_path: Path) -> N
 
         gone = eventually(lambda: len(deleted()) >= 2 and deleted(), what="the deletes")
         assert {e["via"] for e in gone} == {"gateway"}, gone
+
+
+def test_a_stale_page_reads_a_bounded_number_of_repositories(
+    stale: Stale, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.services.activity.STALE_REPOSITORIES", 1)
+    backdated_store(tmp_path, 90)
+    with gateway_for(stale.registry.url, data_dir=tmp_path) as client:
+        first = client.get("/api/stale", params={"days": 30}).json()
+        assert {t["repository"] for t in first["tags"]} == {REPO}
+        assert first["next"] == f"{REPO}:~"  # the budget ended the walk: more may follow
+        rest = client.get("/api/stale", params={"days": 30, "last": first["next"]}).json()
+        assert [(t["repository"], t["tag"]) for t in rest["tags"]] == [(OTHER, "z1")]
+        assert rest["next"] is None
 
 
 def test_a_store_tracking_for_less_than_the_days_keeps_every_tag(

@@ -68,6 +68,8 @@ class StalePage(_Api):
     tracking_since: str = Field(description="When recording began (RFC 3339).")
     tags: list[StaleTagRow] = Field(description="In repository, then tag order.")
     next: str | None = Field(
-        description="repository:tag of this page's last row: pass it as last; null on the "
-        "last page."
+        description="Pass it as last for the next page (repository:tag of this page's last "
+        "row, or repository:~ after a repository); null on the last page. One page reads "
+        "at most 100 repositories: a short page (even an empty one) with a next means more "
+        "may follow."
     )

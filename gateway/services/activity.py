@@ -47,6 +47,11 @@ log = logging.getLogger("gateway.activity")
 ACCESS_CONCURRENCY = 8
 #: How long closing waits for records still being written.
 CLOSE_SECONDS = 5.0
+#: Repositories one stale-report page reads the usage figures of (a short page with a
+#: ``next`` means more may follow, as the feed's; ``repository:~`` continues after one).
+STALE_REPOSITORIES = 100
+#: Sorts after every tag (tags are made of A-Z a-z 0-9 _ . -).
+AFTER_EVERY_TAG = "~"
 #: Bodies up to this size are parsed on the event loop; larger ones in a thread.
 INLINE_BYTES = 64 * 1024
 
@@ -241,7 +246,8 @@ class ActivityService:
         The rows come from the caller's usage figures of each repository (tags, digests
         and exclusive bytes at once, kept as the usage page keeps them); a repository
         the registry refuses the caller is left out. ``last``: ``repository:tag`` of the
-        previous page's last row. Raises ``ActivityUnavailable`` (503)."""
+        previous page's last row. One page reads at most ``STALE_REPOSITORIES``
+        repositories. Raises ``ActivityUnavailable`` (503)."""
         after: tuple[str, str] | None = None
         if last:
             repo_part, sep, tag_part = last.rpartition(":")
@@ -259,11 +265,19 @@ class ActivityService:
             after = (repo_part, tag_part)
         repos = [repository] if repository else sorted(await self.registry.catalog(caller))
         sizes_of: dict[tuple[str, str], int] = {}
+        cut: list[str] = []  # the last repository read, when the budget ended the walk
 
         async def rows() -> AsyncIterator[TagRow]:
+            read = 0
             for repo in repos:
-                if after is not None and repo < after[0]:
+                if after is not None and (
+                    repo < after[0] or (repo == after[0] and after[1] == AFTER_EVERY_TAG)
+                ):
                     continue
+                if read == STALE_REPOSITORIES:
+                    return  # ``cut`` holds the last one read
+                read += 1
+                cut[:] = [repo]
                 try:
                     figures = await usage.repository(caller, repo)
                 except GatewayError as exc:
@@ -283,10 +297,13 @@ class ActivityService:
             page = await self.activity.stale(rows(), days=days, n=n, sizes=sizes)
         except ActivityUnavailable:
             raise _unavailable() from None
+        following = None if page.next is None else f"{page.next.repository}:{page.next.tag}"
+        if following is None and cut and repository is None and cut[0] != repos[-1]:
+            following = f"{cut[0]}:{AFTER_EVERY_TAG}"  # the budget ended the walk
         return {
             "tracking_since": format_time(page.tracking_since),
             "tags": [t.api() for t in page.tags],
-            "next": None if page.next is None else f"{page.next.repository}:{page.next.tag}",
+            "next": following,
         }
 
     async def marks(self, keys: Sequence[MarkKey]) -> list[Marks]:
