@@ -55,11 +55,14 @@ export function mount(root, route, ctx) {
     const freed = page.tags.reduce((sum, t) => sum + (t.exclusive_bytes ?? 0), 0);
     replace(summary, `${plural(page.tags.length, 'tag')} on this page not pulled for ${days} days; deleting only them would free ${formatBytes(freed)}. Never pulled since recording began (`,
       timeAgo(page.tracking_since), ') counts as not pulled.');
+    const go = (last, cursors) => navigate(link.stale({days, last}), {state: {cursors}});
     if (!page.tags.length) {
-      replace(results, emptyState(`Every tag was pulled (or pushed) within ${days} days.`));
+      // one page reads a bounded number of repositories: more may follow
+      replace(results, page.next
+        ? [emptyState('No stale tag in the repositories looked at so far.'), pager(at, page.next, go, {label: 'Stale pages'})]
+        : emptyState(`Every tag was pulled (or pushed) within ${days} days.`));
       return;
     }
-    const go = (last, cursors) => navigate(link.stale({days, last}), {state: {cursors}});
     const repositories = new Set(page.tags.map((t) => t.repository));
     const firstOf = new Set();
     replace(
