@@ -33,6 +33,7 @@ and what the code means.
     ├── TooManyRequests               429  TOOMANYREQUESTS (+ Retry-After)
     ├── SessionStoreUnavailable       503  SESSION_STORE_UNAVAILABLE (Redis, for sessions)
     ├── LayerIndexUnavailable         503  LAYER_INDEX_UNAVAILABLE (the layer index store)
+    ├── ActivityStoreUnavailable      503  ACTIVITY_UNAVAILABLE (the activity log's store)
     ├── HttpError                     any  HTTP_ERROR (a status no other class answers)
     └── UpstreamError                      the registry failed us
         ├── UpstreamUnavailable       502  UPSTREAM_UNAVAILABLE (503: the registry is unreachable)
@@ -347,6 +348,18 @@ class SessionStoreUnavailable(GatewayError):
 
     status = 503
     code = "SESSION_STORE_UNAVAILABLE"
+    aborts_page = True
+
+
+class ActivityStoreUnavailable(GatewayError):
+    """the activity log's store cannot be read now (a full or read-only data folder,
+    Redis down): the activity feed and the stale report are refused rather than answered
+    empty or wrong; try again after Retry-After
+
+    Every other answer goes on without it (tag rows without last_pulled/last_pushed)."""
+
+    status = 503
+    code = "ACTIVITY_UNAVAILABLE"
     aborts_page = True
 
 

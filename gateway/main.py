@@ -39,6 +39,7 @@ from gateway.middleware import (
 )
 from gateway.request_id import current_request_id
 from gateway.routers import (
+    activity,
     config,
     deletes,
     events,
@@ -247,6 +248,7 @@ def create_app(
         usage.router,
         retention.router,
         files.router,
+        activity.router,
     ):
         app.include_router(router)
     if settings.v2_mode != "off":

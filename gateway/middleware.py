@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import deadline
+from gateway.client_info import client_info, current_client
 from gateway.error_answer import render
 from gateway.errors import CsrfFailed, Forbidden, PayloadTooLarge, UpstreamTimeout
 from gateway.paths import is_gateway_path, is_v2_path, route_path
@@ -80,6 +81,8 @@ class RequestLogMiddleware:
             return
         request_id = accept_or_make(_header(scope, b"x-request-id"))
         id_token = current_request_id.set(request_id)
+        peer = scope.get("client")
+        current_client.set(client_info(peer[0] if peer else None, _header(scope, b"user-agent")))
         stats = RequestStats()
         token = current_stats.set(stats)
         started = time.perf_counter()

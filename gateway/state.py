@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from gateway import __version__
+from gateway.activity import Activity
 from gateway.layers.engine import LayerEngine
 from gateway.layers.indexer import Limits
 from gateway.layers.store import IndexStore
@@ -15,6 +16,7 @@ from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
 from gateway.registry.realm_policy import RealmPolicy
+from gateway.services.activity import ActivityService
 from gateway.services.answers import AnswerCache
 from gateway.services.blobs import BlobService
 from gateway.services.bulk_delete import BulkDeleteService
@@ -71,6 +73,7 @@ class AppState:
     bulk_deletes: BulkDeleteService
     retention: RetentionService
     files: LayerFiles
+    activity: ActivityService
     shared: RedisStore | None = None  # LR_REDIS_URL: state shared with other replicas
     shared_caches: SharedCaches | None = None
     disk: DiskContent | None = None  # content on disk, per replica (LR_DISK_CACHE_BYTES)
@@ -85,6 +88,7 @@ class AppState:
         await self.usage.aclose()  # background usage walks, before http
         await self.files.engine.aclose()  # layer reads stopped (nothing kept), store closed
         await self.status.aclose()
+        await self.activity.aclose()  # records being written, before Redis closes
         try:
             await self.http.aclose()
             if self.disk is not None:
@@ -209,13 +213,24 @@ def build_state(
         Limits(settings.layer_max_bytes, settings.layer_max_expanded_bytes),
         settings.layer_index_concurrency,
     )
+    answers = AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl)
+    # The activity log: SQLite under LR_DATA_DIR, or Redis; never stops the start.
+    activity = ActivityService(Activity.open(settings, shared=shared), registry)
+    # Every upstream request names the gateway and its store (origin), and the request
+    # it is made for: the registry's events for them are told from a client's.
+    client.transport.user_agent = lambda request_id: activity.activity.user_agent(
+        __version__, request_id
+    )
+    images.marker = activity.marks_of
+    tags = TagService(registry, images, referrers)
+    tags.marker = activity.marks_of
     state = AppState(
         settings=settings,
         http=http,
         client=client,
         registry=registry,
         images=images,
-        tags=TagService(registry, images, referrers),
+        tags=tags,
         repositories=RepositoryService(registry, usage=usage, last_changed=last_changed),
         last_changed=last_changed,
         deletes=deletes,
@@ -226,7 +241,7 @@ def build_state(
             referrers=referrers,
         ),
         blobs=BlobService(registry, metrics),
-        answers=AnswerCache(registry, ttl=settings.cache_ttl, access_ttl=settings.access_ttl),
+        answers=answers,
         logins=Logins(client),
         sessions=sessions,
         status=RegistryStatus(client, timeout=settings.connect_timeout),
@@ -239,10 +254,13 @@ def build_state(
         ),
         referrers=referrers,
         files=LayerFiles(registry, engine),
+        activity=activity,
         shared=shared,
         shared_caches=caches,
         disk=disk,
     )
+    state.retention.pulled_within = activity.activity.pulled_within
+    state.repositories.changed = activity.activity.changed
     usage.stored = state.answers.stale  # a row's size is shown: a kept page ends
     return state
 

@@ -67,6 +67,7 @@ def state_families(state: AppState) -> Iterator[Metric]:
     yield from (hits, misses, evictions, entries, size)
     yield from _shared_families(state)
     yield from state.files.engine.metric_families()  # files inside images
+    yield from state.activity.activity.metric_families()
 
     waits = CounterMetricFamily(
         "lr_singleflight_waits",

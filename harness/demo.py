@@ -276,6 +276,27 @@ def _seed_large(p: Pusher, keep: Callable[..., None]) -> None:
             keep(image, name)
 
 
+#: A few pulls by clients, so the demo's activity page and tag rows show some use.
+DEMO_PULLS = (
+    ("demo/hello", "1.0", "docker/27.1.1 go/go1.22.5"),
+    ("demo/multiarch", "1.0.0", "containerd/1.7.13"),
+    ("demo/hello", "1.0", "skopeo/1.13.3"),
+)
+
+
+def pull_some(p: Pusher) -> None:
+    """Pull a few demo tags as clients do (a manifest GET with their user agent): with
+    the registry notifying the gateway, they are recorded as pulls."""
+    agent = p.client.headers.get("User-Agent")
+    try:
+        for repo, tag, user_agent in DEMO_PULLS:
+            p.client.headers["User-Agent"] = user_agent
+            p.get_manifest(repo, tag)
+    finally:
+        if agent is not None:
+            p.client.headers["User-Agent"] = agent
+
+
 @contextmanager
 def demo_stack(*, login: bool = False) -> Iterator[dict[str, str]]:
     """For the scripts that measure or picture the demo (scripts/ui_budgets.py,
@@ -312,6 +333,7 @@ def demo_stack(*, login: bool = False) -> Iterator[dict[str, str]]:
             started.append(gateway)
             with Pusher(registry.url) as p:
                 demo = seed_demo(p)
+                pull_some(p)
             _wait_for_notifications(gateway.url, len(demo.repositories))
             urls = {"demo": gateway.url}
             if login:

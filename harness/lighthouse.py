@@ -46,6 +46,8 @@ VIEWS: list[tuple[str, str, str]] = [
     ("files: a layer's changes", "demo", "/r/demo/webapp/-/image/2.0/files?layer=2"),
     ("compare two tags", "demo", "/r/demo/webapp/-/compare?from=1.0&to=2.0"),
     ("login", "login", "/login"),
+    ("activity", "demo", "/activity"),
+    ("stale report", "demo", "/stale"),
 ]
 
 

@@ -101,9 +101,8 @@ notifications:
       threshold: 5
       backoff: 1s
       ignore:
-        # blob uploads and every pull would only cost the gateway a request
+        # blob uploads would only cost the gateway a request; pulls are recorded
         mediatypes: [application/octet-stream]
-        actions: [pull]
 EOF
     fi
 } >"$config"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.demo import seed_demo  # noqa: E402
+from harness.demo import pull_some, seed_demo  # noqa: E402
 from harness.images import PushedIndex, Pusher  # noqa: E402
 from harness.realworld import push_realworld  # noqa: E402
 
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with Pusher(args.url, args.username, args.password) as p:
         demo = seed_demo(p, large=not args.small)
+        pull_some(p)  # a few client pulls: the activity page shows them
         per_repo = Counter(key.split(":", 1)[0] for key in demo.pushed)
         for key, item in demo.pushed.items():
             repo = key.split(":", 1)[0]

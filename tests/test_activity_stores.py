@@ -287,8 +287,44 @@ async def test_tracking_since_is_set_on_creation(activity_stores: Stores) -> Non
 def test_sqlite_schema_is_versioned(tmp_path: Path) -> None:
     folder = tmp_path
     store = SqliteActivityStore.open(folder, max_events=10, now=0)
-    assert store.db.version == 1
+    assert store.db.version == 2
     store.db.close()
     with sqlite3.connect(folder / "activity.sqlite3") as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"events", "pulls", "pushes", "placeholders", "meta"} <= tables
+    assert {"events", "pulls", "pushes", "placeholders", "meta", "changed"} <= tables
+
+
+async def test_each_repository_s_newest_change(activity_stores: Stores) -> None:
+    store = await activity_stores.open()
+    t0 = activity_stores.clock()
+    records = [
+        rec(1, "push", tag="1.0", image=1, time=t0 + 1),
+        rec(2, "pull", image=1, time=t0 + 50),  # not a change
+        rec(3, "delete", tag="0.9", time=t0 + 20),
+        rec(4, "push", repository="team/other", tag="1", image=2, time=t0 + 5),
+        rec(5, "push", tag="0.8", image=3, time=t0 + 10),  # older than the delete
+    ]
+    await activity_stores.add(store, records)
+    found = await store.changed(["team/app", "team/other", "team/none", "team/app"])
+    assert found == {"team/app": t0 + 20, "team/other": t0 + 5}
+    assert await store.changed([]) == {}
+    again = await activity_stores.open()  # a restart, or another replica
+    assert await again.changed(["team/app"]) == {"team/app": t0 + 20}
+
+
+def test_sqlite_v1_files_are_migrated_with_their_changes(tmp_path: Path) -> None:
+    from gateway.activity.sqlite_store import V1
+    from gateway.datastore import Database
+
+    db = Database.open(tmp_path / "activity.sqlite3", [V1])
+    db.call(
+        lambda c: c.executemany(
+            "INSERT INTO events (time, event_id, action, repository, via) VALUES (?, ?, ?, ?, ?)",
+            [(5, "a", "push", "r/a", "registry"), (9, "b", "pull", "r/a", "registry")],
+        )
+    )
+    db.close()
+    store = SqliteActivityStore.open(tmp_path, max_events=10, now=0)
+    assert store.db.version == 2
+    assert store.db.call(lambda c: c.execute("SELECT * FROM changed").fetchall()) == [("r/a", 5)]
+    store.db.close()

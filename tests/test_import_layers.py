@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gateway.shared_lists",
             "gateway.deadline",
             "gateway.request_id",
+            "gateway.client_info",
             "gateway.logs",
             "gateway.http_protocol",
             "gateway.telemetry",

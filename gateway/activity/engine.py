@@ -284,6 +284,20 @@ class Activity:
         self._ok()
         return found
 
+    async def changed(self, repositories: Sequence[str]) -> dict[str, str]:
+        """Each repository's newest push or delete (RFC 3339), for repository rows'
+        ``last_changed``. Nothing when the store cannot be read; never raises."""
+        if not repositories:
+            return {}
+        try:
+            store = await self._store()
+            found = await store.changed(repositories)
+        except ActivityUnavailable as exc:
+            self._failed(exc)
+            return {}
+        self._ok()
+        return {repo: format_time(t) for repo, t in found.items()}
+
     # -- answers that are the activity: raise ActivityUnavailable ------------------------
 
     async def feed(

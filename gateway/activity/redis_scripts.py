@@ -14,6 +14,8 @@ a key name is bounded whatever a repository or actor is called):
 - ``P ids`` hash: event id -> sort key (the duplicate check);
 - ``P pulls:H(repository)`` hash: digest -> latest pull (a mark);
 - ``P pushes:H(repository)`` hash: tag -> latest push (a mark, with its digest);
+- ``P changed`` hash: repository -> its newest push or delete (µs), for its rows'
+  ``last_changed``;
 - ``P ph`` sorted set: ``repository \\n digest`` of remembered placeholders, by time.
 
 A write trims at most ``TRIM_STEP`` records (a bound lowered a lot is reached over a few
@@ -60,6 +62,13 @@ redis.call('ZADD', p .. 'ix:r:' .. redis.sha1hex(repo), 0, sk)
 redis.call('ZADD', p .. 'ix:a:' .. action, 0, sk)
 if actor ~= '' then
   redis.call('ZADD', p .. 'ix:u:' .. redis.sha1hex(actor), 0, sk)
+end
+
+if action ~= 'pull' then
+  local old = redis.call('HGET', p .. 'changed', repo)
+  if not old or tonumber(old) < tonumber(t) then
+    redis.call('HSET', p .. 'changed', repo, t)
+  end
 end
 
 local rh = redis.sha1hex(repo)

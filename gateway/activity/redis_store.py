@@ -210,6 +210,14 @@ class RedisActivityStore:
             for k in keys
         ]
 
+    async def changed(self, repositories: Sequence[str]) -> dict[str, int]:
+        names = list(dict.fromkeys(repositories))
+        if not names:
+            return {}
+        key = f"{self.prefix}changed"
+        values = await self._call(lambda: self.store.redis.hmget(key, names))
+        return {name: int(v) for name, v in zip(names, values, strict=True) if v}
+
     async def tracking_since(self, now: int) -> int:
         key = f"{self.prefix}meta"
         value = await self._call(lambda: self.store.redis.hget(key, "tracking_since"))

@@ -87,7 +87,14 @@ CREATE TABLE placeholders (
     PRIMARY KEY (repository, digest)
 ) WITHOUT ROWID;
 """
-MIGRATIONS = [V1]
+# Each repository's newest push or delete (its rows' ``last_changed``), apart from the
+# bounded feed; filled from the feed a V1 file holds.
+V2 = """
+CREATE TABLE changed (repository TEXT PRIMARY KEY, time INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO changed
+    SELECT repository, MAX(time) FROM events WHERE action != 'pull' GROUP BY repository;
+"""
+MIGRATIONS = [V1, V2]
 _COLUMNS = "seq, time, event_id, action, repository, tag, digest, media_type, actor, addr, "
 _COLUMNS += "user_agent, via"
 
@@ -177,6 +184,18 @@ class SqliteActivityStore:
             return []
         return await self._run(lambda c: _marks(c, keys))
 
+    async def changed(self, repositories: Sequence[str]) -> dict[str, int]:
+        names = list(dict.fromkeys(repositories))
+        if not names:
+            return {}
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT repository, time FROM changed WHERE " + _IN_ALLOWED,  # noqa: S608 - a constant
+                (json.dumps(names),),
+            ).fetchall()
+        )
+        return {str(repo): int(t) for repo, t in rows}
+
     async def tracking_since(self, now: int) -> int:
         return self._tracking_since
 
@@ -237,6 +256,12 @@ def _add(
                 duplicates += 1
                 continue
             _move_marks(c, r)
+            if r.action != "pull":
+                c.execute(
+                    "INSERT INTO changed VALUES (?, ?) ON CONFLICT (repository) "
+                    "DO UPDATE SET time = MAX(time, excluded.time)",
+                    (r.repository, r.time),
+                )
             recorded.append(r)
         size = events[0] + len(recorded)
         if size > max_events:

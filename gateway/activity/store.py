@@ -55,6 +55,12 @@ class ActivityStore(Protocol):
         """The marks of every key, in order, in one round trip (or query) per kind."""
         ...
 
+    async def changed(self, repositories: Sequence[str]) -> dict[str, int]:
+        """Each repository's newest push or delete recorded (µs), in one query or
+        round trip; a repository without one is left out. Kept apart from the feed's
+        bound (a repository row's ``last_changed``)."""
+        ...
+
     async def tracking_since(self, now: int) -> int:
         """When this store began recording (µs); ``now`` if it was just emptied."""
         ...

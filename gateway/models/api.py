@@ -91,6 +91,18 @@ class LayerIndexStatus(_Api):
     disk_bytes: int = Field(description="Bytes of its database file on disk.")
 
 
+class ActivityStoreStatus(_Api):
+    """The activity log's store (docs/activity.md)."""
+
+    store: Literal["sqlite", "redis"] | None = Field(
+        description="sqlite (LR_DATA_DIR) or redis (LR_REDIS_URL); null while a store that "
+        "could not be opened at start is tried again."
+    )
+    healthy: bool = Field(description="Whether the last write and the last read worked.")
+    error: str | None = Field(description="What the last failed call met; null when healthy.")
+    records: int = Field(description="Records in the feed, as last counted.")
+
+
 class Health(_Api):
     """Whether the gateway can reach its registry."""
 
@@ -109,6 +121,11 @@ class Health(_Api):
         default=None,
         description="The layer indexes on disk (files inside images). Its state does not "
         "change the status: only the files routes depend on it.",
+    )
+    activity: ActivityStoreStatus | None = Field(
+        default=None,
+        description="The activity log's store. Its state does not change the status: reads "
+        "and notifications go on without it (records are lost meanwhile).",
     )
 
 
@@ -394,6 +411,23 @@ class ImageDetail(_Api):
         "application/vnd.cncf.helm.config.v1+json): its name, version, appVersion and "
         "description, from its config. null for anything else.",
     )
+    last_pulled: str | None = Field(
+        default=None,
+        description="The latest pull of its digest (by any tag or by the digest), RFC 3339 in "
+        "UTC, from the activity log; null when none is recorded, when the digest is not known "
+        "(details=false) or while the activity store cannot be read.",
+    )
+    last_pulled_by: str | None = Field(
+        default=None, description="Who made that pull (the registry's user); null if anonymous."
+    )
+    last_pushed: str | None = Field(
+        default=None,
+        description="The latest push of the tag named by reference (null for a digest) "
+        "recorded by the activity log, RFC 3339 in UTC; null when none is recorded.",
+    )
+    last_pushed_by: str | None = Field(
+        default=None, description="Who made that push; null if anonymous."
+    )
 
 
 # -- tags ------------------------------------------------------------------------------
@@ -443,6 +477,23 @@ class TagInfo(_Api):
         default=None,
         description="Artifacts that refer to its digest, counted by kind as in the image "
         f"detail ({{}} if none); {_WITHOUT_DETAILS}.",
+    )
+    last_pulled: str | None = Field(
+        default=None,
+        description="The latest pull of its digest (by any tag or by the digest), RFC 3339 in "
+        "UTC, from the activity log; null when none is recorded, when the digest is not known "
+        "(details=false) or while the activity store cannot be read.",
+    )
+    last_pulled_by: str | None = Field(
+        default=None, description="Who made that pull (the registry's user); null if anonymous."
+    )
+    last_pushed: str | None = Field(
+        default=None,
+        description="The latest push of this tag recorded by the activity log, RFC 3339 in UTC; "
+        "null when none is recorded.",
+    )
+    last_pushed_by: str | None = Field(
+        default=None, description="Who made that push; null if anonymous."
     )
 
 

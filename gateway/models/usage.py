@@ -76,7 +76,8 @@ class RegistryUsage(_Api):
 class RetentionRules(_Api):
     """Rules combine: a tag is deleted when it matches match_regex (every tag if null),
     is not among the keep_last newest (by sort) of the tags match_regex selects, does
-    not match keep_regex, and (if set) is older than older_than_days. Artifact tags
+    not match keep_regex, (if set) is older than older_than_days and (if set) was not
+    pulled for not_pulled_days. Artifact tags
     (sha256-<hex>, cosign's .sig/.att/.sbom) are never selected on their own: they go
     when their subject's manifest goes and stay otherwise."""
 
@@ -102,6 +103,15 @@ class RetentionRules(_Api):
         default=None,
         max_length=1000,
         description="Only tags matching it (re.search) are considered; null: every tag.",
+    )
+    not_pulled_days: float | None = Field(
+        default=None,
+        gt=0,
+        le=100_000,
+        description="Only tags whose image was not pulled for this many days are deleted "
+        "(the activity log; a pull by any tag or by digest counts). Kept otherwise, with "
+        "reason 'pulled recently', or 'not_pulled_days: pushed recently' / 'not tracked "
+        "long enough' / 'activity unavailable' when the log cannot vouch for it.",
     )
 
 

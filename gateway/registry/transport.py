@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 
 import httpx
 
@@ -90,6 +90,11 @@ class Upstream:
         self.totals = UpstreamTotals()
         self.metrics = metrics or Metrics()
         self.overall_timeout = overall_timeout
+        #: The ``User-Agent`` of every upstream request, given the request id being
+        #: handled (None outside a request): set by the app once its activity store is
+        #: open (``gateway.activity.agent``: the origin, so the registry's events for
+        #: the gateway's own reads and writes are told apart). None: the client's default.
+        self.user_agent: Callable[[str | None], str] | None = None
         self._slots = DeadlineSlots(concurrency)
         # Downloads wait for their own slots: a download queued behind a full download
         # pool must not hold one of the slots every API call needs meanwhile.
@@ -121,11 +126,13 @@ class Upstream:
             kind_of(request.url.path), "error", request.extensions.get(STARTED)
         )
 
-    @staticmethod
-    async def _tag(request: httpx.Request) -> None:
+    async def _tag(self, request: httpx.Request) -> None:
         request_id = current_request_id.get()
         if request_id != NO_REQUEST_ID:
             request.headers[REQUEST_ID_HEADER] = request_id
+        if self.user_agent is not None:
+            marker = None if request_id == NO_REQUEST_ID else request_id
+            request.headers["User-Agent"] = self.user_agent(marker)
 
     async def send(
         self,

@@ -78,7 +78,9 @@ _REQUEST_BODY = {
     ),
 )
 async def registry_events(request: Request, state: State) -> EventsAccepted:
-    """Drop cached lists of the repositories named in a notification envelope.
+    """Drop cached lists of the repositories named in a notification envelope, then
+    record its pushes, pulls and deletes in the activity log (in the background: a store
+    that cannot be written never delays or fails this answer).
 
     Authenticated by ``Authorization: Bearer <LR_EVENTS_TOKEN>``; off (404) without one.
     Events that change nothing (pulls, no target, an invalid repository name) are
@@ -98,4 +100,6 @@ async def registry_events(request: Request, state: State) -> EventsAccepted:
         body += chunk
         if len(body) > MAX_EVENTS_BYTES:
             raise InvalidRequest("the event envelope is too large")
-    return await apply_events(state.registry, body)
+    accepted = await apply_events(state.registry, body)
+    state.activity.notified(body)  # recorded in the background, after the invalidation
+    return accepted

@@ -10,6 +10,7 @@ from gateway import __version__
 from gateway.dependencies import State
 from gateway.errors import UpstreamUnavailable
 from gateway.models.api import (
+    ActivityStoreStatus,
     Health,
     LayerIndexStatus,
     Liveness,
@@ -70,6 +71,7 @@ async def health(state: State) -> Health:
             available=await state.files.available(),
             disk_bytes=state.files.engine.store.disk_bytes(),
         ),
+        activity=ActivityStoreStatus(**state.activity.activity.health()),
     )
     if not ping.reachable:
         raise UpstreamUnavailable(

@@ -100,6 +100,8 @@ async def v2_manifest(
     if passed.status == 200:
         headers.update(cache_headers(caller, reference))  # by digest: kept by the browser
     digest = headers.get("docker-content-digest", "")
+    if not head and passed.status == 200 and digest:  # a client's pull: recorded once, as it
+        state.activity.pulled(caller, name, reference, digest, headers.get("content-type"))
     if digest:
         headers["etag"] = f'"{digest}"'
         if not_modified(request, digest):

@@ -164,6 +164,9 @@ class WarmLane:
             return False
         scope["route"] = self._routes(scope).get(found[0])
         await warm_v2.send_held(scope, send, caller, found[2], *held)
+        if found[0] == "manifests" and scope["method"] == "GET":  # a client's pull
+            blob, media_type = held
+            state.activity.pulled(caller, found[1], found[2], blob.digest, media_type)
         return True
 
     def _routes(self, scope: Scope) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from gateway.models import api, oci
 from gateway.models import media_types as mt
 from gateway.registry.credentials import Caller
 from gateway.registry.protocol import Manifest
+from gateway.services import activity_marks
+from gateway.services.activity_marks import Marker
 from gateway.services.charts import chart_metadata, is_chart
 from gateway.services.gathering import peek_or_gather
 from gateway.services.history import api_layers, build_config
@@ -70,6 +72,8 @@ class ImageService:
         # The referrer counts of a digest given the caller's tag list (set by the state to
         # ReferrerService.counts_in: the image detail carries them); None leaves them {}.
         self.referrer_counts: ReferrerCounts | None = None
+        # The detail's last pull and push (set by the state: the activity log's marks).
+        self.marker: Marker | None = None
 
     async def _created(self, caller: Caller, repo: str, digest: str) -> str | None:
         return (await self.summary(caller, repo, digest)).created
@@ -228,7 +232,7 @@ class ImageService:
         chart = None
         if resolved.kind == "image" and is_chart(resolved.platforms[0]):
             chart = await self._chart(caller, repo, resolved.platforms[0])
-        return api.ImageDetail(
+        detail = api.ImageDetail(
             repository=repo,
             reference=reference,
             digest=manifest.digest,
@@ -244,6 +248,7 @@ class ImageService:
             referrers=referrers,
             chart=chart,
         )
+        return await activity_marks.image_detail(self.marker, detail)
 
     async def _chart(
         self, caller: Caller, repo: str, image: api.PlatformImage

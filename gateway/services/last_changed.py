@@ -17,10 +17,11 @@ the repositories of each change that says something happened to them —
 
 Logouts and gaps say nothing about a repository. Everything else is ``None`` ("not known
 yet"), never a guess. The times live in memory, bounded, per process: a restart forgets
-them. This is the one place that knows them; a store of the registry's activity (pushes
-with their own dates, shared by replicas) takes its place by subscribing the same way
-and answering ``get``. Kept answers showing a time need nothing from here: they end
-with every change already (``services.answers``).
+them. The activity log (``services.activity``) keeps each repository's newest push or
+delete with the event's own date, across restarts and for every replica; repository
+rows take its date first, and this one only where it has none (a change the log has
+not written yet, or a log that cannot be read). Kept answers showing a time need
+nothing from here: they end with every change already (``services.answers``).
 """
 
 from __future__ import annotations

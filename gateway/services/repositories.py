@@ -2,9 +2,13 @@
 over all of it, paged by name, with the tag counts of the page fetched concurrently.
 
 A row's ``bytes`` and ``last_changed`` are filled only from what is known already (this
-caller's usage figures, ``LastChanged``): knowing them never costs a request."""
+caller's usage figures; the activity log's newest push or delete of each repository —
+one store call for the page, kept across restarts and shared by replicas — else what
+``LastChanged`` saw this process): knowing them never costs an upstream request."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
 
 from gateway.errors import GatewayError, NameUnknown, aborts
 from gateway.models import api
@@ -29,6 +33,8 @@ class RepositoryService:
         self.search = NameSearch()
         self.usage = usage
         self.last_changed = last_changed
+        # Each repository's newest push or delete in the activity log (set by the state).
+        self.changed: Callable[[Sequence[str]], Awaitable[dict[str, str]]] | None = None
 
     async def page(
         self, caller: Caller, *, n: int, last: str | None, q: str | None
@@ -41,15 +47,20 @@ class RepositoryService:
         counts = await peek_or_gather(
             page, lambda name: self._peek_count(caller, name), lambda n: self._count(caller, n)
         )
-        rows = [self._known(caller, counts[name]) for name in page]
+        stored = {} if self.changed is None or not page else await self.changed(page)
+        rows = [self._known(caller, counts[name], stored.get(name)) for name in page]
         return api.RepositoryPage(repositories=rows, total=len(names), next=next_cursor)
 
-    def _known(self, caller: Caller, row: api.RepositorySummary) -> api.RepositorySummary:
-        """The row with its size and last change, when they are known already."""
+    def _known(
+        self, caller: Caller, row: api.RepositorySummary, stored: str | None = None
+    ) -> api.RepositorySummary:
+        """The row with its size and last change, when they are known already (the
+        activity log's, ``stored``, else this process's)."""
         figures = None if self.usage is None else self.usage.peek(caller, row.name)
         if figures is not None:
             row.bytes = figures.total_bytes
-        if self.last_changed is not None:
+        row.last_changed = stored
+        if stored is None and self.last_changed is not None:
             row.last_changed = self.last_changed.get(row.name)
         return row
 

@@ -10,7 +10,8 @@ Selection (``select``, pure):
   not among the ``keep_last`` newest of the tags ``match_regex`` selects (by version —
   the tag list's order, tags that are no version counting as oldest — or by created,
   an unknown date counting as oldest), does not match ``keep_regex``, and, when
-  ``older_than_days`` is set, is older than that (an unknown date is kept).
+  ``older_than_days`` is set, is older than that (an unknown date is kept), and, when
+  ``not_pulled_days`` is set, was not pulled for that long (``retention_pulls``).
 
 The plan (``RetentionService.preview``): a manifest goes only when no kept tag reaches
 it — a tag to delete that shares its digest with a kept tag is removed by a tag delete
@@ -51,6 +52,7 @@ from gateway.services.bulk_delete import BulkDeleteService, TagItem, done
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.retention_plans import Plan, PlanStore
+from gateway.services.retention_pulls import PulledWithin, kept_by_pulls
 from gateway.services.storage_closure import RepoFigures, freed_bytes, reached
 from gateway.services.usage import UsageService, bounded
 from gateway.services.versions import version_key
@@ -211,6 +213,8 @@ class RetentionService:
         self.deletes = deletes
         self.bulk = bulk
         self.plans = plans if plans is not None else PlanStore()
+        # not_pulled_days: the activity log's verdicts (set by the state).
+        self.pulled_within: PulledWithin | None = None
 
     async def _fresh(self, caller: Caller, repo: str) -> RepoFigures:
         self.registry.refresh(caller, repo)
@@ -239,6 +243,14 @@ class RetentionService:
             by_digest = await self._dates(caller, repo, {digests[t] for t in candidates})
             created = {t: by_digest.get(digests[t]) for t in candidates}
         selection = select(candidates, compiled, created, datetime.now(UTC))
+        if rules.not_pulled_days is not None:
+            pulled = await kept_by_pulls(
+                self.pulled_within, repo, selection.delete, digests, rules.not_pulled_days
+            )
+            selection = Selection(
+                delete=[t for t in selection.delete if t not in pulled],
+                keep={**selection.keep, **pulled},
+            )
         deleted, keep, manifests = plan_figures(figures, selection)
         plan_id = secrets.token_urlsafe(16)
         expires_at = datetime.now(UTC) + timedelta(seconds=PLAN_SECONDS)

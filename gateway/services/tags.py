@@ -22,6 +22,8 @@ from gateway.errors import GatewayError, NameUnknown, aborts
 from gateway.models import api, oci
 from gateway.models.artifact_tags import is_artifact_tag
 from gateway.registry.credentials import Caller
+from gateway.services import activity_marks
+from gateway.services.activity_marks import Marker
 from gateway.services.gathering import peek_or_gather
 from gateway.services.images import ImageService, Summary
 from gateway.services.referrers import ReferrerService, artifact_subjects
@@ -106,6 +108,8 @@ class TagService:
         self.registry = registry
         self.images = images
         self.referrers = referrers
+        # The rows' last pull and push (set by the state: the activity log's marks).
+        self.marker: Marker | None = None
 
     async def _rows(
         self,
@@ -195,6 +199,7 @@ class TagService:
             out = [rows[t] for t in page]
         else:
             out = [api.TagInfo(name=t) for t in page]
+        out = await activity_marks.tag_rows(self.marker, repo, out)
         return api.TagPage(
             repository=repo,
             total=len(tags),

@@ -44,6 +44,11 @@ class Change:
     actor: str | None = None  # who, by name: a notification's actor, a caller's username
     caller: str | None = None  # the caller's key (a gateway write, a logout)
     origin: Source | None = None  # for source "replica": where that replica learnt it
+    # A gateway write: the client that asked for it (its address and user agent), as
+    # the activity log records it. Not repeated to other replicas: the replica that
+    # made the write records it.
+    addr: str | None = None
+    user_agent: str | None = None
 
     @property
     def everything(self) -> bool:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Collection, Sequence
 
+from gateway.client_info import current_client
 from gateway.registry.credentials import Caller
 from gateway.shared_state.bus import Detail, Message
 from gateway.view.caches import ViewCaches
@@ -186,7 +187,9 @@ def gateway_change(
     digest: str | None = None,
     media_type: str | None = None,
 ) -> Change:
-    """A change made through the gateway, with its caller as the actor."""
+    """A change made through the gateway, with its caller as the actor and the client
+    of the request being handled (``gateway.client_info``) as where it came from."""
+    client = current_client.get()
     return Change(
         "gateway",
         (repo,),
@@ -196,4 +199,6 @@ def gateway_change(
         media_type=media_type,
         actor=caller.username,
         caller=caller.key,
+        addr=None if client is None else client.addr,
+        user_agent=None if client is None else client.user_agent,
     )

@@ -110,6 +110,23 @@ export async function image(name: string, reference: string): Promise<string[]> 
   );
 }
 
+export async function activity(repository: string): Promise<string[]> {
+  const page: Schemas["ActivityPage"] = await get("/api/activity", {
+    query: { repository, action: "pull", n: 50 },
+  });
+  const since: string = page.tracking_since;
+  const next: string | null = page.next;
+  console.log(since, next);
+  return page.events.map((e) => `${e.time} ${e.action} ${e.actor ?? "anonymous"} via ${e.via}`);
+}
+
+export async function stale(days: number): Promise<number> {
+  const page: Schemas["StalePage"] = await get("/api/stale", { query: { days } });
+  const lastPulled: (string | null)[] = page.tags.map((t) => t.last_pulled);
+  console.log(lastPulled, page.next);
+  return page.tags.reduce((sum, t) => sum + (t.exclusive_bytes ?? 0), 0);
+}
+
 export async function canDelete(): Promise<boolean> {
   const config: Config = await get("/api/config");
   const enabled: boolean = config.features.delete;
@@ -155,6 +172,9 @@ export type Contract = [
   Expect<Equals<Schemas["TagInfo"]["kind"], "image" | "index" | null | undefined>>,
   Expect<Equals<Schemas["ImageDetail"]["kind"], "image" | "index">>,
   Expect<Equals<Schemas["TagPage"]["next"], string | null>>,
+  Expect<Equals<Schemas["ActivityEvent"]["action"], "push" | "pull" | "delete">>,
+  Expect<Equals<Schemas["ActivityEvent"]["via"], "registry" | "gateway">>,
+  Expect<Equals<Schemas["TagInfo"]["last_pulled"], string | null | undefined>>,
   Expect<Equals<Schemas["RepositoryPage"]["next"], string | null>>,
   Expect<Equals<Schemas["Health"]["status"], "ok" | "unavailable">>,
   Expect<Equals<Schemas["RegistryStatus"]["auth"], "none" | "basic" | "bearer">>,

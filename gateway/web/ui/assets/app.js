@@ -10,6 +10,7 @@ import {api, isSessionExpired, onUnauthorized} from './api.js';
 import {h, replace} from './dom.js';
 import {current, link, navigate, start} from './router.js';
 import {ageNotices, notify} from './components/status.js';
+import * as activity from './views/activity.js';
 import * as compare from './views/compare.js';
 import * as files from './views/files.js';
 import * as history from './views/history.js';
@@ -17,9 +18,10 @@ import * as image from './views/image.js';
 import * as login from './views/login.js';
 import * as notfound from './views/notfound.js';
 import * as repositories from './views/repositories.js';
+import * as stale from './views/stale.js';
 import * as tags from './views/tags.js';
 
-const VIEWS = {repositories, tags, image, history, files, compare, login, notfound};
+const VIEWS = {repositories, tags, image, history, files, compare, login, activity, stale, notfound};
 
 /** What the UI assumes when /api/config cannot be read: read-only, no login control. */
 const FALLBACK_CONFIG = {
@@ -55,6 +57,11 @@ function renderHeader() {
   const host = document.getElementById('pull-host');
   replace(host, h('span', {class: 'pull-host__label'}, 'Registry'), ' ', h('code', {}, ctx.pullHost));
   host.hidden = false;
+
+  for (const a of document.querySelectorAll('#site-nav a')) {
+    if (a.getAttribute('href') === window.location.pathname) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
 
   const nav = document.getElementById('user-nav');
   const user = ctx.user;

@@ -8,6 +8,8 @@
 //   /r/<name>/-/image/<reference>/files        files inside   ?platform= &path= &layer= &file= &deleted=
 //   /r/<name>/-/compare                        two images compared   ?from= &to= &platform= &change= &path=
 //   /login                                     login form     ?next=<where to go after>
+//   /activity                                  activity feed  ?repository= &action= &actor= &last=
+//   /stale                                     stale report   ?days= &last=
 //
 // A repository name may hold any number of "/" (team/app/api), but none of its path
 // components can be "-" (components are lowercase alphanumerics joined by separators),
@@ -46,12 +48,15 @@ export const link = {
   files: (name, reference, query = {}) => withQuery(`${link.image(name, reference)}/files`, query),
   compare: (name, query = {}) => withQuery(`/r/${encodeRepoName(name)}/${RESERVED}/compare`, query),
   login: (next) => withQuery('/login', {next}),
+  activity: (query = {}) => withQuery('/activity', query),
+  stale: (query = {}) => withQuery('/stale', query),
 };
 
 /**
  * Parse a location into a route:
  * {view, params: {name, reference}, query: URLSearchParams, state, href}.
- * view: repositories | tags | image | history | files | compare | login | notfound.
+ * view: repositories | tags | image | history | files | compare | login | activity | stale
+ *   | notfound.
  */
 export function parse(location, state = null) {
   const route = {
@@ -71,6 +76,7 @@ export function parse(location, state = null) {
 
   if (segments.length === 1 && segments[0] === '') route.view = 'repositories';
   else if (segments.length === 1 && segments[0] === 'login') route.view = 'login';
+  else if (segments.length === 1 && (segments[0] === 'activity' || segments[0] === 'stale')) route.view = segments[0];
   else if (segments[0] === 'r' && segments.length >= 2) {
     const dash = segments.indexOf(RESERVED);
     const nameParts = segments.slice(1, dash === -1 ? undefined : dash);

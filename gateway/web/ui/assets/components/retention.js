@@ -45,6 +45,13 @@ export function reasonInWords(reason, fate, rules = {}) {
   if (reason === 'older_than_days: created date unknown') return 'Kept: its created date is unknown';
   if ((m = /^older_than_days: newer than ([\d.]+) days$/.exec(reason))) return `Newer than ${m[1]} days`;
   if (reason === 'pulled recently') return 'Pulled recently';
+  if ((m = /^not_pulled_days: (pushed recently|not tracked long enough|activity unavailable)$/.exec(reason))) {
+    return {
+      'pushed recently': 'Pushed recently: too new to judge by its pulls',
+      'not tracked long enough': 'Pulls have not been recorded for that long yet',
+      'activity unavailable': 'The activity log cannot be read now: kept',
+    }[m[1]];
+  }
   if ((m = /^referrer of (\S+), which stays$/.exec(reason))) {
     return `A signature, SBOM or attestation of ${short(m[1])}, which stays`;
   }
@@ -70,10 +77,13 @@ function rulesFrom(form) {
     keep_regex: value('retention-keep-regex') || null,
     older_than_days: number('retention-older-than'),
     match_regex: value('retention-match-regex') || null,
+    not_pulled_days: number('retention-not-pulled'),
   };
 }
 
-export function openRetention(ctx, name) {
+/** The dialog; ``initial``: the rules it opens with (the stale report fills in
+ * not_pulled_days). */
+export function openRetention(ctx, name, initial = undefined) {
   const titleId = `retention-title-${Math.random().toString(36).slice(2)}`;
   const title = h('h2', {class: 'dialog__title', id: titleId}, `Clean up ${name}`);
   const content = h('div', {class: 'dialog__body'});
@@ -96,6 +106,7 @@ export function openRetention(ctx, name) {
       field('Always keep tags matching', h('input', {id: 'retention-keep-regex', type: 'text', value: rules.keep_regex ?? '', placeholder: '^(latest|stable)$'}), 'a regular expression'),
       field('Only tags older than (days)', h('input', {id: 'retention-older-than', type: 'number', min: '0', value: rules.older_than_days ?? ''})),
       field('Only tags matching', h('input', {id: 'retention-match-regex', type: 'text', value: rules.match_regex ?? '', placeholder: 'every tag'})),
+      field('Only tags not pulled for (days)', h('input', {id: 'retention-not-pulled', type: 'number', min: '1', value: rules.not_pulled_days ?? ''}), 'the activity log'),
       h('p', {class: 'retention__error row-error', role: 'alert', hidden: true}),
     );
     const preview = h('button', {type: 'submit', class: 'button button--primary'}, 'Preview');
@@ -212,5 +223,5 @@ export function openRetention(ctx, name) {
 
   document.body.append(dialog);
   dialog.showModal();
-  rulesStep();
+  rulesStep(initial);
 }

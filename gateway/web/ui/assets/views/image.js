@@ -6,6 +6,7 @@
 // Everything but the signatures and SBOMs is drawn at once; they are read after and go
 // last on the page, so that their arrival moves nothing.
 
+import {lastUse} from '../components/activity_marks.js';
 import {isAbort, paths} from '../api.js';
 import {remember, takeOr} from '../prefetch.js';
 import {h, replace} from '../dom.js';
@@ -163,6 +164,7 @@ export function mount(root, route, ctx) {
       image.artifact_type ? ['Artifact type', ident(image.artifact_type, {tag: 'code', className: 'media-type'})] : [null, null],
       ['Size', h('span', {}, size(image.size), image.kind === 'index' ? h('span', {class: 'muted'}, ' (every platform and attestation)') : null)],
       ['Created', timeAgo(newest(image.platforms.map((p) => p.created)))],
+      ['Last used', lastUse(image)],
       ['Tags', otherTags],
       referrers(image.referrers),
       // a chart's pull command is in its own card, with the chart

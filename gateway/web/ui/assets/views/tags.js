@@ -33,6 +33,7 @@ import {confirmBulkDelete, confirmTagDelete} from '../deletes.js';
 import {artifactTagsToggle, signedBadge} from '../components/referrers.js';
 import {selection} from '../components/selection.js';
 import {tagUsage} from './usage.js';
+import {lastUse} from '../components/activity_marks.js';
 
 const DEFAULT_N = 20;
 const DEFAULT_SORT = 'name';
@@ -58,6 +59,7 @@ export function prefetch(route, api) {
 }
 
 export function mount(root, route, ctx) {
+  let showUse = false; // a "Last used" column on the page drawn (see draw)
   const {api, link, navigate} = ctx;
   const name = route.params.name;
   const summary = h('p', {class: 'page-subtitle', 'aria-live': 'polite'});
@@ -149,7 +151,10 @@ export function mount(root, route, ctx) {
       return true;
     }
     const go = (last, cursors) => navigate(link.tags(name, urlQuery({...query, last})), {state: {cursors}});
-    const columns = ['Tag', 'Kind', 'Platforms', 'Size', 'Created', 'Digest', 'Actions'];
+    // "Last used" only where the activity log knows something of this page's tags: a
+    // registry that does not notify the gateway keeps the table as it was.
+    showUse = page.tags.some((t) => t.last_pulled || t.last_pushed);
+    const columns = ['Tag', 'Kind', 'Platforms', 'Size', 'Created', ...(showUse ? ['Last used'] : []), 'Digest', 'Actions'];
     const body = h('tbody', {}, page.tags.slice(0, ROWS_AT_ONCE).map(row));
     replace(
       results,
@@ -188,12 +193,13 @@ export function mount(root, route, ctx) {
       actions.push(remove);
     }
     const details = tag.error
-      ? [h('td', {colspan: '5', class: 'row-error', 'data-label': 'Error'}, `${tag.error.message} `, h('code', {}, tag.error.code))]
+      ? [h('td', {colspan: showUse ? '6' : '5', class: 'row-error', 'data-label': 'Error'}, `${tag.error.message} `, h('code', {}, tag.error.code))]
       : [
           cell('Kind', h('span', {class: 'badges'}, kindBadge(tag), signedBadge(tag.referrers))),
           cell('Platforms', platformChips(tag.platforms)),
           h('td', {'data-label': 'Size', class: 'num'}, size(tag.size)),
           cell('Created', timeAgo(tag.created)),
+          showUse ? cell('Last used', lastUse(tag)) : null,
           cell('Digest', digest(tag.digest)),
         ];
     return h(
