@@ -1,5 +1,6 @@
 """Three adjustments to httpcore's HTTP/1.1 connections, made once per process by
-``install()`` (httpcore has no public option for any).
+``install()`` (httpcore has no public option for any), and the allocator's thresholds
+for the buffers they stream through (``gateway/registry/allocator.py``).
 
 **Never reuse an upstream connection that still holds bytes nobody asked for.**
 
@@ -37,6 +38,8 @@ from typing import Any
 
 import h11
 
+from gateway.registry import allocator
+
 log = logging.getLogger("gateway.upstream")
 
 _MARK = "_light_registry_guarded"
@@ -48,6 +51,7 @@ _UNSET = object()
 def install() -> bool:
     """Guard httpcore's HTTP/1.1 connections (once per process). False when httpcore
     has changed shape and the guard could not be put in place."""
+    allocator.tune()
     try:
         http11 = importlib.import_module("httpcore._async.http11")
     except ImportError:
