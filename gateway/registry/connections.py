@@ -1,4 +1,4 @@
-"""Three adjustments to httpcore's HTTP/1.1 connections, made once per process by
+"""Four adjustments to httpcore's HTTP/1.1 connections, made once per process by
 ``install()`` (httpcore has no public option for any), and the allocator's thresholds
 for the buffers they stream through (``gateway/registry/allocator.py``).
 
@@ -19,6 +19,14 @@ pieces as the event loop delivers; measured on a 200 MiB pull, the gateway's use
 halved (bench/bench_v2.py). The memory held is the same: the loop hands over up to
 256 KiB per read anyway.
 
+**A body of known length handed on as it was read.** httpcore passes every piece of
+a body through h11, which appends it to its buffer, slices it out again and has it
+copied once more: three copies of every byte of a blob, besides the Python work per
+piece. While h11's buffer is empty and the answer has a ``Content-Length``, the bytes
+read are handed on as they came and h11's count of what remains is lowered by as much;
+the end of the answer, bytes past it (the guard above), a connection closed early and
+chunked answers still go through h11 as before.
+
 **Ask an idle connection whether it is readable without anyio's attribute lookup.**
 httpcore checks every pooled connection each time a request joins or leaves the pool
 (``has_expired``: a server that closed a kept-alive connection makes it readable), and
@@ -33,7 +41,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import h11
@@ -85,8 +93,51 @@ def install() -> bool:
 
     setattr(response_closed, _MARK, True)
     connection._response_closed = response_closed
+    _install_body_fast_path(connection)
     _install_readable_check()
     return True
+
+
+def _install_body_fast_path(connection: Any) -> None:
+    original = getattr(connection, "_receive_response_body", None)
+    reader_class = getattr(importlib.import_module("h11._readers"), "ContentLengthReader", None)
+    if original is None or reader_class is None:
+        return
+    probe = h11.Connection(h11.CLIENT)
+    if not all(hasattr(probe, a) for a in ("_reader", "_receive_buffer", "_receive_buffer_closed")):
+        log.warning("h11 changed: bodies go through its buffer")
+        return
+
+    async def receive_response_body(self: Any, request: Any) -> AsyncIterator[bytes]:
+        timeout = request.extensions.get("timeout", {}).get("read", None)
+        state = self._h11_state
+        while True:
+            reader = state._reader
+            if (
+                type(reader) is reader_class
+                and reader._remaining > 0
+                and not state._receive_buffer
+                and not state._receive_buffer_closed
+            ):
+                data = await self._network_stream.read(self.READ_NUM_BYTES, timeout=timeout)
+                if data:
+                    wanted = reader._remaining
+                    if len(data) <= wanted:
+                        reader._remaining = wanted - len(data)
+                        yield data
+                        continue
+                    reader._remaining = 0
+                    state.receive_data(data[wanted:])  # past the answer: h11 keeps it
+                    yield data[:wanted]
+                    continue
+                state.receive_data(b"")  # closed early: h11 says so below
+            event = await self._receive_event(timeout=timeout)
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, (h11.EndOfMessage, h11.PAUSED)):
+                break
+
+    connection._receive_response_body = receive_response_body
 
 
 def _install_readable_check() -> None:
