@@ -13,12 +13,15 @@ everything started is stopped by PID.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,12 +186,18 @@ def serve_main(argv: list[str]) -> int:
         from gateway.main import create_app
         from gateway.settings import Settings
 
+        # A data folder of its own, removed on exit: a gateway started by a bench is cold,
+        # with no content on disk from an earlier run (they shared ./data before).
+        shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
+        data_dir = Path(tempfile.mkdtemp(prefix="lr-bench-data-", dir=shm))
+        atexit.register(shutil.rmtree, data_dir, True)
         settings = Settings(
             _env_file=None,
             registry_url=args.registry,
             cache_ttl=3600.0,
             access_ttl=3600.0,
             log_level="warning",
+            data_dir=data_dir,
         )
         app = create_app(settings)
     if args.profile:
