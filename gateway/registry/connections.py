@@ -1,4 +1,4 @@
-"""Four adjustments to httpcore's HTTP/1.1 connections, made once per process by
+"""Five adjustments to httpcore's HTTP/1.1 connections and pool, made once per process by
 ``install()`` (httpcore has no public option for any), and the allocator's thresholds
 for the buffers they stream through (``gateway/registry/allocator.py``).
 
@@ -26,6 +26,14 @@ piece. While h11's buffer is empty and the answer has a ``Content-Length``, the 
 read are handed on as they came and h11's count of what remains is lowered by as much;
 the end of the answer, bytes past it (the guard above), a connection closed early and
 chunked answers still go through h11 as before.
+
+**The pool's bookkeeping in linear time.** Each time a request joins or leaves the
+pool, httpcore (1.0.x) walks its connections, and for each idle one builds a list of
+every connection to count them (``len([c.is_idle() for c in connections])``, which is
+the number of connections, not of idle ones): quadratic in the pool's size, and a
+million ``is_idle`` calls for 500 cold detail rows (bench/bench_scale.py, under
+cProfile). ``_assign_requests_to_connections`` is replaced by the same steps with that
+count read as what it is, ``len(connections)``: the same decisions, in linear time.
 
 **Ask an idle connection whether it is readable without anyio's attribute lookup.**
 httpcore checks every pooled connection each time a request joins or leaves the pool
@@ -94,8 +102,57 @@ def install() -> bool:
     setattr(response_closed, _MARK, True)
     connection._response_closed = response_closed
     _install_body_fast_path(connection)
+    _install_linear_pool()
     _install_readable_check()
     return True
+
+
+def _install_linear_pool() -> None:
+    httpcore = importlib.import_module("httpcore")
+    pool = importlib.import_module("httpcore._async.connection_pool").AsyncConnectionPool
+    if not str(getattr(httpcore, "__version__", "")).startswith("1.0."):
+        return  # another shape: its own bookkeeping stays
+    if getattr(getattr(pool, "_assign_requests_to_connections", None), _MARK, False):
+        return
+
+    def assign_requests_to_connections(self: Any) -> list[Any]:
+        closing = []
+        connections = self._connections
+        for connection in list(connections):
+            if connection.is_closed():
+                connections.remove(connection)
+            elif connection.has_expired():
+                connections.remove(connection)
+                closing.append(connection)
+            elif connection.is_idle() and len(connections) > self._max_keepalive_connections:
+                # httpcore's own test counts every connection (its list of is_idle()
+                # results is as long as the pool), not only the idle ones: kept as is.
+                connections.remove(connection)
+                closing.append(connection)
+        for pool_request in [r for r in self._requests if r.is_queued()]:
+            origin = pool_request.request.url.origin
+            available = next(
+                (c for c in connections if c.can_handle_request(origin) and c.is_available()),
+                None,
+            )
+            if available is not None:
+                pool_request.assign_to_connection(available)
+            elif len(connections) < self._max_connections:
+                connection = self.create_connection(origin)
+                connections.append(connection)
+                pool_request.assign_to_connection(connection)
+            else:
+                idle = next((c for c in connections if c.is_idle()), None)
+                if idle is not None:
+                    connections.remove(idle)
+                    closing.append(idle)
+                    connection = self.create_connection(origin)
+                    connections.append(connection)
+                    pool_request.assign_to_connection(connection)
+        return closing
+
+    setattr(assign_requests_to_connections, _MARK, True)
+    pool._assign_requests_to_connections = assign_requests_to_connections
 
 
 def _install_body_fast_path(connection: Any) -> None:
