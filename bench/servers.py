@@ -13,7 +13,6 @@ everything started is stopped by PID.
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
 import shutil
@@ -168,6 +167,7 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--profile", help="gateway: write cProfile stats here on exit")
     args = parser.parse_args(argv)
     app: Any
+    data_dir: Path | None = None
     if args.app == "bare":
         bodies = {
             k: v.encode() for k, v in json.loads(Path(args.bodies).read_text("utf-8")).items()
@@ -190,7 +190,6 @@ def serve_main(argv: list[str]) -> int:
         # with no content on disk from an earlier run (they shared ./data before).
         shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
         data_dir = Path(tempfile.mkdtemp(prefix="lr-bench-data-", dir=shm))
-        atexit.register(shutil.rmtree, data_dir, True)
         settings = Settings(
             _env_file=None,
             registry_url=args.registry,
@@ -213,8 +212,18 @@ def serve_main(argv: list[str]) -> int:
         finally:
             profiler.disable()
             profiler.dump_stats(args.profile)
+            if data_dir is not None:
+                shutil.rmtree(data_dir, ignore_errors=True)
     else:
-        uvicorn_run(app, args.port)
+        # uvicorn re-raises the SIGTERM it handled once it has shut down: ignored, so
+        # that the data folder is removed below (the default handler would end the
+        # process first).
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        try:
+            uvicorn_run(app, args.port)
+        finally:
+            if data_dir is not None:
+                shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 
