@@ -284,6 +284,9 @@ def main() -> int:
     parser.add_argument("--baseline-ref", default="main")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
+        "--skip-walks", action="store_true", help="leave out part 1 (every image, by page size)"
+    )
+    parser.add_argument(
         "--registry", help="a registry already holding the images in big/app (not pushed)"
     )
     parser.add_argument("--out", default="bench/results/memory-latest.md")
@@ -306,7 +309,12 @@ def main() -> int:
         base = None if args.no_baseline else baseline_tree(args.baseline_ref, tmp)
         if base is not None:
             codes.append(base)
-        walks = {(c, n): walk(c, tmp, url, n, args.images) for c in codes for n in (1000, 100)}
+        walks = {
+            (c, n): walk(c, tmp, url, n, args.images)
+            for c in codes
+            for n in (1000, 100)
+            if not args.skip_walks
+        }
         crowd = {c: concurrent(c, tmp, url, args.clients) for c in codes}
         restarts = restart(ROOT, tmp, url, args.rounds)
         expiries = {c: expiry(c, tmp, url, args.rounds) for c in codes}

@@ -15,11 +15,13 @@ CPU is ``time.process_time()``. Everything runs on 127.0.0.1 and is stopped by P
 
 1. **Cold catalog walk**: a fresh gateway answers its first ``/api/repositories?n=100``,
    which walks the whole catalog (1,000 names a page); against a raw ``httpx`` walk of
-   the same pages. Target: gateway CPU <= 1.25x the raw client's.
+   the same pages. Targets: gateway CPU <= 1.25x the raw client's; wall time (the
+   answer's, against the raw walk's) <= 1.0x (issue 19).
 2. **Cold detail rows**: that gateway then answers ``tags?details=true&n=100`` for
    ``--detail-repos`` repositories of 100 tags, 4 at a time (every manifest and config
    fetched and verified); against a raw client fetching the same tag lists, manifests
-   and configs, 16 at a time. Target: <= 2 ms of gateway CPU per image.
+   and configs, 16 at a time. Targets: <= 2 ms of gateway CPU per image; <= 1.0x the raw
+   client's CPU per image (issue 19).
 3. **A 10,000-tag repository**: a fresh gateway answers one image detail (target: within
    the request deadline, <= 10 upstream requests beyond the image's own manifest and
    config, ``tags_complete`` false), then ``sort=created`` (flagged partial), then again
@@ -56,6 +58,8 @@ from bench.standin import standin_basic, standin_names  # noqa: E402
 from gateway.models import media_types as mt  # noqa: E402
 
 CATALOG_TARGET = 1.25
+CATALOG_WALL_TARGET = 1.0
+DETAIL_RATIO_TARGET = 1.0
 DETAIL_CPU_TARGET_MS = 2.0
 SEARCH_CPU_TARGET_MS = 2.0
 BEYOND_OWN_TARGET = 10
@@ -71,6 +75,8 @@ def median(values: list[float]) -> float:
 class Figures:
     catalog_gateway: list[float] = field(default_factory=list)
     catalog_raw: list[float] = field(default_factory=list)
+    catalog_gateway_wall: list[float] = field(default_factory=list)
+    catalog_raw_wall: list[float] = field(default_factory=list)
     detail_gateway_ms: list[float] = field(default_factory=list)
     detail_raw_ms: list[float] = field(default_factory=list)
     detail_upstream: list[float] = field(default_factory=list)
@@ -162,9 +168,10 @@ def catalog_and_details(args: argparse.Namespace, tmp: Path, fig: Figures) -> No
         asyncio.run(raw_walk(standin.url, auth))  # warms the stand-in's page cache
         asyncio.run(raw_details(standin.url, auth, detail_repos[:1]))
         for run in range(args.runs):
-            started = time.process_time()
+            started, wall = time.process_time(), time.perf_counter()
             walked = asyncio.run(raw_walk(standin.url, auth))
             fig.catalog_raw.append(time.process_time() - started)
+            fig.catalog_raw_wall.append(time.perf_counter() - wall)
             if walked != args.repos:
                 raise RuntimeError(f"raw walk: {walked} names")
             started = time.process_time()
@@ -178,9 +185,10 @@ def catalog_and_details(args: argparse.Namespace, tmp: Path, fig: Figures) -> No
                     # One small call first: the first request's one-time costs (lazy
                     # imports, the upstream pool) are not the walk's.
                     c.get(f"/api/repositories/{names[-1]}/tags").raise_for_status()
-                    before = process_cpu(gw.pid)
+                    before, wall = process_cpu(gw.pid), time.perf_counter()
                     r = c.get("/api/repositories?n=100")
                     r.raise_for_status()
+                    fig.catalog_gateway_wall.append(time.perf_counter() - wall)
                     fig.catalog_gateway.append(process_cpu(gw.pid) - before)
                     if r.json()["total"] != args.repos:
                         raise RuntimeError(f"gateway total {r.json()['total']}")
@@ -208,7 +216,8 @@ def catalog_and_details(args: argparse.Namespace, tmp: Path, fig: Figures) -> No
                 gw.stop()
             print(
                 f"  run {run + 1}: catalog CPU gateway {fig.catalog_gateway[-1]:.3f} s, raw "
-                f"{fig.catalog_raw[-1]:.3f} s; detail CPU/image gateway "
+                f"{fig.catalog_raw[-1]:.3f} s; wall gateway {fig.catalog_gateway_wall[-1]:.3f} s, "
+                f"raw {fig.catalog_raw_wall[-1]:.3f} s; detail CPU/image gateway "
                 f"{fig.detail_gateway_ms[-1]:.2f} ms, raw {fig.detail_raw_ms[-1]:.2f} ms",
                 flush=True,
             )
@@ -305,6 +314,10 @@ def render(args: argparse.Namespace, fig: Figures) -> tuple[str, bool]:
     cat_ratio = cat_g / cat_r
     ok_cat = cat_ratio <= CATALOG_TARGET
     ok_det = det_g <= DETAIL_CPU_TARGET_MS
+    wall_g, wall_r = median(fig.catalog_gateway_wall), median(fig.catalog_raw_wall)
+    wall_ratio = wall_g / wall_r
+    ok_wall = wall_ratio <= CATALOG_WALL_TARGET
+    ok_det_ratio = det_g / det_r <= DETAIL_RATIO_TARGET
     ok_search = fig.search_warm_ms <= SEARCH_CPU_TARGET_MS
     big = fig.big
     beyond = big["first_upstream"] - 2  # the image's own manifest and config
@@ -331,8 +344,11 @@ def render(args: argparse.Namespace, fig: Figures) -> tuple[str, bool]:
         "|---|---:|---:|---:|---|---|",
         f"| cold catalog walk, CPU | {cat_g:.3f} s | raw httpx walk {cat_r:.3f} s | "
         f"{cat_ratio:.2f}× | ≤ {CATALOG_TARGET}× | {verdict(ok_cat)} |",
+        f"| cold catalog walk, wall time | {wall_g:.3f} s | raw httpx walk {wall_r:.3f} s | "
+        f"{wall_ratio:.2f}× | ≤ {CATALOG_WALL_TARGET}× | {verdict(ok_wall)} |",
         f"| cold detail rows, CPU per image | {det_g:.2f} ms | raw client {det_r:.2f} ms | "
-        f"{det_g / det_r:.2f}× | ≤ {DETAIL_CPU_TARGET_MS:g} ms | {verdict(ok_det)} |",
+        f"{det_g / det_r:.2f}× | ≤ {DETAIL_CPU_TARGET_MS:g} ms; ≤ {DETAIL_RATIO_TARGET}× | "
+        f"{verdict(ok_det)}; {verdict(ok_det_ratio)} |",
         f"| cold detail rows, upstream requests per repository | "
         f"{median(fig.detail_upstream) / args.detail_repos:.0f} | minimum {minimum} | "
         f"{median(fig.detail_upstream) / args.detail_repos / minimum:.2f}× | | |",
@@ -358,13 +374,18 @@ def render(args: argparse.Namespace, fig: Figures) -> tuple[str, bool]:
         + ", ".join(f"{v:.3f}" for v in fig.catalog_gateway)
         + " s; raw "
         + ", ".join(f"{v:.3f}" for v in fig.catalog_raw)
+        + " s; catalog wall gateway "
+        + ", ".join(f"{v:.3f}" for v in fig.catalog_gateway_wall)
+        + " s; raw "
+        + ", ".join(f"{v:.3f}" for v in fig.catalog_raw_wall)
         + " s; detail gateway "
         + ", ".join(f"{v:.2f}" for v in fig.detail_gateway_ms)
         + " ms; raw "
         + ", ".join(f"{v:.2f}" for v in fig.detail_raw_ms)
         + " ms.",
     ]
-    return "\n".join(lines) + "\n", ok_cat and ok_det and ok_search and ok_big
+    everything = ok_cat and ok_wall and ok_det and ok_det_ratio and ok_search and ok_big
+    return "\n".join(lines) + "\n", everything
 
 
 def main(argv: list[str] | None = None) -> int:

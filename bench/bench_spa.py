@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,13 +163,30 @@ def start_gateway(registry: str, spa: Path, workdir: Path) -> subprocess.Popen[b
     return proc
 
 
+def _wait_done(page: Any, within: float = 300.0) -> None:
+    """Poll until the SPA says it is done (or failed). Not ``wait_for_function``: its
+    predicate is evaluated as a string, which the gateway's Content-Security-Policy
+    (no ``unsafe-eval``) refuses."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if page.evaluate("window.__done !== undefined || window.__failed !== undefined"):
+                return
+        except PlaywrightError:
+            pass  # the page is being replaced (a reload): ask the new one
+        time.sleep(0.005)
+    raise RuntimeError("the SPA did not finish")
+
+
 def load(page: Any, url: str | None, tags: int) -> float:
     """Go to ``url`` (None: reload) and wait for the last row; the browser's time."""
     if url is None:
         page.reload(wait_until="commit")
     else:
         page.goto(url, wait_until="commit")
-    page.wait_for_function("window.__done !== undefined || window.__failed !== undefined")
+    _wait_done(page)
     failed = page.evaluate("window.__failed")
     if failed:
         raise RuntimeError(f"the SPA failed: {failed}")

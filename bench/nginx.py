@@ -16,6 +16,7 @@ Both serve an SPA's files from ``root`` (``try_files $uri /index.html``) and pro
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -56,7 +57,7 @@ _PROXY = {
             proxy_max_temp_file_size 0;""",
 }
 
-_CONF = """worker_processes 1;
+_CONF = """{user}worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{
@@ -90,11 +91,21 @@ def nginx_binary() -> str | None:
     )
 
 
+def _worker_user() -> str:
+    """Started as root, nginx's workers would run as ``nobody`` and could neither read
+    the bench's private temporary folders nor write their proxy buffers there (a pull
+    larger than the buffers then ends short): they run as the bench's own user."""
+    if os.geteuid() != 0:
+        return ""
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name};\n"
+
+
 def config(kind: str, registry: str, port: int, root: Path, prefix: Path) -> str:
     """The configuration ``kind`` of nginx on ``port`` in front of ``registry``
     (``host:port``), serving the files of ``root``."""
     mime = "/etc/nginx/mime.types"
     return _CONF.format(
+        user=_worker_user(),
         prefix=prefix,
         mime=mime if Path(mime).is_file() else os.devnull,
         upstream=_UPSTREAM[kind].format(registry=registry),

@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +146,7 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--profile", help="gateway: write cProfile stats here on exit")
     args = parser.parse_args(argv)
     app: Any
+    data_dir: Path | None = None
     if args.app == "bare":
         bodies = {
             k: v.encode() for k, v in json.loads(Path(args.bodies).read_text("utf-8")).items()
@@ -162,12 +165,17 @@ def serve_main(argv: list[str]) -> int:
         from gateway.main import create_app
         from gateway.settings import Settings
 
+        # A data folder of its own, removed on exit: a gateway started by a bench is cold,
+        # with no content on disk from an earlier run (they shared ./data before).
+        shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
+        data_dir = Path(tempfile.mkdtemp(prefix="lr-bench-data-", dir=shm))
         settings = Settings(
             _env_file=None,
             registry_url=args.registry,
             cache_ttl=3600.0,
             access_ttl=3600.0,
             log_level="warning",
+            data_dir=data_dir,
         )
         app = create_app(settings)
     if args.profile:
@@ -183,8 +191,18 @@ def serve_main(argv: list[str]) -> int:
         finally:
             profiler.disable()
             profiler.dump_stats(args.profile)
+            if data_dir is not None:
+                shutil.rmtree(data_dir, ignore_errors=True)
     else:
-        uvicorn_run(app, args.port)
+        # uvicorn re-raises the SIGTERM it handled once it has shut down: ignored, so
+        # that the data folder is removed below (the default handler would end the
+        # process first).
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        try:
+            uvicorn_run(app, args.port)
+        finally:
+            if data_dir is not None:
+                shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 

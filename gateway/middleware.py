@@ -37,10 +37,13 @@ UPLOAD_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 _CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+_TEMPLATES: dict[str, str] = {}  # a route's template → without convertors (routes are few)
 
 
 def _printable(text: str, limit: int = 300) -> str:
     text = text[:limit]
+    if text.isprintable() and " " not in text:
+        return text  # the usual path, checked at C speed (it was a test per character)
     return "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}" for c in text)
 
 
@@ -52,7 +55,10 @@ def route_template(scope: Scope, unmatched: str | None = None) -> str:
     route = scope.get("route")
     template = getattr(route, "path", None)
     if isinstance(template, str) and template:
-        return _CONVERTOR.sub(r"{\1}", template)  # {name:path} -> {name}
+        plain = _TEMPLATES.get(template)
+        if plain is None:
+            plain = _TEMPLATES[template] = _CONVERTOR.sub(r"{\1}", template)  # {name:path}
+        return plain
     path = route_path(scope)
     if not is_gateway_path(path):
         return "/{spa}"

@@ -1,5 +1,6 @@
-"""Three adjustments to httpcore's HTTP/1.1 connections, made once per process by
-``install()`` (httpcore has no public option for any).
+"""Five adjustments to httpcore's HTTP/1.1 connections and pool, made once per process by
+``install()`` (httpcore has no public option for any), and the allocator's thresholds
+for the buffers they stream through (``gateway/registry/allocator.py``).
 
 **Never reuse an upstream connection that still holds bytes nobody asked for.**
 
@@ -18,6 +19,22 @@ pieces as the event loop delivers; measured on a 200 MiB pull, the gateway's use
 halved (bench/bench_v2.py). The memory held is the same: the loop hands over up to
 256 KiB per read anyway.
 
+**A body of known length handed on as it was read.** httpcore passes every piece of
+a body through h11, which appends it to its buffer, slices it out again and has it
+copied once more: three copies of every byte of a blob, besides the Python work per
+piece. While h11's buffer is empty and the answer has a ``Content-Length``, the bytes
+read are handed on as they came and h11's count of what remains is lowered by as much;
+the end of the answer, bytes past it (the guard above), a connection closed early and
+chunked answers still go through h11 as before.
+
+**The pool's bookkeeping in linear time.** Each time a request joins or leaves the
+pool, httpcore (1.0.x) walks its connections, and for each idle one builds a list of
+every connection to count them (``len([c.is_idle() for c in connections])``, which is
+the number of connections, not of idle ones): quadratic in the pool's size, and a
+million ``is_idle`` calls for 500 cold detail rows (bench/bench_scale.py, under
+cProfile). ``_assign_requests_to_connections`` is replaced by the same steps with that
+count read as what it is, ``len(connections)``: the same decisions, in linear time.
+
 **Ask an idle connection whether it is readable without anyio's attribute lookup.**
 httpcore checks every pooled connection each time a request joins or leaves the pool
 (``has_expired``: a server that closed a kept-alive connection makes it readable), and
@@ -32,10 +49,12 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import h11
+
+from gateway.registry import allocator
 
 log = logging.getLogger("gateway.upstream")
 
@@ -48,6 +67,7 @@ _UNSET = object()
 def install() -> bool:
     """Guard httpcore's HTTP/1.1 connections (once per process). False when httpcore
     has changed shape and the guard could not be put in place."""
+    allocator.tune()
     try:
         http11 = importlib.import_module("httpcore._async.http11")
     except ImportError:
@@ -81,8 +101,100 @@ def install() -> bool:
 
     setattr(response_closed, _MARK, True)
     connection._response_closed = response_closed
+    _install_body_fast_path(connection)
+    _install_linear_pool()
     _install_readable_check()
     return True
+
+
+def _install_linear_pool() -> None:
+    httpcore = importlib.import_module("httpcore")
+    pool = importlib.import_module("httpcore._async.connection_pool").AsyncConnectionPool
+    if not str(getattr(httpcore, "__version__", "")).startswith("1.0."):
+        return  # another shape: its own bookkeeping stays
+    if getattr(getattr(pool, "_assign_requests_to_connections", None), _MARK, False):
+        return
+
+    def assign_requests_to_connections(self: Any) -> list[Any]:
+        closing = []
+        connections = self._connections
+        for connection in list(connections):
+            if connection.is_closed():
+                connections.remove(connection)
+            elif connection.has_expired():
+                connections.remove(connection)
+                closing.append(connection)
+            elif connection.is_idle() and len(connections) > self._max_keepalive_connections:
+                # httpcore's own test counts every connection (its list of is_idle()
+                # results is as long as the pool), not only the idle ones: kept as is.
+                connections.remove(connection)
+                closing.append(connection)
+        for pool_request in [r for r in self._requests if r.is_queued()]:
+            origin = pool_request.request.url.origin
+            available = next(
+                (c for c in connections if c.can_handle_request(origin) and c.is_available()),
+                None,
+            )
+            if available is not None:
+                pool_request.assign_to_connection(available)
+            elif len(connections) < self._max_connections:
+                connection = self.create_connection(origin)
+                connections.append(connection)
+                pool_request.assign_to_connection(connection)
+            else:
+                idle = next((c for c in connections if c.is_idle()), None)
+                if idle is not None:
+                    connections.remove(idle)
+                    closing.append(idle)
+                    connection = self.create_connection(origin)
+                    connections.append(connection)
+                    pool_request.assign_to_connection(connection)
+        return closing
+
+    setattr(assign_requests_to_connections, _MARK, True)
+    pool._assign_requests_to_connections = assign_requests_to_connections
+
+
+def _install_body_fast_path(connection: Any) -> None:
+    original = getattr(connection, "_receive_response_body", None)
+    reader_class = getattr(importlib.import_module("h11._readers"), "ContentLengthReader", None)
+    if original is None or reader_class is None:
+        return
+    probe = h11.Connection(h11.CLIENT)
+    if not all(hasattr(probe, a) for a in ("_reader", "_receive_buffer", "_receive_buffer_closed")):
+        log.warning("h11 changed: bodies go through its buffer")
+        return
+
+    async def receive_response_body(self: Any, request: Any) -> AsyncIterator[bytes]:
+        timeout = request.extensions.get("timeout", {}).get("read", None)
+        state = self._h11_state
+        while True:
+            reader = state._reader
+            if (
+                type(reader) is reader_class
+                and reader._remaining > 0
+                and not state._receive_buffer
+                and not state._receive_buffer_closed
+            ):
+                data = await self._network_stream.read(self.READ_NUM_BYTES, timeout=timeout)
+                if data:
+                    wanted = reader._remaining
+                    if len(data) <= wanted:
+                        reader._remaining = wanted - len(data)
+                        yield data
+                        continue
+                    reader._remaining = 0
+                    state.receive_data(data[wanted:])  # past the answer: h11 keeps it
+                    yield data[:wanted]
+                    continue
+                state.receive_data(b"")  # closed early: h11 says so below
+            event = await self._receive_event(timeout=timeout)
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, (h11.EndOfMessage, h11.PAUSED)):
+                break
+
+    connection._receive_response_body = receive_response_body
 
 
 def _install_readable_check() -> None:
