@@ -49,6 +49,7 @@ from gateway.routers import (
     referrers,
     repositories,
     retention,
+    search,
     session,
     usage,
     v2,
@@ -245,6 +246,7 @@ def create_app(
         metrics.router,
         usage.router,
         retention.router,
+        search.router,
     ):
         app.include_router(router)
     if settings.v2_mode != "off":
