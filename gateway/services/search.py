@@ -104,6 +104,10 @@ class SearchService:
             await walker.for_caller(caller, visible.names, wait)
             if wait > 0:
                 page = await self._page(index, query, visible.names, n, cursor)
+            if walker.running_for(caller):
+                page = _incomplete(page)  # its documents and SBOMs are still being read
+        elif walker is not None and not walker.first_pass_done:
+            page = _incomplete(page)
         if not visible.complete:
             page = _incomplete(page)
         return page, visible.names

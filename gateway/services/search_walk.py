@@ -80,6 +80,7 @@ class SearchWalker:
         self.progress = WalkProgress()
         self.dirty: set[str] = set()  # repositories whose tag list to read again soon
         self.everything = False  # a gap: every tag list again
+        self.first_pass_done = False  # the service account's walk went round once
         self._slots: asyncio.Semaphore | None = None
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -136,6 +137,7 @@ class SearchWalker:
                 raise
             except Exception:
                 log.exception("search index walk failed")
+            self.first_pass_done = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), RECHECK_SECONDS)
 
