@@ -171,7 +171,28 @@ def test_a_push_a_tag_move_and_a_delete_are_found_within_a_second(world: World) 
     eventually(lambda: [r for r in found("tag", "*") if r[0] == repo] == [], within=FRESH_WITHIN)
 
 
+def test_an_sbom_attached_later_is_found_within_a_second(world: World) -> None:
+    http = world.http
+    late = Corpus("wired")
+    image = late.image([("wired-late", 2)], labels={"team": "late"})
+    late.tag("late", "1.0", image)
+    push_search_corpus(world.pusher, late)
+    eventually(
+        lambda: rows(http.get("/api/search", params={"label": "team=late"}).json()),
+        within=FRESH_WITHIN,
+    )
+    late.sbom_referrer("late", image, [("left-pad", "1.3.0", "")], "SPDX-2.3")
+    push_search_corpus(world.pusher, late)
+
+    def found() -> list[Row]:
+        return rows(http.get("/api/search", params={"package": "left-pad@1.3.0"}).json())
+
+    want = [("wired/late", "1.0", image.digest, "linux/amd64", "package", "left-pad@1.3.0")]
+    eventually(lambda: found() == want, within=FRESH_WITHIN)
+
+
 def test_a_restart_reopens_the_index_and_reads_nothing_again(world: World) -> None:
+    walked(world.http)  # what the notifications named is walked too
     world.gateway.stop()
     before = every_page_after_restart(world)
     assert before == expected(world.corpus, "package", "openssl")

@@ -11,7 +11,8 @@ before the change never undoes it (the index compares times).
 
 - a push or tag move with a tag: ``tag_pushed``; then the documents and SBOMs missing in
   that repository. A referrers fallback tag (``sha256-<hex>``) names its subject, whose
-  SBOMs are looked for again, starting with the index the event named.
+  SBOMs are looked for again, starting with the index the event named. A repository
+  new to the index has its whole tag list read too (by the service account's walk).
 - a manifest pushed by digest (an OCI 1.1 referrer on a registry with the referrers API
   changes no tag): read it; if it has a subject, that subject's SBOMs are looked for again.
 - a delete with a tag: ``tag_deleted``; by digest: ``digest_deleted``.
@@ -120,6 +121,9 @@ class SearchEvents:
             await self._pushed_by_digest(repo, digest)
             return
         await self.index.tag_pushed(repo, tag, digest, change.media_type)
+        state = await self.index.repo_state(repo)
+        if state is None or state.walked_at is None:
+            self.walker.wake((repo,))  # a repository new to the index: its whole list
         if is_artifact_tag(tag) and (subject := subject_of(tag)) is not None:
             self.reads.hint(repo, subject, digest)
         if self.service is not None:
