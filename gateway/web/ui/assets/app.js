@@ -15,9 +15,11 @@ import * as image from './views/image.js';
 import * as login from './views/login.js';
 import * as notfound from './views/notfound.js';
 import * as repositories from './views/repositories.js';
+import * as search from './views/search.js';
+import {headerSearch} from './components/search_box.js';
 import * as tags from './views/tags.js';
 
-const VIEWS = {repositories, tags, image, history, login, notfound};
+const VIEWS = {repositories, tags, image, history, login, search, notfound};
 
 /** What the UI assumes when /api/config cannot be read: read-only, no login control. */
 const FALLBACK_CONFIG = {
@@ -99,6 +101,7 @@ function handleUnauthorized(error) {
 
 // -- rendering a route -------------------------------------------------------------------
 
+const searchBox = headerSearch({link, navigate}); // one search box, in the header
 let active = null; // {view, key, instance}
 let generation = 0;
 
@@ -107,6 +110,7 @@ function render(route) {
   const key = view.key ? view.key(route) : route.view;
   document.title = `${view.title(route)} — Light Registry`;
   renderHeader();
+  searchBox.sync(route);
   if (active && active.view === view && active.key === key && active.instance.update) {
     active.instance.update(route);
     return;

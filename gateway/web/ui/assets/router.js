@@ -6,6 +6,7 @@
 //   /r/<name>/-/image/<reference>              image detail   (a tag or a digest)
 //   /r/<name>/-/image/<reference>/history      config and history   ?platform=os/arch[/variant]
 //   /login                                     login form     ?next=<where to go after>
+//   /search                                    search results ?q= &last=  (views/search.js)
 //
 // A repository name may hold any number of "/" (team/app/api), but none of its path
 // components can be "-" (components are lowercase alphanumerics joined by separators),
@@ -42,12 +43,13 @@ export const link = {
   history: (name, reference, platform) =>
     withQuery(`${link.image(name, reference)}/history`, {platform}),
   login: (next) => withQuery('/login', {next}),
+  search: (query = {}) => withQuery('/search', query),
 };
 
 /**
  * Parse a location into a route:
  * {view, params: {name, reference}, query: URLSearchParams, state, href}.
- * view: repositories | tags | image | history | login | notfound.
+ * view: repositories | tags | image | history | login | search | notfound.
  */
 export function parse(location, state = null) {
   const route = {
@@ -67,6 +69,7 @@ export function parse(location, state = null) {
 
   if (segments.length === 1 && segments[0] === '') route.view = 'repositories';
   else if (segments.length === 1 && segments[0] === 'login') route.view = 'login';
+  else if (segments.length === 1 && segments[0] === 'search') route.view = 'search';
   else if (segments[0] === 'r' && segments.length >= 2) {
     const dash = segments.indexOf(RESERVED);
     const nameParts = segments.slice(1, dash === -1 ? undefined : dash);
