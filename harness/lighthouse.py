@@ -43,6 +43,7 @@ VIEWS: list[tuple[str, str, str]] = [
     ("image: an index", "demo", "/r/demo/multiarch/-/image/1.0.0"),
     ("config and history", "demo", "/r/demo/multiarch/-/image/1.0.0/history?platform=linux/amd64"),
     ("login", "login", "/login"),
+    ("search: a tag glob, grouped by repository", "demo", "/search?q=tag:1.*"),
 ]
 
 
