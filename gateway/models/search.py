@@ -34,7 +34,7 @@ class SearchResult(_Api):
         description="The image of a multi-platform index that matched (os/arch[/variant]); "
         "null when the tag's own manifest or index matched as a whole."
     )
-    match: SearchMatch
+    match: SearchMatch = Field(description="What matched, and how.")
 
 
 class SearchIndexed(_Api):
@@ -56,12 +56,14 @@ class SearchQuery(_Api):
 class SearchPage(_Api):
     """A page of results, ordered by (repository, tag, platform, match kind, value)."""
 
-    results: list[SearchResult]
+    results: list[SearchResult] = Field(
+        description="One per tag (and per platform of a multi-platform index) that matched."
+    )
     complete: bool = Field(
         description="Whether every repository the caller may see has been walked into the "
         "index (false while a walk goes on: ask again for more)."
     )
-    indexed: SearchIndexed
+    indexed: SearchIndexed = Field(description="How far the index covers what the caller sees.")
     next: str | None = Field(
         description="Pass as ``last`` for the next page; null on the last page."
     )

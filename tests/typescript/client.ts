@@ -10,6 +10,7 @@ export type TagPage = Schemas["TagPage"];
 export type ImageDetail = Schemas["ImageDetail"];
 export type Config = Schemas["Config"];
 export type ErrorResponse = Schemas["ErrorResponse"];
+export type SearchPage = Schemas["SearchPage"];
 
 // -- a typed GET over `paths` -----------------------------------------------------------
 
@@ -108,6 +109,20 @@ export async function image(name: string, reference: string): Promise<string[]> 
   return detail.platforms.map(({ platform }) =>
     [platform.os, platform.architecture, platform.variant].filter(Boolean).join("/"),
   );
+}
+
+/** Where a package is used: "repository:tag (platform)" per result, and whether that is all. */
+export async function whereUsed(pkg: string): Promise<[string[], boolean]> {
+  const page: SearchPage = await get("/api/search", { query: { package: pkg, n: 100 } });
+  const found = page.results.map((r) => {
+    const kind: string = r.match.kind;
+    const platform: string | null = r.platform;
+    return `${r.repository}:${r.tag} ${platform ?? ""} ${kind} ${r.match.value}`;
+  });
+  const indexed: number = page.indexed.images;
+  const next: string | null = page.next;
+  console.log(indexed, next);
+  return [found, page.complete];
 }
 
 export async function canDelete(): Promise<boolean> {
