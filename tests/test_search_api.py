@@ -21,7 +21,9 @@ import pytest
 from harness.images import Pusher, push_image
 from harness.registry import RegistryProcess, free_port
 from harness.waiting import eventually
+from tests.conftest import gateway_for
 from tests.support.assertions import assert_envelope
+from tests.support.fixtures import FilledRegistry
 from tests.support.gateway_server import GatewayServer
 from tests.support.search_corpus import Corpus, build_search_corpus, push_search_corpus
 from tests.support.search_truth import QUERIES, Row, expected
@@ -121,6 +123,26 @@ def test_every_kind_of_search_answers_what_the_corpus_says(world: World) -> None
         assert every_page(http, "digest", digest, n=100) == expected(corpus, "digest", digest)
     short = digests[0].removeprefix("sha256:")[:12]
     assert every_page(http, "digest", short, n=100) == expected(corpus, "digest", short)
+
+
+def test_health_reports_the_index(world: World) -> None:
+    search = world.http.get("/api/health").json()["search"]
+    assert search["available"] and search["index_bytes"] > 0
+    assert search["repositories"] == len(world.corpus.tags)
+
+
+def test_an_index_that_cannot_be_opened_is_a_503_and_nothing_else(
+    registry: FilledRegistry, tmp_path: Path
+) -> None:
+    (tmp_path / "search.sqlite3").mkdir()  # not a database file
+    with gateway_for(registry.url, data_dir=tmp_path) as client:
+        r = client.get("/api/search", params={"tag": "*"})
+        assert r.status_code == 503, r.text
+        assert_envelope(r, 503)
+        assert r.json()["error"]["code"] == "SEARCH_UNAVAILABLE"
+        assert client.get("/api/repositories").status_code == 200
+        health = client.get("/api/health")
+        assert health.status_code == 200 and health.json()["search"]["available"] is False
 
 
 def test_the_search_box_syntax_and_bad_input(world: World) -> None:

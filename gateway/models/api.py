@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.models.search import SearchStatus
+
 if TYPE_CHECKING:
     from gateway.errors import GatewayError
 
@@ -97,6 +99,9 @@ class Health(_Api):
         default=None,
         description="The Redis that replicas share state through (LR_REDIS_URL); null "
         "without one. Its state does not change the status: reads go on without it.",
+    )
+    search: SearchStatus | None = Field(
+        default=None, description="This replica's search index (docs/search.md)."
     )
 
 

@@ -74,3 +74,16 @@ class SearchPage(_Api):
         "repositories the caller may pull whose name contains the text (at most ``n``); "
         "empty otherwise.",
     )
+
+
+class SearchStatus(_Api):
+    """This replica's search index, as ``/api/health`` reports it."""
+
+    available: bool = Field(
+        description="Whether the index file could be opened (false: /api/search answers "
+        "503 SEARCH_UNAVAILABLE; everything else works). It does not change the status."
+    )
+    repositories: int = Field(description="Repositories in the index.")
+    images: int = Field(description="Tagged images in the index.")
+    index_bytes: int = Field(description="The index's size on disk.")
+    walks_running: int = Field(description="Walks reading the registry into it now.")

@@ -60,8 +60,11 @@ class SearchService:
     async def visible(self, caller: Caller) -> Visible:
         """The repositories of the caller's catalog the registry lets them pull."""
         names = await self.registry.catalog(caller)
-        seen = [n for n in names if self.registry.gate.sees(caller, n)]
-        unknown = [n for n in names if not self.registry.gate.sees(caller, n)]
+        sees = self.registry.gate.sees
+        seen: list[str] = []
+        unknown: list[str] = []
+        for name in names:
+            (seen if sees(caller, name) else unknown).append(name)
         if not unknown:
             return Visible(seen, True)
         gate = asyncio.Semaphore(self.concurrency)
