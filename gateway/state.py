@@ -263,14 +263,15 @@ def _build_search(state: AppState) -> None:
         log.error("the search index could not be opened: %s", exc)
         state.search = SearchService(state.registry, None, None, concurrency=1)
         return
-    reads = SearchReads(state.registry, state.referrers, index)
+    # Outside request deadlines, a quarter of the upstream slots at most.
+    quarter = max(1, settings.upstream_concurrency // 4)
+    reads = SearchReads(state.registry, state.referrers, index, concurrency=quarter)
     walker = SearchWalker(
         state.registry,
         index,
         reads,
         service_account=state.service_account,
-        # Outside request deadlines, a quarter of the upstream slots at most.
-        concurrency=max(1, settings.upstream_concurrency // 4),
+        concurrency=quarter,
         ttl=settings.search_index_ttl,
     )
     state.search_walker = walker

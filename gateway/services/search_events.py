@@ -127,15 +127,14 @@ class SearchEvents:
         if is_artifact_tag(tag) and (subject := subject_of(tag)) is not None:
             self.reads.hint(repo, subject, digest)
         if self.service is not None:
-            async with self.walker.slots():
-                self.walker.progress.units += await self.reads.missing(self.service, [repo])
+            self.walker.progress.units += await self.reads.missing(self.service, [repo])
 
     async def _pushed_by_digest(self, repo: str, digest: str) -> None:
         if self.service is None:
             return
-        async with self.walker.slots():
+        async with self.reads.gate():
             subject = await self.reads.subject_of(self.service, repo, digest)
-            if subject is None:
-                return
-            await self.index.sboms_stale(repo, subject)
-            self.walker.progress.units += await self.reads.missing(self.service, [repo])
+        if subject is None:
+            return
+        await self.index.sboms_stale(repo, subject)
+        self.walker.progress.units += await self.reads.missing(self.service, [repo])

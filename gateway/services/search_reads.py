@@ -20,6 +20,7 @@ notification arrives before its tag is readable, and a digest names immutable by
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Collection
@@ -41,14 +42,27 @@ MAX_HINTS = 10_000  # fallback indexes named by notifications, kept until read
 
 class SearchReads:
     def __init__(
-        self, registry: CachedRegistry, referrers: ReferrerService, index: SearchIndex
+        self,
+        registry: CachedRegistry,
+        referrers: ReferrerService,
+        index: SearchIndex,
+        concurrency: int = 1,
     ) -> None:
         self.registry = registry
         self.referrers = referrers
         self.index = index
+        self.concurrency = max(1, concurrency)
+        self._gate: asyncio.Semaphore | None = None
         # (repository, subject) -> the fallback index a notification named: its tag may
         # not be readable yet, its digest is.
         self.hints: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def gate(self) -> asyncio.Semaphore:
+        """Every read of the walks and of the notifications' reads together: at most
+        ``concurrency`` at once (a quarter of the upstream slots)."""
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.concurrency)
+        return self._gate
 
     def hint(self, repo: str, subject: str, fallback: str) -> None:
         self.hints[(repo, subject)] = fallback
@@ -61,15 +75,20 @@ class SearchReads:
         in the index changed."""
         as_of = self.index.clock()
         try:
-            tags = list(await self.registry.tags(caller, repo))
+            async with self.gate():
+                tags = list(await self.registry.tags(caller, repo))
         except NameUnknown:
             tags = []  # listed but never tagged (or every tag deleted)
-        pointers: dict[str, str] = {}
-        for tag in tags:
+
+        async def resolve(tag: str) -> str | None:
             try:
-                pointers[tag] = await self.registry.resolve(caller, repo, tag)
+                async with self.gate():
+                    return await self.registry.resolve(caller, repo, tag)
             except NotFound:
-                continue  # deleted since the list was read
+                return None  # deleted since the list was read
+
+        digests = await asyncio.gather(*(resolve(t) for t in tags))
+        pointers = {t: d for t, d in zip(tags, digests, strict=True) if d is not None}
         applied = await self.index.set_tags(repo, pointers, as_of)
         return not applied.unchanged
 
@@ -179,7 +198,9 @@ class SearchReads:
             if not wanted:
                 break
             for w in wanted:
-                if not await self.documents(caller, w.repository, w.digest):
+                async with self.gate():
+                    read = await self.documents(caller, w.repository, w.digest)
+                if not read:
                     failed.add((w.repository, w.digest))
                 done += 1
         seen: set[tuple[str, str]] = set()
@@ -195,6 +216,7 @@ class SearchReads:
                 break
             for w in batch:
                 seen.add((w.repository, w.digest))
-                await self.sboms(caller, w)
+                async with self.gate():
+                    await self.sboms(caller, w)
                 done += 1
         return done

@@ -11,8 +11,10 @@ Whose credentials walk:
   the walk goes on in the background and ``complete`` stays false until it is done.
 
 Every walk reads through the view in a context of its own (no request's deadline,
-counters or id); at most a quarter of ``LR_UPSTREAM_CONCURRENCY`` repositories are read
-at once over all walks, through the same upstream slots as every other call, so
+counters or id); at most a quarter of ``LR_UPSTREAM_CONCURRENCY`` reads are in flight
+at once over all walks and notification reads (``SearchReads.gate``: a tag list, each
+tag's digest, a document, an image's SBOMs), through the same upstream slots as every
+other call, so
 interactive requests keep the rest. What one pass costs is counted apart
 (``upstream_requests``: the ``lr_search_walk_upstream_requests`` metric).
 
@@ -81,7 +83,6 @@ class SearchWalker:
         self.dirty: set[str] = set()  # repositories whose tag list to read again soon
         self.everything = False  # a gap: every tag list again
         self.first_pass_done = False  # the service account's walk went round once
-        self._slots: asyncio.Semaphore | None = None
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._walks: OrderedDict[str, asyncio.Task[None]] = OrderedDict()
@@ -105,11 +106,6 @@ class SearchWalker:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("a search index walk failed", exc_info=exc)
-
-    def slots(self) -> asyncio.Semaphore:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.concurrency)
-        return self._slots
 
     def start(self) -> None:
         """With a service account: the registry's walk, for the app's life."""
@@ -185,7 +181,6 @@ class SearchWalker:
     async def _tag_lists(self, caller: Caller, repos: list[str]) -> bool:
         if not repos:
             return False
-        slots = self.slots()
         changed = False
         queue = list(reversed(repos))
 
@@ -193,14 +188,13 @@ class SearchWalker:
             nonlocal changed
             while queue:
                 repo = queue.pop()
-                async with slots:
-                    try:
-                        changed = await self.reads.tag_list(caller, repo) or changed
-                        self.progress.repositories += 1
-                    except GatewayError as exc:
-                        if aborts(exc, one_repository=False):
-                            raise  # about the caller: stop the walk
-                        self.progress.failures += 1
+                try:
+                    changed = await self.reads.tag_list(caller, repo) or changed
+                    self.progress.repositories += 1
+                except GatewayError as exc:
+                    if aborts(exc, one_repository=False):
+                        raise  # about the caller: stop the walk
+                    self.progress.failures += 1
 
         async with asyncio.TaskGroup() as group:
             for _ in range(min(self.concurrency, len(repos))):
@@ -223,7 +217,8 @@ class SearchWalker:
             task.add_done_callback(lambda _t: self._finished.__setitem__(key, loop.time()))
             self._walks[caller.key] = task
             while len(self._walks) > MAX_CALLER_WALKS:
-                _, oldest = self._walks.popitem(last=False)
+                gone, oldest = self._walks.popitem(last=False)
+                self._finished.pop(gone, None)
                 oldest.cancel()
         self._walks.move_to_end(caller.key)
         if wait > 0:
