@@ -48,8 +48,8 @@ if str(ROOT) not in sys.path:
 from bench.load_part import REPO_PAGE, LoadReport, load_part  # noqa: E402
 from bench.memory_part import MemoryReport, memory_part  # noqa: E402
 from bench.report import git_describe, verdict, write_report  # noqa: E402
-from bench.servers import HTTP, LOOP  # noqa: E402
 from bench.servers import main as servers_main  # noqa: E402
+from bench.uvicorn_config import HTTP, LOOP  # noqa: E402
 from bench.wrk import connection_counts  # noqa: E402
 
 RATIO_TARGET = 0.5  # gateway req/s >= 0.5 x bare

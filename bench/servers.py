@@ -32,9 +32,8 @@ import httpx  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import Response  # noqa: E402
 
+from bench.uvicorn_config import uvicorn_run  # noqa: E402
 from harness.waiting import eventually  # noqa: E402
-
-LOOP, HTTP = "uvloop", "httptools"  # the same for both servers (uvicorn's "auto" picks these)
 
 
 def free_port() -> int:
@@ -134,26 +133,6 @@ def start_server(
             server.stop()
             raise RuntimeError(f"{name} did not start: {log.read_text(errors='replace')}") from None
     return server
-
-
-def uvicorn_run(app: Any, port: int) -> None:
-    """The one uvicorn configuration both the gateway and the bare app are served with."""
-    import uvicorn
-
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=port,
-        workers=1,
-        loop=LOOP,
-        http=HTTP,
-        log_config=None,
-        access_log=False,
-        log_level="warning",
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
 
 
 def serve_main(argv: list[str]) -> int:

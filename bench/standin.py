@@ -18,7 +18,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, quote
 
-from bench.servers import uvicorn_run
+from bench.uvicorn_config import uvicorn_run
 
 PASSWORD_SALT = "bench-pw-"
 

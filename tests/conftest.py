@@ -80,10 +80,34 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests run last, in their order: while Playwright's sync API holds the
-    session's browser, an event loop of its own runs in the main thread, under which
-    the asyncio tests cannot start theirs."""
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--part",
+        choices=("all", "browser", "lighthouse", "others"),
+        default="all",
+        help="run only the tests driving chromium, only the Lighthouse budgets, only the "
+        "others, or all (scripts/test.sh runs the first and the last side by side, then "
+        "Lighthouse alone: its performance score is timed)",
+    )
+
+
+def _part(item: pytest.Item) -> str:
+    if item.get_closest_marker("lighthouse") is not None:
+        return "lighthouse"
+    return "browser" if "browser" in getattr(item, "fixturenames", ()) else "others"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--part``, only that part is kept. Browser tests run last, in their order:
+    while Playwright's sync API holds the session's browser, an event loop of its own
+    runs in the main thread, under which the asyncio tests cannot start theirs."""
+    part = config.getoption("--part")
+    if part != "all":
+        keep = [i for i in items if _part(i) == part]
+        dropped = [i for i in items if _part(i) != part]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
     uses_browser = [i for i in items if "browser" in getattr(i, "fixturenames", ())]
     if uses_browser:
         chosen = set(map(id, uses_browser))

@@ -90,7 +90,9 @@ def test_an_emptied_repository_has_no_tags_on_both(site: Site) -> None:
     gw = site.gateway
     assert gw.get("/v2/kit/gone/tags/list").json() == {"name": "kit/gone", "tags": []}
     listed = gw.get("/api/repositories", params={"q": "kit/gone"}).json()["repositories"]
-    assert listed == [{"name": "kit/gone", "tag_count": 0, "error": None}]
+    assert listed == [
+        {"name": "kit/gone", "tag_count": 0, "error": None, "bytes": None, "last_changed": None}
+    ]
 
 
 def test_a_tag_delete_keeps_its_siblings_on_both(site: Site) -> None:
