@@ -41,7 +41,7 @@ from bench.report import git_describe, write_report  # noqa: E402
 from gateway.layers.engine import FileRead, LayerEngine  # noqa: E402
 from gateway.layers.indexer import Limits  # noqa: E402
 from gateway.layers.store import IndexStore  # noqa: E402
-from tests.support.layers import (  # noqa: E402
+from harness.layer_trees import (  # noqa: E402
     MemorySource,
     gzip_bytes,
     random_gzip_layer,

@@ -32,6 +32,7 @@ and what the code means.
     ├── ForeignLayer                  422  FOREIGN_LAYER (non-distributable: never fetched)
     ├── TooManyRequests               429  TOOMANYREQUESTS (+ Retry-After)
     ├── SessionStoreUnavailable       503  SESSION_STORE_UNAVAILABLE (Redis, for sessions)
+    ├── LayerIndexUnavailable         503  LAYER_INDEX_UNAVAILABLE (the layer index store)
     ├── HttpError                     any  HTTP_ERROR (a status no other class answers)
     └── UpstreamError                      the registry failed us
         ├── UpstreamUnavailable       502  UPSTREAM_UNAVAILABLE (503: the registry is unreachable)
@@ -325,6 +326,15 @@ class TooManyRequests(GatewayError):
     status = 429
     code = "TOOMANYREQUESTS"
     aborts_page = True
+
+
+class LayerIndexUnavailable(GatewayError):
+    """the layer indexes kept on disk (LR_DATA_DIR/layers.sqlite3) cannot be read or
+    written now (disk full, permissions, corruption): files inside images cannot be
+    listed or read; the rest of the gateway is not affected"""
+
+    status = 503
+    code = "LAYER_INDEX_UNAVAILABLE"
 
 
 class SessionStoreUnavailable(GatewayError):

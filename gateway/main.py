@@ -42,6 +42,7 @@ from gateway.routers import (
     config,
     deletes,
     events,
+    files,
     health,
     images,
     metrics,
@@ -246,6 +247,7 @@ def create_app(
         metrics.router,
         usage.router,
         retention.router,
+        files.router,
         search.router,
     ):
         app.include_router(router)

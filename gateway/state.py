@@ -9,6 +9,9 @@ import httpx
 
 from gateway import __version__
 from gateway.datastore import StoreUnavailable
+from gateway.layers.engine import LayerEngine
+from gateway.layers.indexer import Limits
+from gateway.layers.store import IndexStore
 from gateway.registry import connections as upstream_connections
 from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
@@ -21,6 +24,7 @@ from gateway.services.bulk_delete import BulkDeleteService
 from gateway.services.deletes import DeleteService
 from gateway.services.images import ImageService
 from gateway.services.last_changed import LastChanged
+from gateway.services.layer_files import LayerFiles
 from gateway.services.logins import Logins
 from gateway.services.referrers import ReferrerService
 from gateway.services.repositories import RepositoryService
@@ -75,6 +79,7 @@ class AppState:
     usage: UsageService
     bulk_deletes: BulkDeleteService
     retention: RetentionService
+    files: LayerFiles
     shared: RedisStore | None = None  # LR_REDIS_URL: state shared with other replicas
     shared_caches: SharedCaches | None = None
     disk: DiskContent | None = None  # content on disk, per replica (LR_DISK_CACHE_BYTES)
@@ -92,6 +97,7 @@ class AppState:
         self.metrics.source = None
         await self.registry.aclose()  # background refreshes and tag index fills, before http
         await self.usage.aclose()  # background usage walks, before http
+        await self.files.engine.aclose()  # layer reads stopped (nothing kept), store closed
         if self.search_walker is not None:
             await self.search_walker.aclose()  # walks and notification reads, before http
         if self.search is not None and self.search.index is not None:
@@ -215,6 +221,12 @@ def build_state(
     )
     bulk_deletes = BulkDeleteService(registry, deletes)
     last_changed = LastChanged(registry)  # a subscriber of the view
+    # Layer file indexes on disk, per replica (derived data): LR_DATA_DIR/layers.sqlite3.
+    engine = LayerEngine(
+        IndexStore.open(settings.data_dir, settings.layer_index_bytes),
+        Limits(settings.layer_max_bytes, settings.layer_max_expanded_bytes),
+        settings.layer_index_concurrency,
+    )
     state = AppState(
         settings=settings,
         http=http,
@@ -244,6 +256,7 @@ def build_state(
             registry, images, usage, deletes, bulk_deletes, PlanStore(shared, sealer)
         ),
         referrers=referrers,
+        files=LayerFiles(registry, engine),
         shared=shared,
         shared_caches=caches,
         disk=disk,

@@ -67,6 +67,7 @@ def state_families(state: AppState) -> Iterator[Metric]:
         misses.add_metric(["redis"], state.shared_caches.misses)
     yield from (hits, misses, evictions, entries, size)
     yield from _shared_families(state)
+    yield from state.files.engine.metric_families()  # files inside images
     yield from _search_families(state)
 
     waits = CounterMetricFamily(

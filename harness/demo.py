@@ -13,6 +13,8 @@ Everything the UI can show has an example here:
   makes one: an artifact type, an empty config, a Markdown layer);
 - ``demo/legacy``: a Docker schema 2 image;
 - ``team/backend/api``, ``team/frontend/web``: nested names and version tags;
+- ``demo/webapp``: two versions of one web app (``1.0``, ``2.0``), layers made of
+  real file trees, for the Files and Compare views (``harness/demo_files.py``);
 - ``demo/releases``: 60 version tags, and ``demo/nightly``: 240 tags on a few images
   (past the gateway's tag index threshold, 200).
 
@@ -34,6 +36,8 @@ from pathlib import Path
 
 import httpx
 
+from harness.demo_files import REPO as WEBAPP_REPO
+from harness.demo_files import seed_webapp
 from harness.images import (
     OCI_CONFIG,
     OCI_MANIFEST,
@@ -78,6 +82,9 @@ class Demo:
     chart: str = "charts/nginx:15.0.2"
     artifact: str = "demo/notes:1.0"
     repositories: list[str] = field(default_factory=list)
+    webapp: str = "demo/webapp"  # two versions of one app: the Files and Compare views
+    webapp_tags: dict[str, str] = field(default_factory=dict)  # tag → digest
+    repositories_extra: list[str] = field(default_factory=list)
 
 
 def push_cosign_format_signature(p: Pusher, repo: str, subject: PushedImage) -> str:
@@ -228,10 +235,14 @@ def seed_demo(p: Pusher, *, large: bool = True) -> Demo:
     tag_existing(p, "team/backend/api", "latest", api[1])
     keep(api[1], "latest")
     keep(push_image(p, "team/frontend/web", "2024.05.01", n_layers=1))
+    for tag, pushed in seed_webapp(p).items():
+        demo.webapp_tags[tag] = pushed.digest
+    demo.repositories_extra.append(WEBAPP_REPO)
 
     if large:
         _seed_large(p, keep)
-    demo.repositories = sorted({key.split(":", 1)[0] for key in demo.pushed})
+    pushed = {key.split(":", 1)[0] for key in demo.pushed}
+    demo.repositories = sorted(pushed | set(demo.repositories_extra))
     return demo
 
 

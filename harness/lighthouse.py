@@ -42,6 +42,9 @@ VIEWS: list[tuple[str, str, str]] = [
     ("tags: 240, by date, 100 a page", "demo", "/r/demo/nightly?sort=-created&n=100"),
     ("image: an index", "demo", "/r/demo/multiarch/-/image/1.0.0"),
     ("config and history", "demo", "/r/demo/multiarch/-/image/1.0.0/history?platform=linux/amd64"),
+    ("files: a directory", "demo", "/r/demo/webapp/-/image/2.0/files?path=/app"),
+    ("files: a layer's changes", "demo", "/r/demo/webapp/-/image/2.0/files?layer=2"),
+    ("compare two tags", "demo", "/r/demo/webapp/-/compare?from=1.0&to=2.0"),
     ("login", "login", "/login"),
     ("search: a tag glob, grouped by repository", "demo", "/search?q=tag:1.*"),
 ]

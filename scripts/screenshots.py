@@ -1,5 +1,5 @@
 """Take the README's screenshots of the reference UI over the demo's content:
-python scripts/screenshots.py
+python scripts/screenshots.py [FILE.png ...]   (only those files; default: every one)
 
 Starts a registry holding the demo's content (harness/demo.py) and a gateway in
 front of it, lets the storage figures be counted (so the repositories page shows each
@@ -34,6 +34,26 @@ SHOTS = [
     ("screenshot-chart.png", DESKTOP, "/r/charts/nginx/-/image/15.0.2", "chart"),
     ("screenshot-phone.png", PHONE, "/r/demo/multiarch", "tags"),
     ("screenshot-phone-dark.png", DARK_PHONE, "/r/demo/hello/-/image/1.0", "referrers-table"),
+    # docs/files-inside-images.md
+    ("screenshot-files.png", DESKTOP, "/r/demo/webapp/-/image/2.0/files?path=/app", "files-tree"),
+    (
+        "screenshot-files-preview.png",
+        DESKTOP,
+        "/r/demo/webapp/-/image/2.0/files?path=/app&file=/app/server.py",
+        "file-preview",
+    ),
+    (
+        "screenshot-files-layer.png",
+        DESKTOP,
+        "/r/demo/webapp/-/image/2.0/files?layer=2",
+        "layer-changes",
+    ),
+    (
+        "screenshot-compare.png",
+        DESKTOP,
+        "/r/demo/webapp/-/compare?from=1.0&to=2.0",
+        "compare-files",
+    ),
 ]
 
 
@@ -49,6 +69,7 @@ def count_storage(url: str) -> None:
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
+    wanted = set(sys.argv[1:])
     DOCS.mkdir(exist_ok=True)
     with demo_stack() as sites, sync_playwright() as pw:
         url = sites["demo"]
@@ -56,6 +77,8 @@ def main() -> int:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             for name, options, path, testid in SHOTS:
+                if wanted and name not in wanted:
+                    continue
                 context = browser.new_context(**options)
                 page = context.new_page()
                 page.goto(url + path)

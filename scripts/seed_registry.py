@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         for repo, count in sorted(per_repo.items()):
             if count > 5:
                 print(f"{'tags':6} {repo + ':…':40} {count} tags")
+        for tag, digest in demo.webapp_tags.items():
+            print(f"{'files':6} {demo.webapp + ':' + tag:40} {digest}")
         print(f"{'signed':6} {demo.signed:40} signature {demo.signature}")
         print(f"{'sbom':6} {demo.signed:40} SPDX SBOM {demo.sbom}")
         if args.realworld:

@@ -168,9 +168,20 @@ BULK = {
     "POST /api/repositories/{name}/retention/apply": 30,
     "POST /api/repositories/{name}/delete": 40,
 }
+# Files inside images (a layer read once per digest, then the index).
+FILES = {
+    "GET /api/repositories/{name}/layers/{digest}/files": 20,
+    "GET /api/repositories/{name}/layers/{digest}/file": 15,
+    "GET /api/repositories/{name}/layers/{digest}/file/preview": 15,
+    "GET /api/repositories/{name}/images/{reference}/files": 20,
+    "GET /api/repositories/{name}/images/{reference}/file": 15,
+    "GET /api/repositories/{name}/images/{reference}/file/preview": 15,
+    "GET /api/repositories/{name}/images/{reference}/layers/{digest}/changes": 15,
+    "GET /api/repositories/{name}/diff": 20,
+}
 SESSION = {"POST /api/session": 20, "GET /api/session": 15, "DELETE /api/session": 15}
 EVENTS = {"POST /api/events": 60}
-EVERYTHING = {**PLAIN, **READS, **DELETES, **BULK, **SESSION, **EVENTS}
+EVERYTHING = {**PLAIN, **READS, **FILES, **DELETES, **BULK, **SESSION, **EVENTS}
 # Logins first: the session a real one makes is sent on the reads; logouts last.
 LOGGED_IN = {
     "POST /api/session": 60,

@@ -1,5 +1,5 @@
 """gateway.layers: paths, the bit realignment, and a layer read entry by entry against
-an independent reading with tarfile (tests/support/layers.py)."""
+an independent reading with tarfile (harness/layer_trees.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from gateway.layers.realign import pack, prefix_bits, realigned_head
 from gateway.layers.store import IndexStore
 from gateway.layers.tarstream import TarEntry, TarStream
 from gateway.layers.views import list_layer
-from tests.support.layers import (
+from harness.layer_trees import (
     DOCKER_FOREIGN,
     HELM_CHART,
     HELM_CONFIG,

@@ -16,7 +16,7 @@ from gateway.layers.indexer import Limits
 from gateway.layers.reading import PREVIEW_BYTES
 from gateway.layers.store import IndexStore
 from gateway.models.files import FileListing
-from tests.support.layers import (
+from harness.layer_trees import (
     OCI_TAR,
     OCI_ZSTD,
     Item,

@@ -17,7 +17,7 @@ from gateway.layers.indexer import Limits, Progress
 from gateway.layers.store import FILE_NAME, IndexStore
 from gateway.models.files import FileListing, IndexingProgress
 from gateway.settings import Settings
-from tests.support.layers import MemorySource, file, gzip_bomb, gzip_bytes, known_tree, tar_bytes
+from harness.layer_trees import MemorySource, file, gzip_bomb, gzip_bytes, known_tree, tar_bytes
 
 LIMITS = Limits(1 << 31, 1 << 31)
 

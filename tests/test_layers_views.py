@@ -1,5 +1,5 @@
 """gateway.layers: the merged file system of an image and the diff of two images,
-against an independent computation (tarfile into dicts, tests/support/layers.py)."""
+against an independent computation (tarfile into dicts, harness/layer_trees.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from gateway.layers.indexer import Limits
 from gateway.layers.store import IndexStore
 from gateway.layers.views import MergedView
 from gateway.models.files import FileListing, ImageDiff
-from tests.support.layers import (
+from harness.layer_trees import (
     DOCKER_FOREIGN,
     OCI_ZSTD,
     MemorySource,

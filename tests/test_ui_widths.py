@@ -33,6 +33,9 @@ DEMO_PAGES = [
     ("/r/demo/hello/-/image/1.0", "referrers-table"),
     ("/r/charts/nginx/-/image/15.0.2", "chart"),
     ("/r/demo/multiarch/-/image/1.0.0/history?platform=linux/arm64/v8", "history"),
+    ("/r/demo/webapp/-/image/2.0/files?path=/app/static&deleted=1", "files-tree"),
+    ("/r/demo/webapp/-/image/2.0/files?file=/app/server.py", "file-preview"),
+    ("/r/demo/webapp/-/compare?from=1.0&to=2.0", "compare-files"),
 ]
 
 LONG_REPO = "stress/a-rather-long-repository-name/nested/several/levels/deep-for-the-layout-test"

@@ -13,19 +13,27 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from gateway.errors import FileUnknown
 from gateway.layers import paths
-from gateway.layers.diff import ImageSide, diff_images
+from gateway.layers.diff import ConfigFields, ImageSide, diff_images
 from gateway.layers.indexer import Limits, Progress
 from gateway.layers.metrics import LayerCounters, families
 from gateway.layers.reading import preview, read_file, regular_file
-from gateway.layers.source import BlobSource, is_foreign
+from gateway.layers.source import BlobSource, is_listable
 from gateway.layers.store import IndexStore, LayerIndex
 from gateway.layers.tarstream import TarEntry
 from gateway.layers.views import MergedView, list_layer
 from gateway.layers.work import Reads
-from gateway.models.files import FileListing, FilePreview, ImageDiff, IndexingProgress
+from gateway.models.files import (
+    FileListing,
+    FilePreview,
+    ImageDiff,
+    IndexingProgress,
+    LayerChanges,
+)
 from gateway.settings import Settings
 
 MAX_PAGE = 1000
@@ -58,7 +66,13 @@ class LayerEngine:
         await self.store.close()
 
     def metric_families(self) -> Iterator[Metric]:
-        return families(self.counters, self.store.disk_bytes(), self.reads.running)
+        yield from families(self.counters, self.store.disk_bytes(), self.reads.running)
+        refused = CounterMetricFamily(
+            "lr_layer_refusals_remembered_hits",
+            "Asks answered by a remembered verdict (too large, no file system): no read",
+        )
+        refused.add_metric([], self.reads.refusals.hits)
+        yield refused
 
     # -- indexes --------------------------------------------------------------------------
 
@@ -73,8 +87,10 @@ class LayerEngine:
     ) -> MergedView | IndexingProgress:
         """The merged view of a platform image (its layers bottom first); each layer is
         read at most once whatever the number of images and callers asking. Foreign
-        layers (never fetched) are left out and the view says it is not ``complete``."""
-        readable = [s for s in sources if not is_foreign(s.media_type)]
+        layers (never fetched) and layers whose type says they are no file system (a
+        Helm chart's provenance) are left out, and the view says it is not
+        ``complete``."""
+        readable = [s for s in sources if is_listable(s.media_type)]
         found = await asyncio.gather(*(self.reads.index(s, wait=wait) for s in readable))
         if any(isinstance(f, Progress) for f in found):
             return _progress(found)
@@ -176,6 +192,49 @@ class LayerEngine:
         assert shown is not None
         index, source = view.layers[shown.position], view.sources[shown.position]
         return await preview(self.store, index, entry, source, self.counters)
+
+    # -- what one layer did ---------------------------------------------------------------
+
+    async def layer_changes(
+        self,
+        manifest_digest: str,
+        sources: Sequence[BlobSource],
+        layer_digest: str,
+        *,
+        change: str | None = None,
+        path: str | None = None,
+        last: str | None = None,
+        n: int = 200,
+        wait: float | None = None,
+    ) -> LayerChanges | IndexingProgress:
+        """What layer ``layer_digest`` of the image did to the file system the layers
+        below it make: the diff of the stack without it and with it (its highest use,
+        when an image holds a layer twice)."""
+        view = await self.image(manifest_digest, sources, wait=wait)
+        if isinstance(view, IndexingProgress):
+            return view
+        at = [i for i, s in enumerate(view.sources) if s.digest == layer_digest]
+        if not at:
+            raise FileUnknown(
+                "this layer is not one of the image's file system layers",
+                detail={"digest": layer_digest},
+            )
+        k = at[-1]
+        below = MergedView(self.store, manifest_digest, view.layers[:k], sources=view.sources[:k])
+        upto = MergedView(
+            self.store, manifest_digest, view.layers[: k + 1], sources=view.sources[: k + 1]
+        )
+        side = ImageSide("", "", manifest_digest, None, 0, ConfigFields())
+        found = await diff_images(
+            side, below, side, upto, change=change, path=path, last=last, n=_page(n)
+        )
+        position = [s.digest for s in sources].index(layer_digest)
+        return LayerChanges(
+            digest=layer_digest,
+            position=position,
+            size=view.layers[k].compressed_size,
+            files=found.files,
+        )
 
     # -- diffs ----------------------------------------------------------------------------
 

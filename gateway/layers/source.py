@@ -55,6 +55,13 @@ def is_foreign(media_type: str) -> bool:
     return base(media_type) in FOREIGN_TYPES
 
 
+def is_listable(media_type: str) -> bool:
+    """Whether a layer of this type may be read at all (not foreign, not a type known to
+    be no file system); its first bytes decide the rest."""
+    kind = base(media_type)
+    return not (kind in FOREIGN_TYPES or kind in NOT_FILESYSTEM_TYPES or kind.endswith("+json"))
+
+
 def check_media_type(media_type: str) -> None:
     """Refuse, before any byte is fetched, what the media type alone settles."""
     kind = base(media_type)

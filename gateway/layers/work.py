@@ -9,7 +9,9 @@ background, with the first asker's source (credentials); a later ask joins it or
 the index. A caller that goes away never cancels a read others may be waiting on.
 
 A read that fails keeps nothing (its rows are deleted) and its error goes to every
-caller waiting on it; the next ask reads again.
+caller waiting on it; the next ask reads again, except after a verdict on the content
+itself (too large, or no file system): that is remembered by digest (``Refusals``,
+bounded, least recently asked dropped first) and answered again without a read.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 
+from gateway.errors import GatewayError, LayerTooLarge, NotAFilesystem
 from gateway.layers.indexer import Limits, Progress, read_layer
 from gateway.layers.metrics import LayerCounters
 from gateway.layers.source import BlobSource, check_media_type
@@ -28,6 +32,37 @@ from gateway.layers.tarstream import TarEntry
 
 log = logging.getLogger(__name__)
 BATCH = 2000
+REFUSALS = 10_000  # digests remembered as too large / no file system
+
+#: Verdicts on a blob's content (immutable): the same digest gets the same answer.
+LASTING = (LayerTooLarge, NotAFilesystem)
+
+
+class Refusals:
+    """Layers found too large or not a file system, by digest: a bounded LRU of the
+    error each answered (the same bytes always answer the same)."""
+
+    def __init__(self, limit: int = REFUSALS) -> None:
+        self.limit = limit
+        self._errors: OrderedDict[str, GatewayError] = OrderedDict()
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._errors)
+
+    def note(self, digest: str, exc: GatewayError) -> None:
+        self._errors[digest] = exc
+        self._errors.move_to_end(digest)
+        while len(self._errors) > self.limit:
+            self._errors.popitem(last=False)
+
+    def check(self, digest: str) -> None:
+        """Raise the error this digest answered before, if any."""
+        found = self._errors.get(digest)
+        if found is not None:
+            self._errors.move_to_end(digest)
+            self.hits += 1
+            raise found.again()
 
 
 @dataclass(slots=True)
@@ -45,6 +80,7 @@ class Reads:
         self.counters = counters
         self._slots = asyncio.Semaphore(concurrency)
         self._running: dict[str, _Read] = {}
+        self.refusals = Refusals()
 
     @property
     def running(self) -> int:
@@ -60,6 +96,7 @@ class Reads:
         """The index of ``source``'s layer, or its read's progress after ``wait``
         seconds (``None``: wait for the end)."""
         check_media_type(source.media_type)  # refused before any lookup or fetch
+        self.refusals.check(source.digest)  # found too large / no file system before
         read = self._running.get(source.digest)
         if read is None:
             found = await self.store.get(source.digest)
@@ -85,6 +122,9 @@ class Reads:
             del self._running[digest]
         if not task.cancelled() and task.exception() is not None:
             self.counters.index_failures += 1  # each waiter re-raises it; marked retrieved
+            exc = task.exception()
+            if isinstance(exc, LASTING):
+                self.refusals.note(digest, exc)
 
     async def _read(self, source: BlobSource, progress: Progress) -> LayerIndex:
         async with self._slots:

@@ -86,6 +86,13 @@ class SharedStoreStatus(_Api):
     )
 
 
+class LayerIndexStatus(_Api):
+    """The layer indexes kept on disk (files inside images), as last read."""
+
+    available: bool = Field(description="Whether the index store answered a read.")
+    disk_bytes: int = Field(description="Bytes of its database file on disk.")
+
+
 class Health(_Api):
     """Whether the gateway can reach its registry."""
 
@@ -99,6 +106,11 @@ class Health(_Api):
         default=None,
         description="The Redis that replicas share state through (LR_REDIS_URL); null "
         "without one. Its state does not change the status: reads go on without it.",
+    )
+    layer_index: LayerIndexStatus | None = Field(
+        default=None,
+        description="The layer indexes on disk (files inside images). Its state does not "
+        "change the status: only the files routes depend on it.",
     )
     search: SearchStatus | None = Field(
         default=None, description="This replica's search index (docs/search.md)."

@@ -31,8 +31,8 @@ class FileEntry(_Api):
     mode: str = Field(
         description='Permission bits in octal, setuid/setgid/sticky included ("4755").'
     )
-    uid: int
-    gid: int
+    uid: int = Field(description="Owner's user id, as the tar says.")
+    gid: int = Field(description="Owner's group id, as the tar says.")
     mtime: str | None = Field(
         description="RFC 3339 UTC; null for a directory the tar only implies."
     )
@@ -59,38 +59,38 @@ class FileListing(_Api):
     )
     total: int = Field(description="Entries in the whole listing, over every page.")
     next: str | None = Field(description="Pass as last for the next page; null on the last.")
-    entries: list[FileEntry]
+    entries: list[FileEntry] = Field(description="This page's entries, sorted by path.")
 
 
 class IndexingProgress(_Api):
     """202: the layer is still being read; ask again after Retry-After."""
 
-    status: Literal["indexing"] = "indexing"
-    bytes_read: int
-    bytes_total: int | None
+    status: Literal["indexing"] = Field(default="indexing", description="Always indexing.")
+    bytes_read: int = Field(description="Bytes of the layers read so far.")
+    bytes_total: int | None = Field(description="Their compressed size; null when unknown.")
 
 
 class FilePreview(_Api):
-    path: str
-    size: int
-    sha256: str | None
+    path: str = Field(description="The file's absolute, normalised path.")
+    size: int = Field(description="The whole file's bytes.")
+    sha256: str | None = Field(description="Of the whole file's content.")
     binary: bool = Field(description="Whether the content is not UTF-8 text (or holds a NUL).")
     text: str | None = Field(description="The first 64 KiB as text; null for binary content.")
     truncated: bool = Field(description="Whether the file is longer than the text shown.")
 
 
 class DiffSide(_Api):
-    repository: str
-    reference: str
+    repository: str = Field(description="The repository the image was read from.")
+    reference: str = Field(description="The tag or digest asked for.")
     digest: str = Field(description="The platform image manifest's digest.")
-    platform: str | None
+    platform: str | None = Field(description="os/architecture[/variant] of the image.")
     size: int = Field(description="The image's size by the image rule.")
 
 
 class LayerCounts(_Api):
-    shared: int
-    only_from: int
-    only_to: int
+    shared: int = Field(description="Layers (by digest) in both images.")
+    only_from: int = Field(description="Layers only in the from image.")
+    only_to: int = Field(description="Layers only in the to image.")
 
 
 class ConfigChange(_Api):
@@ -104,25 +104,36 @@ class ConfigChange(_Api):
 
 
 class FileChange(_Api):
-    path: str
-    change: Change
-    from_: FileEntry | None = Field(alias="from")
-    to: FileEntry | None
+    path: str = Field(description="Absolute, normalised.")
+    change: Change = Field(description="added, removed or changed.")
+    from_: FileEntry | None = Field(alias="from", description="The entry in from (null: added).")
+    to: FileEntry | None = Field(description="The entry in to (null: removed).")
 
 
 class FileChanges(_Api):
-    added: int
-    removed: int
-    changed: int
+    added: int = Field(description="Paths added, over the whole diff.")
+    removed: int = Field(description="Paths removed, over the whole diff.")
+    changed: int = Field(description="Paths changed, over the whole diff.")
     added_bytes: int = Field(description="Sizes of the regular files added.")
     removed_bytes: int = Field(description="Sizes of the regular files removed.")
-    entries: list[FileChange]
-    next: str | None
+    entries: list[FileChange] = Field(description="This page's changes (filters applied).")
+    next: str | None = Field(description="Pass as last for the next page; null on the last.")
 
 
 class ImageDiff(_Api):
-    from_: DiffSide = Field(alias="from")
-    to: DiffSide
-    layers: LayerCounts
-    config: list[ConfigChange]
-    files: FileChanges
+    from_: DiffSide = Field(alias="from", description="The image compared from.")
+    to: DiffSide = Field(description="The image compared to.")
+    layers: LayerCounts = Field(description="Layers shared and not.")
+    config: list[ConfigChange] = Field(description="One item per config difference.")
+    files: FileChanges = Field(description="What changed in the merged file systems.")
+
+
+class LayerChanges(_Api):
+    """What one layer of an image did to the file system of the layers below it."""
+
+    digest: str = Field(description="The layer's digest.")
+    position: int = Field(description="Its place in the image's layers, bottom = 0.")
+    size: int = Field(description="The layer's compressed size.")
+    files: FileChanges = Field(
+        description="Paths it added, removed (whiteouts, opaque directories) or changed."
+    )

@@ -9,7 +9,13 @@ from __future__ import annotations
 from gateway import __version__
 from gateway.dependencies import State
 from gateway.errors import UpstreamUnavailable
-from gateway.models.api import Health, Liveness, RegistryStatus, SharedStoreStatus
+from gateway.models.api import (
+    Health,
+    LayerIndexStatus,
+    Liveness,
+    RegistryStatus,
+    SharedStoreStatus,
+)
 from gateway.models.search import SearchStatus
 from gateway.routers import errors
 from gateway.routers.routing import GatewayRouter
@@ -61,6 +67,10 @@ async def health(state: State) -> Health:
             latency_ms=ping.latency_ms,
         ),
         redis=await _redis_status(state),
+        layer_index=LayerIndexStatus(
+            available=await state.files.available(),
+            disk_bytes=state.files.engine.store.disk_bytes(),
+        ),
         search=_search_status(state),
     )
     if not ping.reachable:

@@ -3,6 +3,7 @@ that need a listening server: registry notifications, streaming over real socket
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from typing import Any
 
@@ -18,6 +19,8 @@ class GatewayServer:
     """A gateway served by uvicorn on 127.0.0.1 in a background thread."""
 
     def __init__(self, registry_url: str, port: int, **settings: Any) -> None:
+        # A data folder of its own unless named: never the working folder's data/.
+        settings.setdefault("data_dir", tempfile.mkdtemp(prefix="lr-data-"))
         app = create_app(Settings(_env_file=None, registry_url=registry_url, **settings))  # type: ignore[call-arg]
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         self.server = uvicorn.Server(config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -157,7 +158,11 @@ def blob_response(body: bytes) -> httpx.Response:
 @contextmanager
 def gateway(fake: FakeRegistry, **settings: Any) -> Iterator[TestClient]:
     """A gateway in front of ``fake`` (its upstream transport)."""
-    values: dict[str, Any] = {"registry_url": REGISTRY, "catalog_page_size": 10}
+    values: dict[str, Any] = {
+        "registry_url": REGISTRY,
+        "catalog_page_size": 10,
+        "data_dir": tempfile.mkdtemp(prefix="lr-data-"),  # never the working folder's data/
+    }
     values.update(settings)
     config = Settings(_env_file=None, **values)  # type: ignore[call-arg]
     app = create_app(config, transport=httpx.MockTransport(fake))

@@ -10,6 +10,8 @@ import {api, isSessionExpired, onUnauthorized} from './api.js';
 import {h, replace} from './dom.js';
 import {current, link, navigate, start} from './router.js';
 import {ageNotices, notify} from './components/status.js';
+import * as compare from './views/compare.js';
+import * as files from './views/files.js';
 import * as history from './views/history.js';
 import * as image from './views/image.js';
 import * as login from './views/login.js';
@@ -19,7 +21,7 @@ import * as search from './views/search.js';
 import {headerSearch} from './components/search_box.js';
 import * as tags from './views/tags.js';
 
-const VIEWS = {repositories, tags, image, history, login, search, notfound};
+const VIEWS = {repositories, tags, image, history, files, compare, login, search, notfound};
 
 /** What the UI assumes when /api/config cannot be read: read-only, no login control. */
 const FALLBACK_CONFIG = {

@@ -5,6 +5,8 @@
 //   /r/<name>                                  tags           ?q= &sort= &n= &last=
 //   /r/<name>/-/image/<reference>              image detail   (a tag or a digest)
 //   /r/<name>/-/image/<reference>/history      config and history   ?platform=os/arch[/variant]
+//   /r/<name>/-/image/<reference>/files        files inside   ?platform= &path= &layer= &file= &deleted=
+//   /r/<name>/-/compare                        two images compared   ?from= &to= &platform= &change= &path=
 //   /login                                     login form     ?next=<where to go after>
 //   /search                                    search results ?q= &last=  (views/search.js)
 //
@@ -42,6 +44,8 @@ export const link = {
   image: (name, reference) => `/r/${encodeRepoName(name)}/${RESERVED}/image/${encodeSegment(reference)}`,
   history: (name, reference, platform) =>
     withQuery(`${link.image(name, reference)}/history`, {platform}),
+  files: (name, reference, query = {}) => withQuery(`${link.image(name, reference)}/files`, query),
+  compare: (name, query = {}) => withQuery(`/r/${encodeRepoName(name)}/${RESERVED}/compare`, query),
   login: (next) => withQuery('/login', {next}),
   search: (query = {}) => withQuery('/search', query),
 };
@@ -49,7 +53,7 @@ export const link = {
 /**
  * Parse a location into a route:
  * {view, params: {name, reference}, query: URLSearchParams, state, href}.
- * view: repositories | tags | image | history | login | search | notfound.
+ * view: repositories | tags | image | history | files | compare | login | search | notfound.
  */
 export function parse(location, state = null) {
   const route = {
@@ -83,6 +87,11 @@ export function parse(location, state = null) {
     } else if (rest.length === 3 && rest[0] === 'image' && rest[1] && rest[2] === 'history') {
       route.view = 'history';
       route.params.reference = rest[1];
+    } else if (rest.length === 3 && rest[0] === 'image' && rest[1] && rest[2] === 'files') {
+      route.view = 'files';
+      route.params.reference = rest[1];
+    } else if (rest.length === 1 && rest[0] === 'compare') {
+      route.view = 'compare';
     }
   }
   return route;

@@ -32,6 +32,14 @@ import {errorBox, loading} from '../components/status.js';
 import {confirmImageDelete, confirmTagDelete} from '../deletes.js';
 import {referrersCard} from '../components/referrers.js';
 
+/** The image's Files view and a Compare with another tag (when it has a file system). */
+function filesLinks({link}, name, reference) {
+  return [
+    h('a', {class: 'button', href: link.files(name, reference), 'data-testid': 'files-link'}, 'Files'),
+    h('a', {class: 'button', href: link.compare(name, {to: reference}), 'data-testid': 'compare-link'}, 'Compare'),
+  ];
+}
+
 export const key = (route) => `${route.params.name}\n${route.params.reference}`;
 export const title = (route) => referenceLabel(route.params.name, route.params.reference);
 
@@ -120,6 +128,7 @@ export function mount(root, route, ctx) {
   function actionBar(image, historyHref) {
     const items = [];
     if (historyHref) items.push(h('a', {class: 'button button--primary', href: historyHref}, 'Config & history'));
+    if (historyHref) items.push(...filesLinks(ctx, name, reference)); // views/files.js, views/compare.js
     if (ctx.canDelete && !isDigest(reference)) {
       const removeTag = h('button', {type: 'button', class: 'button button--danger-quiet'}, 'Delete tag ', ident(reference));
       removeTag.addEventListener('click', async () => {

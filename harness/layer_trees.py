@@ -1,8 +1,8 @@
-"""Layers built in the tests: known trees as tar, gzip (one or several members), zstd;
-a big incompressible gzip layer with a small file in its middle; a gzip bomb; an
-in-memory ``BlobSource`` that counts the bytes it serves; and an independent reading
-of what a layer holds and of the file system an ordered stack of layers makes, with
-``tarfile`` (to check the engine against).
+"""Layers built for the tests and the benchmarks (files inside images): known trees as
+tar, gzip (one or several members), zstd; a big incompressible gzip layer with a small
+file in its middle; a gzip bomb; an in-memory ``BlobSource`` that counts the bytes it
+serves; and an independent reading of what a layer holds and of the file system an
+ordered stack of layers makes, with ``tarfile`` (to check the engine against).
 
 The integration tests against a real registry push these same layers.
 """
@@ -204,7 +204,7 @@ def top_layer() -> list[Item]:
 def random_gzip_layer(total: int = 60 * 1024 * 1024, seed: int = 21) -> tuple[bytes, str, bytes]:
     """A gzip layer of incompressible files around one 1 KiB file in its middle:
     ``(layer, path of that file, its content)``."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - test content, not secrets
     half = total // 2
     small = rng.randbytes(1024)
     items = [
@@ -219,7 +219,7 @@ def random_gzip_layer(total: int = 60 * 1024 * 1024, seed: int = 21) -> tuple[by
 
 def text_layer(files: int = 400, seed: int = 7) -> list[Item]:
     """Compressible files (checkpoints fall mid-byte in such streams)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - test content, not secrets
     words = [f"word{n}" for n in range(2000)]
     out = [directory("text")]
     for n in range(files):
