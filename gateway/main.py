@@ -51,6 +51,7 @@ from gateway.routers import (
     referrers,
     repositories,
     retention,
+    search,
     session,
     usage,
     v2,
@@ -249,6 +250,7 @@ def create_app(
         retention.router,
         files.router,
         activity.router,
+        search.router,
     ):
         app.include_router(router)
     if settings.v2_mode != "off":

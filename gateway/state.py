@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import httpx
 
 from gateway import __version__
 from gateway.activity import Activity
+from gateway.datastore import StoreUnavailable
 from gateway.layers.engine import LayerEngine
 from gateway.layers.indexer import Limits
 from gateway.layers.store import IndexStore
@@ -16,6 +18,7 @@ from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller, Credentials
 from gateway.registry.realm_policy import RealmPolicy
+from gateway.search import SearchIndex
 from gateway.services.activity import ActivityService
 from gateway.services.answers import AnswerCache
 from gateway.services.blobs import BlobService
@@ -29,6 +32,10 @@ from gateway.services.referrers import ReferrerService
 from gateway.services.repositories import RepositoryService
 from gateway.services.retention import RetentionService
 from gateway.services.retention_plans import PlanStore
+from gateway.services.search import SearchService
+from gateway.services.search_events import SearchEvents
+from gateway.services.search_reads import SearchReads
+from gateway.services.search_walk import SearchWalker
 from gateway.services.status import RegistryStatus
 from gateway.services.tags import TagService
 from gateway.services.usage import UsageService
@@ -44,6 +51,8 @@ from gateway.telemetry import Metrics
 from gateway.view import CachedRegistry
 from gateway.view.disk import DiskContent
 from gateway.view.tag_index import TagIndex
+
+log = logging.getLogger(__name__)
 
 # How long a digest is known to belong to a repository (unless a notification says more).
 MEMBERSHIP_TTL = 600.0
@@ -77,16 +86,25 @@ class AppState:
     shared: RedisStore | None = None  # LR_REDIS_URL: state shared with other replicas
     shared_caches: SharedCaches | None = None
     disk: DiskContent | None = None  # content on disk, per replica (LR_DISK_CACHE_BYTES)
+    search: SearchService | None = None  # the registry-wide search (LR_DATA_DIR/search.sqlite3)
+    search_walker: SearchWalker | None = None
+    search_events: SearchEvents | None = None
 
     def start(self) -> None:
         """What runs in the background for the app's life (on its event loop)."""
         self.registry.start()  # with Redis: other replicas' changes
+        if self.search_walker is not None:
+            self.search_walker.start()  # with a service account: the registry's walk
 
     async def aclose(self) -> None:
         self.metrics.source = None
         await self.registry.aclose()  # background refreshes and tag index fills, before http
         await self.usage.aclose()  # background usage walks, before http
         await self.files.engine.aclose()  # layer reads stopped (nothing kept), store closed
+        if self.search_walker is not None:
+            await self.search_walker.aclose()  # walks and notification reads, before http
+        if self.search is not None and self.search.index is not None:
+            await self.search.index.aclose()
         await self.status.aclose()
         await self.activity.aclose()  # records being written, before Redis closes
         try:
@@ -262,7 +280,36 @@ def build_state(
     state.retention.pulled_within = activity.activity.pulled_within
     state.repositories.changed = activity.activity.changed
     usage.stored = state.answers.stale  # a row's size is shown: a kept page ends
+    _build_search(state)
     return state
+
+
+def _build_search(state: AppState) -> None:
+    """The search index, its walker and its subscriber. An index that cannot be opened
+    (disk full, permissions) leaves search answering 503 and everything else working."""
+    settings = state.settings
+    try:
+        index = SearchIndex.from_settings(settings)
+    except StoreUnavailable as exc:
+        log.error("the search index could not be opened: %s", exc)
+        state.search = SearchService(state.registry, None, None, concurrency=1)
+        return
+    # Outside request deadlines, a quarter of the upstream slots at most.
+    quarter = max(1, settings.upstream_concurrency // 4)
+    reads = SearchReads(state.registry, state.referrers, index, concurrency=quarter)
+    walker = SearchWalker(
+        state.registry,
+        index,
+        reads,
+        service_account=state.service_account,
+        concurrency=quarter,
+        ttl=settings.search_index_ttl,
+    )
+    state.search_walker = walker
+    state.search_events = SearchEvents(state.registry, index, reads, walker, state.service_account)
+    state.search = SearchService(
+        state.registry, index, walker, concurrency=settings.upstream_concurrency
+    )
 
 
 def _shared_state(settings: Settings) -> tuple[RedisStore | None, Sealer | None]:

@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from gateway.cache import TTLStore
+from gateway.search.metrics import families as search_index_families
 from gateway.state import AppState
 
 
@@ -68,6 +69,7 @@ def state_families(state: AppState) -> Iterator[Metric]:
     yield from _shared_families(state)
     yield from state.files.engine.metric_families()  # files inside images
     yield from state.activity.activity.metric_families()
+    yield from _search_families(state)
 
     waits = CounterMetricFamily(
         "lr_singleflight_waits",
@@ -117,3 +119,36 @@ def _shared_families(state: AppState) -> Iterator[Metric]:
     )
     received.add_metric([], caches.bus.received)
     yield from (up, calls, failures, coalesced, received)
+
+
+def _search_families(state: AppState) -> Iterator[Metric]:
+    """The search index (its size, what it holds, searches by kind) and its walks."""
+    service, walker = state.search, state.search_walker
+    if service is None or service.index is None:
+        return
+    yield from search_index_families(service.index.metrics, service.index.size_bytes())
+    if walker is None:
+        return
+    progress = walker.progress
+    passes = CounterMetricFamily("lr_search_walk_passes", "Passes of the search index's walk")
+    passes.add_metric([], progress.passes)
+    repos = CounterMetricFamily(
+        "lr_search_walk_repositories", "Tag lists the search index's walks read"
+    )
+    repos.add_metric([], progress.repositories)
+    units = CounterMetricFamily(
+        "lr_search_walk_reads", "Documents and SBOM lookups the search index's walks read"
+    )
+    units.add_metric([], progress.units)
+    failures = CounterMetricFamily(
+        "lr_search_walk_failures", "Repositories a walk could not read (read again next pass)"
+    )
+    failures.add_metric([], progress.failures)
+    running = GaugeMetricFamily("lr_search_walks_running", "Search index walks running now")
+    running.add_metric([], progress.running)
+    upstream = CounterMetricFamily(
+        "lr_search_walk_upstream_requests",
+        "Requests the search index's walks and notification reads sent to the registry",
+    )
+    upstream.add_metric([], progress.stats.upstream)
+    yield from (passes, repos, units, failures, running, upstream)

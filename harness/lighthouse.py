@@ -48,6 +48,7 @@ VIEWS: list[tuple[str, str, str]] = [
     ("login", "login", "/login"),
     ("activity", "demo", "/activity"),
     ("stale report", "demo", "/stale"),
+    ("search: a tag glob, grouped by repository", "demo", "/search?q=tag:1.*"),
 ]
 
 

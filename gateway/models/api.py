@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.models.search import SearchStatus
+
 if TYPE_CHECKING:
     from gateway.errors import GatewayError
 
@@ -126,6 +128,9 @@ class Health(_Api):
         default=None,
         description="The activity log's store. Its state does not change the status: reads "
         "and notifications go on without it (records are lost meanwhile).",
+    )
+    search: SearchStatus | None = Field(
+        default=None, description="This replica's search index (docs/search.md)."
     )
 
 

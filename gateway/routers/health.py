@@ -17,6 +17,7 @@ from gateway.models.api import (
     RegistryStatus,
     SharedStoreStatus,
 )
+from gateway.models.search import SearchStatus
 from gateway.routers import errors
 from gateway.routers.routing import GatewayRouter
 from gateway.shared_state.store import StoreUnavailable
@@ -72,12 +73,30 @@ async def health(state: State) -> Health:
             disk_bytes=state.files.engine.store.disk_bytes(),
         ),
         activity=ActivityStoreStatus(**state.activity.activity.health()),
+        search=_search_status(state),
     )
     if not ping.reachable:
         raise UpstreamUnavailable(
             "the registry does not answer", status=503, detail=body.model_dump()
         )
     return body
+
+
+def _search_status(state: State) -> SearchStatus | None:
+    service = state.search
+    if service is None:
+        return None
+    index, walker = service.index, state.search_walker
+    if index is None:
+        return SearchStatus(available=False, repositories=0, images=0, index_bytes=0,
+                            walks_running=0)  # fmt: skip
+    return SearchStatus(
+        available=True,
+        repositories=index.metrics.repositories,
+        images=index.metrics.images,
+        index_bytes=index.size_bytes(),
+        walks_running=walker.progress.running if walker is not None else 0,
+    )
 
 
 async def _redis_status(state: State) -> SharedStoreStatus | None:

@@ -10,6 +10,7 @@ export type TagPage = Schemas["TagPage"];
 export type ImageDetail = Schemas["ImageDetail"];
 export type Config = Schemas["Config"];
 export type ErrorResponse = Schemas["ErrorResponse"];
+export type SearchPage = Schemas["SearchPage"];
 
 // -- a typed GET over `paths` -----------------------------------------------------------
 
@@ -125,6 +126,18 @@ export async function stale(days: number): Promise<number> {
   const lastPulled: (string | null)[] = page.tags.map((t) => t.last_pulled);
   console.log(lastPulled, page.next);
   return page.tags.reduce((sum, t) => sum + (t.exclusive_bytes ?? 0), 0);
+/** Where a package is used: "repository:tag (platform)" per result, and whether that is all. */
+export async function whereUsed(pkg: string): Promise<[string[], boolean]> {
+  const page: SearchPage = await get("/api/search", { query: { package: pkg, n: 100 } });
+  const found = page.results.map((r) => {
+    const kind: string = r.match.kind;
+    const platform: string | null = r.platform;
+    return `${r.repository}:${r.tag} ${platform ?? ""} ${kind} ${r.match.value}`;
+  });
+  const indexed: number = page.indexed.images;
+  const next: string | null = page.next;
+  console.log(indexed, next);
+  return [found, page.complete];
 }
 
 export async function canDelete(): Promise<boolean> {

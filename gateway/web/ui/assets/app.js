@@ -18,10 +18,14 @@ import * as image from './views/image.js';
 import * as login from './views/login.js';
 import * as notfound from './views/notfound.js';
 import * as repositories from './views/repositories.js';
+import * as search from './views/search.js';
 import * as stale from './views/stale.js';
+import {headerSearch} from './components/search_box.js';
 import * as tags from './views/tags.js';
 
-const VIEWS = {repositories, tags, image, history, files, compare, login, activity, stale, notfound};
+const VIEWS = {
+  repositories, tags, image, history, files, compare, login, activity, stale, search, notfound,
+};
 
 /** What the UI assumes when /api/config cannot be read: read-only, no login control. */
 const FALLBACK_CONFIG = {
@@ -108,6 +112,7 @@ function handleUnauthorized(error) {
 
 // -- rendering a route -------------------------------------------------------------------
 
+const searchBox = headerSearch({link, navigate}); // one search box, in the header
 let active = null; // {view, key, instance}
 let generation = 0;
 
@@ -116,6 +121,7 @@ function render(route) {
   const key = view.key ? view.key(route) : route.view;
   document.title = `${view.title(route)} — Light Registry`;
   renderHeader();
+  searchBox.sync(route);
   if (active && active.view === view && active.key === key && active.instance.update) {
     active.instance.update(route);
     return;

@@ -10,6 +10,7 @@
 //   /login                                     login form     ?next=<where to go after>
 //   /activity                                  activity feed  ?repository= &action= &actor= &last=
 //   /stale                                     stale report   ?days= &last=
+//   /search                                    search results ?q= &last=  (views/search.js)
 //
 // A repository name may hold any number of "/" (team/app/api), but none of its path
 // components can be "-" (components are lowercase alphanumerics joined by separators),
@@ -50,13 +51,14 @@ export const link = {
   login: (next) => withQuery('/login', {next}),
   activity: (query = {}) => withQuery('/activity', query),
   stale: (query = {}) => withQuery('/stale', query),
+  search: (query = {}) => withQuery('/search', query),
 };
 
 /**
  * Parse a location into a route:
  * {view, params: {name, reference}, query: URLSearchParams, state, href}.
  * view: repositories | tags | image | history | files | compare | login | activity | stale
- *   | notfound.
+ *   | search | notfound.
  */
 export function parse(location, state = null) {
   const route = {
@@ -76,7 +78,7 @@ export function parse(location, state = null) {
 
   if (segments.length === 1 && segments[0] === '') route.view = 'repositories';
   else if (segments.length === 1 && segments[0] === 'login') route.view = 'login';
-  else if (segments.length === 1 && (segments[0] === 'activity' || segments[0] === 'stale')) route.view = segments[0];
+  else if (segments.length === 1 && ['activity', 'stale', 'search'].includes(segments[0])) route.view = segments[0];
   else if (segments[0] === 'r' && segments.length >= 2) {
     const dash = segments.indexOf(RESERVED);
     const nameParts = segments.slice(1, dash === -1 ? undefined : dash);

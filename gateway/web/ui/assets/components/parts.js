@@ -3,6 +3,7 @@
 import {h} from '../dom.js';
 import {exactBytes, formatBytes, kindOf, relativeTime, shortDigest} from '../format.js';
 import {copyButton} from './copy.js';
+import {link} from '../router.js';
 
 /** <time datetime="…" title="…">3 days ago</time>; the exact RFC 3339 time on hover. */
 export function timeAgo(iso) {
@@ -25,14 +26,18 @@ export function size(bytes) {
   return h('span', {class: 'size', title: exactBytes(bytes)}, formatBytes(bytes));
 }
 
-/** "sha256:1a2b3c4d5e6f" (full digest on hover) and a button copying the full digest. */
+/**
+ * "sha256:1a2b3c4d5e6f" (full digest on hover) and a button copying the full digest.
+ * It links to ``href`` when given, else to its search: where else is this used.
+ */
 export function digest(value, {href} = {}) {
   if (!value) return h('span', {class: 'muted'}, '—');
   const text = h('code', {class: 'digest ident', title: value}, shortDigest(value));
+  const where = href ?? link.search({q: value});
   return h(
     'span',
     {class: 'digest-copy'},
-    href ? h('a', {href}, text) : text,
+    h('a', {href: where, 'data-digest-search': href ? null : ''}, text),
     copyButton(value, {label: 'Copy', ariaLabel: `Copy digest ${value}`, className: 'copy-button--small'}),
   );
 }

@@ -158,7 +158,7 @@ export function mount(root, route, ctx) {
             : h('a', {class: 'chip chip--link', href: link.image(name, t)}, t))))
       : h('span', {class: 'muted'}, 'No tag points at this digest');
     return facts([
-      ['Digest', h('span', {class: 'digest-copy'}, h('code', {class: 'digest-full', title: image.digest}, image.digest),
+      ['Digest', h('span', {class: 'digest-copy'}, h('a', {href: link.search({q: image.digest}), title: 'Where else is this used?'}, h('code', {class: 'digest-full', title: image.digest}, image.digest)),
         copyButton(image.digest, {ariaLabel: 'Copy digest', className: 'copy-button--small'}))],
       ['Kind', h('span', {class: 'badges'}, kindBadge(image), ident(image.media_type, {tag: 'code', className: 'muted media-type'}))],
       image.artifact_type ? ['Artifact type', ident(image.artifact_type, {tag: 'code', className: 'media-type'})] : [null, null],
