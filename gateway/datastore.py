@@ -119,6 +119,27 @@ class Database:
         await asyncio.to_thread(self.close)
 
 
+class UnusableDatabase(Database):
+    """What stands for a database that could not be opened (a data folder that cannot be
+    created, a full disk, a newer schema): every call raises ``StoreUnavailable`` with
+    the reason, so the feature built on it answers 503 while the rest of the gateway
+    runs."""
+
+    def __init__(self, path: Path, reason: str) -> None:  # no connection, no thread
+        self.path = path
+        self.reason = reason
+        self._closed = True
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise StoreUnavailable(self.reason)
+
+    def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        raise StoreUnavailable(self.reason)
+
+    def close(self) -> None:
+        return None
+
+
 def _connect(path: Path, migrations: Sequence[Migration]) -> sqlite3.Connection:
     ensure_data_dir(path.parent)
     try:

@@ -287,3 +287,9 @@ def test_a_data_folder_that_cannot_be_used(stale: Stale, tmp_path: Path) -> None
         assert r.status_code == 200 and r.json()["delete"] == []
         reasons = {t["reason"] for t in r.json()["keep"]}
         assert reasons == {"not_pulled_days: activity unavailable"}
+        # The other stores under the same folder fail alone too: files and search 503.
+        assert health.json()["layer_index"]["available"] is False
+        assert health.json()["search"]["available"] is False
+        files = client.get(f"/api/repositories/{REPO}/images/used/files", params={"wait": 5})
+        assert_envelope(files, 503, "LAYER_INDEX_UNAVAILABLE")
+        assert_envelope(client.get("/api/search", params={"tag": "*"}), 503, "SEARCH_UNAVAILABLE")

@@ -179,9 +179,11 @@ FILES = {
     "GET /api/repositories/{name}/images/{reference}/layers/{digest}/changes": 15,
     "GET /api/repositories/{name}/diff": 20,
 }
+# Activity (feed, stale report) and the registry-wide search.
+RECORDS = {"GET /api/activity": 20, "GET /api/stale": 15, "GET /api/search": 30}
 SESSION = {"POST /api/session": 20, "GET /api/session": 15, "DELETE /api/session": 15}
 EVENTS = {"POST /api/events": 60}
-EVERYTHING = {**PLAIN, **READS, **FILES, **DELETES, **BULK, **SESSION, **EVENTS}
+EVERYTHING = {**PLAIN, **READS, **FILES, **RECORDS, **DELETES, **BULK, **SESSION, **EVENTS}
 # Logins first: the session a real one makes is sent on the reads; logouts last.
 LOGGED_IN = {
     "POST /api/session": 60,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from harness.images import PushedIndex
+from harness.waiting import eventually
 from tests.support.content import VERSION_ALIASES, VERSION_TAGS
 from tests.support.fixtures import FilledRegistry
 from tests.support.ui import UiContext, UiPage, UiSite, format_bytes
@@ -83,12 +84,15 @@ def test_sort_orders_match_the_data(ui: UiPage, ui_site: UiSite) -> None:
         times = page.get_by_test_id("tags").locator('td[data-label="Created"] time')
         expect(times).to_have_count(len(everything))
         # The URL changes before the new order is drawn, and the table of the previous
-        # order has as many rows: wait for the row that must come first, then read.
-        stamps = [times.nth(i).get_attribute("datetime") or "" for i in range(len(everything))]
-        first = max(stamps) if newest_first else min(stamps)
-        expect(times.first).to_have_attribute("datetime", first)
-        stamps = [times.nth(i).get_attribute("datetime") or "" for i in range(len(everything))]
-        assert stamps == sorted(stamps, reverse=newest_first), stamps
+        # order has as many rows: read the whole column until it is in the new order.
+
+        def in_order(times: Locator = times, newest_first: bool = newest_first) -> bool:
+            stamps = [t.get_attribute("datetime") or "" for t in times.all()]
+            return len(stamps) == len(everything) and stamps == sorted(
+                stamps, reverse=newest_first
+            )
+
+        eventually(in_order, within=10, what=f"the tags ordered {label}")
 
     # the order survives a reload, and back returns to the previous order
     page.reload()

@@ -20,6 +20,7 @@ and windows); after a build the least recently used indexes go until the rest fi
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 import zlib
@@ -28,12 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from gateway.datastore import Database, transaction
+from gateway.datastore import Database, StoreUnavailable, UnusableDatabase, transaction
 from gateway.layers.checkpoints import Checkpoint
 from gateway.layers.indexer import LayerRead
 from gateway.layers.paths import subtree_bounds
 from gateway.layers.source import Format
 from gateway.layers.tarstream import TarEntry
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "layers.sqlite3"
 ENGINE = 1
@@ -158,9 +161,16 @@ class IndexStore:
     @classmethod
     def open(cls, data_dir: Path, budget: int) -> IndexStore:
         """Open (blocking: at start-up or through ``asyncio.to_thread``) and drop what a
-        crash or another engine version left."""
-        db = Database.open(data_dir / FILE_NAME, MIGRATIONS)
-        db.call(_drop_unusable)
+        crash or another engine version left. A file that cannot be opened gives a store
+        whose every call raises ``StoreUnavailable`` (logged): the files routes answer
+        503 and the gateway starts."""
+        path = data_dir / FILE_NAME
+        try:
+            db = Database.open(path, MIGRATIONS)
+            db.call(_drop_unusable)
+        except StoreUnavailable as exc:
+            log.error("the layer index store cannot be used: %s", exc)
+            return cls(UnusableDatabase(path, str(exc)), budget)
         return cls(db, budget)
 
     async def close(self) -> None:

@@ -78,9 +78,11 @@ class SearchEvents:
             self.queue.clear()
             self.walker.wake(everything=True)
         if self.queue and (self._task is None or self._task.done()):
+            drain = self._drain()
             try:
-                self._task = self.walker.spawn(self._drain())
+                self._task = self.walker.spawn(drain)
             except RuntimeError:  # no running loop (a change told outside the app)
+                drain.close()  # never started: nothing to await
                 return
 
     async def settled(self) -> None:

@@ -126,6 +126,8 @@ export async function stale(days: number): Promise<number> {
   const lastPulled: (string | null)[] = page.tags.map((t) => t.last_pulled);
   console.log(lastPulled, page.next);
   return page.tags.reduce((sum, t) => sum + (t.exclusive_bytes ?? 0), 0);
+}
+
 /** Where a package is used: "repository:tag (platform)" per result, and whether that is all. */
 export async function whereUsed(pkg: string): Promise<[string[], boolean]> {
   const page: SearchPage = await get("/api/search", { query: { package: pkg, n: 100 } });
