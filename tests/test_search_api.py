@@ -10,6 +10,7 @@ One registry and one gateway for the module (plus the restarted one at the end).
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,3 +232,61 @@ def every_page_after_restart(world: World) -> list[Row]:
         found = every_page(http, "package", "openssl")
         assert metric(http, "lr_search_walk_upstream_requests") == 0
         return [r for r in found if not r[0].startswith("wired/fresh")]
+
+
+REWALK_TTL = 6.0  # LR_SEARCH_INDEX_TTL of the gateway below: seconds
+
+
+def test_a_change_no_notification_told_is_found_after_the_index_ttl(
+    registry_factory: Any, tmp_path: Path
+) -> None:
+    """A registry that notifies nobody: a tag moved and a tag deleted there are answered
+    as before until ``LR_SEARCH_INDEX_TTL`` (the staleness bound), and as they are once
+    the re-walk read the registry afresh — even though the view's own caches (cache TTL
+    30 s, stale 300 s: the defaults) still hold the previous tag list and pointers."""
+    registry = registry_factory()  # no notifications: only the re-walk can see a change
+    repo = "quiet/app"
+    with Pusher(registry.url) as p:
+        old = push_image(p, repo, "1.0", seed="quiet-old", labels={"team": "quiet"})
+        doomed = push_image(p, repo, "2.0", seed="quiet-doomed", labels={"team": "doomed"})
+        started = time.monotonic()  # nothing is walked before: nothing due before + TTL
+        gateway = GatewayServer(
+            registry.url,
+            free_port(),
+            data_dir=tmp_path,
+            search_index_ttl=REWALK_TTL,
+            cache_ttl=30.0,
+            stale_ttl=300.0,
+            **SERVICE,
+        ).start()
+        try:
+            with httpx.Client(base_url=gateway.url, trust_env=False, timeout=30) as http:
+
+                def tags() -> dict[str, str]:
+                    found = every_page(http, "tag", "*")
+                    return {r[1]: r[2] for r in found if r[0] == repo}
+
+                walked(http)
+                before = {"1.0": old.digest, "2.0": doomed.digest}
+                assert tags() == before
+                # The gateway's own reads cache the list and the pointers (as a page would).
+                assert http.get(f"/api/repositories/{repo}/tags").status_code == 200
+                new = push_image(p, repo, "1.0", seed="quiet-new", labels={"team": "quiet2"})
+                p.delete_manifest(repo, doomed.digest)
+                # Within the TTL, with no notification, the index answers what it had.
+                assert tags() == before
+                assert every_page(http, "label", "team=doomed")
+                assert time.monotonic() - started < REWALK_TTL, "too slow to tell"
+                # After it, the re-walk read the registry afresh.
+                eventually(lambda: tags() == {"1.0": new.digest}, within=REWALK_TTL * 3)
+                assert every_page(http, "label", "team=doomed") == []
+                assert every_page(http, "label", "team=quiet") == []
+                eventually(
+                    lambda: (
+                        [r[:3] for r in every_page(http, "label", "team=quiet2")]
+                        == [(repo, "1.0", new.digest)]
+                    ),
+                    within=REWALK_TTL,
+                )
+        finally:
+            gateway.stop()

@@ -8,7 +8,8 @@ registry refuses that caller. Documents are read **by digest**, never by tag: a 
 notification arrives before its tag is readable, and a digest names immutable bytes.
 
 - ``tag_list``: a repository's tags and their digests (the view's resolve: the tag
-  digest cache, a HEAD otherwise) → ``SearchIndex.set_tags``.
+  digest cache, a read otherwise; a re-walk reads both afresh, a HEAD per tag)
+  → ``SearchIndex.set_tags``.
 - ``documents``: a manifest or index by digest, and an image manifest's config →
   ``add_documents``.
 - ``sboms``: an image's SBOMs — its referrers (the registry's referrers API, the
@@ -70,20 +71,25 @@ class SearchReads:
         while len(self.hints) > MAX_HINTS:
             self.hints.popitem(last=False)
 
-    async def tag_list(self, caller: Caller, repo: str) -> bool:
+    async def tag_list(self, caller: Caller, repo: str, *, afresh: bool = False) -> bool:
         """Read ``repo``'s tags and their digests and apply them; True when anything
-        in the index changed."""
+        in the index changed. ``afresh`` (a re-walk): the list and every pointer as the
+        registry answers now, not the view's cached ones, which may predate a change no
+        notification told (a cached list is kept ``LR_CACHE_TTL``, then served stale for
+        ``LR_STALE_TTL`` more)."""
         as_of = self.index.clock()
+        list_tags = self.registry.tags_afresh if afresh else self.registry.tags
+        pointer = self.registry.resolve_afresh if afresh else self.registry.resolve
         try:
             async with self.gate():
-                tags = list(await self.registry.tags(caller, repo))
+                tags = list(await list_tags(caller, repo))
         except NameUnknown:
             tags = []  # listed but never tagged (or every tag deleted)
 
         async def resolve(tag: str) -> str | None:
             try:
                 async with self.gate():
-                    return await self.registry.resolve(caller, repo, tag)
+                    return await pointer(caller, repo, tag)
             except NotFound:
                 return None  # deleted since the list was read
 

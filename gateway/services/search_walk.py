@@ -79,6 +79,10 @@ class SearchWalker:
         self.service = service_account
         self.concurrency = max(1, concurrency)
         self.ttl = ttl
+        # A repository is due TTL after its walk: looked for every minute, or a quarter
+        # of the TTL when that is shorter (a change no notification told waits at most
+        # TTL and this).
+        self.recheck = min(RECHECK_SECONDS, ttl / 4)
         self.progress = WalkProgress()
         self.dirty: set[str] = set()  # repositories whose tag list to read again soon
         self.everything = False  # a gap: every tag list again
@@ -135,7 +139,7 @@ class SearchWalker:
                 log.exception("search index walk failed")
             self.first_pass_done = True
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RECHECK_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), self.recheck)
 
     # -- one pass -----------------------------------------------------------------------
 
@@ -170,7 +174,14 @@ class SearchWalker:
                 if state is None or state.walked_at is None:
                     due.add(repo)
         self.dirty -= due
-        changed = await self._tag_lists(caller, sorted(due)) or changed
+        # Walked before: read again because the TTL (or a change of unknown kind) says
+        # the index may be wrong, so from the registry, not the view's cached lists.
+        again = set()
+        for repo in due:
+            state = await index.repo_state(repo)
+            if state is not None and state.walked_at is not None:
+                again.add(repo)
+        changed = await self._tag_lists(caller, sorted(due), again) or changed
         older = started - self.ttl if self.registry.referrers_api else None
         units = await self.reads.missing(caller, visible, older_than=older)
         self.progress.units += units
@@ -178,7 +189,7 @@ class SearchWalker:
         if visible is None and (changed or units):
             await index.prune()
 
-    async def _tag_lists(self, caller: Caller, repos: list[str]) -> bool:
+    async def _tag_lists(self, caller: Caller, repos: list[str], again: set[str]) -> bool:
         if not repos:
             return False
         changed = False
@@ -189,7 +200,8 @@ class SearchWalker:
             while queue:
                 repo = queue.pop()
                 try:
-                    changed = await self.reads.tag_list(caller, repo) or changed
+                    read = await self.reads.tag_list(caller, repo, afresh=repo in again)
+                    changed = read or changed
                     self.progress.repositories += 1
                 except GatewayError as exc:
                     if aborts(exc, one_repository=False):

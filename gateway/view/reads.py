@@ -393,6 +393,18 @@ class Reads(Documents):
         (the referrers tag schema's index), where a cached answer may be a moment old."""
         return await self.client.manifest(caller, repo, reference)
 
+    async def tags_afresh(self, caller: Caller, repo: str) -> Sequence[str]:
+        """``repo``'s tag list as the registry answers this caller now, kept nowhere (the
+        cached list, and one past its time served stale, may predate a change no
+        notification told): for a walk whose whole point is to read the registry again
+        (the search index's re-walk after ``LR_SEARCH_INDEX_TTL``)."""
+        return await self.client.tags(caller, repo)
+
+    async def resolve_afresh(self, caller: Caller, repo: str, tag: str) -> str:
+        """The digest ``tag`` points at now (one HEAD with this caller's credentials),
+        kept nowhere: ``tags_afresh``'s companion. 404 once the tag is gone."""
+        return (await self.client.head_manifest(caller, repo, tag)).digest
+
     async def config(self, caller: Caller, repo: str, digest: str) -> bytes:
         """A config blob (small, read whole), verified and cached by digest."""
         blob = await self._content.get(digest)
