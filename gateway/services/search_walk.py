@@ -5,7 +5,10 @@ Whose credentials walk:
 - **The service account's** (``LR_REGISTRY_USERNAME``) when one is configured: one walk
   for the whole registry, started with the app and run again whenever something is due
   (a repository's tag list read ``LR_SEARCH_INDEX_TTL`` ago, a change of unknown kind,
-  a gap in other replicas' messages), checked every ``RECHECK_SECONDS``.
+  a gap in other replicas' messages), checked every ``RECHECK_SECONDS`` (a quarter of
+  the TTL when that is shorter). A repository walked before is read again afresh (the
+  view's ``tags_afresh``, ``resolve_afresh``): its cached list and pointers may predate a
+  change no notification told, which is what the re-walk is for.
 - **Otherwise a caller's**: a search starts (or joins) a walk of what that caller may
   see, waits for it within its request's deadline and answers with what is indexed;
   the walk goes on in the background and ``complete`` stays false until it is done.
