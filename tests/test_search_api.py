@@ -4,7 +4,9 @@ independent answers (``search_truth``), freshness after a push, a tag move and a
 (notification → result, bounded by ``eventually``), and a restart on the same data
 folder that reads nothing from the registry again.
 
-One registry and one gateway for the module (plus the restarted one at the end).
+One registry and one gateway for the module (plus the restarted one at the end); the
+re-walk after ``LR_SEARCH_INDEX_TTL`` has its own registry, which notifies nobody, and
+its own gateway with a TTL of a few seconds.
 """
 
 from __future__ import annotations
