@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
@@ -13,6 +14,11 @@ import httpx
 import pytest
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+# Apps built outside a test's own fixture (module- and session-scoped gateways) get this
+# run's data folder, never the working folder's data/ (``_own_data_dir`` below gives each
+# test one of its own).
+os.environ["LR_DATA_DIR"] = tempfile.mkdtemp(prefix="lr-test-data-")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
@@ -95,7 +101,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # Modules that need no browser but run in the browser part (before its browser tests),
 # so that the two parts scripts/test.sh runs side by side take about as long: the
 # browser part alone ends minutes before the others.
-BALANCED_INTO_BROWSER_PART = frozenset({"test_fuzz_api.py", "test_conformance.py"})
+BALANCED_INTO_BROWSER_PART = frozenset(
+    {
+        "test_fuzz_api.py",
+        "test_conformance.py",
+        "test_registry_outage.py",
+        "test_disk_content.py",
+        "test_memory_bound.py",
+    }
+)
 
 
 def _part(item: pytest.Item) -> str:

@@ -81,7 +81,11 @@ def served_port(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     env = clean_env(LR_REGISTRY_URL="http://127.0.0.1:9", LR_PORT=str(port))
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            [sys.executable, "-m", "gateway"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "gateway"],
+            env=env,
+            cwd=log.parent,  # its data/ there, never in the working folder
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
 
