@@ -328,7 +328,11 @@ def test_200_mb_up_and_down_in_constant_memory(registry_factory: Any, tmp_path: 
     log = tmp_path / "gateway.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            [sys.executable, "-m", "gateway"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "gateway"],
+            env=env,
+            cwd=tmp_path,  # its data/ there, never in the working folder
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         url = f"http://127.0.0.1:{port}"
