@@ -36,7 +36,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.errors import UpstreamInvalid
 from gateway.layers.decode import PIECE, corrupt
 from gateway.layers.realign import realigned_head
 
@@ -246,27 +245,10 @@ class Inflater:
                 return
 
 
-async def inflate_from(
-    point: Checkpoint, chunks: AsyncIterator[bytes], skip: int, length: int
-) -> AsyncIterator[bytes]:
-    """``length`` decompressed bytes starting ``skip`` bytes after ``point``, from the
-    compressed ``chunks`` fetched from ``point.fetch_from``."""
+async def inflated(point: Checkpoint, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The decompressed bytes after ``point``, from the compressed ``chunks`` fetched
+    from ``point.fetch_from``."""
     inflater = Inflater(point)
-    wanted = length
     async for chunk in chunks:
         for piece in inflater.feed(chunk):
-            if skip:
-                cut = min(skip, len(piece))
-                skip -= cut
-                piece = piece[cut:]
-            if piece:
-                piece = piece[:wanted]
-                wanted -= len(piece)
-                yield piece
-            if not wanted:
-                return
-    if wanted:
-        raise UpstreamInvalid(
-            "the layer ended before the file did (it changed since it was indexed?)",
-            detail={"reason": "truncated"},
-        )
+            yield piece

@@ -2,7 +2,7 @@
 
 - plain tar: one ``Range`` request for exactly the file's bytes;
 - gzip: one ``Range`` from the checkpoint at or before the file to the first checkpoint
-  at or after its end, inflated from the checkpoint (``checkpoints.inflate_from``): at
+  at or after its end, inflated from the checkpoint (``checkpoints.inflated``): at
   most about one span (4 MiB of output, compressed) more than the file itself;
 - zstd: from the start of the frame holding the file (a layer written as one frame, the
   usual case, is read from its start: zstd has no other place to begin).
@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 
 from gateway.errors import FileUnknown, UpstreamInvalid, clip
-from gateway.layers.checkpoints import inflate_from
+from gateway.layers.checkpoints import inflated
 from gateway.layers.decode import ZstdDecoder
 from gateway.layers.metrics import LayerCounters
 from gateway.layers.source import BlobSource
@@ -83,7 +83,8 @@ async def read_file(
         point = await store.checkpoint(index.id, first)
         end = None if after is None else min(after.compressed + 1, index.compressed_size)
         async with aclosing(_counted(source, point.fetch_from, end, counters)) as fetched:
-            async for piece in inflate_from(point, fetched, offset - first.expanded, length):
+            skip = offset - first.expanded
+            async for piece in _exactly(inflated(point, fetched), length, skip=skip):
                 yield piece
         return
     end = None if after is None else after.compressed
