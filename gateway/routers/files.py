@@ -88,6 +88,15 @@ LISTING_ERRORS = errors(
 )
 
 
+# The answers of a file's bytes, by a layer or by an image.
+FILE_BYTES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file's bytes", "content": {"application/octet-stream": {}}},
+    304: {"description": "Not modified (If-None-Match matched its sha256)"},
+    **INDEXING,
+    **LISTING_ERRORS,
+}
+
+
 # -- one layer ---------------------------------------------------------------------------
 
 
@@ -130,12 +139,7 @@ async def layer_files(
 @router.get(
     "/api/repositories/{name:repository}/layers/{digest}/file",
     response_class=Response,
-    responses={
-        200: {"description": "The file's bytes", "content": {"application/octet-stream": {}}},
-        304: {"description": "Not modified (If-None-Match matched its sha256)"},
-        **INDEXING,
-        **LISTING_ERRORS,
-    },
+    responses=FILE_BYTES,
     summary="A file of a layer, as an attachment",
 )
 async def layer_file(
@@ -226,12 +230,7 @@ async def image_files(
 @router.get(
     "/api/repositories/{name:repository}/images/{reference}/file",
     response_class=Response,
-    responses={
-        200: {"description": "The file's bytes", "content": {"application/octet-stream": {}}},
-        304: {"description": "Not modified (If-None-Match matched its sha256)"},
-        **INDEXING,
-        **LISTING_ERRORS,
-    },
+    responses=FILE_BYTES,
     summary="A file of an image, as an attachment",
 )
 async def image_file(
