@@ -42,14 +42,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 
 from bench.nginx import TEMPLATE, TUNED, Nginx, nginx_binary, start_nginx  # noqa: E402
 from bench.report import git_describe, verdict, write_report  # noqa: E402
-from bench.servers import process_cpu  # noqa: E402
+from bench.servers import gateway_process, process_cpu  # noqa: E402
 from harness.corpus import push_corpus  # noqa: E402
-from harness.registry import free_port, start_registry  # noqa: E402
-from harness.waiting import eventually  # noqa: E402
+from harness.registry import start_registry  # noqa: E402
 
 REPO = "spa/app"
 CHROMIUM = os.environ.get("LR_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -134,33 +132,7 @@ class Target:
 
 
 def start_gateway(registry: str, spa: Path, workdir: Path) -> subprocess.Popen[bytes]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LR_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        LR_REGISTRY_URL=registry,
-        LR_PORT=str(port),
-        LR_V2_MODE="pull",
-        LR_SPA_DIR=str(spa),
-        LR_LOG_LEVEL="warning",
-        LR_DATA_DIR=str(workdir / "data"),
-    )
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "gateway"],
-        env=env,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=(workdir / "gateway.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    eventually(
-        lambda: httpx.get(url + "/api/health/live", trust_env=False).status_code == 200,
-        within=30,
-        retry=(httpx.TransportError,),
-    )
-    proc.url = url  # type: ignore[attr-defined]
-    return proc
+    return gateway_process(registry, workdir, LR_V2_MODE="pull", LR_SPA_DIR=str(spa))
 
 
 def _wait_done(page: Any, within: float = 300.0) -> None:

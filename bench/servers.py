@@ -35,6 +35,7 @@ from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import Response  # noqa: E402
 
 from bench.uvicorn_config import uvicorn_run  # noqa: E402
+from harness.processes import clean_env  # noqa: E402
 from harness.waiting import eventually  # noqa: E402
 
 
@@ -96,6 +97,36 @@ def affinity(cpus: set[int] | None) -> Any:
     if not cpus:
         return None
     return lambda: os.sched_setaffinity(0, cpus)
+
+
+def gateway_process(registry: str, workdir: Path, **settings: str) -> subprocess.Popen[bytes]:
+    """``python -m gateway`` in ``workdir`` (its data folder and log there) in front of
+    ``registry``, with ``LR_…`` ``settings`` besides; returned once it answers, its URL
+    as ``.url``. The caller stops it by PID."""
+    port = free_port()
+    env = clean_env(
+        LR_REGISTRY_URL=registry,
+        LR_PORT=str(port),
+        LR_LOG_LEVEL="warning",
+        LR_DATA_DIR=str(workdir / "data"),
+        **settings,
+    )
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "gateway"],
+        env=env,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=(workdir / "gateway.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    eventually(
+        lambda: httpx.get(url + "/api/health/live", trust_env=False).status_code == 200,
+        within=30,
+        retry=(httpx.TransportError,),
+    )
+    proc.url = url  # type: ignore[attr-defined]
+    return proc
 
 
 def start_server(
