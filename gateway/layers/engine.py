@@ -144,10 +144,10 @@ class LayerEngine:
     async def layer_file(
         self, source: BlobSource, path: str, *, wait: float | None = None
     ) -> FileRead | IndexingProgress:
-        index = await self.layer(source, wait=wait)
-        if isinstance(index, IndexingProgress):
-            return index
-        entry = regular_file(await self.store.entry(index.id, paths.normalise(path)), path)
+        found = await self._layer_entry(source, path, wait)
+        if isinstance(found, IndexingProgress):
+            return found
+        index, entry = found
         return FileRead(entry, read_file(self.store, index, entry, source, self.counters))
 
     async def image_file(
@@ -158,22 +158,19 @@ class LayerEngine:
         *,
         wait: float | None = None,
     ) -> FileRead | IndexingProgress:
-        view = await self.image(manifest_digest, sources, wait=wait)
-        if isinstance(view, IndexingProgress):
-            return view
-        shown = await view.lookup(path)
-        entry = regular_file(None if shown is None else shown.entry, path)
-        assert shown is not None
-        index, source = view.layers[shown.position], view.sources[shown.position]
+        found = await self._image_entry(manifest_digest, sources, path, wait)
+        if isinstance(found, IndexingProgress):
+            return found
+        index, entry, source = found
         return FileRead(entry, read_file(self.store, index, entry, source, self.counters))
 
     async def layer_preview(
         self, source: BlobSource, path: str, *, wait: float | None = None
     ) -> FilePreview | IndexingProgress:
-        index = await self.layer(source, wait=wait)
-        if isinstance(index, IndexingProgress):
-            return index
-        entry = regular_file(await self.store.entry(index.id, paths.normalise(path)), path)
+        found = await self._layer_entry(source, path, wait)
+        if isinstance(found, IndexingProgress):
+            return found
+        index, entry = found
         return await preview(self.store, index, entry, source, self.counters)
 
     async def image_preview(
@@ -184,14 +181,33 @@ class LayerEngine:
         *,
         wait: float | None = None,
     ) -> FilePreview | IndexingProgress:
+        found = await self._image_entry(manifest_digest, sources, path, wait)
+        if isinstance(found, IndexingProgress):
+            return found
+        index, entry, source = found
+        return await preview(self.store, index, entry, source, self.counters)
+
+    async def _layer_entry(
+        self, source: BlobSource, path: str, wait: float | None
+    ) -> tuple[LayerIndex, TarEntry] | IndexingProgress:
+        """The regular file at ``path`` of the layer, with the layer's index."""
+        index = await self.layer(source, wait=wait)
+        if isinstance(index, IndexingProgress):
+            return index
+        return index, regular_file(await self.store.entry(index.id, paths.normalise(path)), path)
+
+    async def _image_entry(
+        self, manifest_digest: str, sources: Sequence[BlobSource], path: str, wait: float | None
+    ) -> tuple[LayerIndex, TarEntry, BlobSource] | IndexingProgress:
+        """The regular file the image shows at ``path``, with the index and the source of
+        the layer it comes from."""
         view = await self.image(manifest_digest, sources, wait=wait)
         if isinstance(view, IndexingProgress):
             return view
         shown = await view.lookup(path)
         entry = regular_file(None if shown is None else shown.entry, path)
         assert shown is not None
-        index, source = view.layers[shown.position], view.sources[shown.position]
-        return await preview(self.store, index, entry, source, self.counters)
+        return view.layers[shown.position], entry, view.sources[shown.position]
 
     # -- what one layer did ---------------------------------------------------------------
 
