@@ -87,6 +87,18 @@ async def answer(
     return response
 
 
+async def _caller(state: AppState, scope: Scope) -> Caller:
+    """The caller of the request, named as the ``CurrentCaller`` dependency names it
+    (``dependencies.caller_from``); raises its ``GatewayError``."""
+    cookies = _first_header(scope, b"cookie")
+    return await caller_from(
+        state,
+        cookie_parser(cookies).get(COOKIE_NAME) if cookies else None,
+        _first_header(scope, b"authorization"),
+        scope.get("root_path", ""),
+    )
+
+
 def _first_header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:  # ASGI servers send header names lower-cased
@@ -113,14 +125,8 @@ class WarmLane:
         if state is None or state.answers.seconds <= 0:
             await self.app(scope, receive, send)
             return
-        cookies = _first_header(scope, b"cookie")
         try:
-            caller = await caller_from(
-                state,
-                cookie_parser(cookies).get(COOKIE_NAME) if cookies else None,
-                _first_header(scope, b"authorization"),
-                scope.get("root_path", ""),
-            )
+            caller = await _caller(state, scope)
         except GatewayError:
             await self.app(scope, receive, send)  # the route answers with the error
             return
@@ -148,14 +154,8 @@ class WarmLane:
         found = warm_v2.target(route_path(scope))
         if state is None or state.settings.v2_mode == "off" or found is None:
             return False
-        cookies = _first_header(scope, b"cookie")
         try:
-            caller = await caller_from(
-                state,
-                cookie_parser(cookies).get(COOKIE_NAME) if cookies else None,
-                _first_header(scope, b"authorization"),
-                scope.get("root_path", ""),
-            )
+            caller = await _caller(state, scope)
         except GatewayError:
             return False  # the route answers with the error
         held = warm_v2.held(state, caller, scope, found)
