@@ -175,6 +175,18 @@ def test_a_push_a_tag_move_and_a_delete_are_found_within_a_second(world: World) 
     def found(kind: str, text: str) -> list[Row]:
         return rows(http.get("/api/search", params={kind: text, "n": "100"}).json())
 
+    # The registry's notification first (it may take its time on a busy machine: its
+    # delivery is not what this measures), as the activity log records it; then the
+    # search answers from it.
+    eventually(
+        lambda: (
+            http.get("/api/activity", params={"repository": repo, "action": "push"})
+            .json()
+            .get("events")
+        ),
+        within=30,
+        what="the push notification",
+    )
     assert eventually(lambda: found("label", "team=fresh"), within=FRESH_WITHIN * 5)
     eventually(
         lambda: (
