@@ -3,7 +3,7 @@
 Upstream timeouts bound each registry call, but a page makes many calls, and calls
 queue for the concurrency slots: waits would add up (a stalled tag list times 50 rows,
 or rows answered in waves behind the slots). The deadline is the one bound of the whole
-request: ``DeadlineMiddleware`` (in gateway.middleware) sets it when an /api request
+request: ``DeadlineMiddleware`` (gateway.middleware.deadline) sets it when an /api request
 arrives, and every upstream call takes its budget from what is left (``remaining``):
 the wait for a slot, the exchange and the read of the body, a token fetch inside the
 auth flow, and the wait for a request in flight that another caller started

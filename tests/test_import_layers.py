@@ -208,7 +208,7 @@ def test_the_checks_see_what_they_check() -> None:
     """The graph is the real one: known edges are found, and a circle would be."""
     edges = graph()
     assert "gateway.view" in edges["gateway.services.tags"]
-    assert "gateway.paths" in edges["gateway.middleware"]
+    assert "gateway.paths" in edges["gateway.middleware.request_log"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert layer_of("gateway.shared_state.keys") == len(LAYERS) - 1
     assert layer_of("gateway.shared_state.caches") == layer_of("gateway.sessions")
