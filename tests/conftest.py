@@ -89,12 +89,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--part",
-        choices=("all", "browser", "lighthouse", "others"),
+        choices=("all", "browser", "alone", "others"),
         default="all",
         help="run only the tests driving chromium (with a few modules that balance the "
-        "two parts), only the Lighthouse budgets, only the others, or all (scripts/test.sh "
-        "runs the first and the third side by side, then Lighthouse alone: its performance "
-        "score is timed)",
+        "two parts), only the tests that need the machine to themselves (marker 'alone', "
+        "and the Lighthouse budgets), only the others, or all (scripts/test.sh runs the "
+        "first and the third side by side, then the 'alone' part: their clocks are real)",
     )
 
 
@@ -113,8 +113,8 @@ BALANCED_INTO_BROWSER_PART = frozenset(
 
 
 def _part(item: pytest.Item) -> str:
-    if item.get_closest_marker("lighthouse") is not None:
-        return "lighthouse"
+    if item.get_closest_marker("lighthouse") or item.get_closest_marker("alone"):
+        return "alone"
     if "browser" in getattr(item, "fixturenames", ()):
         return "browser"
     return "browser" if item.path.name in BALANCED_INTO_BROWSER_PART else "others"

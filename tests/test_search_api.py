@@ -35,6 +35,9 @@ TOKEN = "search-events-token"  # noqa: S105 - a test's own
 SERVICE = {"registry_username": "walker", "registry_password": "walker-pw", "events_token": TOKEN}
 FRESH_WITHIN = 1.0  # seconds from a notification to the result
 
+# Held to a wall clock: run with the machine to itself (scripts/test.sh's last part).
+pytestmark = pytest.mark.alone
+
 
 @dataclass
 class World:
