@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     v2_mode: Literal["off", "pull", "push"] = "pull"
     events_token: SecretStr | None = None
     metrics_token: SecretStr | None = None
+    # Shared with the nginx in front (deploy/nginx-blob-offload.conf): a /v2 blob pull
+    # that carries it in X-LR-Offload is handed to nginx (X-Accel-Redirect); unset: off.
+    blob_offload_secret: SecretStr | None = None
 
     public_url: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -191,6 +194,19 @@ class Settings(BaseSettings):
         value = value.strip()
         if not value or not all(" " <= c <= "~" for c in value):
             raise ValueError("must be one non-empty line of printable ASCII (a header value)")
+        return value
+
+    @field_validator("blob_offload_secret")
+    @classmethod
+    def _offload_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        secret = value.get_secret_value()
+        if len(secret) < 16 or not all("!" <= c <= "~" and c not in "\"'\\;$" for c in secret):
+            raise ValueError(
+                "must be at least 16 printable ASCII characters without spaces, quotes, "
+                "backslashes, semicolons or $ (it goes into an nginx configuration)"
+            )
         return value
 
     @field_validator("pull_host")

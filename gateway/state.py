@@ -258,7 +258,7 @@ def build_state(
             push_enabled=settings.v2_mode == "push",
             referrers=referrers,
         ),
-        blobs=BlobService(registry, metrics),
+        blobs=BlobService(registry, metrics, settings.blob_offload_secret),
         answers=answers,
         logins=Logins(client),
         sessions=sessions,

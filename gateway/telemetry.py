@@ -77,6 +77,12 @@ class Metrics:
             "Bytes of blob downloads sent to clients",
             registry=r,
         )
+        self.blob_offloads = Counter(
+            "lr_blob_offloads",
+            "Blob pulls handed to the proxy in front (X-Accel-Redirect); their bytes are "
+            "sent by that proxy, not counted in lr_blob_bytes_streamed",
+            registry=r,
+        )
         #: Reports the collected-at-scrape families (caches, sessions…); set by the app.
         self.source: Callable[[], Iterable[Metric]] | None = None
         r.register(_SourceCollector(self))

@@ -29,6 +29,7 @@ from gateway.registry.protocol import (
     MAX_MANIFEST_BYTES,
     MAX_PAGES,
     MAX_REFERRER_PAGES,
+    BlobProof,
     Head,
     Manifest,
     Passed,
@@ -297,6 +298,28 @@ class RegistryClient(RegistryWrites):
         )
         await response.aclose()
         return content_headers(response)
+
+    async def blob_proof(self, caller: Caller, name: str, digest: str) -> BlobProof:
+        """A HEAD of the blob with this caller's credentials, redirects not followed:
+        raises the registry's 401/403/404 as every read does; else whether it redirected
+        (to storage) and the ``Authorization`` value the auth flow ended up sending
+        (the caller's Basic, or the token fetched for this caller's pull scope), read
+        from the request httpx last sent. What a proxy in front needs to fetch the blob
+        itself as this caller (``BlobService.offload``)."""
+        response = await self.transport.send(
+            "HEAD",
+            f"/v2/{name}/blobs/{digest}",
+            caller,
+            scope=pull_scope(name),
+            subject="blob",
+            headers={"Accept-Encoding": "identity"},
+            ok=(200, 301, 302, 303, 307, 308),
+        )
+        await response.aclose()
+        return BlobProof(
+            redirected=response.status_code != 200 or bool(response.history),
+            authorization=response.request.headers.get("authorization"),
+        )
 
     async def stream(self, response: httpx.Response) -> AsyncIterator[bytes]:
         """The body as it comes; a failure on the way is ``StreamBroken`` (the answer to

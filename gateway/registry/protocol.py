@@ -5,7 +5,7 @@ answers (pure: no I/O)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -39,6 +39,16 @@ class Head:
     digest: str
     media_type: str
     size: int
+
+
+@dataclass(frozen=True)
+class BlobProof:
+    """A blob this caller may read (``RegistryClient.blob_proof``): whether the registry
+    redirected its HEAD (to storage), and the ``Authorization`` it was sent with (None:
+    none was needed). ``repr`` never shows the credentials."""
+
+    redirected: bool
+    authorization: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

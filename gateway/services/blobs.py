@@ -1,24 +1,32 @@
 """Blobs for the routers (the /api download and the /v2 pull): through the view
 (``gateway.view.blobs``: the caller's own credentials, never cached), counted in the
 metrics as they are streamed on; except the small ones the view keeps by digest
-anyway (configs: ``held``), which an SPA on /v2 asks for once per image."""
+anyway (configs: ``held``), which an SPA on /v2 asks for once per image; and, behind
+an nginx that takes them (``offload``: gateway/services/blob_offload.py), the pulls
+nginx moves itself once the gateway has confirmed them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import httpx
+from pydantic import SecretStr
 
 from gateway.registry.credentials import Caller
+from gateway.services.blob_offload import BlobOffload
 from gateway.telemetry import Metrics, counted_stream
 from gateway.view import CachedRegistry
 
 
 class BlobService:
-    def __init__(self, registry: CachedRegistry, metrics: Metrics) -> None:
+    def __init__(
+        self, registry: CachedRegistry, metrics: Metrics, offload_secret: SecretStr | None = None
+    ) -> None:
         self.registry = registry
         self.blobs = registry.blobs
         self.metrics = metrics
+        #: Pulls handed to the nginx in front (LR_BLOB_OFFLOAD_SECRET; off without it).
+        self.offload = BlobOffload(self.blobs, offload_secret, metrics)
 
     async def held(self, caller: Caller, name: str, digest: str) -> bytes | None:
         """A blob the view keeps by digest, read through it (verified, cached, gated:

@@ -20,6 +20,7 @@ from gateway import deadline
 from gateway.errors import StreamBroken, UpstreamInvalid, UpstreamUnavailable
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
+from gateway.registry.protocol import BlobProof
 from gateway.view.access import Gate
 
 
@@ -48,6 +49,11 @@ class Blobs:
 
     async def head(self, caller: Caller, repo: str, digest: str) -> dict[str, str]:
         return await self.client.blob_head(caller, repo, digest)
+
+    async def proof(self, caller: Caller, repo: str, digest: str) -> BlobProof:
+        """This caller may read this blob here (the registry's HEAD, never cached), and
+        how (``RegistryClient.blob_proof``): for a pull handed to a proxy in front."""
+        return await self.client.blob_proof(caller, repo, digest)
 
     @asynccontextmanager
     async def reading(

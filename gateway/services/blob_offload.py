@@ -1,0 +1,81 @@
+"""Blob pulls handed to the nginx in front of the gateway (X-Accel-Redirect).
+
+A Python loop per piece cannot move a layer as fast or as cheaply as nginx does (issue
+19: bench/bench_blobs.py). Where nginx already runs in front of the gateway, it can move
+the bytes while the gateway keeps deciding who may read what
+(``deploy/nginx-blob-offload.conf``; docs/v2-api.md, "Blobs through nginx"):
+
+1. nginx passes every request on with ``X-LR-Offload: <LR_BLOB_OFFLOAD_SECRET>`` (set by
+   nginx itself, so a client cannot choose it). Without that header, or with another
+   value (compared in constant time), a pull is streamed by the gateway as always.
+2. The gateway confirms access and existence with the caller's own credentials (a HEAD
+   of the blob: ``RegistryClient.blob_proof``). A refusal (401, 403, 404) is left to the
+   streamed path, which answers it exactly as without offload. A HEAD the registry
+   redirected (to storage) is no offload either: the gateway follows such redirects
+   itself, so no storage URL reaches a client.
+3. Otherwise the answer is empty, with ``X-Accel-Redirect: /_lr_blob/v2/<name>/blobs/
+   <digest>`` and the ``Authorization`` value the auth flow sent for THIS caller (their
+   Basic credentials, or the token fetched for their pull scope) in
+   ``X-LR-Upstream-Authorization``, which nginx sends to the registry from its internal
+   location and never to the client; plus the headers the client gets (digest, ETag,
+   Cache-Control, type), which nginx puts on the registry's answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from pydantic import SecretStr
+from starlette.datastructures import Headers
+
+from gateway.errors import Forbidden, NotFound, Unauthorized
+from gateway.registry.credentials import Caller
+from gateway.telemetry import Metrics
+from gateway.view.blobs import Blobs
+
+#: The internal location of nginx that fetches the blob from the registry.
+OFFLOAD_PREFIX = "/_lr_blob"
+#: The request header nginx sets to the shared secret.
+ASKED = "x-lr-offload"
+#: The answer's header carrying the upstream credentials to nginx (never to a client).
+UPSTREAM_AUTHORIZATION = "x-lr-upstream-authorization"
+
+
+class BlobOffload:
+    """Whether a pull may be handed to nginx, and the answer that hands it."""
+
+    def __init__(self, blobs: Blobs, secret: SecretStr | None, metrics: Metrics) -> None:
+        self._blobs = blobs
+        self._secret = None if secret is None else secret.get_secret_value().encode()
+        self._metrics = metrics
+
+    def asked(self, headers: Headers) -> bool:
+        """True when the request came through the trusted nginx (the secret matches)."""
+        if self._secret is None:
+            return False
+        given = headers.get(ASKED)
+        if given is None:
+            return False
+        return hmac.compare_digest(given.encode("latin-1"), self._secret)
+
+    async def answer(self, caller: Caller, name: str, digest: str) -> dict[str, str] | None:
+        """The headers of the empty answer that hands this pull to nginx (the route adds
+        its ``Cache-Control``, as to a streamed one); None: serve it as without offload
+        (a refusal, or a registry that redirects to storage)."""
+        try:
+            proof = await self._blobs.proof(caller, name, digest)
+        except (Unauthorized, Forbidden, NotFound):
+            return None  # the streamed path answers it, as it always did
+        if proof.redirected:
+            return None
+        headers = {
+            "x-accel-redirect": f"{OFFLOAD_PREFIX}/v2/{name}/blobs/{digest}",
+            "content-type": "application/octet-stream",
+            "docker-content-digest": digest,
+            "etag": f'"{digest}"',
+            "accept-ranges": "bytes",
+        }
+        if proof.authorization:
+            headers[UPSTREAM_AUTHORIZATION] = proof.authorization
+        self._metrics.blob_offloads.inc()
+        return headers
