@@ -29,7 +29,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/lib.sh
 
 lr_ensure_apt_packages docker-registry skopeo apache2-utils python3-venv python3-pip \
-    chromium fonts-dejavu-core nodejs redis-server
+    chromium fonts-dejavu-core nodejs redis-server nginx
 # npm: Debian's package, unless a Node.js that ships its own npm is installed.
 command -v npm >/dev/null 2>&1 || lr_ensure_apt_packages npm
 lr_ensure_venv

@@ -1,0 +1,339 @@
+"""Blob pulls through nginx in front of the gateway (LR_BLOB_OFFLOAD_SECRET,
+X-Accel-Redirect), against real parts: the shipped ``deploy/nginx-blob-offload.conf``
+rendered for loopback ports (harness/nginx.py), real nginx, the gateway as a real
+process logging at debug level, and Debian's distribution 2.8 with htpasswd logins; the
+bearer path over the token world's registry (a token server with per-user rights).
+
+What is checked: the bytes and headers a client gets through nginx are those of a
+pull the gateway streams; a refusal is the gateway's answer of today; the upstream
+credentials never reach a client (through nginx, from the gateway without the secret,
+through ``/_lr_blob/``, with a client's own ``X-LR-Offload``) nor the gateway's log and
+metrics; they are the ones the auth flow used for this caller (the caller's Basic, or
+a token for the caller's pull scope). A registry redirecting to storage is no offload
+(a mock: the local registry cannot redirect).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.images import ACCEPT_ALL, PushedImage, Pusher, push_image
+from harness.nginx import Nginx, nginx_binary, start_offload
+from harness.processes import Served, clean_env
+from harness.registry import RegistryProcess, free_port
+from tests.support.gateway_server import GatewayServer
+from tests.support.mock_registry import FakeRegistry, blob_response, gateway
+from tests.support.token_world import USERS as TOKEN_USERS
+from tests.support.token_world import World
+from tests.support.token_world import world as world  # noqa: PLC0414 - the module's fixture
+
+pytestmark = pytest.mark.skipif(
+    nginx_binary() is None, reason="nginx is not installed (apt-get install nginx)"
+)
+
+SECRET = "offload-Secret-5d1c9a7e3b"
+ALICE = ("alice", "alice-Pw-3e8f")
+BOB = ("bob", "bob-Pw-77a1")
+BLOB = os.urandom(3 * 1024 * 1024 + 17)  # more than nginx's buffers hold
+DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+MISSING = "sha256:" + "0" * 64
+#: What a blob answer streamed by the gateway and one moved by nginx must agree on.
+SAME = ("content-type", "content-length", "accept-ranges", "docker-content-digest", "etag")
+CREDENTIALS = "x-lr-upstream-authorization"
+
+
+def basic(user: tuple[str, str]) -> str:
+    return "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+
+
+@dataclass
+class Stand:
+    registry: RegistryProcess
+    gateway: Served
+    nginx: Nginx
+    image: PushedImage
+
+    def blob(self, base: str, digest: str = DIGEST, **headers: str) -> httpx.Response:
+        return httpx.get(
+            f"{base}/v2/team/app/blobs/{digest}", headers=headers, trust_env=False, timeout=30
+        )
+
+
+def _metrics(stand: Stand) -> dict[str, float]:
+    """The gateway's unlabelled metric values, by name."""
+    text = httpx.get(f"{stand.gateway.url}/metrics", trust_env=False).text
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if line and not line.startswith("#") and "{" not in name:
+            values[name] = float(value)
+    return values
+
+
+@pytest.fixture(scope="module")
+def stand(registry_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stand]:
+    """An htpasswd registry (2.8) holding ``BLOB`` and an image in ``team/app``; the
+    gateway in front (``python -m gateway``, debug log to a file); nginx in front of
+    both with the shipped offload configuration."""
+    registry: RegistryProcess = registry_factory(
+        auth="htpasswd", htpasswd_users=dict([ALICE, BOB]), version="2.8"
+    )
+    with Pusher(registry.url, *ALICE) as p:
+        assert p.push_blob("team/app", BLOB) == DIGEST
+        image = push_image(p, "team/app", "1.0")
+    tmp = tmp_path_factory.mktemp("offload")
+    port = free_port()
+    env = clean_env(
+        LR_REGISTRY_URL=registry.url,
+        LR_PORT=str(port),
+        LR_LOG_LEVEL="debug",
+        LR_DATA_DIR=str(tmp / "data"),
+        LR_BLOB_OFFLOAD_SECRET=SECRET,
+    )
+    log = tmp / "gateway.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+            [sys.executable, "-m", "gateway"],
+            cwd=tmp,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    served = Served(proc, port, log)
+    nginx = None
+    try:
+        served.wait_ready()
+        nginx = start_offload(
+            served.url.removeprefix("http://"),
+            registry.url.removeprefix("http://"),
+            SECRET,
+            tmp / "nginx",
+        )
+        yield Stand(registry, served, nginx, image)
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        served.stop()
+
+
+def test_a_pull_through_nginx_is_the_blob_with_the_streamed_headers(stand: Stand) -> None:
+    alice = basic(ALICE)
+    before = _metrics(stand)
+    streamed = stand.blob(stand.gateway.url, Authorization=alice)  # no secret: streamed
+    offloaded = stand.blob(stand.nginx.url, Authorization=alice)
+    after = _metrics(stand)
+    assert streamed.status_code == offloaded.status_code == 200
+    assert "x-accel-redirect" not in streamed.headers
+    assert hashlib.sha256(offloaded.content).hexdigest() == DIGEST.removeprefix("sha256:")
+    assert offloaded.content == BLOB == streamed.content
+    for name in SAME:
+        assert offloaded.headers.get_list(name) == streamed.headers.get_list(name), name
+    # a logged-in caller's content: kept by the browser, by no shared cache
+    assert offloaded.headers.get_list("cache-control") == streamed.headers.get_list("cache-control")
+    assert offloaded.headers["cache-control"].startswith("private, ")
+    assert CREDENTIALS not in offloaded.headers and CREDENTIALS not in streamed.headers
+    assert "x-accel-redirect" not in offloaded.headers
+    # the pull through nginx is counted; its bytes are nginx's (only the direct one's here)
+    assert after["lr_blob_offloads_total"] - before["lr_blob_offloads_total"] == 1
+    streamed_bytes = "lr_blob_bytes_streamed_total"
+    assert after[streamed_bytes] - before[streamed_bytes] == len(BLOB)
+
+
+def test_a_range_goes_through_nginx_as_the_gateway_answers_it(stand: Stand) -> None:
+    alice = basic(ALICE)
+    streamed = stand.blob(stand.gateway.url, Authorization=alice, Range="bytes=100-1123")
+    offloaded = stand.blob(stand.nginx.url, Authorization=alice, Range="bytes=100-1123")
+    assert streamed.status_code == offloaded.status_code == 206
+    assert offloaded.content == BLOB[100:1124] == streamed.content
+    for name in (*SAME, "content-range", "cache-control"):
+        assert offloaded.headers.get_list(name) == streamed.headers.get_list(name), name
+
+
+def test_a_config_the_gateway_holds_is_served_by_it(stand: Stand) -> None:
+    alice = basic(ALICE)
+    path = f"/v2/team/app/manifests/{stand.image.digest}"
+    headers = {"Authorization": alice, "Accept": ACCEPT_ALL}
+    assert httpx.get(stand.nginx.url + path, headers=headers).status_code == 200
+    offloaded = stand.blob(stand.nginx.url, stand.image.config_digest, Authorization=alice)
+    assert offloaded.status_code == 200
+    assert offloaded.content == stand.image.config
+    assert "x-upstream-requests" in offloaded.headers  # the gateway's own answer
+
+
+@pytest.mark.parametrize(
+    ("who", "digest"),
+    [
+        (None, DIGEST),  # anonymous on a registry that wants a login: 401
+        (("alice", "wrong-password"), DIGEST),  # rejected credentials: 401
+        (ALICE, MISSING),  # no such blob: 404
+    ],
+)
+def test_a_refusal_through_nginx_is_todays_answer(
+    stand: Stand, who: tuple[str, str] | None, digest: str
+) -> None:
+    headers = {} if who is None else {"Authorization": basic(who)}
+    today = stand.blob(stand.gateway.url, digest, **headers)
+    through = stand.blob(stand.nginx.url, digest, **headers)
+    assert today.status_code in (401, 404)
+    assert through.status_code == today.status_code
+    assert through.json() == today.json()
+    assert through.headers.get("www-authenticate") == today.headers.get("www-authenticate")
+    assert CREDENTIALS not in through.headers and "x-accel-redirect" not in through.headers
+
+
+def test_the_credentials_never_reach_a_client(stand: Stand) -> None:
+    alice = basic(ALICE)
+    # (a) through nginx: checked on every answer above, and here with a client's own header
+    # (d) a client's X-LR-Offload, right or wrong, is overwritten by nginx
+    for sent in (SECRET, "wrong"):
+        r = stand.blob(stand.nginx.url, Authorization=alice, **{"X-LR-Offload": sent})
+        assert r.status_code == 200 and r.content == BLOB
+        assert CREDENTIALS not in r.headers and "x-accel-redirect" not in r.headers
+    # (b) the gateway called directly without the secret, or with another: streamed
+    for headers in ({}, {"X-LR-Offload": "wrong"}, {"X-LR-Offload": SECRET[:-1]}):
+        r = stand.blob(stand.gateway.url, Authorization=alice, **headers)
+        assert r.status_code == 200 and r.content == BLOB
+        assert CREDENTIALS not in r.headers and "x-accel-redirect" not in r.headers
+    # (c) nginx's internal location is no place a client can ask for
+    r = httpx.get(
+        f"{stand.nginx.url}/_lr_blob/v2/team/app/blobs/{DIGEST}",
+        headers={"Authorization": alice},
+        trust_env=False,
+    )
+    assert r.status_code == 404 and BLOB[:64] not in r.content
+    # What nginx is told: the caller's own Basic credentials, nothing else
+    told = stand.blob(stand.gateway.url, Authorization=alice, **{"X-LR-Offload": SECRET})
+    assert told.status_code == 200 and told.content == b""
+    assert told.headers[CREDENTIALS] == alice
+    assert told.headers["x-accel-redirect"] == f"/_lr_blob/v2/team/app/blobs/{DIGEST}"
+    bob = stand.blob(stand.gateway.url, Authorization=basic(BOB), **{"X-LR-Offload": SECRET})
+    assert bob.headers[CREDENTIALS] == basic(BOB)
+
+
+def test_the_log_and_metrics_never_hold_the_credentials(stand: Stand) -> None:
+    r = stand.blob(stand.nginx.url, Authorization=basic(ALICE))
+    assert r.status_code == 200
+    metrics = httpx.get(f"{stand.gateway.url}/metrics", trust_env=False).text
+    logged = stand.gateway.output() + stand.nginx.error_log()
+    assert f"GET /v2/team/app/blobs/{DIGEST} 200" in stand.gateway.output()  # pulls logged
+    for text in (logged, metrics):
+        for secret in (ALICE[1], BOB[1], basic(ALICE), basic(BOB), SECRET):
+            assert secret not in text
+
+
+# -- a token registry: the bearer token fetched for THIS caller's pull scope ----------
+
+
+@pytest.fixture(scope="module")
+def token_stand(
+    world: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """(the gateway's URL, nginx's URL) over the token world's registry."""
+    server = GatewayServer(world.url, free_port(), blob_offload_secret=SECRET).start()
+    nginx = None
+    try:
+        nginx = start_offload(
+            server.url.removeprefix("http://"),
+            world.url.removeprefix("http://"),
+            SECRET,
+            tmp_path_factory.mktemp("offload-token") / "nginx",
+        )
+        yield server.url, nginx.url
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        server.stop()
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def test_nginx_pulls_with_the_token_of_the_callers_pull_scope(
+    world: World, token_stand: tuple[str, str]
+) -> None:
+    gateway_url, nginx_url = token_stand
+    reader = TOKEN_USERS.basic("reader")["Authorization"]
+    layer = world.team.layers[0][0]
+    path = f"/v2/team/app/blobs/{layer}"
+    through = httpx.get(nginx_url + path, headers={"Authorization": reader}, trust_env=False)
+    assert through.status_code == 200
+    assert through.content == world.team.layer_data[0]
+    assert CREDENTIALS not in through.headers
+    told = httpx.get(
+        gateway_url + path,
+        headers={"Authorization": reader, "X-LR-Offload": SECRET},
+        trust_env=False,
+    )
+    scheme, _, token = told.headers[CREDENTIALS].partition(" ")
+    assert scheme == "Bearer"
+    claims = _claims(token)
+    assert claims["sub"] == "reader"
+    assert claims["access"] == [{"type": "repository", "name": "team/app", "actions": ["pull"]}]
+
+
+@pytest.mark.parametrize(
+    ("user", "repo"),
+    [
+        ("reader", "secret/vault"),
+        ("reader", "public/base"),  # reader may pull team/* only
+        (None, "team/app"),
+        (None, "public/base"),  # anonymous may pull public/*: its token, moved by nginx
+    ],
+)
+def test_a_refused_caller_gets_todays_answer_through_nginx(
+    world: World, token_stand: tuple[str, str], user: str | None, repo: str
+) -> None:
+    gateway_url, nginx_url = token_stand
+    image = {"secret/vault": world.secret, "team/app": world.team, "public/base": world.public}
+    layer = image[repo].layers[0][0]
+    headers = {} if user is None else TOKEN_USERS.basic(user)
+    path = f"/v2/{repo}/blobs/{layer}"
+    today = httpx.get(gateway_url + path, headers=headers, trust_env=False)
+    through = httpx.get(nginx_url + path, headers=headers, trust_env=False)
+    assert through.status_code == today.status_code
+    if user is None and repo == "public/base":
+        assert through.status_code == 200 and through.content == image[repo].layer_data[0]
+        return
+    assert today.status_code in (401, 403)
+    assert through.json() == today.json()
+    assert CREDENTIALS not in through.headers
+    assert image[repo].layer_data[0] not in through.content
+
+
+# -- a registry that redirects to storage: no offload (a mock: distribution cannot) ----
+
+
+def test_a_registry_redirecting_to_storage_is_streamed_by_the_gateway() -> None:
+    data = b"layer bytes on object storage" * 100
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    presigned = "https://storage.test/blobs/abc?X-Amz-Signature=secret-signature"
+
+    async def storage(request: httpx.Request) -> httpx.Response | None:
+        if request.url.host == "storage.test":
+            return blob_response(data)
+        if request.url.path == f"/v2/app/blobs/{digest}":
+            return httpx.Response(307, headers={"Location": presigned})
+        return None
+
+    with gateway(FakeRegistry(storage), blob_offload_secret=SECRET) as client:
+        r = client.get(
+            f"/v2/app/blobs/{digest}",
+            headers={"Authorization": basic(ALICE), "X-LR-Offload": SECRET},
+        )
+        assert r.status_code == 200 and r.content == data
+        assert "x-accel-redirect" not in r.headers and CREDENTIALS not in r.headers
+        assert "storage.test" not in str(r.headers)
