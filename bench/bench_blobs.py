@@ -17,7 +17,11 @@ target first (a pull hashed, a push's digest answered).
 - **pull, many**: ``--layers`` distinct layers of ``--layer-mib`` pulled at once;
 - **push**: one ``--blob-mib`` blob (``POST``, one ``PATCH`` of the whole file, ``PUT
   ?digest=``), ``--rounds`` times per target;
-- the gateway's RSS before, its peak (``VmHWM``) and after: flat while streaming.
+- the gateway's RSS before, its peak (``VmHWM``) and after: flat while streaming;
+- ``gateway + nginx (offload)``: the shipped ``deploy/nginx-blob-offload.conf``
+  (harness/nginx.py renders it for loopback ports) in front of a second gateway with
+  ``LR_BLOB_OFFLOAD_SECRET``: pulls confirmed by the gateway, moved by nginx; its CPU is
+  nginx's plus that gateway's, with the same ratios against the tuned nginx.
 
 Targets (against the tuned nginx, the same run): throughput ≥ 0.8×; CPU per GiB ≤ 1.5×;
 the gateway's peak RSS ≤ 20 MiB above where it started. The configurations used are
@@ -49,11 +53,14 @@ import httpx  # noqa: E402
 from bench.nginx import TEMPLATE, TUNED, Nginx, nginx_binary, start_nginx  # noqa: E402
 from bench.report import git_describe, verdict, write_report  # noqa: E402
 from bench.servers import gateway_process, process_cpu  # noqa: E402
+from harness.nginx import start_offload  # noqa: E402
 from harness.registry import start_registry  # noqa: E402
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 REPO = "bench/blobs"
+OFFLOAD = "gateway + nginx (offload)"
+OFFLOAD_SECRET = "bench-offload-secret-0123456789"  # noqa: S105 - a loopback bench's
 
 
 def status_mb(pid: int, name: str) -> float:
@@ -73,8 +80,11 @@ class Target:
         return sum(process_cpu(pid) for pid in self.pids())
 
 
-def start_gateway(registry: str, workdir: Path) -> subprocess.Popen[bytes]:
-    return gateway_process(registry, workdir, LR_V2_MODE="push", LR_SHUTDOWN_TIMEOUT="5")
+def start_gateway(registry: str, workdir: Path, **settings: str) -> subprocess.Popen[bytes]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    return gateway_process(
+        registry, workdir, LR_V2_MODE="push", LR_SHUTDOWN_TIMEOUT="5", **settings
+    )
 
 
 def make_blob(path: Path, size: int, seed: bytes) -> str:
@@ -198,6 +208,7 @@ def main() -> int:
     registry = start_registry(tmp / "registry", version="2.8")
     servers: list[Nginx] = []
     gateway = None
+    offload_gateway = None
     results = Results()
     size = args.blob_mib * MiB
     try:
@@ -205,9 +216,23 @@ def main() -> int:
         gw_pid = gateway.pid
         for kind in (TUNED, TEMPLATE):
             servers.append(start_nginx(kind, registry.url, tmp, tmp))
+        # The shipped deploy/nginx-blob-offload.conf in front of a gateway of its own:
+        # nginx moves the pulls the gateway confirmed; the CPU is both processes'.
+        offload_gateway = start_gateway(
+            registry.url, tmp / "offload", LR_BLOB_OFFLOAD_SECRET=OFFLOAD_SECRET
+        )
+        offload_pid = offload_gateway.pid
+        offload = start_offload(
+            offload_gateway.url.removeprefix("http://"),  # type: ignore[attr-defined]
+            registry.url.removeprefix("http://"),
+            OFFLOAD_SECRET,
+            tmp / "nginx-offload",
+        )
+        servers.append(offload)
         targets = [
             Target("gateway", gateway.url, lambda: [gw_pid]),  # type: ignore[attr-defined]
-            *(Target(f"nginx {s.kind}", s.url, s.pids) for s in servers),
+            *(Target(f"nginx {s.kind}", s.url, s.pids) for s in servers if s is not offload),
+            Target(OFFLOAD, offload.url, lambda: [*offload.pids(), offload_pid]),
             Target("registry", registry.url, lambda: []),
         ]
         big = tmp / "big.bin"
@@ -249,9 +274,10 @@ def main() -> int:
     finally:
         for s in servers:
             s.stop()
-        if gateway is not None:
-            gateway.terminate()
-            gateway.wait(timeout=30)
+        for proc in (gateway, offload_gateway):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
         registry.stop()
     confs = {s.kind: s.conf for s in servers}
     shutil.rmtree(tmp, ignore_errors=True)
@@ -283,6 +309,29 @@ def main() -> int:
         ok = verdict(ratio >= 0.8 and cpu_ratio <= 1.5)
         lines.append(
             f"| {label} | {speeds} | {ratio:.2f} | {cpus} | {cpu_ratio:.2f} | {ok} "
+            "(≥ 0.8×, CPU ≤ 1.5×) |"
+        )
+    lines += [
+        "",
+        f"`{OFFLOAD}`: the shipped deploy/nginx-blob-offload.conf in front of a gateway of "
+        "its own (LR_BLOB_OFFLOAD_SECRET set): a pull is confirmed by the gateway (a HEAD "
+        "as the caller) and moved by nginx; a push goes through both. Its CPU is nginx's "
+        "master and worker plus that gateway process. Against the tuned nginx:",
+        "",
+        "| transfer | offload / tuned nginx | CPU s/GiB offload / tuned | CPU ratio | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for op, label in (
+        ("pull", f"pull {args.blob_mib} MiB"),
+        ("pull, many", f"pull {args.layers} × {args.layer_mib} MiB at once"),
+        ("push", f"push {args.blob_mib} MiB"),
+    ):
+        ratio = results.mib_s(op, OFFLOAD) / results.mib_s(op, "nginx tuned")
+        cpu_ratio = results.cpu(op, OFFLOAD) / max(results.cpu(op, "nginx tuned"), 1e-9)
+        ok = verdict(ratio >= 0.8 and cpu_ratio <= 1.5)
+        lines.append(
+            f"| {label} | {ratio:.2f} | {results.cpu(op, OFFLOAD):.2f} / "
+            f"{results.cpu(op, 'nginx tuned'):.2f} | {cpu_ratio:.2f} | {ok} "
             "(≥ 0.8×, CPU ≤ 1.5×) |"
         )
     growth = hwm - rss_before
