@@ -16,6 +16,7 @@ from gateway.layers.store import IndexStore
 from gateway.registry import connections as upstream_connections
 from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
+from gateway.registry.client_cookies import keep_cookies_lean
 from gateway.registry.credentials import Caller, Credentials
 from gateway.registry.realm_policy import RealmPolicy
 from gateway.search import SearchIndex
@@ -128,7 +129,7 @@ def build_http(
     """An upstream client; over ``transport`` when given (a test's MockTransport)."""
     upstream_connections.install()
     connections = max_connections or settings.pool_max_connections
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(
             settings.read_timeout, connect=settings.connect_timeout, pool=settings.read_timeout
@@ -141,6 +142,7 @@ def build_http(
         follow_redirects=False,
         trust_env=False,
     )
+    return keep_cookies_lean(client)
 
 
 def build_state(

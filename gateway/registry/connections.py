@@ -34,6 +34,10 @@ the number of connections, not of idle ones): quadratic in the pool's size, and 
 million ``is_idle`` calls for 500 cold detail rows (bench/bench_scale.py, under
 cProfile). ``_assign_requests_to_connections`` is replaced by the same steps with that
 count read as what it is, ``len(connections)``: the same decisions, in linear time.
+It also asks the socket (one ``poll``) only of the idle connection it is about to hand
+a request, not of every pooled connection each time: the keep-alive time is checked for
+all of them as before, and a connection the server closed meanwhile is found readable
+when its turn comes (closed, and the next one taken) or is closed to make room.
 
 **Ask an idle connection whether it is readable without anyio's attribute lookup.**
 httpcore checks every pooled connection each time a request joins or leaves the pool
@@ -49,6 +53,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -118,10 +123,11 @@ def _install_linear_pool() -> None:
     def assign_requests_to_connections(self: Any) -> list[Any]:
         closing = []
         connections = self._connections
+        now = time.monotonic()
         for connection in list(connections):
             if connection.is_closed():
                 connections.remove(connection)
-            elif connection.has_expired():
+            elif _expired_by_time(connection, now):
                 connections.remove(connection)
                 closing.append(connection)
             elif connection.is_idle() and len(connections) > self._max_keepalive_connections:
@@ -131,10 +137,19 @@ def _install_linear_pool() -> None:
                 closing.append(connection)
         for pool_request in [r for r in self._requests if r.is_queued()]:
             origin = pool_request.request.url.origin
-            available = next(
-                (c for c in connections if c.can_handle_request(origin) and c.is_available()),
-                None,
-            )
+            available = None
+            for candidate in [
+                c for c in connections if c.can_handle_request(origin) and c.is_available()
+            ]:
+                # The socket is asked only of the connection about to be used: one that
+                # the server closed while it was idle is readable (httpcore asks every
+                # connection, one poll each, each time a request joins or leaves).
+                if candidate.has_expired():
+                    connections.remove(candidate)
+                    closing.append(candidate)
+                    continue
+                available = candidate
+                break
             if available is not None:
                 pool_request.assign_to_connection(available)
             elif len(connections) < self._max_connections:
@@ -153,6 +168,20 @@ def _install_linear_pool() -> None:
 
     setattr(assign_requests_to_connections, _MARK, True)
     pool._assign_requests_to_connections = assign_requests_to_connections
+
+
+def _expired_by_time(connection: Any, now: float) -> bool:
+    """httpcore's ``has_expired`` without asking the socket: the keep-alive time only
+    (a connection that failed to connect, too). Another shape: httpcore's own test."""
+    inner = getattr(connection, "_connection", _UNSET)
+    if inner is _UNSET:
+        return bool(connection.has_expired())
+    if inner is None:
+        return bool(getattr(connection, "_connect_failed", False))
+    expire_at = getattr(inner, "_expire_at", _UNSET)
+    if expire_at is _UNSET:  # not an HTTP/1.1 connection
+        return bool(connection.has_expired())
+    return isinstance(expire_at, float) and now > expire_at
 
 
 def _install_body_fast_path(connection: Any) -> None:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 Source = Literal["session", "basic", "service", "anonymous"]
@@ -23,7 +24,7 @@ class Credentials:
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
-    @property
+    @cached_property  # asked for every cache lookup of every row: computed once
     def key(self) -> str:
         """Identifies these exact credentials (username *and* password) without revealing them."""
         mac = hmac.new(_KEY_SALT, self.username.encode() + b"\0" + self.password.encode(), "sha256")
@@ -37,7 +38,7 @@ class Caller:
     credentials: Credentials | None
     source: Source
 
-    @property
+    @cached_property
     def key(self) -> str:
         return "anonymous" if self.credentials is None else "u:" + self.credentials.key
 
