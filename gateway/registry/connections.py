@@ -1,4 +1,4 @@
-"""Five adjustments to httpcore's HTTP/1.1 connections and pool, made once per process by
+"""Six adjustments to httpcore's HTTP/1.1 connections and pool, made once per process by
 ``install()`` (httpcore has no public option for any), and the allocator's thresholds
 for the buffers they stream through (``gateway/registry/allocator.py``).
 
@@ -38,6 +38,10 @@ It also asks the socket (one ``poll``) only of the idle connection it is about t
 a request, not of every pooled connection each time: the keep-alive time is checked for
 all of them as before, and a connection the server closed meanwhile is found readable
 when its turn comes (closed, and the next one taken) or is closed to make room.
+
+**The async library named once.** httpcore asks sniffio whether it runs under asyncio
+or trio each time it makes a lock, an event or a cancellation shield; the gateway runs
+on asyncio only, so the answer is fixed.
 
 **Ask an idle connection whether it is readable without anyio's attribute lookup.**
 httpcore checks every pooled connection each time a request joins or leaves the pool
@@ -109,6 +113,7 @@ def install() -> bool:
     _install_body_fast_path(connection)
     _install_linear_pool()
     _install_readable_check()
+    _install_async_library()
     return True
 
 
@@ -251,3 +256,22 @@ def _install_readable_check() -> None:
 
     setattr(get_extra_info, _MARK, True)
     stream.get_extra_info = get_extra_info
+
+
+def _install_async_library() -> None:
+    """httpcore names the async library (asyncio or trio, through sniffio) each time it
+    makes a lock, an event or a cancellation shield: several times per request, a few
+    percent of a cold row's CPU. The gateway runs on asyncio only (uvicorn's loop)."""
+    try:
+        sync = importlib.import_module("httpcore._synchronization")
+    except ImportError:
+        return
+    original = getattr(sync, "current_async_library", None)
+    if original is None or getattr(original, _MARK, False) or sync.anyio is None:
+        return
+
+    def current_async_library() -> str:
+        return "asyncio"
+
+    setattr(current_async_library, _MARK, True)
+    setattr(sync, "current_async_library", current_async_library)  # noqa: B010
