@@ -54,10 +54,12 @@ looked up once per stream; the readability test itself is httpcore's own.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -69,6 +71,7 @@ log = logging.getLogger("gateway.upstream")
 
 _MARK = "_light_registry_guarded"
 READ_BYTES = 256 * 1024
+JOIN_BYTES = 1024 * 1024  # pieces already read, handed on together up to this
 _SOCKET = "_light_registry_socket"
 _UNSET = object()
 
@@ -189,6 +192,29 @@ def _expired_by_time(connection: Any, now: float) -> bool:
     return isinstance(expire_at, float) and now > expire_at
 
 
+def _with_queued(stream: Any, data: bytes) -> bytes:
+    """``data`` and what the socket already delivered behind it, up to ``JOIN_BYTES``,
+    as one piece. The event loop reads a readable socket up to 32 times per wake-up
+    (libuv), so with many transfers at once several pieces wait in anyio's queue, and
+    each would go through the read, the generators, the response and a write of its own;
+    one joined copy costs less. Not for TLS (anyio's TLS stream has no such queue)."""
+    protocol = getattr(getattr(stream, "_stream", None), "_protocol", None)
+    queue = getattr(protocol, "read_queue", None)
+    if not queue or type(queue) is not deque:
+        return data
+    parts = [data]
+    size = len(data)
+    while queue and size < JOIN_BYTES:
+        part = queue.popleft()
+        parts.append(part)
+        size += len(part)
+    if not queue:
+        event = getattr(protocol, "read_event", None)
+        if isinstance(event, asyncio.Event):
+            event.clear()  # as anyio does when its queue is empty: the next read waits
+    return b"".join(parts)
+
+
 def _install_body_fast_path(connection: Any) -> None:
     original = getattr(connection, "_receive_response_body", None)
     reader_class = getattr(importlib.import_module("h11._readers"), "ContentLengthReader", None)
@@ -212,6 +238,7 @@ def _install_body_fast_path(connection: Any) -> None:
             ):
                 data = await self._network_stream.read(self.READ_NUM_BYTES, timeout=timeout)
                 if data:
+                    data = _with_queued(self._network_stream, data)
                     wanted = reader._remaining
                     if len(data) <= wanted:
                         reader._remaining = wanted - len(data)

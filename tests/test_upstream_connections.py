@@ -1,16 +1,19 @@
-"""The upstream pool's bookkeeping (gateway/registry/connections.py) over real sockets:
-a kept-alive connection the registry closed while it sat idle is never handed a request,
-though the pool asks the socket only of the connection it is about to use."""
+"""httpcore's adjustments (gateway/registry/connections.py): over real sockets, a
+kept-alive connection the registry closed while it sat idle is never handed a request,
+though the pool asks the socket only of the connection it is about to use; and the
+pieces of a body already read are handed on joined, up to ``JOIN_BYTES``."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 import httpx
 
 from gateway.registry import connections
+from gateway.registry.connections import JOIN_BYTES, _with_queued
 
 CONNECTIONS = 8
 
@@ -97,3 +100,30 @@ async def test_idle_connections_past_their_keepalive_are_closed() -> None:
         for _ in range(3):
             assert (await client.get(url + "/")).status_code == 200
         assert server.accepted == 3  # expired at once: never reused
+
+
+class _Protocol:  # what anyio's asyncio socket stream reads into
+    def __init__(self, *pieces: bytes) -> None:
+        self.read_queue = deque(pieces)
+        self.read_event = asyncio.Event()
+        self.read_event.set()
+
+
+class _Stream:
+    def __init__(self, protocol: object) -> None:
+        self._stream = type("SocketStream", (), {"_protocol": protocol})()
+
+
+def test_pieces_already_read_are_joined_up_to_the_limit() -> None:
+    half = JOIN_BYTES // 2
+    protocol = _Protocol(b"b" * half, b"c" * half, b"d" * 10)
+    joined = _with_queued(_Stream(protocol), b"a" * 10)
+    assert joined == b"a" * 10 + b"b" * half + b"c" * half  # stops once past the limit
+    assert list(protocol.read_queue) == [b"d" * 10] and protocol.read_event.is_set()
+    assert _with_queued(_Stream(protocol), b"e") == b"e" + b"d" * 10
+    assert not protocol.read_queue and not protocol.read_event.is_set()  # the next read waits
+
+
+def test_a_stream_without_such_a_queue_is_left_alone() -> None:
+    assert _with_queued(_Stream(object()), b"tls") == b"tls"  # anyio's TLS stream
+    assert _with_queued(object(), b"x") == b"x"
