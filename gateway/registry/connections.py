@@ -25,7 +25,9 @@ copied once more: three copies of every byte of a blob, besides the Python work 
 piece. While h11's buffer is empty and the answer has a ``Content-Length``, the bytes
 read are handed on as they came and h11's count of what remains is lowered by as much;
 the end of the answer, bytes past it (the guard above), a connection closed early and
-chunked answers still go through h11 as before.
+chunked answers still go through h11 as before. What the socket already delivered
+behind a read (waiting in anyio's queue) is joined to it, up to ``JOIN_BYTES``: one
+piece downstream instead of several (``_with_queued``).
 
 **The pool's bookkeeping in linear time.** Each time a request joins or leaves the
 pool, httpcore (1.0.x) walks its connections, and for each idle one builds a list of
