@@ -9,8 +9,10 @@ pull the gateway streams; a refusal is the gateway's answer of today; the upstre
 credentials never reach a client (through nginx, from the gateway without the secret,
 through ``/_lr_blob/``, with a client's own ``X-LR-Offload``) nor the gateway's log and
 metrics; they are the ones the auth flow used for this caller (the caller's Basic, or
-a token for the caller's pull scope). A registry redirecting to storage is no offload
-(a mock: the local registry cannot redirect).
+a token for the caller's pull scope). A caller the registry already let pull there is
+handed on without a request, and what nginx then cannot fetch comes back to the gateway.
+A registry redirecting to storage is no offload (a mock: the local registry cannot
+redirect).
 """
 
 from __future__ import annotations
@@ -170,6 +172,43 @@ def test_a_config_the_gateway_holds_is_served_by_it(stand: Stand) -> None:
     assert offloaded.status_code == 200
     assert offloaded.content == stand.image.config
     assert "x-upstream-requests" in offloaded.headers  # the gateway's own answer
+
+
+def _pulls_logged(stand: Stand, digest: str) -> list[str]:
+    """The gateway's access-log lines of the pulls of ``digest`` so far."""
+    marker = f"GET /v2/team/app/blobs/{digest} "
+    return [line for line in stand.gateway.output().splitlines() if marker in line]
+
+
+def test_a_caller_known_to_the_gateway_is_handed_on_without_a_request(stand: Stand) -> None:
+    """Once the registry let this caller pull here (a HEAD), the next pulls through nginx
+    ask the registry nothing from the gateway: its answer is the caller's Basic login,
+    and the registry checks it when nginx fetches the blob."""
+    alice = basic(ALICE)
+    first = stand.blob(stand.nginx.url, Authorization=alice)  # proven once (or before)
+    again = stand.blob(stand.nginx.url, Authorization=alice)
+    assert first.status_code == again.status_code == 200 and again.content == BLOB
+    assert _pulls_logged(stand, DIGEST)[-1].endswith(" upstream=0")
+    told = stand.blob(stand.gateway.url, Authorization=alice, **{"X-LR-Offload": SECRET})
+    assert told.headers[CREDENTIALS] == alice
+    assert _pulls_logged(stand, DIGEST)[-1].endswith(" upstream=0")
+
+
+def test_what_nginx_cannot_fetch_comes_back_to_the_gateway(stand: Stand) -> None:
+    """Handed on without a request, a pull the registry refuses (no such blob here) is
+    handed back by nginx (``@lr_streamed``) and answered by the gateway as always."""
+    alice = basic(ALICE)
+    assert stand.blob(stand.nginx.url, Authorization=alice).status_code == 200  # known
+    before = _metrics(stand)["lr_blob_offloads_total"]
+    through = stand.blob(stand.nginx.url, MISSING, Authorization=alice)
+    today = stand.blob(stand.gateway.url, MISSING, Authorization=alice)
+    assert _metrics(stand)["lr_blob_offloads_total"] == before + 1  # handed on, first
+    assert through.status_code == today.status_code == 404
+    assert through.json() == today.json()
+    assert CREDENTIALS not in through.headers and "x-accel-redirect" not in through.headers
+    offloaded, streamed, direct = _pulls_logged(stand, MISSING)[-3:]
+    assert " 200 " in offloaded and offloaded.endswith(" upstream=0")  # the empty answer
+    assert " 404 " in streamed and " 404 " in direct  # nginx's fallback, then ours
 
 
 @pytest.mark.parametrize(

@@ -175,7 +175,7 @@ class RegistryAuth(httpx.Auth):
     def _bearer_known(self) -> bool:
         return self.hints.scheme == "bearer" and bool(self.hints.realm) and bool(self.scope)
 
-    async def _apply_cached(self, request: httpx.Request) -> bool:
+    async def apply_cached(self, request: httpx.Request) -> bool:
         """Put a cached token (or Basic credentials) on the request; False if none fits."""
         creds = self.caller.credentials
         if self._bearer_known():
@@ -197,7 +197,7 @@ class RegistryAuth(httpx.Auth):
         self._last = request
         bearer_tries = 0
         proactive: tuple[str, str] | None = None  # the realm and service of a token fetched first
-        if not await self._apply_cached(request) and self._bearer_known():
+        if not await self.apply_cached(request) and self._bearer_known():
             # A token registry, and no token cached for this scope (new, or renewed before
             # expiry): fetch one first instead of learning the challenge again from a 401.
             realm = self.policy.check(self.hints.realm)

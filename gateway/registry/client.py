@@ -54,6 +54,11 @@ class RegistryClient(RegistryWrites):
 
     def __init__(self, http: httpx.AsyncClient, registry_url: str, **transport: Any) -> None:
         self.transport = Upstream(http, registry_url, **transport)
+        # What blob reads have shown of this registry: it served one itself, it
+        # redirected one (to storage). A pull handed to a proxy in front without asking
+        # first (``pull_authorization``) needs the first and not the second.
+        self.blobs_served = False
+        self.blobs_redirected = False
 
     # What callers read of the transport (metrics, caches, tests).
     @property
@@ -273,9 +278,10 @@ class RegistryClient(RegistryWrites):
         headers = {"Accept-Encoding": "identity"}
         if byte_range is not None:
             headers["Range"] = byte_range
-        return await self.transport.send(
+        path = f"/v2/{name}/blobs/{digest}"
+        response = await self.transport.send(
             "GET",
-            f"/v2/{name}/blobs/{digest}",
+            path,
             caller,
             scope=pull_scope(name),
             subject="blob",
@@ -284,6 +290,14 @@ class RegistryClient(RegistryWrites):
             download=True,
             ok=(200, 206, 416) if byte_range is not None else (200,),
         )
+        self._saw_blob(response.request.url != httpx.URL(self.transport.base + path))
+        return response
+
+    def _saw_blob(self, redirected: bool) -> None:
+        if redirected:
+            self.blobs_redirected = True
+        else:
+            self.blobs_served = True
 
     async def blob_head(self, caller: Caller, name: str, digest: str) -> dict[str, str]:
         """The headers of a blob (size, digest), a redirect to storage followed."""
@@ -316,10 +330,32 @@ class RegistryClient(RegistryWrites):
             ok=(200, 301, 302, 303, 307, 308),
         )
         await response.aclose()
+        redirected = response.status_code != 200 or bool(response.history)
+        self._saw_blob(redirected)
         return BlobProof(
-            redirected=response.status_code != 200 or bool(response.history),
-            authorization=response.request.headers.get("authorization"),
+            redirected=redirected, authorization=response.request.headers.get("authorization")
         )
+
+    async def pull_authorization(self, caller: Caller, name: str) -> str | None:
+        """The ``Authorization`` a pull from ``name`` carries for this caller, when it is
+        known without a request: the caller's Basic credentials on a registry that asks
+        for Basic, a token cached for the caller's pull scope on a token registry, none
+        on a registry that never asked for any. ``LookupError`` when only a request can
+        tell (a token registry and no token cached, an anonymous caller on a registry
+        that wants a login), or when blobs were never seen served by the registry itself
+        or were seen redirected to storage."""
+        if not self.blobs_served or self.blobs_redirected:
+            raise LookupError("the registry's blobs are not known to be its own")
+        transport = self.transport
+        auth = RegistryAuth(
+            caller, pull_scope(name), transport.tokens, transport.policy, transport.hints
+        )
+        probe = httpx.Request("HEAD", transport.base + f"/v2/{name}/blobs/")
+        if await auth.apply_cached(probe):
+            return probe.headers["Authorization"]
+        if transport.hints.scheme is None:
+            return None  # the registry never asked for credentials
+        raise LookupError("only the registry can tell")
 
     async def stream(self, response: httpx.Response) -> AsyncIterator[bytes]:
         """The body as it comes; a failure on the way is ``StreamBroken`` (the answer to

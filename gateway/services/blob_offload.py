@@ -8,11 +8,16 @@ the bytes while the gateway keeps deciding who may read what
 1. nginx passes every request on with ``X-LR-Offload: <LR_BLOB_OFFLOAD_SECRET>`` (set by
    nginx itself, so a client cannot choose it). Without that header, or with another
    value (compared in constant time), a pull is streamed by the gateway as always.
-2. The gateway confirms access and existence with the caller's own credentials (a HEAD
-   of the blob: ``RegistryClient.blob_proof``). A refusal (401, 403, 404) is left to the
-   streamed path, which answers it exactly as without offload. A HEAD the registry
-   redirected (to storage) is no offload either: the gateway follows such redirects
-   itself, so no storage URL reaches a client.
+2. The credentials a pull carries for this caller, when the gateway knows them without
+   a request (their Basic login on a registry that asks for Basic, a token cached for
+   their pull scope, none on an open registry) and has seen the registry serve blobs
+   itself, never redirect them: handed on at once. The registry answers nginx's fetch
+   as this caller; nginx hands a refusal, a redirect or a failure back to the gateway
+   (``@lr_streamed``), which answers it exactly as without offload. Otherwise (a token
+   not cached yet, the first pulls) the gateway confirms access and existence with a
+   HEAD as the caller (``RegistryClient.blob_proof``): a refusal (401, 403, 404) is left
+   to the streamed path; a HEAD the registry redirected (to storage) is no offload:
+   the gateway follows such redirects itself, so no storage URL reaches a client.
 3. Otherwise the answer is empty, with ``X-Accel-Redirect: /_lr_blob/v2/<name>/blobs/
    <digest>`` and the ``Authorization`` value the auth flow sent for THIS caller (their
    Basic credentials, or the token fetched for their pull scope) in
@@ -63,11 +68,19 @@ class BlobOffload:
         its ``Cache-Control``, as to a streamed one); None: serve it as without offload
         (a refusal, or a registry that redirects to storage)."""
         try:
-            proof = await self._blobs.proof(caller, name, digest)
-        except (Unauthorized, Forbidden, NotFound):
-            return None  # the streamed path answers it, as it always did
-        if proof.redirected:
-            return None
+            # Known without a request (a registry seen serving its blobs itself, and the
+            # caller's Basic login or a token cached for their pull scope): no HEAD. The
+            # registry answers nginx's fetch as this caller; a refusal, a redirect or a
+            # failure there is handed back to the gateway's streamed path by nginx.
+            authorization = await self._blobs.pull_authorization(caller, name)
+        except LookupError:
+            try:
+                proof = await self._blobs.proof(caller, name, digest)
+            except (Unauthorized, Forbidden, NotFound):
+                return None  # the streamed path answers it, as it always did
+            if proof.redirected:
+                return None
+            authorization = proof.authorization
         headers = {
             "x-accel-redirect": f"{OFFLOAD_PREFIX}/v2/{name}/blobs/{digest}",
             "content-type": "application/octet-stream",
@@ -75,7 +88,7 @@ class BlobOffload:
             "etag": f'"{digest}"',
             "accept-ranges": "bytes",
         }
-        if proof.authorization:
-            headers[UPSTREAM_AUTHORIZATION] = proof.authorization
+        if authorization:
+            headers[UPSTREAM_AUTHORIZATION] = authorization
         self._metrics.blob_offloads.inc()
         return headers

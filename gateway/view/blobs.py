@@ -50,10 +50,23 @@ class Blobs:
     async def head(self, caller: Caller, repo: str, digest: str) -> dict[str, str]:
         return await self.client.blob_head(caller, repo, digest)
 
+    async def pull_authorization(self, caller: Caller, repo: str) -> str | None:
+        """What a pull from ``repo`` carries for this caller, known without a request,
+        for a caller the gate lets see ``repo`` (``RegistryClient.pull_authorization``;
+        ``LookupError`` otherwise). Whoever fetches with it is still answered by the
+        registry as this caller."""
+        if not self.gate.sees(caller, repo):
+            raise LookupError("the caller's access to this repository is not known")
+        return await self.client.pull_authorization(caller, repo)
+
     async def proof(self, caller: Caller, repo: str, digest: str) -> BlobProof:
         """This caller may read this blob here (the registry's HEAD, never cached), and
-        how (``RegistryClient.blob_proof``): for a pull handed to a proxy in front."""
-        return await self.client.blob_proof(caller, repo, digest)
+        how (``RegistryClient.blob_proof``): for a pull handed to a proxy in front. The
+        registry's yes is the caller's access to the repository (as ``admit``'s proof)."""
+        proof = await self.client.blob_proof(caller, repo, digest)
+        if not proof.redirected:
+            self.gate.note(caller, repo)
+        return proof
 
     @asynccontextmanager
     async def reading(
