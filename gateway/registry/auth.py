@@ -175,8 +175,9 @@ class RegistryAuth(httpx.Auth):
     def _bearer_known(self) -> bool:
         return self.hints.scheme == "bearer" and bool(self.hints.realm) and bool(self.scope)
 
-    async def apply_cached(self, request: httpx.Request) -> bool:
-        """Put a cached token (or Basic credentials) on the request; False if none fits."""
+    async def cached_authorization(self) -> str | None:
+        """The ``Authorization`` this request carries without asking anyone: a cached
+        token for the scope, or Basic credentials; None if none fits."""
         creds = self.caller.credentials
         if self._bearer_known():
             key = self.tokens.key(
@@ -184,12 +185,18 @@ class RegistryAuth(httpx.Auth):
             )
             token = await self.tokens.aget(self.caller, key)
             if token:
-                request.headers["Authorization"] = f"Bearer {token}"
-                return True
+                return f"Bearer {token}"
         elif self.hints.scheme == "basic" and creds is not None:
-            request.headers["Authorization"] = creds.basic_header()
-            return True
-        return False
+            return creds.basic_header()
+        return None
+
+    async def apply_cached(self, request: httpx.Request) -> bool:
+        """Put a cached token (or Basic credentials) on the request; False if none fits."""
+        value = await self.cached_authorization()
+        if value is None:
+            return False
+        request.headers["Authorization"] = value
+        return True
 
     async def async_auth_flow(
         self, request: httpx.Request

@@ -350,9 +350,9 @@ class RegistryClient(RegistryWrites):
         auth = RegistryAuth(
             caller, pull_scope(name), transport.tokens, transport.policy, transport.hints
         )
-        probe = httpx.Request("HEAD", transport.base + f"/v2/{name}/blobs/")
-        if await auth.apply_cached(probe):
-            return probe.headers["Authorization"]
+        value = await auth.cached_authorization()
+        if value is not None:
+            return value
         if transport.hints.scheme is None:
             return None  # the registry never asked for credentials
         raise LookupError("only the registry can tell")
