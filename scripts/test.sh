@@ -65,11 +65,12 @@ if [ "${LR_SKIP_LINT:-0}" != "1" ]; then
 fi
 
 # The suite runs as two pytest processes side by side (the two cores stay busy: one
-# part waits on chromium while the other waits on registries): --part=browser (the tests
-# driving chromium) and --part=others; then --part=alone: the Lighthouse budgets and the
-# tests marked 'alone', held to wall clocks that must not share the machine (the
-# Lighthouse performance score, a change found within a second). LR_TEST_PARTS=1: one
-# process.
+# part waits on chromium while the other waits on registries): --part=others, and
+# --part=browser+alone: the tests driving chromium (with a few modules that balance the
+# two), then the tests held to wall clocks that must not share the machine (the
+# Lighthouse performance score, a change found within a second, marker 'alone'), which
+# wait for the others to end (LR_ALONE_AFTER: a file written then) and reuse the
+# browser part's servers. LR_TEST_PARTS=1: one process.
 set +e
 if [ "${LR_TEST_PARTS:-2}" = "1" ]; then
     lr_say "python -m pytest $*"
@@ -78,22 +79,23 @@ if [ "${LR_TEST_PARTS:-2}" = "1" ]; then
 else
     mkdir -p test-results
     browser_log=test-results/browser-part.log
-    lr_say "python -m pytest --part=browser $* (in the background, into $browser_log)"
-    python -m pytest --part=browser "$@" >"$browser_log" 2>&1 &
+    others_done=$(mktemp -u "${TMPDIR:-/tmp}/lr-others-done.XXXXXX")
+    lr_say "python -m pytest --part=browser+alone $* (in the background, into $browser_log)"
+    LR_ALONE_AFTER="$others_done" python -m pytest --part=browser+alone "$@" \
+        >"$browser_log" 2>&1 &
     browser_pid=$!
     lr_say "python -m pytest --part=others $*"
     python -m pytest --part=others "$@"
     others_rc=$?
+    touch "$others_done"
     wait "$browser_pid"
     browser_rc=$?
-    lr_say "the browser part (python -m pytest --part=browser $*)"
+    rm -f "$others_done"
+    lr_say "the browser part and the tests held to a wall clock (python -m pytest --part=browser+alone $*)"
     cat "$browser_log"
-    lr_say "python -m pytest --part=alone $*"
-    python -m pytest --part=alone "$@"
-    alone_rc=$?
     # A part may select nothing (-k, -m): that is a failure only if every part does.
     rc=5
-    for part_rc in "$others_rc" "$browser_rc" "$alone_rc"; do
+    for part_rc in "$others_rc" "$browser_rc"; do
         if [ "$part_rc" -ne 5 ] && { [ "$rc" -eq 5 ] || [ "$rc" -eq 0 ]; }; then
             rc=$part_rc
         fi

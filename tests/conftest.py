@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -86,17 +87,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+PARTS = ("all", "browser", "alone", "others", "browser+alone")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--part",
-        choices=("all", "browser", "alone", "others"),
+        choices=PARTS,
         default="all",
         help="run only the tests driving chromium (with a few modules that balance the "
         "two parts), only the tests that need the machine to themselves (marker 'alone', "
-        "and the Lighthouse budgets), only the others, or all (scripts/test.sh runs the "
-        "first and the third side by side, then the 'alone' part: their clocks are real)",
+        "and the Lighthouse budgets), only the others, the first two in one process, or "
+        "all. scripts/test.sh runs 'browser+alone' beside 'others': the 'alone' tests "
+        "wait for the file named by LR_ALONE_AFTER (written when 'others' ends), as "
+        "their clocks are real",
     )
 
+
+ALONE_WAIT_SECONDS = 3600.0  # the other part's end, at most (then the tests run anyway)
 
 # Modules that need no browser but run in the browser part (before its browser tests),
 # so that the two parts scripts/test.sh runs side by side take about as long: the
@@ -108,6 +116,7 @@ BALANCED_INTO_BROWSER_PART = frozenset(
         "test_registry_outage.py",
         "test_disk_content.py",
         "test_memory_bound.py",
+        "test_faulty_registry.py",
     }
 )
 
@@ -121,17 +130,40 @@ def _part(item: pytest.Item) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With ``--part``, only that part is kept. Browser tests run last, in their order:
-    while Playwright's sync API holds the session's browser, an event loop of its own
-    runs in the main thread, under which the asyncio tests cannot start theirs."""
+    """With ``--part``, only that part is kept. Browser tests run after the others, in
+    their order (while Playwright's sync API holds the session's browser, an event loop
+    of its own runs in the main thread, under which the asyncio tests cannot start
+    theirs), and the tests held to a wall clock last."""
     part = config.getoption("--part")
     if part != "all":
-        keep = [i for i in items if _part(i) == part]
-        dropped = [i for i in items if _part(i) != part]
+        wanted = set(part.split("+"))
+        keep = [i for i in items if _part(i) in wanted]
+        dropped = [i for i in items if _part(i) not in wanted]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = keep
-    uses_browser = [i for i in items if "browser" in getattr(i, "fixturenames", ())]
-    if uses_browser:
-        chosen = set(map(id, uses_browser))
-        items[:] = [i for i in items if id(i) not in chosen] + uses_browser
+    items.sort(key=_run_order)  # stable: the collection's order within each group
+
+
+def _run_order(item: pytest.Item) -> int:
+    if _part(item) == "alone":
+        return 2
+    return 1 if "browser" in getattr(item, "fixturenames", ()) else 0
+
+
+_waited = False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the first test held to a wall clock, wait for the file ``LR_ALONE_AFTER``
+    names (scripts/test.sh writes it when the part running beside this one ends), so
+    that those tests have the machine to themselves."""
+    global _waited
+    marker = os.environ.get("LR_ALONE_AFTER")
+    if _waited or not marker or _part(item) != "alone":
+        return
+    _waited = True
+    deadline = time.monotonic() + ALONE_WAIT_SECONDS
+    while not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the other pytest process: nothing here to wait on but a file
