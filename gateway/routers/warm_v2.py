@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import Scope, Send
 
 from gateway.cache import Blob
 from gateway.registry.credentials import Caller
-from gateway.registry.names import is_digest, is_sha256
+from gateway.registry.names import is_digest, is_name, is_sha256
 from gateway.services.v2_proxy import accepted_types
 from gateway.state import AppState
 
@@ -87,6 +88,35 @@ def held(
         return None
     blob = registry.peek_config(caller, name, reference)
     return None if blob is None else (blob, "application/octet-stream")
+
+
+async def handed_at_once(
+    state: AppState, caller: Caller, scope: Scope, found: tuple[str, str, str]
+) -> dict[str, str] | None:
+    """The headers of the empty answer that hands this blob pull to the nginx in front
+    (``services.blob_offload``), when it came through that nginx and nothing needs
+    asking first; None: the long way (the route: a config it holds, a HEAD first, or
+    streamed). A manifest or config known to the repository goes the long way too."""
+    kind, name, digest = found
+    offload = state.blobs.offload
+    if kind != "blobs" or scope["method"] != "GET" or not is_sha256(digest):
+        return None
+    if not is_name(name) or not offload.asked(Headers(scope=scope)):
+        return None
+    if state.registry.gate.membership.peek((name, digest)):
+        return None  # a config the route may hold: served from memory there
+    handed = await offload.at_once(caller, name, digest)
+    if handed is not None:
+        handed["cache-control"] = content_cache_control(caller)
+    return handed
+
+
+async def send_handed(send: Send, headers: dict[str, str]) -> None:
+    """The empty answer that hands a pull to nginx (X-Accel-Redirect)."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", b"0"))
+    await send({"type": "http.response.start", "status": 200, "headers": raw})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def send_held(

@@ -63,24 +63,35 @@ class BlobOffload:
             return False
         return hmac.compare_digest(given.encode("latin-1"), self._secret)
 
+    async def at_once(self, caller: Caller, name: str, digest: str) -> dict[str, str] | None:
+        """The headers that hand this pull to nginx when nothing needs asking first (a
+        registry seen serving its blobs itself, a caller the gate lets see ``name``, and
+        the caller's Basic login or a token cached for their pull scope, or none on an
+        open registry); None otherwise. The registry answers nginx's fetch as this
+        caller: a refusal, a redirect or a failure there is handed back to the gateway's
+        streamed path by nginx. Also the warm lane's (``routers.warm_v2``)."""
+        try:
+            authorization = await self._blobs.pull_authorization(caller, name)
+        except LookupError:
+            return None
+        return self._handed(name, digest, authorization)
+
     async def answer(self, caller: Caller, name: str, digest: str) -> dict[str, str] | None:
         """The headers of the empty answer that hands this pull to nginx (the route adds
         its ``Cache-Control``, as to a streamed one); None: serve it as without offload
         (a refusal, or a registry that redirects to storage)."""
+        handed = await self.at_once(caller, name, digest)
+        if handed is not None:
+            return handed
         try:
-            # Known without a request (a registry seen serving its blobs itself, and the
-            # caller's Basic login or a token cached for their pull scope): no HEAD. The
-            # registry answers nginx's fetch as this caller; a refusal, a redirect or a
-            # failure there is handed back to the gateway's streamed path by nginx.
-            authorization = await self._blobs.pull_authorization(caller, name)
-        except LookupError:
-            try:
-                proof = await self._blobs.proof(caller, name, digest)
-            except (Unauthorized, Forbidden, NotFound):
-                return None  # the streamed path answers it, as it always did
-            if proof.redirected:
-                return None
-            authorization = proof.authorization
+            proof = await self._blobs.proof(caller, name, digest)
+        except (Unauthorized, Forbidden, NotFound):
+            return None  # the streamed path answers it, as it always did
+        if proof.redirected:
+            return None
+        return self._handed(name, digest, proof.authorization)
+
+    def _handed(self, name: str, digest: str, authorization: str | None) -> dict[str, str]:
         headers = {
             "x-accel-redirect": f"{OFFLOAD_PREFIX}/v2/{name}/blobs/{digest}",
             "content-type": "application/octet-stream",
