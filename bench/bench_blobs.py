@@ -314,9 +314,10 @@ def main() -> int:
     lines += [
         "",
         f"`{OFFLOAD}`: the shipped deploy/nginx-blob-offload.conf in front of a gateway of "
-        "its own (LR_BLOB_OFFLOAD_SECRET set): a pull is confirmed by the gateway (a HEAD "
-        "as the caller) and moved by nginx; a push goes through both. Its CPU is nginx's "
-        "master and worker plus that gateway process. Against the tuned nginx:",
+        "its own (LR_BLOB_OFFLOAD_SECRET set): a pull is handed to nginx by the gateway "
+        "(after a HEAD as the caller the first time, at once once the registry let that "
+        "caller pull there) and moved by nginx; a push goes through both. Its CPU is "
+        "nginx's master and worker plus that gateway process. Against the tuned nginx:",
         "",
         "| transfer | offload / tuned nginx | CPU s/GiB offload / tuned | CPU ratio | target |",
         "|---|---:|---:|---:|---|",
