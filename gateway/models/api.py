@@ -358,6 +358,28 @@ class ChartMetadata(_Api):
     description: str | None = Field(description="Its one-line description; null if none.")
 
 
+# The activity marks an image detail and a tag row both carry (docs/activity.md).
+
+
+def _last_pulled() -> Any:
+    return Field(
+        default=None,
+        description="The latest pull of its digest (by any tag or by the digest), RFC 3339 in "
+        "UTC, from the activity log; null when none is recorded, when the digest is not known "
+        "(details=false) or while the activity store cannot be read.",
+    )
+
+
+def _last_pulled_by() -> Any:
+    return Field(
+        default=None, description="Who made that pull (the registry's user); null if anonymous."
+    )
+
+
+def _last_pushed_by() -> Any:
+    return Field(default=None, description="Who made that push; null if anonymous.")
+
+
 class ImageDetail(_Api):
     """A tag or digest resolved: every platform image, attestations, sizes and tags."""
 
@@ -416,23 +438,14 @@ class ImageDetail(_Api):
         "application/vnd.cncf.helm.config.v1+json): its name, version, appVersion and "
         "description, from its config. null for anything else.",
     )
-    last_pulled: str | None = Field(
-        default=None,
-        description="The latest pull of its digest (by any tag or by the digest), RFC 3339 in "
-        "UTC, from the activity log; null when none is recorded, when the digest is not known "
-        "(details=false) or while the activity store cannot be read.",
-    )
-    last_pulled_by: str | None = Field(
-        default=None, description="Who made that pull (the registry's user); null if anonymous."
-    )
+    last_pulled: str | None = _last_pulled()
+    last_pulled_by: str | None = _last_pulled_by()
     last_pushed: str | None = Field(
         default=None,
         description="The latest push of the tag named by reference (null for a digest) "
         "recorded by the activity log, RFC 3339 in UTC; null when none is recorded.",
     )
-    last_pushed_by: str | None = Field(
-        default=None, description="Who made that push; null if anonymous."
-    )
+    last_pushed_by: str | None = _last_pushed_by()
 
 
 # -- tags ------------------------------------------------------------------------------
@@ -483,23 +496,14 @@ class TagInfo(_Api):
         description="Artifacts that refer to its digest, counted by kind as in the image "
         f"detail ({{}} if none); {_WITHOUT_DETAILS}.",
     )
-    last_pulled: str | None = Field(
-        default=None,
-        description="The latest pull of its digest (by any tag or by the digest), RFC 3339 in "
-        "UTC, from the activity log; null when none is recorded, when the digest is not known "
-        "(details=false) or while the activity store cannot be read.",
-    )
-    last_pulled_by: str | None = Field(
-        default=None, description="Who made that pull (the registry's user); null if anonymous."
-    )
+    last_pulled: str | None = _last_pulled()
+    last_pulled_by: str | None = _last_pulled_by()
     last_pushed: str | None = Field(
         default=None,
         description="The latest push of this tag recorded by the activity log, RFC 3339 in UTC; "
         "null when none is recorded.",
     )
-    last_pushed_by: str | None = Field(
-        default=None, description="Who made that push; null if anonymous."
-    )
+    last_pushed_by: str | None = _last_pushed_by()
 
 
 class TagPage(_Api):
