@@ -256,18 +256,34 @@ class RegistryClient(RegistryWrites):
             raise UpstreamInvalid("the blob does not match its digest", detail={"digest": digest})
         return body
 
-    async def head_blob(self, caller: Caller, name: str, digest: str) -> None:
-        """Raise unless this caller may read this blob in this repository. A redirect to
-        storage counts: the registry checked access and existence before sending it."""
+    async def _blob_head(
+        self,
+        caller: Caller,
+        name: str,
+        digest: str,
+        *,
+        ok: tuple[int, ...] = (200,),
+        follow_redirects: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """A ``HEAD`` of the blob with this caller's credentials, its answer closed."""
         response = await self.transport.send(
             "HEAD",
             f"/v2/{name}/blobs/{digest}",
             caller,
             scope=pull_scope(name),
             subject="blob",
-            ok=(200, 302, 303, 307, 308),
+            follow_redirects=follow_redirects,
+            headers=headers,
+            ok=ok,
         )
         await response.aclose()
+        return response
+
+    async def head_blob(self, caller: Caller, name: str, digest: str) -> None:
+        """Raise unless this caller may read this blob in this repository. A redirect to
+        storage counts: the registry checked access and existence before sending it."""
+        await self._blob_head(caller, name, digest, ok=(200, 302, 303, 307, 308))
 
     async def open_blob(
         self, caller: Caller, name: str, digest: str, byte_range: str | None = None
@@ -301,16 +317,9 @@ class RegistryClient(RegistryWrites):
 
     async def blob_head(self, caller: Caller, name: str, digest: str) -> dict[str, str]:
         """The headers of a blob (size, digest), a redirect to storage followed."""
-        response = await self.transport.send(
-            "HEAD",
-            f"/v2/{name}/blobs/{digest}",
-            caller,
-            scope=pull_scope(name),
-            subject="blob",
-            follow_redirects=True,
-            headers={"Accept-Encoding": "identity"},
+        response = await self._blob_head(
+            caller, name, digest, follow_redirects=True, headers={"Accept-Encoding": "identity"}
         )
-        await response.aclose()
         return content_headers(response)
 
     async def blob_proof(self, caller: Caller, name: str, digest: str) -> BlobProof:
@@ -319,18 +328,15 @@ class RegistryClient(RegistryWrites):
         (to storage) and the ``Authorization`` value the auth flow ended up sending
         (the caller's Basic, or the token fetched for this caller's pull scope), read
         from the request httpx last sent. What a proxy in front needs to fetch the blob
-        itself as this caller (``BlobService.offload``)."""
-        response = await self.transport.send(
-            "HEAD",
-            f"/v2/{name}/blobs/{digest}",
+        itself as this caller (``services.blob_offload``)."""
+        response = await self._blob_head(
             caller,
-            scope=pull_scope(name),
-            subject="blob",
-            headers={"Accept-Encoding": "identity"},
+            name,
+            digest,
             ok=(200, 301, 302, 303, 307, 308),
+            headers={"Accept-Encoding": "identity"},
         )
-        await response.aclose()
-        redirected = response.status_code != 200 or bool(response.history)
+        redirected = response.status_code != 200  # redirects are not followed here
         self._saw_blob(redirected)
         return BlobProof(
             redirected=redirected, authorization=response.request.headers.get("authorization")
