@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -28,6 +30,23 @@ class Served:
         self.proc = proc
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
+
+    @classmethod
+    def start(
+        cls, *args: str, env: dict[str, str], port: int, cwd: Path, log: Path
+    ) -> Self:
+        """``python -m gateway *args`` in ``cwd`` with exactly ``env`` (which makes it
+        listen on ``port``), its output into ``log``; not waited for (``wait_ready``)."""
+        with log.open("wb") as out:
+            proc = subprocess.Popen(  # noqa: S603 - fixed argv
+                [sys.executable, "-m", "gateway", *args],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        return cls(proc, port, log)
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,16 +49,7 @@ def start_replica(root: Path, env: dict[str, str], *, port: int | None = None) -
     given: a registry told where to send its notifications needs it first)."""
     port = port or free_port()
     log = root / f"replica-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            [sys.executable, "-m", "gateway", "--port", str(port)],
-            cwd=root,
-            env=clean_env(**env),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    replica = Replica(proc, port, log)
+    replica = Replica.start("--port", str(port), env=clean_env(**env), port=port, cwd=root, log=log)
     replica.wait_ready()
     return replica
 

@@ -21,8 +21,6 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -103,17 +101,7 @@ def stand(registry_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         LR_DATA_DIR=str(tmp / "data"),
         LR_BLOB_OFFLOAD_SECRET=SECRET,
     )
-    log = tmp / "gateway.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            [sys.executable, "-m", "gateway"],
-            cwd=tmp,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    served = Served(proc, port, log)
+    served = Served.start(env=env, port=port, cwd=tmp, log=tmp / "gateway.log")
     nginx = None
     try:
         served.wait_ready()

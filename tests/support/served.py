@@ -7,8 +7,6 @@ end of the test.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,16 +25,7 @@ def serve(tmp_path: Path) -> Iterator[Any]:
 
     def start(*args: str, env: dict[str, str], port: int, cwd: Path = tmp_path) -> Served:
         log = tmp_path / f"gateway-{len(started)}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv
-                [sys.executable, "-m", "gateway", *args],
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        served = Served(proc, port, log)
+        served = Served.start(*args, env=env, port=port, cwd=cwd, log=log)
         started.append(served)
         return served
 
