@@ -121,10 +121,14 @@ BALANCED_INTO_BROWSER_PART = frozenset(
 )
 
 
+def _uses_browser(item: pytest.Item) -> bool:
+    return "browser" in getattr(item, "fixturenames", ())
+
+
 def _part(item: pytest.Item) -> str:
     if item.get_closest_marker("lighthouse") or item.get_closest_marker("alone"):
         return "alone"
-    if "browser" in getattr(item, "fixturenames", ()):
+    if _uses_browser(item):
         return "browser"
     return "browser" if item.path.name in BALANCED_INTO_BROWSER_PART else "others"
 
@@ -148,7 +152,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _run_order(item: pytest.Item) -> int:
     if _part(item) == "alone":
         return 2
-    return 1 if "browser" in getattr(item, "fixturenames", ()) else 0
+    return 1 if _uses_browser(item) else 0
 
 
 _waited = False
