@@ -83,6 +83,12 @@ class Metrics:
             "sent by that proxy, not counted in lr_blob_bytes_streamed",
             registry=r,
         )
+        self.upload_offloads = Counter(
+            "lr_upload_offloads",
+            "Blob upload steps (PATCH, PUT) the proxy in front sends to the registry itself "
+            "(its auth_request granted by the gateway); their bytes never pass the gateway",
+            registry=r,
+        )
         #: Reports the collected-at-scrape families (caches, sessions…); set by the app.
         self.source: Callable[[], Iterable[Metric]] | None = None
         r.register(_SourceCollector(self))

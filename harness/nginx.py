@@ -144,7 +144,9 @@ def render_offload(
     text = _once(text, _GATEWAY, f"server {gateway}")
     text = _once(text, _REGISTRY, f"server {registry}")
     text = _once(text, _LISTEN, f"listen 127.0.0.1:{port}")
-    text = _once(text, f'X-LR-Offload "{_SECRET}"', f'X-LR-Offload "{secret}"')
+    if f'X-LR-Offload "{_SECRET}"' not in text:
+        raise ValueError(f"{OFFLOAD_CONF.name}: the secret's placeholder is not there")
+    text = text.replace(f'X-LR-Offload "{_SECRET}"', f'X-LR-Offload "{secret}"')
 
     def local(match: re.Match[str]) -> str:
         indent, directive = match.group(1), match.group(2)

@@ -29,11 +29,20 @@ import httpx
 import pytest
 
 from harness.images import ACCEPT_ALL, PushedImage, Pusher, push_image
-from harness.nginx import Nginx, nginx_binary, start_offload
-from harness.processes import Served, clean_env
-from harness.registry import RegistryProcess, free_port
-from tests.support.gateway_server import GatewayServer
+from harness.nginx import Nginx, nginx_binary
+from harness.processes import Served
+from harness.registry import RegistryProcess
 from tests.support.mock_registry import FakeRegistry, blob_response, gateway
+from tests.support.offload import (
+    ALICE,
+    BOB,
+    CREDENTIALS,
+    SECRET,
+    basic,
+    metric_values,
+    offload_stack,
+    token_offload_stack,
+)
 from tests.support.token_world import USERS as TOKEN_USERS
 from tests.support.token_world import World
 from tests.support.token_world import world as world  # noqa: PLC0414 - the module's fixture
@@ -42,19 +51,11 @@ pytestmark = pytest.mark.skipif(
     nginx_binary() is None, reason="nginx is not installed (apt-get install nginx)"
 )
 
-SECRET = "offload-Secret-5d1c9a7e3b"
-ALICE = ("alice", "alice-Pw-3e8f")
-BOB = ("bob", "bob-Pw-77a1")
 BLOB = os.urandom(3 * 1024 * 1024 + 17)  # more than nginx's buffers hold
 DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
 MISSING = "sha256:" + "0" * 64
 #: What a blob answer streamed by the gateway and one moved by nginx must agree on.
 SAME = ("content-type", "content-length", "accept-ranges", "docker-content-digest", "etag")
-CREDENTIALS = "x-lr-upstream-authorization"
-
-
-def basic(user: tuple[str, str]) -> str:
-    return "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
 
 
 @dataclass
@@ -71,14 +72,7 @@ class Stand:
 
 
 def _metrics(stand: Stand) -> dict[str, float]:
-    """The gateway's unlabelled metric values, by name."""
-    text = httpx.get(f"{stand.gateway.url}/metrics", trust_env=False).text
-    values = {}
-    for line in text.splitlines():
-        name, _, value = line.partition(" ")
-        if line and not line.startswith("#") and "{" not in name:
-            values[name] = float(value)
-    return values
+    return metric_values(stand.gateway.url)
 
 
 @pytest.fixture(scope="module")
@@ -92,30 +86,8 @@ def stand(registry_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     with Pusher(registry.url, *ALICE) as p:
         assert p.push_blob("team/app", BLOB) == DIGEST
         image = push_image(p, "team/app", "1.0")
-    tmp = tmp_path_factory.mktemp("offload")
-    port = free_port()
-    env = clean_env(
-        LR_REGISTRY_URL=registry.url,
-        LR_PORT=str(port),
-        LR_LOG_LEVEL="debug",
-        LR_DATA_DIR=str(tmp / "data"),
-        LR_BLOB_OFFLOAD_SECRET=SECRET,
-    )
-    served = Served.start(env=env, port=port, cwd=tmp, log=tmp / "gateway.log")
-    nginx = None
-    try:
-        served.wait_ready()
-        nginx = start_offload(
-            served.url.removeprefix("http://"),
-            registry.url.removeprefix("http://"),
-            SECRET,
-            tmp / "nginx",
-        )
+    with offload_stack(registry.url, tmp_path_factory.mktemp("offload")) as (served, nginx):
         yield Stand(registry, served, nginx, image)
-    finally:
-        if nginx is not None:
-            nginx.stop()
-        served.stop()
 
 
 def test_a_pull_through_nginx_is_the_blob_with_the_streamed_headers(stand: Stand) -> None:
@@ -268,20 +240,8 @@ def token_stand(
     world: World, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
     """(the gateway's URL, nginx's URL) over the token world's registry."""
-    server = GatewayServer(world.url, free_port(), blob_offload_secret=SECRET).start()
-    nginx = None
-    try:
-        nginx = start_offload(
-            server.url.removeprefix("http://"),
-            world.url.removeprefix("http://"),
-            SECRET,
-            tmp_path_factory.mktemp("offload-token") / "nginx",
-        )
-        yield server.url, nginx.url
-    finally:
-        if nginx is not None:
-            nginx.stop()
-        server.stop()
+    with token_offload_stack(world.url, tmp_path_factory.mktemp("offload-token")) as urls:
+        yield urls
 
 
 def _claims(token: str) -> dict[str, Any]:

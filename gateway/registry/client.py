@@ -38,6 +38,7 @@ from gateway.registry.protocol import (
     content_headers,
     next_link,
     pull_scope,
+    push_scope,
     referrers_next,
 )
 from gateway.registry.realm_policy import RealmPolicy
@@ -352,10 +353,18 @@ class RegistryClient(RegistryWrites):
         or were seen redirected to storage."""
         if not self.blobs_served or self.blobs_redirected:
             raise LookupError("the registry's blobs are not known to be its own")
+        return await self._known_authorization(caller, pull_scope(name))
+
+    async def push_authorization(self, caller: Caller, name: str) -> str | None:
+        """The ``Authorization`` an upload step to ``name`` carries for this caller, when
+        it is known without a request (as ``pull_authorization``, for the push scope: the
+        token the upload's start obtained, while it is cached); ``LookupError`` when only
+        a request can tell."""
+        return await self._known_authorization(caller, push_scope(name))
+
+    async def _known_authorization(self, caller: Caller, scope: str) -> str | None:
         transport = self.transport
-        auth = RegistryAuth(
-            caller, pull_scope(name), transport.tokens, transport.policy, transport.hints
-        )
+        auth = RegistryAuth(caller, scope, transport.tokens, transport.policy, transport.hints)
         value = await auth.cached_authorization()
         if value is not None:
             return value

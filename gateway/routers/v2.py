@@ -17,7 +17,7 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway.dependencies import CurrentCaller, RepoName, State
-from gateway.errors import BlobUploadUnknown, ManifestTooLarge
+from gateway.errors import BlobUploadUnknown, Forbidden, ManifestTooLarge
 from gateway.registry.names import check_name, check_oci_digest, check_oci_reference
 from gateway.registry.protocol import CONTENT_HEADERS, Passed
 from gateway.routers.routing import GatewayRouter, not_modified
@@ -167,6 +167,12 @@ async def v2_upload(
     state.v2.check_push(caller)
     if request.method not in ("PATCH", "PUT", "GET", "DELETE") or not _UPLOAD_ID.fullmatch(session):
         raise BlobUploadUnknown("no such upload")
+    if state.blobs.offload.upload_asked(request.method, request.headers):
+        # nginx asks whether it may send this step's bytes to the registry itself
+        granted = await state.blobs.offload.upload_grant(caller, name)
+        if granted is None:
+            raise Forbidden("this upload step is sent through the gateway")
+        return Response(status_code=200, headers=granted)
     query = request.url.query
     path = f"/v2/{name}/blobs/uploads/{session}" + (f"?{query}" if query else "")
     body = _body_of(request) if request.method in ("PATCH", "PUT") else None

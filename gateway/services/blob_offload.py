@@ -24,6 +24,17 @@ the bytes while the gateway keeps deciding who may read what
    ``X-LR-Upstream-Authorization``, which nginx sends to the registry from its internal
    location and never to the client; plus the headers the client gets (digest, ETag,
    Cache-Control, type), which nginx puts on the registry's answer.
+
+Upload steps that carry a blob's bytes (``PATCH`` a chunk, ``PUT`` the last one) go the
+other way: nginx asks the gateway first (``auth_request``: the same method and path,
+no body, ``X-LR-Upload-Grant: 1``), and the gateway answers 200 with the
+``Authorization`` this caller's upload carries (their Basic login, or the token their
+upload's start obtained for the push scope, while cached) when the registry let this
+caller start an upload there within ``LR_ACCESS_TTL`` and the gateway knows those
+credentials without a request (``upload_grant``); nginx then sends the body to the
+registry itself. Any other answer (a refusal, a cross-site request, no cached token)
+makes nginx pass the step to the gateway, which answers it as without nginx. The start
+(``POST``) and the other steps always go through the gateway.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from gateway.errors import Forbidden, NotFound, Unauthorized
 from gateway.registry.credentials import Caller
 from gateway.telemetry import Metrics
 from gateway.view.blobs import Blobs
+from gateway.view.writes import Writes
 
 #: The internal location of nginx that fetches the blob from the registry.
 OFFLOAD_PREFIX = "/_lr_blob"
@@ -44,13 +56,22 @@ OFFLOAD_PREFIX = "/_lr_blob"
 ASKED = "x-lr-offload"
 #: The answer's header carrying the upstream credentials to nginx (never to a client).
 UPSTREAM_AUTHORIZATION = "x-lr-upstream-authorization"
+#: The request header of nginx's auth_request before an upload step it would send itself.
+UPLOAD_GRANT_ASKED = "x-lr-upload-grant"
+#: The grant's header telling nginx the step is its to send (absent on a refusal).
+UPLOAD_GRANTED = "x-lr-upload-granted"
+#: The upload steps nginx may send to the registry itself: those carrying the bytes.
+UPLOAD_METHODS = ("PATCH", "PUT")
 
 
 class BlobOffload:
     """Whether a pull may be handed to nginx, and the answer that hands it."""
 
-    def __init__(self, blobs: Blobs, secret: SecretStr | None, metrics: Metrics) -> None:
+    def __init__(
+        self, blobs: Blobs, writes: Writes, secret: SecretStr | None, metrics: Metrics
+    ) -> None:
         self._blobs = blobs
+        self._writes = writes
         self._secret = None if secret is None else secret.get_secret_value().encode()
         self._metrics = metrics
 
@@ -90,6 +111,30 @@ class BlobOffload:
         if proof.redirected:
             return None
         return self._handed(name, digest, proof.authorization)
+
+    def upload_asked(self, method: str, headers: Headers) -> bool:
+        """True for nginx's auth_request before an upload step it would send itself."""
+        return (
+            method in UPLOAD_METHODS
+            and headers.get(UPLOAD_GRANT_ASKED) == "1"
+            and self.asked(headers)
+        )
+
+    async def upload_grant(self, caller: Caller, name: str) -> dict[str, str] | None:
+        """The headers granting nginx an upload step to ``name`` as this caller (the
+        caller's Basic login, a token cached for their push scope, or none on an open
+        registry); None when only a request to the registry could tell (nginx then
+        passes the step to the gateway). The registry answers nginx's step as this
+        caller, so a grant gives no one more than their own credentials would."""
+        try:
+            authorization = await self._writes.push_authorization(caller, name)
+        except LookupError:
+            return None
+        headers = {UPLOAD_GRANTED: "1"}
+        if authorization:
+            headers[UPSTREAM_AUTHORIZATION] = authorization
+        self._metrics.upload_offloads.inc()
+        return headers
 
     def _handed(self, name: str, digest: str, authorization: str | None) -> dict[str, str]:
         headers = {

@@ -25,8 +25,9 @@ class BlobService:
         self.registry = registry
         self.blobs = registry.blobs
         self.metrics = metrics
-        #: Pulls handed to the nginx in front (LR_BLOB_OFFLOAD_SECRET; off without it).
-        self.offload = BlobOffload(self.blobs, offload_secret, metrics)
+        #: Pulls and upload steps handed to the nginx in front (LR_BLOB_OFFLOAD_SECRET;
+        #: off without it).
+        self.offload = BlobOffload(self.blobs, registry.writes, offload_secret, metrics)
 
     async def held(self, caller: Caller, name: str, digest: str) -> bytes | None:
         """A blob the view keeps by digest, read through it (verified, cached, gated:

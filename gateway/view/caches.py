@@ -80,6 +80,11 @@ class ViewCaches:
             codec.decode_true,
             per_caller=True,
         )
+        # (caller, repo): the registry took an upload this caller started there, within
+        # LR_ACCESS_TTL; in process only (the blob offload's grant: services.blob_offload).
+        self.pushes: TTLStore[tuple[str, str], bool] = TTLStore(
+            access_ttl, maxsize=10_000, indexes={"caller": _first}
+        )
         self.membership: Tier[tuple[str, str], bool] = Tier(
             TTLStore(membership_ttl, 500_000, indexes={"repo": _first}),
             shared,

@@ -9,7 +9,9 @@ are told what was written (one ``Change`` per write, the caller as its actor), a
 Redis every replica. A batch of many writes (a bulk delete, a retention plan) drops once.
 
 Blob uploads (``/v2`` push mode) pass through unchanged and make nothing stale: a blob
-is not in any list until a manifest names it, and that manifest's put is a write.
+is not in any list until a manifest names it, and that manifest's put is a write. An
+upload the registry let a caller start is remembered (in process, ``LR_ACCESS_TTL``),
+so the nginx in front may send that caller's next steps itself (``push_authorization``).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
 
+from gateway.errors import Forbidden, Unauthorized
 from gateway.registry.client import RegistryClient
 from gateway.registry.credentials import Caller
 from gateway.registry.names import is_reference_digest
 from gateway.registry.protocol import Passed
 from gateway.registry.transport import sha256_digest
-from gateway.view.caches import ViewCaches
+from gateway.view.caches import ViewCaches, stored_key
 from gateway.view.changes import Action, Change
 from gateway.view.invalidation import Invalidation, gateway_change
 from gateway.view.tag_delete import delete_tag
@@ -115,10 +118,26 @@ class Writes:
     ) -> Passed:
         """One blob upload step (``/v2`` push mode), its ``Location`` as a path on the
         registry (the router puts it on the gateway). Nothing is made stale."""
-        passed = await self.client.upload_step(
-            caller, repo, method, path, headers=headers, content=content
-        )
+        pusher = (stored_key(caller.key), repo)
+        try:
+            passed = await self.client.upload_step(
+                caller, repo, method, path, headers=headers, content=content
+            )
+        except (Unauthorized, Forbidden):
+            self.caches.pushes.discard(pusher)
+            raise
+        if method == "POST" and passed.status in (201, 202):
+            self.caches.pushes.put(pusher, True)  # the registry let this caller push here
         location = passed.headers.get("location")
         if location is not None:
             passed.headers["location"] = self.client.registry_path(location, f"/v2/{repo}/blobs/")
         return passed
+
+    async def push_authorization(self, caller: Caller, repo: str) -> str | None:
+        """What an upload step to ``repo`` carries for this caller, known without a
+        request, for a caller the registry let start an upload there within
+        ``LR_ACCESS_TTL`` (``RegistryClient.push_authorization``; ``LookupError``
+        otherwise). Whoever sends it is still answered by the registry as this caller."""
+        if not self.caches.pushes.get((stored_key(caller.key), repo)):
+            raise LookupError("the registry has not let this caller push here lately")
+        return await self.client.push_authorization(caller, repo)
