@@ -20,7 +20,8 @@ target first (a pull hashed, a push's digest answered).
 - the gateway's RSS before, its peak (``VmHWM``) and after: flat while streaming;
 - ``gateway + nginx (offload)``: the shipped ``deploy/nginx-blob-offload.conf``
   (harness/nginx.py renders it for loopback ports) in front of a second gateway with
-  ``LR_BLOB_OFFLOAD_SECRET``: pulls confirmed by the gateway, moved by nginx; its CPU is
+  ``LR_BLOB_OFFLOAD_SECRET``: pulls confirmed by the gateway, moved by nginx, pushes'
+  ``PATCH`` and ``PUT`` granted by the gateway, sent by nginx; its CPU is
   nginx's plus that gateway's, with the same ratios against the tuned nginx.
 
 Targets (against the tuned nginx, the same run): throughput ≥ 0.8×; CPU per GiB ≤ 1.5×;
@@ -316,7 +317,9 @@ def main() -> int:
         f"`{OFFLOAD}`: the shipped deploy/nginx-blob-offload.conf in front of a gateway of "
         "its own (LR_BLOB_OFFLOAD_SECRET set): a pull is handed to nginx by the gateway "
         "(after a HEAD as the caller the first time, at once once the registry let that "
-        "caller pull there) and moved by nginx; a push goes through both. Its CPU is "
+        "caller pull there) and moved by nginx; a push starts through the gateway, and its "
+        "PATCH and PUT are sent to the registry by nginx once the gateway granted them "
+        "(auth_request). Its CPU is "
         "nginx's master and worker plus that gateway process. Against the tuned nginx:",
         "",
         "| transfer | offload / tuned nginx | CPU s/GiB offload / tuned | CPU ratio | target |",
