@@ -1001,3 +1001,27 @@ def test_a_catalog_out_of_order_or_with_duplicates_is_sorted_once() -> None:
     with gateway(fake) as client:
         page = client.get("/api/repositories")
         assert [row["name"] for row in page.json()["repositories"]] == ["app", "db", "web"]
+
+
+def test_the_page_check_of_names_is_the_name_grammar_entry_by_entry() -> None:
+    """The possessive page pattern admits exactly what ``is_name`` admits: random names
+    over the grammar's alphabet (separators doubled, tripled, at the ends), one entry
+    at a time and as pages."""
+    import random
+
+    from gateway.registry.names import is_name, valid_names
+
+    rng = random.Random(19)
+    alphabet = "ab09._-/" + "_-."  # separators weighed up: most names are near misses
+    entries = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(20_000)
+    ]
+    entries += ["a__b", "a___b", "a-----b", "a._b", "a/b_", "a/_b", "a//b", "a.b/c-d/e__f"]
+    assert any(map(is_name, entries)) and not all(map(is_name, entries))
+    for entry in entries:
+        assert valid_names([entry]) == ([entry] if is_name(entry) else []), entry
+    for start in range(0, len(entries), 7):
+        page = entries[start : start + 7]
+        assert valid_names(page) == [v for v in page if is_name(v)], page
+    good = [v for v in entries if is_name(v)]
+    assert valid_names(good) is good
