@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     events_token: SecretStr | None = None
     metrics_token: SecretStr | None = None
     # Shared with the nginx in front (deploy/nginx-blob-offload.conf): a /v2 blob pull
-    # that carries it in X-LR-Offload is handed to nginx (X-Accel-Redirect); unset: off.
+    # that carries it in X-LR-Offload is handed to nginx (X-Accel-Redirect), an upload
+    # step granted to it (auth_request); unset: off.
     blob_offload_secret: SecretStr | None = None
 
     public_url: str | None = None

@@ -4,6 +4,7 @@ upstream call, and fan-out never exceeds the configured concurrency limit."""
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import httpx
 from gateway.registry.credentials import ANONYMOUS
 from gateway.settings import Settings
 from gateway.state import AppState, build_state
+from gateway.view.store import Blob
 from tests.support.fixtures import FilledRegistry
 
 
@@ -84,3 +86,43 @@ def test_fan_out_respects_the_concurrency_limit(registry: FilledRegistry) -> Non
     assert peak <= 3
     wide_peak, _ = asyncio.run(go(16))
     assert wide_peak > 3  # the limit, not the code, was what held it back
+
+
+def test_a_manifest_kept_while_another_asker_looked_on_disk_is_not_fetched_again(
+    registry: FilledRegistry,
+) -> None:
+    """Asker B misses the memory, and its disk lookup is slow; meanwhile asker A fetches
+    the same manifest and keeps it, and A's flight ends before B starts one of its own.
+    B's flight finds what A kept: the registry is asked once."""
+
+    async def go() -> tuple[int, bool]:
+        transport = CountingTransport()
+        state = state_for(registry, transport)
+        reads = state.registry
+        index = await reads.manifest(ANONYMOUS, "multi/attested", "1.0")
+        child = json.loads(index.body)["manifests"][0]["digest"]
+        disk = reads.caches.content.disk
+        assert disk is not None
+        looking = asyncio.Event()
+        released = asyncio.Event()
+        original = disk.get
+
+        async def slow_get(digest: str) -> Blob | None:
+            if digest != child or looking.is_set():
+                return await original(digest)
+            looking.set()
+            await released.wait()
+            return None  # what the disk held when B looked: nothing yet
+
+        disk.get = slow_get  # type: ignore[method-assign]
+        b = asyncio.ensure_future(reads.manifest(ANONYMOUS, "multi/attested", child))
+        await looking.wait()
+        a = await reads.manifest(ANONYMOUS, "multi/attested", child)
+        released.set()
+        same = (await b).body == a.body
+        await state.aclose()
+        return transport.paths.count(f"/v2/multi/attested/manifests/{child}"), same
+
+    fetched, same = asyncio.run(go())
+    assert same
+    assert fetched == 1

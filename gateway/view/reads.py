@@ -113,6 +113,9 @@ class Reads(Documents):
 
     async def _load_tags(self, caller: Caller, repo: str) -> Sequence[str]:
         key = (stored_key(caller.key), repo)
+        kept = self._tag_lists.peek(key)
+        if kept is not None:  # a flight that ended while this asker was on its way here
+            return kept
         seen = await self._tag_lists.get(key, caller, local=False)
         if seen.value is None:  # not even in Redis: the registry is asked
 
@@ -310,6 +313,12 @@ class Reads(Documents):
 
     async def _get_manifest(self, caller: Caller, repo: str, reference: str) -> Manifest:
         async def load() -> Manifest:
+            if is_digest(reference):
+                # Another asker's flight may have ended while this one looked on disk
+                # (an await between its miss and this flight): what it kept is used.
+                kept = self._content.peek(reference)
+                if kept is not None and kept.media_type and self.gate.sees(caller, repo, reference):
+                    return Manifest(kept.digest, kept.media_type, kept.body)
             generation = self._tag_digests.local.generation
             stamp = await self._store.stamp(repo)
 
