@@ -361,6 +361,8 @@ class ActivityStoreUnavailable(GatewayError):
     status = 503
     code = "ACTIVITY_UNAVAILABLE"
     aborts_page = True
+
+
 class SearchUnavailable(GatewayError):
     """the search index could not be opened or read on this replica (its file under
     LR_DATA_DIR: disk full, permissions, corruption); everything else still works"""

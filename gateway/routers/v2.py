@@ -21,7 +21,8 @@ from gateway.errors import BlobUploadUnknown, Forbidden, ManifestTooLarge
 from gateway.registry.names import check_name, check_oci_digest, check_oci_reference
 from gateway.registry.protocol import CONTENT_HEADERS, Passed
 from gateway.routers.routing import GatewayRouter, not_modified
-from gateway.routers.warm_v2 import cache_headers, content_cache_control
+from gateway.routers.warm_v2 import cache_headers
+from gateway.services.content_caching import content_cache_control
 from gateway.services.v2_proxy import MAX_MANIFEST_BYTES
 
 router = GatewayRouter(head=False, include_in_schema=False)
@@ -256,7 +257,6 @@ async def v2_blob(
     if offload.asked(request.headers):  # through the trusted nginx: it moves the bytes
         handed = await offload.answer(caller, name, digest)
         if handed is not None:
-            handed["cache-control"] = content_cache_control(caller)
             return Response(status_code=200, headers=handed)
     upstream = await state.blobs.open(caller, name, digest, byte_range)
     headers = {k: upstream.headers[k] for k in CONTENT_HEADERS if k in upstream.headers}

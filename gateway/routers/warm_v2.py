@@ -25,19 +25,12 @@ from starlette.types import Scope, Send
 from gateway.cache import Blob
 from gateway.registry.credentials import Caller
 from gateway.registry.names import is_digest, is_name, is_sha256
+from gateway.services.content_caching import content_cache_control
 from gateway.services.v2_proxy import accepted_types
 from gateway.state import AppState
 
-#: How long a browser may keep what is named by its digest.
-IMMUTABLE = "max-age=31536000, immutable"
 _MANIFESTS = "/manifests/"
 _BLOBS = "/blobs/"
-
-
-def content_cache_control(caller: Caller) -> str:
-    """``Cache-Control`` of an answer named by its digest (a manifest by digest, a blob):
-    kept by the browser; by shared caches too only when no credentials were needed."""
-    return ("public, " if caller.credentials is None else "private, ") + IMMUTABLE
 
 
 def cache_headers(caller: Caller, reference: str) -> dict[str, str]:
@@ -105,10 +98,7 @@ async def handed_at_once(
         return None
     if state.registry.gate.membership.peek((name, digest)):
         return None  # a config the route may hold: served from memory there
-    handed = await offload.at_once(caller, name, digest)
-    if handed is not None:
-        handed["cache-control"] = content_cache_control(caller)
-    return handed
+    return await offload.at_once(caller, name, digest)
 
 
 async def send_handed(send: Send, headers: dict[str, str]) -> None:

@@ -46,6 +46,7 @@ from starlette.datastructures import Headers
 
 from gateway.errors import Forbidden, NotFound, Unauthorized
 from gateway.registry.credentials import Caller
+from gateway.services.content_caching import content_cache_control
 from gateway.telemetry import Metrics
 from gateway.view.blobs import Blobs
 from gateway.view.writes import Writes
@@ -95,11 +96,11 @@ class BlobOffload:
             authorization = await self._blobs.pull_authorization(caller, name)
         except LookupError:
             return None
-        return self._handed(name, digest, authorization)
+        return self._handed(caller, name, digest, authorization)
 
     async def answer(self, caller: Caller, name: str, digest: str) -> dict[str, str] | None:
-        """The headers of the empty answer that hands this pull to nginx (the route adds
-        its ``Cache-Control``, as to a streamed one); None: serve it as without offload
+        """The headers of the empty answer that hands this pull to nginx (with the
+        ``Cache-Control`` of a streamed one); None: serve it as without offload
         (a refusal, or a registry that redirects to storage)."""
         handed = await self.at_once(caller, name, digest)
         if handed is not None:
@@ -110,7 +111,7 @@ class BlobOffload:
             return None  # the streamed path answers it, as it always did
         if proof.redirected:
             return None
-        return self._handed(name, digest, proof.authorization)
+        return self._handed(caller, name, digest, proof.authorization)
 
     def upload_asked(self, method: str, headers: Headers) -> bool:
         """True for nginx's auth_request before an upload step it would send itself."""
@@ -136,13 +137,16 @@ class BlobOffload:
         self._metrics.upload_offloads.inc()
         return headers
 
-    def _handed(self, name: str, digest: str, authorization: str | None) -> dict[str, str]:
+    def _handed(
+        self, caller: Caller, name: str, digest: str, authorization: str | None
+    ) -> dict[str, str]:
         headers = {
             "x-accel-redirect": f"{OFFLOAD_PREFIX}/v2/{name}/blobs/{digest}",
             "content-type": "application/octet-stream",
             "docker-content-digest": digest,
             "etag": f'"{digest}"',
             "accept-ranges": "bytes",
+            "cache-control": content_cache_control(caller),  # as a streamed pull's
         }
         if authorization:
             headers[UPSTREAM_AUTHORIZATION] = authorization
