@@ -25,6 +25,7 @@ from starlette.types import Scope, Send
 
 from gateway.errors import GatewayError
 from gateway.paths import is_v2_path, route_path
+from gateway.scope_headers import header
 
 V2_CHALLENGE = 'Basic realm="Light Registry"'
 
@@ -75,14 +76,7 @@ def body_of(doc: dict[str, Any]) -> bytes:
 
 def _from_a_script(scope: Scope) -> bool:
     """A page's own fetch or XHR (not docker, skopeo or crane, not a navigation)."""
-    mode = _header(scope, b"sec-fetch-mode")
+    mode = header(scope, b"sec-fetch-mode")
     if mode is not None and mode != "navigate":
         return True
-    return (_header(scope, b"x-requested-with") or "").lower() == "xmlhttprequest"
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
+    return (header(scope, b"x-requested-with") or "").lower() == "xmlhttprequest"

@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "gateway.models",
             "gateway.paths",
             "gateway.error_answer",
+            "gateway.scope_headers",
             "gateway.cache",
             "gateway.sizing",
             "gateway.shared_lists",

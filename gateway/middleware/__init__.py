@@ -5,7 +5,6 @@
 - ``body_limit``: small bodies under /api, refused with 413 past their limit;
 - ``deadline``: every /api and /v2 request's deadline and its 504 safety net;
 - ``api_headers``: the headers every /api and /v2 answer carries;
-- ``scope_headers``: reading a request header from the ASGI scope (shared by them).
 
 The HTML answers' headers are ``gateway.web.html_headers``; the warm lane, which answers
 before routing, is ``gateway.routers.warm``.

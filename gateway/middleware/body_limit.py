@@ -7,8 +7,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.error_answer import render
 from gateway.errors import PayloadTooLarge
 from gateway.middleware.csrf import CSRF_EXEMPT
-from gateway.middleware.scope_headers import header
 from gateway.paths import route_path
+from gateway.scope_headers import header
 
 
 class BodyLimitMiddleware:

@@ -8,8 +8,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.error_answer import render
 from gateway.errors import CsrfFailed, Forbidden
-from gateway.middleware.scope_headers import header
 from gateway.paths import is_v2_path, route_path
+from gateway.scope_headers import header
 from gateway.sessions import COOKIE_NAME
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -14,10 +14,10 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.client_info import client_info, current_client
-from gateway.middleware.scope_headers import header
 from gateway.paths import is_gateway_path, route_path
 from gateway.registry.metrics import RequestStats, current_stats
 from gateway.request_id import accept_or_make, current_request_id
+from gateway.scope_headers import header
 from gateway.telemetry import UNMATCHED, Metrics
 
 log = logging.getLogger("gateway.access")

@@ -39,6 +39,7 @@ from gateway.paths import route_path
 from gateway.registry.credentials import Caller
 from gateway.registry.metrics import current_stats
 from gateway.routers import warm_v2
+from gateway.scope_headers import header
 from gateway.sessions import COOKIE_NAME
 from gateway.state import AppState
 
@@ -90,20 +91,13 @@ async def answer(
 async def _caller(state: AppState, scope: Scope) -> Caller:
     """The caller of the request, named as the ``CurrentCaller`` dependency names it
     (``dependencies.caller_from``); raises its ``GatewayError``."""
-    cookies = _first_header(scope, b"cookie")
+    cookies = header(scope, b"cookie")
     return await caller_from(
         state,
         cookie_parser(cookies).get(COOKIE_NAME) if cookies else None,
-        _first_header(scope, b"authorization"),
+        header(scope, b"authorization"),
         scope.get("root_path", ""),
     )
-
-
-def _first_header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:  # ASGI servers send header names lower-cased
-            return str(value.decode("latin-1"))
-    return None
 
 
 class WarmLane:

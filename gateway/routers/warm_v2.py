@@ -25,6 +25,7 @@ from starlette.types import Scope, Send
 from gateway.cache import Blob
 from gateway.registry.credentials import Caller
 from gateway.registry.names import is_digest, is_name, is_sha256
+from gateway.scope_headers import joined_header
 from gateway.services.content_caching import content_cache_control
 from gateway.services.v2_proxy import accepted_types
 from gateway.state import AppState
@@ -50,11 +51,6 @@ def target(path: str) -> tuple[str, str, str] | None:
     return None
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    values = [v.decode("latin-1") for k, v in scope["headers"] if k == name]
-    return ", ".join(values) if values else None
-
-
 def _matches(if_none_match: str | None, digest: str) -> bool:
     if not if_none_match:
         return False
@@ -74,10 +70,10 @@ def held(
             return None
         digest = registry.peek_digest(caller, name, reference)
         blob = None if digest is None else registry.content.get(digest)
-        if blob is None or blob.media_type not in accepted_types(_header(scope, b"accept")):
+        if blob is None or blob.media_type not in accepted_types(joined_header(scope, b"accept")):
             return None
         return blob, blob.media_type
-    if not is_sha256(reference) or _header(scope, b"range") is not None:
+    if not is_sha256(reference) or joined_header(scope, b"range") is not None:
         return None
     blob = registry.peek_config(caller, name, reference)
     return None if blob is None else (blob, "application/octet-stream")
@@ -124,7 +120,7 @@ async def send_held(
         headers.append((b"accept-ranges", b"bytes"))
     status = 200
     body = blob.body
-    if _matches(_header(scope, b"if-none-match"), blob.digest):
+    if _matches(joined_header(scope, b"if-none-match"), blob.digest):
         status, body = 304, b""
     else:
         headers.append((b"content-length", str(len(blob.body)).encode()))
