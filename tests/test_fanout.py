@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gateway.registry.credentials import ANONYMOUS
 from gateway.settings import Settings
@@ -88,12 +89,14 @@ def test_fan_out_respects_the_concurrency_limit(registry: FilledRegistry) -> Non
     assert wide_peak > 3  # the limit, not the code, was what held it back
 
 
-def test_a_manifest_kept_while_another_asker_looked_on_disk_is_not_fetched_again(
-    registry: FilledRegistry,
+@pytest.mark.parametrize("what", ["manifest", "config"])
+def test_content_kept_while_another_asker_looked_on_disk_is_not_fetched_again(
+    registry: FilledRegistry, what: str
 ) -> None:
     """Asker B misses the memory, and its disk lookup is slow; meanwhile asker A fetches
-    the same manifest and keeps it, and A's flight ends before B starts one of its own.
-    B's flight finds what A kept: the registry is asked once."""
+    the same manifest (a child of an index) or config and keeps it, and A's flight ends
+    before B starts one of its own. B's flight finds what A kept: the registry is asked
+    once."""
 
     async def go() -> tuple[int, bool]:
         transport = CountingTransport()
@@ -101,27 +104,40 @@ def test_a_manifest_kept_while_another_asker_looked_on_disk_is_not_fetched_again
         reads = state.registry
         index = await reads.manifest(ANONYMOUS, "multi/attested", "1.0")
         child = json.loads(index.body)["manifests"][0]["digest"]
+        if what == "manifest":
+            digest, path = child, f"/v2/multi/attested/manifests/{child}"
+
+            async def read() -> bytes:
+                return (await reads.manifest(ANONYMOUS, "multi/attested", digest)).body
+        else:
+            image = await reads.manifest(ANONYMOUS, "multi/attested", child)
+            digest = json.loads(image.body)["config"]["digest"]
+            path = f"/v2/multi/attested/blobs/{digest}"
+
+            async def read() -> bytes:
+                return await reads.config(ANONYMOUS, "multi/attested", digest)
+
         disk = reads.caches.content.disk
         assert disk is not None
         looking = asyncio.Event()
         released = asyncio.Event()
         original = disk.get
 
-        async def slow_get(digest: str) -> Blob | None:
-            if digest != child or looking.is_set():
-                return await original(digest)
+        async def slow_get(asked: str) -> Blob | None:
+            if asked != digest or looking.is_set():
+                return await original(asked)
             looking.set()
             await released.wait()
             return None  # what the disk held when B looked: nothing yet
 
         disk.get = slow_get  # type: ignore[method-assign]
-        b = asyncio.ensure_future(reads.manifest(ANONYMOUS, "multi/attested", child))
+        b = asyncio.ensure_future(read())
         await looking.wait()
-        a = await reads.manifest(ANONYMOUS, "multi/attested", child)
+        a = await read()
         released.set()
-        same = (await b).body == a.body
+        same = await b == a
         await state.aclose()
-        return transport.paths.count(f"/v2/multi/attested/manifests/{child}"), same
+        return transport.paths.count(path), same
 
     fetched, same = asyncio.run(go())
     assert same

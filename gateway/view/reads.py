@@ -313,12 +313,15 @@ class Reads(Documents):
 
     async def _get_manifest(self, caller: Caller, repo: str, reference: str) -> Manifest:
         async def load() -> Manifest:
-            if is_digest(reference):
-                # Another asker's flight may have ended while this one looked on disk
-                # (an await between its miss and this flight): what it kept is used.
-                kept = self._content.peek(reference)
-                if kept is not None and kept.media_type and self.gate.sees(caller, repo, reference):
-                    return Manifest(kept.digest, kept.media_type, kept.body)
+            # Another asker's flight may have ended while this one was on its way here
+            # (it awaited the disk, or Redis, after its miss): what that flight kept is
+            # used (a tag's pointer as well as the manifest).
+            digest = (
+                reference if is_digest(reference) else self._tag_digests.peek((repo, reference))
+            )
+            kept = None if digest is None else self._content.peek(digest)
+            if kept is not None and kept.media_type and self.gate.sees(caller, repo, kept.digest):
+                return Manifest(kept.digest, kept.media_type, kept.body)
             generation = self._tag_digests.local.generation
             stamp = await self._store.stamp(repo)
 
@@ -426,6 +429,9 @@ class Reads(Documents):
             return blob.body
 
         async def load() -> bytes:
+            kept = self._content.peek(digest)  # kept by a flight that ended meanwhile
+            if kept is not None and self.gate.sees(caller, repo, digest):
+                return kept.body
             stamp = await self._store.stamp(repo)
 
             async def fetch() -> bytes:
