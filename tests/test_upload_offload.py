@@ -31,11 +31,14 @@ import pytest
 
 from harness.nginx import Nginx, nginx_binary, start_offload
 from harness.processes import Served
+from harness.redis_server import RedisProcess
 from harness.registry import RegistryProcess, free_port
+from harness.replicas import replicas
 from harness.waiting import eventually
 from tests.support.clients import crane
 from tests.support.offload import (
     ALICE,
+    BOB,
     CREDENTIALS,
     SECRET,
     basic,
@@ -262,6 +265,39 @@ def test_crane_pushes_through_nginx(stand: Stand, tmp_path: Path) -> None:
     manifest = json.loads(cr.ok("manifest", "--insecure", f"{host}/team/crane:1.0"))
     pulled = cr.ok("blob", "--insecure", f"{host}/team/crane@{manifest['config']['digest']}")
     assert json.loads(pulled)["rootfs"]["type"] == "layers"
+
+
+def test_with_redis_a_replica_grants_a_step_of_an_upload_another_replica_started(
+    registry_factory: Any, redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    """nginx may ask any replica for the grant: with Redis, the start one replica saw
+    is known to the others (alice's step granted by B after her start through A); a
+    caller who started nothing is granted by neither."""
+    registry: RegistryProcess = registry_factory(
+        auth="htpasswd", htpasswd_users=dict([ALICE, BOB]), version="2.8"
+    )
+    settings = {
+        "LR_REGISTRY_URL": registry.url,
+        "LR_REDIS_URL": redis_server.url,
+        "LR_V2_MODE": "push",
+        "LR_BLOB_OFFLOAD_SECRET": SECRET,
+    }
+    with replicas(tmp_path, 2, **settings) as (a, b):
+        started = httpx.post(
+            f"{a.url}/v2/team/app/blobs/uploads/", headers={"Authorization": basic(ALICE)}
+        )
+        assert started.status_code == 202
+        location = started.headers["location"]
+        asked = {"X-LR-Upload-Grant": "1", "X-LR-Offload": SECRET}
+        for replica in (b, a):
+            told = httpx.patch(
+                replica.url + location, headers={**asked, "Authorization": basic(ALICE)}
+            )
+            assert told.status_code == 200 and told.headers[CREDENTIALS] == basic(ALICE)
+            other = httpx.patch(
+                replica.url + location, headers={**asked, "Authorization": basic(BOB)}
+            )
+            assert other.status_code == 403 and CREDENTIALS not in other.headers
 
 
 # -- the registry refusing nginx's step after the grant: a stand-in registry ------------

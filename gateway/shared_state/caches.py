@@ -86,6 +86,7 @@ TAGS = Kind("l", "ttl", 1)  # (caller, repo)
 TAG_DIGEST = Kind("d", "ttl", 0)  # (repo, tag)
 MEMBER = Kind("m", "membership", 0)  # (repo, digest)
 ACCESS = Kind("a", "access", None)  # (caller, repo)
+PUSHES = Kind("p", "access", None)  # (caller, repo): an upload the registry let start
 BLOB = Kind("b", "membership", None, hashed=False)  # (digest,)
 
 

@@ -81,9 +81,15 @@ class ViewCaches:
             per_caller=True,
         )
         # (caller, repo): the registry took an upload this caller started there, within
-        # LR_ACCESS_TTL; in process only (the blob offload's grant: services.blob_offload).
-        self.pushes: TTLStore[tuple[str, str], bool] = TTLStore(
-            access_ttl, maxsize=10_000, indexes={"caller": _first}
+        # LR_ACCESS_TTL; with Redis on every replica (the blob offload's grant, asked of
+        # whichever replica nginx picks: services.blob_offload).
+        self.pushes: Tier[tuple[str, str], bool] = Tier(
+            TTLStore(access_ttl, maxsize=10_000, indexes={"caller": _first}),
+            shared,
+            level2.PUSHES,
+            codec.encode_true,
+            codec.decode_true,
+            per_caller=True,
         )
         self.membership: Tier[tuple[str, str], bool] = Tier(
             TTLStore(membership_ttl, 500_000, indexes={"repo": _first}),

@@ -98,6 +98,7 @@ class Invalidation:
         c.catalogs.local.drop_where(lambda k, _v: k[0] == caller_key)
         c.tag_lists.local.drop_groups("caller", (caller_key,))
         c.access.local.drop_groups("caller", (caller_key,))
+        c.pushes.local.drop_groups("caller", (caller_key,))
         c.referrers.drop_groups("caller", (caller_key,))
         self._drop_tokens(caller_key)
         self.subscribers.tell([change or Change("logout", caller=caller_key)])

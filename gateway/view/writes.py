@@ -10,8 +10,9 @@ Redis every replica. A batch of many writes (a bulk delete, a retention plan) dr
 
 Blob uploads (``/v2`` push mode) pass through unchanged and make nothing stale: a blob
 is not in any list until a manifest names it, and that manifest's put is a write. An
-upload the registry let a caller start is remembered (in process, ``LR_ACCESS_TTL``),
-so the nginx in front may send that caller's next steps itself (``push_authorization``).
+upload the registry let a caller start is remembered (``LR_ACCESS_TTL``; with Redis on
+every replica), so the nginx in front may send that caller's next steps itself
+(``push_authorization``).
 """
 
 from __future__ import annotations
@@ -124,10 +125,11 @@ class Writes:
                 caller, repo, method, path, headers=headers, content=content
             )
         except (Unauthorized, Forbidden):
-            self.caches.pushes.discard(pusher)
+            self.caches.pushes.local.discard(pusher)
             raise
         if method == "POST" and passed.status in (201, 202):
-            self.caches.pushes.put(pusher, True)  # the registry let this caller push here
+            # the registry let this caller push here (every replica is told, with Redis)
+            await self.caches.pushes.put(pusher, True, caller)
         location = passed.headers.get("location")
         if location is not None:
             passed.headers["location"] = self.client.registry_path(location, f"/v2/{repo}/blobs/")
@@ -138,6 +140,6 @@ class Writes:
         request, for a caller the registry let start an upload there within
         ``LR_ACCESS_TTL`` (``RegistryClient.push_authorization``; ``LookupError``
         otherwise). Whoever sends it is still answered by the registry as this caller."""
-        if not self.caches.pushes.get((stored_key(caller.key), repo)):
+        if not (await self.caches.pushes.get((stored_key(caller.key), repo), caller)).value:
             raise LookupError("the registry has not let this caller push here lately")
         return await self.client.push_authorization(caller, repo)
