@@ -17,9 +17,7 @@ redirect).
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from tests.support.offload import (
     basic,
     metric_values,
     offload_stack,
+    token_claims,
     token_offload_stack,
 )
 from tests.support.token_world import USERS as TOKEN_USERS
@@ -244,11 +243,6 @@ def token_stand(
         yield urls
 
 
-def _claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
-
-
 def test_nginx_pulls_with_the_token_of_the_callers_pull_scope(
     world: World, token_stand: tuple[str, str]
 ) -> None:
@@ -267,7 +261,7 @@ def test_nginx_pulls_with_the_token_of_the_callers_pull_scope(
     )
     scheme, _, token = told.headers[CREDENTIALS].partition(" ")
     assert scheme == "Bearer"
-    claims = _claims(token)
+    claims = token_claims(token)
     assert claims["sub"] == "reader"
     assert claims["access"] == [{"type": "repository", "name": "team/app", "actions": ["pull"]}]
 

@@ -44,6 +44,7 @@ from tests.support.offload import (
     basic,
     metric_values,
     offload_stack,
+    token_claims,
     token_offload_stack,
 )
 from tests.support.token_world import USERS as TOKEN_USERS
@@ -388,7 +389,7 @@ def test_nginx_sends_a_step_with_the_token_of_the_callers_push_scope(
     )
     scheme, _, token = told.headers[CREDENTIALS].partition(" ")
     assert scheme == "Bearer"
-    claims = _claims(token)
+    claims = token_claims(token)
     assert claims["sub"] == "admin"
     assert claims["access"] == [
         {"type": "repository", "name": "team/up", "actions": ["pull", "push"]}
@@ -418,10 +419,3 @@ def test_a_caller_who_may_not_push_gets_todays_answer_through_nginx(
     through = httpx.patch(nginx_url + step, content=b"x", headers=reader)
     assert through.status_code == today.status_code and through.json() == today.json()
     assert CREDENTIALS not in through.headers
-
-
-def _claims(token: str) -> dict[str, Any]:
-    import base64
-
-    payload = token.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))

@@ -6,9 +6,11 @@ over a registry; shared by the pull (tests/test_blob_offload.py) and upload
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,6 +28,12 @@ CREDENTIALS = "x-lr-upstream-authorization"
 
 def basic(user: tuple[str, str]) -> str:
     return "Basic " + base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of a bearer token handed to nginx (its JWT payload, not verified)."""
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
 def metric_values(gateway_url: str) -> dict[str, float]:
