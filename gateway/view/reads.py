@@ -113,9 +113,6 @@ class Reads(Documents):
 
     async def _load_tags(self, caller: Caller, repo: str) -> Sequence[str]:
         key = (stored_key(caller.key), repo)
-        kept = self._tag_lists.peek(key)
-        if kept is not None:  # a flight that ended while this asker was on its way here
-            return kept
         seen = await self._tag_lists.get(key, caller, local=False)
         if seen.value is None:  # not even in Redis: the registry is asked
 
