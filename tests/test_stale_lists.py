@@ -148,3 +148,32 @@ def test_a_refused_refresh_drops_what_was_served_stale(clock: Clock) -> None:
             return client.get("/api/repositories/app/tags").status_code == 403
 
         eventually(refused, what="the refusal applied")
+
+
+def test_an_access_past_its_time_is_confirmed_again_while_the_list_is_fresh(
+    clock: Clock,
+) -> None:
+    """The access confirmation lives ``LR_ACCESS_TTL``, the tag list longer: past the
+    first, the caller's content is served once on the stale access while the registry
+    is asked again (the tag list read afresh, not the one still kept); its refusal ends
+    it, though the kept list itself had not expired."""
+    fake = FakeRegistry()
+    refusing = False
+
+    async def refuse(request: httpx.Request) -> httpx.Response | None:
+        if refusing:
+            return httpx.Response(403, json={"errors": [{"code": "DENIED", "message": "no"}]})
+        return None
+
+    fake.override = refuse
+    with mock_gateway(fake, cache_ttl=10 * TTL, access_ttl=TTL, stale_ttl=STALE) as client:
+        path = "/api/repositories/app/images/1.0"
+        assert client.get(path).status_code == 200
+        refusing = True  # the caller's access was revoked
+        clock.advance(TTL + 1)  # the access is past its time, the tag list is not
+        assert client.get(path).status_code == 200  # served on the stale access, once
+
+        def refused() -> bool:
+            return client.get(path).status_code == 403
+
+        eventually(refused, what="the refusal applied")
