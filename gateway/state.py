@@ -14,6 +14,7 @@ from gateway.layers.engine import LayerEngine
 from gateway.layers.indexer import Limits
 from gateway.layers.store import IndexStore
 from gateway.registry import connections as upstream_connections
+from gateway.registry.aiohttp_transport import AiohttpTransport
 from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.client_cookies import keep_cookies_lean
@@ -126,18 +127,24 @@ def build_http(
     max_connections: int | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """An upstream client; over ``transport`` when given (a test's MockTransport)."""
+    """An upstream client; over ``transport`` when given (a test's MockTransport). The
+    API pool (no ``max_connections`` given) runs over aiohttp (many small requests:
+    ``gateway.registry.aiohttp_transport``), the transfer pool over httpx's own
+    transport (large bodies: ``gateway.registry.connections``)."""
     upstream_connections.install()
     connections = max_connections or settings.pool_max_connections
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=min(settings.pool_max_keepalive, connections),
+    )
+    if transport is None and max_connections is None:
+        transport = AiohttpTransport(limits=limits)
     client = httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(
             settings.read_timeout, connect=settings.connect_timeout, pool=settings.read_timeout
         ),
-        limits=httpx.Limits(
-            max_connections=connections,
-            max_keepalive_connections=min(settings.pool_max_keepalive, connections),
-        ),
+        limits=limits,
         headers={"User-Agent": f"light-registry/{__version__}"},
         follow_redirects=False,
         trust_env=False,
