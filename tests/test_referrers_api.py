@@ -310,3 +310,33 @@ def test_a_fallback_index_that_cannot_be_updated_does_not_fail_the_delete(
     ]
     assert len(warned) == 1 and "fallback index was not updated" in warned[0], warned
     assert "DENIED" in warned[0]
+
+
+def test_an_index_write_refused_as_digest_invalid_is_made_again() -> None:
+    """distribution 3.0.0 writes link files in place: an index PUT by tag, checked while
+    a child's link is being written again, reads it empty and answers ``DIGEST_INVALID``
+    (seen with six referrers pushed at once, each pushed twice). Every index update (a
+    push's, a delete's: the same read-modify-write) writes it again; here the index
+    without the deleted referrer is stored at the second try."""
+    pushed: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.method == "DELETE":
+            return httpx.Response(202)
+        if request.method == "PUT":
+            pushed.append(request.content)
+            if len(pushed) == 1:
+                return registry_error(400, "DIGEST_INVALID")
+            fake.manifests[tag] = (request.content, OCI_INDEX)
+            fake.manifests[sha256(request.content)] = (request.content, OCI_INDEX)
+            return httpx.Response(201, headers={"Docker-Content-Digest": sha256(request.content)})
+        return None
+
+    fake = FakeRegistry(answering(answer))
+    tag = with_fallback_index(fake)
+    with gateway(fake, delete_enabled=True) as client:
+        r = client.delete(f"/api/repositories/app/images/{sha256(SBOM)}")
+        assert r.status_code == 202, r.text
+    assert len(pushed) == 2 and pushed[0] == pushed[1]  # the same index, written again
+    stored, _ = fake.manifests[tag]
+    assert [m["digest"] for m in json.loads(stored)["manifests"]] == [sha256(SIGNATURE)]

@@ -10,7 +10,8 @@ Updates are read-modify-write of one tag. Within a process they are serialised p
 (repository, subject), so two referrers pushed at once for one subject both end up in
 the index. Across replicas (or against clients writing the tag directly) the registry
 offers no conditional PUT: after writing, the index is read again and the change made
-again if another writer's PUT replaced it in between (a few rounds at most). That
+again if another writer's PUT replaced it in between (a few rounds at most; a write
+the registry refused as ``DIGEST_INVALID`` is tried again too: see ``_update``). That
 closes the usual race of two pushes landing together; a writer whose PUT lands more
 than a round trip after the other's check can still replace it (last writer wins, as
 between two clients maintaining the tag themselves).
@@ -30,7 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from gateway.errors import GatewayError, NotFound, ReferrersTagNotAnIndex
+from gateway.errors import DigestInvalid, GatewayError, NotFound, ReferrersTagNotAnIndex
 from gateway.models import media_types as mt
 from gateway.models.artifact_tags import fallback_tag
 from gateway.registry.credentials import Caller
@@ -138,17 +139,30 @@ class ReferrersIndex:
         """Read, ``change`` the entries (None: nothing to do), write; then read again
         and redo it if another writer replaced the index meanwhile."""
         changed = False
+        refused: DigestInvalid | None = None
         async with self.locks.held((repo, subject)):
             for _ in range(ROUNDS):
                 doc = await self.read(caller, repo, subject) or empty_index()
                 entries = change(list(doc["manifests"]))
                 if entries is None:
                     return changed
-                await self._write(caller, repo, subject, doc, entries)
+                try:
+                    await self._write(caller, repo, subject, doc, entries)
+                except DigestInvalid as exc:
+                    # Written by tag, so no digest of ours was checked: distribution
+                    # 3.0.0 writes its link files in place (truncated, then written),
+                    # and an index checked while one of its children's links is being
+                    # written again (that child pushed once more) reads it empty. Read
+                    # and write again; the registry's answer if every round gets it.
+                    refused = exc
+                    continue
+                refused = None
                 changed = True
                 check = await self.read(caller, repo, subject)
                 if done(check["manifests"] if check is not None else []):
                     return True
+        if refused is not None:
+            raise refused
         log.warning("referrers: the index of %s@%s kept changing under this update", repo, subject)
         return changed
 
