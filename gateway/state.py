@@ -13,8 +13,8 @@ from gateway.datastore import StoreUnavailable
 from gateway.layers.engine import LayerEngine
 from gateway.layers.indexer import Limits
 from gateway.layers.store import IndexStore
-from gateway.registry import connections as upstream_connections
-from gateway.registry.aiohttp_transport import AiohttpTransport
+from gateway.registry import allocator
+from gateway.registry.aiohttp_transport import API_READ_BYTES, TRANSFER_READ_BYTES, AiohttpTransport
 from gateway.registry.auth import TokenCache
 from gateway.registry.client import RegistryClient
 from gateway.registry.client_cookies import keep_cookies_lean
@@ -127,18 +127,18 @@ def build_http(
     max_connections: int | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """An upstream client; over ``transport`` when given (a test's MockTransport). The
-    API pool (no ``max_connections`` given) runs over aiohttp (many small requests:
-    ``gateway.registry.aiohttp_transport``), the transfer pool over httpx's own
-    transport (large bodies: ``gateway.registry.connections``)."""
-    upstream_connections.install()
+    """An upstream client over aiohttp's connections (``gateway.registry.aiohttp_transport``),
+    or over ``transport`` when given (a test's MockTransport). ``max_connections`` given:
+    the transfer pool (blobs up and down), which reads in larger pieces."""
+    allocator.tune()
     connections = max_connections or settings.pool_max_connections
     limits = httpx.Limits(
         max_connections=connections,
         max_keepalive_connections=min(settings.pool_max_keepalive, connections),
     )
-    if transport is None and max_connections is None:
-        transport = AiohttpTransport(limits=limits)
+    if transport is None:
+        read_bytes = TRANSFER_READ_BYTES if max_connections else API_READ_BYTES
+        transport = AiohttpTransport(limits=limits, read_bytes=read_bytes)
     client = httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(

@@ -292,3 +292,35 @@ async def test_a_fourth_request_waits_for_one_of_three_connections() -> None:
         gate.set()
         assert [r.status_code for r in await asyncio.gather(*tasks)] == [200] * 4
         assert server.accepted == 3
+
+
+async def test_a_connection_the_registry_closed_while_idle_is_never_used() -> None:
+    async def answer_then_close(n: int, request: bytes, writer: asyncio.StreamWriter) -> None:
+        # keep-alive announced, then closed: what a registry's idle timeout does
+        writer.write(ok(b"ok"))
+        await writer.drain()
+        writer.close()
+
+    async with scripted(answer_then_close) as (server, url), client() as http:
+        for _ in range(3):
+            r = await http.get(url + "/")
+            assert r.status_code == 200 and r.text == "ok"
+            assert await settled(lambda: not server.writers)  # closed on the server's side
+        # a POST is not retried by aiohttp: had a dead connection been handed to it,
+        # it would fail
+        for _ in range(3):
+            assert (await http.post(url + "/", content=b"x")).status_code == 200
+            assert await settled(lambda: not server.writers)
+    assert server.accepted == 6
+
+
+async def test_idle_connections_past_their_keepalive_are_closed() -> None:
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2, keepalive_expiry=0.0)
+    async with (
+        scripted(by_path) as (server, url),
+        httpx.AsyncClient(transport=AiohttpTransport(limits=limits)) as http,
+    ):
+        for _ in range(3):
+            assert (await http.get(url + "/")).status_code == 200
+            await asyncio.sleep(0.001)  # past the zero keep-alive
+    assert server.accepted == 3  # expired at once: never reused

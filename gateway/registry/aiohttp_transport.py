@@ -1,23 +1,24 @@
-"""The API pool's transport: httpx's transport interface over aiohttp's connections.
+"""The upstream transport: httpx's transport interface over aiohttp's connections.
 
-The gateway's API calls to the registry (tag lists, catalog pages, manifests, configs,
-token fetches, writes of documents) are many and small: their cost is the HTTP stack's
-work per request, not the bytes. Under httpx's own transport each one went through
-httpcore, h11 and anyio, all pure Python: about 650 µs of CPU per request on the
-bench machine, against about 200 µs for aiohttp, whose parser is C (llhttp) and whose
-connections are asyncio protocols (bench/bench_scale.py). This transport keeps
-everything above it as it was — the ``httpx.AsyncClient``, its auth flow (the gateway's
-``RegistryAuth``), event hooks, cookies, timeouts and error types — and hands each
-request to an ``aiohttp.ClientSession``. Blob transfers keep their own pool on httpx's
-transport (``gateway.registry.connections``), which streams large bodies with less CPU.
+Everything above it stays httpx — the ``httpx.AsyncClient`` of each pool, its auth flow
+(the gateway's ``RegistryAuth``), event hooks (request ids, metrics), cookies, timeouts
+and error types — and each request is handed to an ``aiohttp.ClientSession``, whose HTTP
+parser is C (llhttp) and whose connections are asyncio protocols. Under httpx's own
+transport each request went through httpcore, h11 and anyio, all pure Python: about
+650 µs of CPU for a small request on the bench machine against about 200 µs for
+aiohttp, and for blobs more memory per transfer in flight (bench/bench_scale.py,
+bench/bench_blobs.py).
 
 What it keeps of httpx's behaviour, and how:
 
 - **Requests go out as httpx built them**: the URL as encoded (``yarl.URL(...,
   encoded=True)``: a ``%2F`` or a ``+`` stays as it is), the headers httpx and the
   hooks set and no others (aiohttp's own defaults are skipped), bodies as bytes or
-  streamed; no redirect is followed, no cookie kept, nothing decompressed (httpx
-  decodes ``Content-Encoding`` itself).
+  streamed as they come (chunked unless a ``Content-Length`` was given); no redirect is
+  followed, no cookie kept, nothing decompressed (httpx decodes ``Content-Encoding``).
+- **Answers are streamed**: a body arrives in the pieces the socket delivered, up to
+  ``read_bytes`` buffered (beyond that the socket is not read until the piece is
+  taken: a slow client holds its transfer back instead of growing the buffer).
 - **Timeouts**: httpx's ``connect`` bounds the connection's opening, ``read`` each read
   of the answer, ``pool`` the wait for a free connection (``LR_CONNECT_TIMEOUT``,
   ``LR_READ_TIMEOUT``); the overall bound stays in ``gateway.registry.transport``.
@@ -27,7 +28,9 @@ What it keeps of httpx's behaviour, and how:
   parse or ends early a ``RemoteProtocolError``, a header value that cannot be sent a
   ``LocalProtocolError``.
 - **Limits**: at most ``max_connections`` open, at most ``max_keepalive_connections``
-  of them kept idle (the oldest closed first), each for ``keepalive_expiry`` seconds.
+  of them kept idle (the oldest closed first), each for ``keepalive_expiry`` seconds; a
+  connection the registry closed while idle is never handed a request (its socket is
+  asked before it is reused: one ``poll``).
 - **No answer nobody asked for is taken for the next**: a broken or hostile registry
   (or a proxy in front of it) may send another answer after the one asked for, at once
   or later on the idle connection. A connection whose parser has any such answer (its
@@ -37,13 +40,14 @@ What it keeps of httpx's behaviour, and how:
   parser of its own.
 - **Idempotent requests are tried once more** when a kept-alive connection turns out
   closed by the registry as the request went out (aiohttp's retry, RFC 9112 §9.3.1),
-  where httpcore would fail them.
+  where httpcore failed them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import select
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -58,6 +62,11 @@ from yarl import URL
 # WWW-Authenticate); aiohttp's default is 8 KiB, h11's (httpx's transport) 100 KiB.
 MAX_HEADER_LINE = 64 * 1024
 DEFAULT_KEEPALIVE = 5.0  # httpx's default keep-alive expiry
+# What an answer's body may hold buffered before the socket waits: small for API calls
+# (aiohttp's default), larger for the transfer pool, whose blobs go through in fewer,
+# larger pieces (measured: the same RSS bound while 20 pulls stream, less CPU per GiB).
+API_READ_BYTES = 64 * 1024
+TRANSFER_READ_BYTES = 256 * 1024
 
 
 @contextlib.contextmanager
@@ -80,13 +89,27 @@ def _mapped() -> Iterator[None]:
 
 
 class _Guarded(ResponseHandler):
-    """A connection that is not reused once it holds bytes nobody asked for."""
+    """A connection that is not reused once it holds bytes nobody asked for, or once
+    the registry closed it."""
 
     def is_connected(self) -> bool:
         # Asked of pooled connections only (before reuse, and by the keep-alive
-        # cleanup): ``should_close`` includes an answer (or part of one) parsed
-        # while the connection sat idle, and an error seen meanwhile.
-        return super().is_connected() and not self.should_close
+        # cleanup): ``should_close`` includes an answer (or part of one) parsed while
+        # the connection sat idle, and an error seen meanwhile. The socket is asked
+        # too: a close (or bytes) the loop has not read yet leaves it readable, and a
+        # request handed to it would fail (a POST is not tried again).
+        if not super().is_connected() or self.should_close:
+            return False
+        sock = self.transport.get_extra_info("socket") if self.transport else None
+        return sock is None or not _readable(sock.fileno())
+
+
+def _readable(fd: int) -> bool:
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class _Connector(aiohttp.TCPConnector):
@@ -126,8 +149,15 @@ class _Body(httpx.AsyncByteStream):
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits,
+        read_bytes: int = API_READ_BYTES,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
         self._limits = limits
+        self._read_bytes = read_bytes
         self._ssl = verify
         self._session: aiohttp.ClientSession | None = None
 
@@ -153,6 +183,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             max_line_size=MAX_HEADER_LINE,
             max_field_size=MAX_HEADER_LINE,
+            read_bufsize=self._read_bytes,
             trust_env=False,
         )
         return self._session

@@ -1,15 +1,14 @@
 """glibc's allocator kept from handing streaming buffers back to the kernel after each
-piece (``tune()``, once per process, with the upstream connections' adjustments).
+piece (``tune()``, once per process, when the upstream clients are built).
 
 A blob streamed through the gateway passes through buffers of 64 KiB to 1 MiB (the
-socket reads, the HTTP parser's buffer and the slices it hands on, a pushed body
-waiting to be sent on). With glibc's defaults, a freed piece at the top of the heap is
-given back to the kernel as soon as more than about twice the largest such buffer is
-free there, and the next piece faults fresh, zeroed pages in again: measured on a
-200 MiB pull, a third of the gateway's CPU time went to page faults and zeroing pages
-(bench/bench_blobs.py). Keeping up to ``TRIM_BYTES`` of free heap instead of giving it
-back halves the CPU per GiB pulled and cuts a third off pushes; the process holds at
-most that much more, once.
+socket reads, the pieces handed on, a pushed body waiting to be sent on). With glibc's
+defaults, a freed piece at the top of the heap is given back to the kernel as soon as
+more than about twice the largest such buffer is free there, and the next piece faults
+fresh, zeroed pages in again: measured on a 200 MiB pull, a third of the gateway's CPU
+time went to page faults and zeroing pages (bench/bench_blobs.py). Keeping up to
+``TRIM_BYTES`` of free heap instead of giving it back halves the CPU per GiB pulled and
+cuts a third off pushes; the process holds at most that much more, once.
 
 Fixed thresholds also stop glibc's own adjustment of where ``mmap`` starts, so that is
 set too: allocations from ``MMAP_BYTES`` up get memory of their own, returned whole
