@@ -324,3 +324,57 @@ async def test_idle_connections_past_their_keepalive_are_closed() -> None:
             assert (await http.get(url + "/")).status_code == 200
             await asyncio.sleep(0.001)  # past the zero keep-alive
     assert server.accepted == 3  # expired at once: never reused
+
+
+# -- streamed bodies ---------------------------------------------------------------------
+
+
+async def pieces(count: int, size: int, pause: float = 0.0) -> AsyncIterator[bytes]:
+    for _ in range(count):
+        if pause:
+            await asyncio.sleep(pause)
+        yield b"x" * size
+
+
+async def test_a_registry_that_stops_reading_an_upload_is_a_write_timeout() -> None:
+    """aiohttp times nothing while a body goes out: without the transport's own write
+    timeout this upload would hang for ever."""
+    stop = asyncio.Event()
+
+    async def read_the_head_only(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await stop.wait()  # never reads the body, never answers
+        writer.close()
+
+    listening = await asyncio.start_server(read_the_head_only, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    limits = httpx.Limits(max_connections=1)
+    timeout = httpx.Timeout(5.0, write=0.3)
+    started = asyncio.get_running_loop().time()
+    try:
+        async with httpx.AsyncClient(
+            transport=AiohttpTransport(limits=limits), timeout=timeout
+        ) as http:
+            with pytest.raises(httpx.WriteTimeout) as stalled:
+                upload = http.patch(f"http://127.0.0.1:{port}/up", content=pieces(512, 1 << 20))
+                await asyncio.wait_for(upload, 10)  # without the bound: a TimeoutError here
+    finally:
+        stop.set()
+        listening.close()
+    assert error_for_transport(stalled.value).status == 504
+    assert asyncio.get_running_loop().time() - started < 5.0  # the write bound, not read's
+
+
+async def test_a_slow_uploader_is_not_the_registrys_slowness() -> None:
+    """The pieces of the body arrive slower than the write timeout (a client uploading
+    slowly through the gateway): only the registry's taking of each piece is timed."""
+    async with scripted(by_path) as (server, url):
+        timeout = httpx.Timeout(5.0, write=0.2)
+        async with httpx.AsyncClient(
+            transport=AiohttpTransport(limits=httpx.Limits(max_connections=1)), timeout=timeout
+        ) as http:
+            r = await http.patch(url + "/up", content=pieces(3, 1000, pause=0.3))
+            assert r.status_code == 200
+    assert server.requests[0].count(b"3e8\r\n" + b"x" * 1000) == 3

@@ -20,7 +20,8 @@ What it keeps of httpx's behaviour, and how:
   ``read_bytes`` buffered (beyond that the socket is not read until the piece is
   taken: a slow client holds its transfer back instead of growing the buffer).
 - **Timeouts**: httpx's ``connect`` bounds the connection's opening, ``read`` each read
-  of the answer, ``pool`` the wait for a free connection (``LR_CONNECT_TIMEOUT``,
+  of the answer, ``write`` each piece of a streamed body the registry takes
+  (``_Paced``), ``pool`` the wait for a free connection (``LR_CONNECT_TIMEOUT``,
   ``LR_READ_TIMEOUT``); the overall bound stays in ``gateway.registry.transport``.
 - **Errors are httpx's** (``_mapped``), so ``gateway.registry.upstream_errors`` maps them
   as before: a connection that cannot be opened is a ``ConnectError``, a timeout a
@@ -45,6 +46,7 @@ What it keeps of httpx's behaviour, and how:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import select
@@ -131,6 +133,38 @@ class _Connector(aiohttp.TCPConnector):
             del self._conns[key]
 
 
+class _Paced(httpx.AsyncByteStream):
+    """A streamed request body whose pieces must each be taken within ``seconds``.
+
+    aiohttp asks for the next piece once it has written (and drained) the one before,
+    and it times nothing while a body goes out: a registry that stops reading would hold
+    the upload for ever. Each piece handed over arms ``clock`` (the request's timeout,
+    entered by the task awaiting the answer) and taking the next disarms it, so only the
+    registry's slowness counts, not the wait for the piece itself (a client uploading
+    slowly through the gateway). httpx's ``write`` timeout, as under its own transport.
+    """
+
+    def __init__(self, stream: httpx.AsyncByteStream, seconds: float) -> None:
+        self._stream = stream
+        self._seconds = seconds
+        self.clock: asyncio.Timeout | None = None
+
+    def _arm(self, seconds: float | None) -> None:
+        clock = self.clock
+        if clock is not None and not clock.expired():
+            now = asyncio.get_running_loop().time()
+            clock.reschedule(None if seconds is None else now + seconds)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for piece in self._stream:
+            self._arm(self._seconds)
+            yield piece
+            self._arm(None)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
 class _Body(httpx.AsyncByteStream):
     """An answer's body, in the pieces the socket delivered."""
 
@@ -193,27 +227,39 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout = request.extensions.get("timeout", {})
         headers = CIMultiDict(request.headers.multi_items())
         data: Any
+        paced: _Paced | None = None
         try:
             data = request.content or None
         except httpx.RequestNotRead:  # a streamed body
-            data = request.stream
+            stream, write = request.stream, timeout.get("write")
+            if write is not None and isinstance(stream, httpx.AsyncByteStream):
+                data = paced = _Paced(stream, write)
+            else:
+                data = stream
             # aiohttp frames it itself: chunked unless a Content-Length was given
             headers.popall("Transfer-Encoding", None)
         try:
-            with _mapped():
-                response = await session.request(
-                    request.method,
-                    URL(str(request.url), encoded=True),
-                    headers=headers,
-                    data=data,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(
-                        total=None,
-                        connect=timeout.get("pool"),
-                        sock_connect=timeout.get("connect"),
-                        sock_read=timeout.get("read"),
-                    ),
-                )
+            async with asyncio.timeout(None) as clock:
+                if paced is not None:
+                    paced.clock = clock
+                with _mapped():
+                    response = await session.request(
+                        request.method,
+                        URL(str(request.url), encoded=True),
+                        headers=headers,
+                        data=data,
+                        allow_redirects=False,
+                        timeout=aiohttp.ClientTimeout(
+                            total=None,
+                            connect=timeout.get("pool"),
+                            sock_connect=timeout.get("connect"),
+                            sock_read=timeout.get("read"),
+                        ),
+                    )
+                if paced is not None:
+                    paced.clock = None  # answered: what is left of the body is not timed
+        except TimeoutError as exc:  # only ``clock`` raises it: a piece not taken in time
+            raise httpx.WriteTimeout("the registry stopped reading the body") from exc
         except ValueError as exc:  # a header value aiohttp refuses to send (CR, LF)
             raise httpx.LocalProtocolError(str(exc), request=request) from exc
         return httpx.Response(
