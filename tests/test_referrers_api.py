@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -259,19 +260,26 @@ def with_fallback_index(fake: FakeRegistry) -> str:
     return tag
 
 
-def test_deleting_a_referrer_pushes_the_fallback_index_without_it() -> None:
-    pushed: list[tuple[str, bytes]] = []
+def stored_index(fake: FakeRegistry, tag: str, request: httpx.Request) -> httpx.Response:
+    """A pushed index stored under ``tag``, as a registry would: the gateway reads the
+    index again to see that no other writer replaced it meanwhile."""
+    fake.manifests[tag] = (request.content, OCI_INDEX)
+    fake.manifests[sha256(request.content)] = (request.content, OCI_INDEX)
+    return httpx.Response(201, headers={"Docker-Content-Digest": sha256(request.content)})
+
+
+def deleting_the_sbom(
+    on_put: Callable[[httpx.Request, FakeRegistry, str], httpx.Response],
+) -> tuple[FakeRegistry, str]:
+    """The SBOM deleted through the gateway (202), the fallback index's write answered
+    by ``on_put`` (given the request, the registry and the fallback tag); the registry
+    and the tag."""
 
     def answer(request: httpx.Request) -> httpx.Response | None:
         if request.method == "DELETE":
             return httpx.Response(202)
         if request.method == "PUT":
-            pushed.append((request.url.path, request.content))
-            # stored, as a registry would: the gateway reads the index again to see
-            # that no other writer replaced it meanwhile
-            fake.manifests[tag] = (request.content, OCI_INDEX)
-            fake.manifests[sha256(request.content)] = (request.content, OCI_INDEX)
-            return httpx.Response(201, headers={"Docker-Content-Digest": sha256(request.content)})
+            return on_put(request, fake, tag)
         return None
 
     fake = FakeRegistry(answering(answer))
@@ -279,6 +287,17 @@ def test_deleting_a_referrer_pushes_the_fallback_index_without_it() -> None:
     with gateway(fake, delete_enabled=True) as client:
         r = client.delete(f"/api/repositories/app/images/{sha256(SBOM)}")
         assert r.status_code == 202, r.text
+    return fake, tag
+
+
+def test_deleting_a_referrer_pushes_the_fallback_index_without_it() -> None:
+    pushed: list[tuple[str, bytes]] = []
+
+    def on_put(request: httpx.Request, fake: FakeRegistry, tag: str) -> httpx.Response:
+        pushed.append((request.url.path, request.content))
+        return stored_index(fake, tag, request)
+
+    fake, tag = deleting_the_sbom(on_put)
     [(path, body)] = pushed
     assert path == f"/v2/app/manifests/{tag}"
     assert [m["digest"] for m in json.loads(body)["manifests"]] == [sha256(SIGNATURE)]
@@ -320,23 +339,13 @@ def test_an_index_write_refused_as_digest_invalid_is_made_again() -> None:
     without the deleted referrer is stored at the second try."""
     pushed: list[bytes] = []
 
-    def answer(request: httpx.Request) -> httpx.Response | None:
-        if request.method == "DELETE":
-            return httpx.Response(202)
-        if request.method == "PUT":
-            pushed.append(request.content)
-            if len(pushed) == 1:
-                return registry_error(400, "DIGEST_INVALID")
-            fake.manifests[tag] = (request.content, OCI_INDEX)
-            fake.manifests[sha256(request.content)] = (request.content, OCI_INDEX)
-            return httpx.Response(201, headers={"Docker-Content-Digest": sha256(request.content)})
-        return None
+    def on_put(request: httpx.Request, fake: FakeRegistry, tag: str) -> httpx.Response:
+        pushed.append(request.content)
+        if len(pushed) == 1:
+            return registry_error(400, "DIGEST_INVALID")
+        return stored_index(fake, tag, request)
 
-    fake = FakeRegistry(answering(answer))
-    tag = with_fallback_index(fake)
-    with gateway(fake, delete_enabled=True) as client:
-        r = client.delete(f"/api/repositories/app/images/{sha256(SBOM)}")
-        assert r.status_code == 202, r.text
+    fake, tag = deleting_the_sbom(on_put)
     assert len(pushed) == 2 and pushed[0] == pushed[1]  # the same index, written again
     stored, _ = fake.manifests[tag]
     assert [m["digest"] for m in json.loads(stored)["manifests"]] == [sha256(SIGNATURE)]
