@@ -8,8 +8,10 @@ script of raw bytes per request: what a real registry cannot be made to send."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 
 import httpx
 import pytest
@@ -378,3 +380,76 @@ async def test_a_slow_uploader_is_not_the_registrys_slowness() -> None:
             r = await http.patch(url + "/up", content=pieces(3, 1000, pause=0.3))
             assert r.status_code == 200
     assert server.requests[0].count(b"3e8\r\n" + b"x" * 1000) == 3
+
+
+# -- TLS ---------------------------------------------------------------------------------
+
+
+def self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (an IP SAN) and its key, as PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "registry.test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_a_registry_over_tls_is_verified(tmp_path: Path) -> None:
+    """HTTPS registries: the certificate is checked (by default against certifi's
+    authorities, as httpx's client did); one it cannot verify is a connection failure
+    (503), as under httpx's own transport."""
+    cert_file, key_file = self_signed(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert_file, key_file)
+    server = Scripted(by_path)
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=served)
+    url = f"https://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
+    limits = httpx.Limits(max_connections=2)
+    try:
+        trusting = ssl.create_default_context(cafile=str(cert_file))
+        async with httpx.AsyncClient(
+            transport=AiohttpTransport(limits=limits, verify=trusting)
+        ) as http:
+            for _ in range(2):
+                r = await http.get(url + "/v2/")
+                assert r.status_code == 200 and r.text == "/v2/"
+        assert server.accepted == 1  # kept alive over TLS too
+        async with httpx.AsyncClient(transport=AiohttpTransport(limits=limits)) as http:
+            with pytest.raises(httpx.ConnectError) as refused:
+                await http.get(url + "/v2/")
+        assert error_for_transport(refused.value).status == 503
+        assert "certificate" in str(refused.value).lower()
+    finally:
+        listening.close()
+        for writer in list(server.writers):
+            writer.close()

@@ -207,7 +207,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             keepalive_timeout=(
                 DEFAULT_KEEPALIVE if limits.keepalive_expiry is None else limits.keepalive_expiry
             ),
-            ssl=self._ssl or httpx.create_ssl_context(),
+            ssl=self._ssl or httpx.create_ssl_context(trust_env=False),  # as httpx did
             enable_cleanup_closed=False,
         )
         self._session = aiohttp.ClientSession(
