@@ -124,20 +124,22 @@ class AppState:
 
 def build_http(
     settings: Settings,
-    max_connections: int | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    transfers: bool = False,
 ) -> httpx.AsyncClient:
     """An upstream client over aiohttp's connections (``gateway.registry.aiohttp_transport``),
-    or over ``transport`` when given (a test's MockTransport). ``max_connections`` given:
-    the transfer pool (blobs up and down), which reads in larger pieces."""
+    or over ``transport`` when given (a test's MockTransport). ``transfers``: the pool of
+    blobs up and down (``LR_POOL_MAX_DOWNLOADS`` connections, larger reads); else the
+    API pool (``LR_POOL_MAX_CONNECTIONS``)."""
     allocator.tune()
-    connections = max_connections or settings.pool_max_connections
+    connections = settings.pool_max_downloads if transfers else settings.pool_max_connections
     limits = httpx.Limits(
         max_connections=connections,
         max_keepalive_connections=min(settings.pool_max_keepalive, connections),
     )
     if transport is None:
-        read_bytes = TRANSFER_READ_BYTES if max_connections else API_READ_BYTES
+        read_bytes = TRANSFER_READ_BYTES if transfers else API_READ_BYTES
         transport = AiohttpTransport(limits=limits, read_bytes=read_bytes)
     client = httpx.AsyncClient(
         transport=transport,
@@ -174,8 +176,8 @@ def build_state(
             membership_ttl=MEMBERSHIP_TTL,
         )
         tokens = SharedTokens(shared, sealer, caches.caller_name)
-    downloads = None if http else build_http(settings, settings.pool_max_downloads, transport)
-    http = http or build_http(settings, transport=transport)
+    downloads = None if http else build_http(settings, transport, transfers=True)
+    http = http or build_http(settings, transport)
     client = RegistryClient(
         http,
         settings.registry_url,
