@@ -29,9 +29,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+
+from harness.certificates import self_signed
 
 # (user or None for anonymous, resource type, resource name, requested actions) -> granted
 Grant = Callable[[str | None, str, str, list[str]], list[str]]
@@ -121,7 +122,15 @@ class TokenServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._set_kid()
-        self.certbundle.write_bytes(self._self_signed_cert(self._key))
+        self.certbundle.write_bytes(
+            self_signed(
+                self._key,
+                self.issuer,
+                valid=dt.timedelta(days=30),
+                since=dt.timedelta(days=1),
+                extensions=((x509.BasicConstraints(ca=True, path_length=None), True),),
+            )
+        )
         server = ThreadingHTTPServer((self.host, 0), _make_handler(self))
         server.daemon_threads = True
         self._server = server
@@ -196,22 +205,6 @@ class TokenServer:
         with self._lock:
             self.issued.append(token)
         return token, access
-
-    def _self_signed_cert(self, key: rsa.RSAPrivateKey) -> bytes:
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.issuer)])
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
-        )
-        return cert.public_bytes(serialization.Encoding.PEM)
 
     def _record(self, entry: dict[str, Any]) -> None:
         with self._lock:

@@ -8,6 +8,8 @@ script of raw bytes per request: what a real registry cannot be made to send."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
@@ -15,9 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.registry.aiohttp_transport import AiohttpTransport
 from gateway.registry.upstream_errors import error_for_transport
+from harness.certificates import self_signed
 
 Answer = Callable[[int, bytes, asyncio.StreamWriter], Awaitable[None]]
 
@@ -385,35 +391,14 @@ async def test_a_slow_uploader_is_not_the_registrys_slowness() -> None:
 # -- TLS ---------------------------------------------------------------------------------
 
 
-def self_signed(tmp: Path) -> tuple[Path, Path]:
+def tls_files(tmp: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 (an IP SAN) and its key, as PEM files."""
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "registry.test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
     cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(
+        self_signed(key, "registry.test", valid=dt.timedelta(hours=1), extensions=((san, False),))
+    )
     key_file.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -428,7 +413,7 @@ async def test_a_registry_over_tls_is_verified(tmp_path: Path) -> None:
     """HTTPS registries: the certificate is checked (by default against certifi's
     authorities, as httpx's client did); one it cannot verify is a connection failure
     (503), as under httpx's own transport."""
-    cert_file, key_file = self_signed(tmp_path)
+    cert_file, key_file = tls_files(tmp_path)
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     served.load_cert_chain(cert_file, key_file)
     server = Scripted(by_path)
