@@ -12,6 +12,7 @@ be made to refuse from one moment on.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,9 @@ def test_notifications_and_writes_drop_stale_lists_at_once(
         assert rows == {"1.0": one.digest} and asked > 0
 
 
-def test_a_refused_refresh_drops_what_was_served_stale(clock: Clock) -> None:
+def revocable() -> tuple[FakeRegistry, Callable[[], None]]:
+    """A registry that answers every request 403 ``DENIED`` once the returned function
+    was called (the caller's access revoked)."""
     fake = FakeRegistry()
     refusing = False
 
@@ -135,10 +138,19 @@ def test_a_refused_refresh_drops_what_was_served_stale(clock: Clock) -> None:
             return httpx.Response(403, json={"errors": [{"code": "DENIED", "message": "no"}]})
         return None
 
+    def revoke() -> None:
+        nonlocal refusing
+        refusing = True
+
     fake.override = refuse
+    return fake, revoke
+
+
+def test_a_refused_refresh_drops_what_was_served_stale(clock: Clock) -> None:
+    fake, revoke = revocable()
     with mock_gateway(fake, cache_ttl=TTL, access_ttl=TTL, stale_ttl=STALE) as client:
         assert client.get("/api/repositories/app/tags").status_code == 200
-        refusing = True  # the caller's access was revoked
+        revoke()  # the caller's access was revoked
         clock.advance(TTL + 1)
         # One answer from what was known while the registry is asked again…
         assert client.get("/api/repositories/app/tags").status_code == 200
@@ -157,19 +169,11 @@ def test_an_access_past_its_time_is_confirmed_again_while_the_list_is_fresh(
     first, the caller's content is served once on the stale access while the registry
     is asked again (the tag list read afresh, not the one still kept); its refusal ends
     it, though the kept list itself had not expired."""
-    fake = FakeRegistry()
-    refusing = False
-
-    async def refuse(request: httpx.Request) -> httpx.Response | None:
-        if refusing:
-            return httpx.Response(403, json={"errors": [{"code": "DENIED", "message": "no"}]})
-        return None
-
-    fake.override = refuse
+    fake, revoke = revocable()
     with mock_gateway(fake, cache_ttl=10 * TTL, access_ttl=TTL, stale_ttl=STALE) as client:
         path = "/api/repositories/app/images/1.0"
         assert client.get(path).status_code == 200
-        refusing = True  # the caller's access was revoked
+        revoke()  # the caller's access was revoked
         clock.advance(TTL + 1)  # the access is past its time, the tag list is not
         assert client.get(path).status_code == 200  # served on the stale access, once
 
