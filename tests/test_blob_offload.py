@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from harness.images import ACCEPT_ALL, PushedImage, Pusher, push_image
-from harness.nginx import Nginx, nginx_binary
+from harness.nginx import Nginx
 from harness.processes import Served
 from harness.registry import RegistryProcess
 from tests.support.mock_registry import FakeRegistry, blob_response, gateway
@@ -38,6 +38,7 @@ from tests.support.offload import (
     SECRET,
     basic,
     metric_values,
+    needs_nginx,
     offload_stack,
     token_claims,
     token_offload_stack,
@@ -46,9 +47,7 @@ from tests.support.token_world import USERS as TOKEN_USERS
 from tests.support.token_world import World
 from tests.support.token_world import world as world  # noqa: PLC0414 - the module's fixture
 
-pytestmark = pytest.mark.skipif(
-    nginx_binary() is None, reason="nginx is not installed (apt-get install nginx)"
-)
+pytestmark = needs_nginx
 
 BLOB = os.urandom(3 * 1024 * 1024 + 17)  # more than nginx's buffers hold
 DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()

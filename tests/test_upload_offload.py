@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.nginx import Nginx, nginx_binary, start_offload
+from harness.nginx import Nginx, start_offload
 from harness.processes import Served
 from harness.redis_server import RedisProcess
 from harness.registry import RegistryProcess, free_port
@@ -43,6 +43,7 @@ from tests.support.offload import (
     SECRET,
     basic,
     metric_values,
+    needs_nginx,
     offload_stack,
     token_claims,
     token_offload_stack,
@@ -51,9 +52,7 @@ from tests.support.token_world import USERS as TOKEN_USERS
 from tests.support.token_world import World
 from tests.support.token_world import world as world  # noqa: PLC0414 - the module's fixture
 
-pytestmark = pytest.mark.skipif(
-    nginx_binary() is None, reason="nginx is not installed (apt-get install nginx)"
-)
+pytestmark = needs_nginx
 
 CHUNKS = (os.urandom(2 * 1024 * 1024 + 5), os.urandom(1024 * 1024 + 3), os.urandom(777))
 BLOB = b"".join(CHUNKS)

@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from harness.nginx import Nginx, start_offload
+from harness.nginx import Nginx, nginx_binary, start_offload
 from harness.processes import Served, clean_env
 from harness.registry import free_port
 from tests.support.gateway_server import GatewayServer
+
+#: The offload modules' mark: they run the shipped configuration in a real nginx.
+needs_nginx = pytest.mark.skipif(
+    nginx_binary() is None, reason="nginx is not installed (apt-get install nginx)"
+)
 
 SECRET = "offload-Secret-5d1c9a7e3b"
 ALICE = ("alice", "alice-Pw-3e8f")
