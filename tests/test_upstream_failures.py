@@ -166,6 +166,32 @@ def test_429_on_rows_and_children_is_passed_through() -> None:
             assert response.headers["retry-after"] == "7", url
 
 
+def test_a_created_order_without_a_rows_date_says_it_is_not_final() -> None:
+    """One tag's manifest cannot be read (the registry fails it): its row carries the
+    error and sorts as undated, and the page says the order is not final — it is only
+    what the registry let be known (a registry killed mid-page did this under load)."""
+    newer = manifest_doc(config_doc(created="2025-01-01T00:00:00Z"))
+    older_config = config_doc(created="2020-01-01T00:00:00Z")
+    older = manifest_doc(older_config)
+
+    async def failing(request: httpx.Request) -> httpx.Response | None:
+        return registry_error(500, "UNKNOWN") if request.url.path.endswith("/new") else None
+
+    fake = FakeRegistry(failing)
+    fake.tags = {"app": ["new", "old", "1.0"]}
+    fake.manifests["new"] = (newer, OCI_MANIFEST)
+    fake.manifests["old"] = (older, OCI_MANIFEST)
+    fake.blobs[sha256(older_config)] = older_config
+    with gateway(fake) as client:
+        page = client.get("/api/repositories/app/tags?sort=-created").json()
+        assert [row["name"] for row in page["tags"]] == ["1.0", "old", "new"]
+        assert [bool(row["error"]) for row in page["tags"]] == [False, False, True]
+        assert page["complete"] is False
+        fake.override = None  # the registry answers again
+        by_name = client.get("/api/repositories/app/tags?sort=name").json()
+        assert by_name["complete"] is True  # the name order is final whatever the rows
+
+
 def test_429_without_retry_after_has_none() -> None:
     fake = FakeRegistry(answering_status(429))
     with gateway(fake) as client:

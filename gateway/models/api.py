@@ -521,7 +521,9 @@ class TagPage(_Api):
     )
     complete: bool = Field(
         description="Whether the order is final. Always true for the name and version "
-        "orders, and for created/-created when at most LR_TAG_INDEX_MIN_TAGS tags match. "
+        "orders, and for created/-created when at most LR_TAG_INDEX_MIN_TAGS tags match "
+        "and every one could be read (a tag whose row carries an error has no date: it "
+        "sorts as undated, and complete is false). "
         "With more, the created orders come from the tags whose date is known already "
         "(the others are read in the background): false until every matching tag is "
         "dated. Then the dated tags come first, in the order asked, and the others follow "

@@ -4,7 +4,9 @@ The created orders need every matching tag's date. Up to ``min_tags`` matching t
 (``TagIndex``) they are all resolved for the page, as the name orders' details are;
 beyond it the order comes from the dates known already (the repository's tag index and
 the summaries cached by digest), the page says whether that was all (``complete``), and
-the rest is read into the index in the background.
+the rest is read into the index in the background. A row that could not be read (the
+registry failing) has no date either: the order is then not final (``complete``
+false), in both cases.
 
 Artifact tags (the referrers fallback ``sha256-<hex>`` and cosign's ``.sig``/``.att``/
 ``.sbom``) are left out unless asked for and counted apart (``hidden``); rows with
@@ -192,6 +194,9 @@ class TagService:
         else:
             rows = await self._rows(caller, repo, tags, subjects=subjects)
             ordered = sorted(tags, key=_created_key(rows), reverse=sort == "-created")
+            # A row that could not be read has no date to sort by (it counts as undated):
+            # the order is then only what the registry let be known.
+            complete = not any(row.error is not None for row in rows.values())
         page, next_cursor = _page(ordered, last, n, sort)
         if details or sort in ("created", "-created"):
             missing = [t for t in page if t not in rows]
