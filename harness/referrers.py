@@ -64,6 +64,15 @@ def fallback_tag(digest: str) -> str:
     return digest.replace(":", "-")
 
 
+EMPTY_CONFIG_BLOB = b"{}"
+
+
+def push_artifact_blobs(p: Pusher, repo: str, layer: bytes) -> None:
+    """The blobs of an artifact of ``layer``: the empty config and the layer."""
+    p.push_blob(repo, EMPTY_CONFIG_BLOB)
+    p.push_blob(repo, layer)
+
+
 def push_artifact_for(
     p: Pusher,
     repo: str,
@@ -74,11 +83,13 @@ def push_artifact_for(
     layer_media_type: str | None = None,
     created: str | None = None,
     layer_annotations: dict[str, str] | None = None,
+    blobs: bool = True,
 ) -> Artifact:
-    """Push an artifact manifest referring to ``subject`` (by digest, no tag)."""
-    config = b"{}"
-    p.push_blob(repo, config)
-    p.push_blob(repo, layer)
+    """Push an artifact manifest referring to ``subject`` (by digest, no tag); its blobs
+    first unless ``blobs`` is false (already pushed: ``push_artifact_blobs``)."""
+    config = EMPTY_CONFIG_BLOB
+    if blobs:
+        push_artifact_blobs(p, repo, layer)
     annotations = {CREATED: created} if created else {}
     layer_desc: dict[str, Any] = {
         "mediaType": layer_media_type or artifact_type,
